@@ -1,0 +1,246 @@
+import {
+  ADAGRAD_EPS,
+  type Activations,
+  type Batch,
+  type Engine,
+  type GenerateOptions,
+  type OptimizerConfig,
+  type StepOptions,
+} from '../engine.js';
+import { PARAM_NAMES, type Params, type StepShape, toFloat64, zeroParams } from '../model.js';
+import { randUniform } from '../rng.js';
+
+// The reference engine: the tutorial's equations as plain loops in float64, written from the
+// math and independently of the WGSL. Shapes as in src/model.ts; batches time-major (t*B + b).
+
+const f64 = (n: number) => new Float64Array(n);
+
+export class CpuEngine implements Engine {
+  readonly device = 'cpu' as const;
+  readonly shape: StepShape;
+  readonly optimizer: OptimizerConfig;
+  private p: Params<Float64Array>;
+  private g: Params<Float64Array>;
+  private m: Params<Float64Array>; // optimizer state (Adagrad's sum of squares)
+  private hprev: Float64Array; // (B, H) state carried to the next step
+  private hs: Float64Array; // (T+1, B, H)
+  private ps: Float64Array; // (T, B, V)
+  private loss = NaN;
+
+  constructor(shape: StepShape, optimizer: OptimizerConfig, params: Params) {
+    this.shape = { ...shape };
+    this.optimizer = { ...optimizer };
+    const { V, H, B, T } = shape;
+    this.p = toFloat64(params);
+    this.g = zeroParams(shape, f64);
+    this.m = zeroParams(shape, f64);
+    this.hprev = f64(B * H);
+    this.hs = f64((T + 1) * B * H);
+    this.ps = f64(T * B * V);
+  }
+
+  setParams(params: Params): void {
+    this.p = toFloat64(params);
+    for (const k of PARAM_NAMES) this.m[k].fill(0);
+    this.hprev.fill(0);
+  }
+
+  async getParams(): Promise<Params<Float64Array>> {
+    return toFloat64(this.p);
+  }
+
+  /** h_t and p_t for every position; returns the mean loss. */
+  private forward(batch: Batch, reset: boolean): number {
+    const { V, H, B, T } = this.shape;
+    const { W_xh, W_hh, b_h, W_hy, b_y } = this.p;
+    const hs = this.hs;
+    const ps = this.ps;
+    if (reset) this.hprev.fill(0);
+    hs.set(this.hprev, 0);
+    let loss = 0;
+    for (let t = 0; t < T; t++) {
+      for (let b = 0; b < B; b++) {
+        const x = batch.inputs[t * B + b];
+        const prev = t * B * H + b * H; // h_{t-1} of stream b
+        const cur = (t + 1) * B * H + b * H;
+        for (let i = 0; i < H; i++) {
+          let a = W_xh[i * V + x] + b_h[i];
+          for (let j = 0; j < H; j++) a += W_hh[i * H + j] * hs[prev + j];
+          hs[cur + i] = Math.tanh(a);
+        }
+        const po = (t * B + b) * V;
+        let max = -Infinity;
+        for (let v = 0; v < V; v++) {
+          let y = b_y[v];
+          for (let i = 0; i < H; i++) y += W_hy[v * H + i] * hs[cur + i];
+          ps[po + v] = y;
+          if (y > max) max = y;
+        }
+        let sum = 0;
+        for (let v = 0; v < V; v++) sum += ps[po + v] = Math.exp(ps[po + v] - max);
+        for (let v = 0; v < V; v++) ps[po + v] /= sum;
+        loss -= Math.log(ps[po + batch.targets[t * B + b]]);
+      }
+    }
+    this.hprev.set(hs.subarray(T * B * H));
+    return (this.loss = loss / (T * B));
+  }
+
+  /** BPTT as the tutorial's backward_pass: gradients summed over time, averaged over streams. */
+  private backward(batch: Batch): void {
+    const { V, H, B, T } = this.shape;
+    const { W_hh, W_hy } = this.p;
+    const { W_xh: dW_xh, W_hh: dW_hh, b_h: db_h, W_hy: dW_hy, b_y: db_y } = this.g;
+    for (const k of PARAM_NAMES) this.g[k].fill(0);
+    const hs = this.hs;
+    const dy = f64(V);
+    const dh = f64(H);
+    const dtanh = f64(H);
+    for (let b = 0; b < B; b++) {
+      const dh_next = f64(H);
+      for (let t = T - 1; t >= 0; t--) {
+        const x = batch.inputs[t * B + b];
+        const prev = t * B * H + b * H;
+        const cur = (t + 1) * B * H + b * H;
+        const po = (t * B + b) * V;
+        for (let v = 0; v < V; v++) dy[v] = this.ps[po + v];
+        dy[batch.targets[t * B + b]] -= 1;
+        for (let v = 0; v < V; v++) {
+          for (let i = 0; i < H; i++) dW_hy[v * H + i] += dy[v] * hs[cur + i];
+          db_y[v] += dy[v];
+        }
+        for (let i = 0; i < H; i++) {
+          let s = dh_next[i];
+          for (let v = 0; v < V; v++) s += W_hy[v * H + i] * dy[v];
+          dh[i] = s;
+          const h = hs[cur + i];
+          dtanh[i] = s * (1 - h * h);
+        }
+        for (let i = 0; i < H; i++) {
+          dW_xh[i * V + x] += dtanh[i];
+          for (let j = 0; j < H; j++) dW_hh[i * H + j] += dtanh[i] * hs[prev + j];
+          db_h[i] += dtanh[i];
+        }
+        for (let j = 0; j < H; j++) {
+          let s = 0;
+          for (let i = 0; i < H; i++) s += W_hh[i * H + j] * dtanh[i];
+          dh_next[j] = s;
+        }
+      }
+    }
+    if (B > 1) for (const k of PARAM_NAMES) for (let n = 0; n < this.g[k].length; n++) this.g[k][n] /= B;
+  }
+
+  private update(): void {
+    const { name, lr, clip } = this.optimizer;
+    for (const k of PARAM_NAMES) {
+      const w = this.p[k];
+      const g = this.g[k];
+      const m = this.m[k];
+      for (let n = 0; n < w.length; n++) {
+        let gn = g[n];
+        if (clip > 0) gn = Math.min(clip, Math.max(-clip, gn));
+        if (name === 'sgd') w[n] -= lr * gn;
+        else {
+          m[n] += gn * gn;
+          w[n] -= (lr * gn) / Math.sqrt(m[n] + ADAGRAD_EPS);
+        }
+      }
+    }
+  }
+
+  async step(batch: Batch, opts: StepOptions = {}): Promise<number | undefined> {
+    const loss = this.forward(batch, opts.reset ?? false);
+    this.backward(batch);
+    this.update();
+    return opts.wantLoss ? loss : undefined;
+  }
+
+  async forwardBackward(batch: Batch, opts: { reset?: boolean } = {}): Promise<number> {
+    const loss = this.forward(batch, opts.reset ?? false);
+    this.backward(batch);
+    return loss;
+  }
+
+  async inspect(): Promise<Activations> {
+    return { hs: this.hs.slice(), ps: this.ps.slice(), grads: toFloat64(this.g), loss: this.loss };
+  }
+
+  /** The loss of the current parameters on a batch, nothing changed (for finite differences). */
+  lossOf(batch: Batch, h0?: Float64Array): number {
+    const keep = this.hprev.slice();
+    this.hprev.set(h0 ?? f64(this.hprev.length));
+    const l = this.forward(batch, false);
+    this.hprev.set(keep);
+    return l;
+  }
+
+  /** Direct access to the float64 parameters (the gradient check perturbs them in place). */
+  get paramsF64(): Params<Float64Array> {
+    return this.p;
+  }
+
+  async generate(o: GenerateOptions): Promise<Uint32Array[]> {
+    const { V, H } = this.shape;
+    const { W_xh, W_hh, b_h, W_hy, b_y } = this.p;
+    const streams = o.streams ?? 1;
+    const temperature = o.temperature ?? 1;
+    const seed = o.seed ?? 0;
+    if (o.prime.length === 0) throw new Error('generate: the prime must hold at least one character');
+    const out: Uint32Array[] = [];
+    const h = f64(H);
+    const hn = f64(H);
+    const y = f64(V);
+    for (let s = 0; s < streams; s++) {
+      h.fill(0);
+      const gen = new Uint32Array(o.length);
+      let x = o.prime[0];
+      for (let n = 0; n < o.prime.length - 1 + o.length; n++) {
+        for (let i = 0; i < H; i++) {
+          let a = W_xh[i * V + x] + b_h[i];
+          for (let j = 0; j < H; j++) a += W_hh[i * H + j] * h[j];
+          hn[i] = Math.tanh(a);
+        }
+        h.set(hn);
+        if (n < o.prime.length - 1) {
+          x = o.prime[n + 1];
+          continue;
+        }
+        for (let v = 0; v < V; v++) {
+          let a = b_y[v];
+          for (let i = 0; i < H; i++) a += W_hy[v * H + i] * h[i];
+          y[v] = a;
+        }
+        const k = n - (o.prime.length - 1);
+        x = o.greedy ? argmax(y) : sampleIndex(y, temperature, randUniform(seed, s, k));
+        gen[k] = x;
+      }
+      out.push(gen);
+    }
+    return out;
+  }
+
+  destroy(): void {}
+}
+
+export function argmax(y: ArrayLike<number>): number {
+  let best = 0;
+  for (let v = 1; v < y.length; v++) if (y[v] > y[best]) best = v;
+  return best;
+}
+
+/** Index drawn from softmax(y / temperature) by inverting the cumulative sum at u in [0, 1):
+ * the first v whose running sum of exp((y_v - max)/temperature) exceeds u * total. */
+export function sampleIndex(y: ArrayLike<number>, temperature: number, u: number): number {
+  let max = -Infinity;
+  for (let v = 0; v < y.length; v++) if (y[v] > max) max = y[v];
+  let total = 0;
+  for (let v = 0; v < y.length; v++) total += Math.exp((y[v] - max) / temperature);
+  const r = u * total;
+  let acc = 0;
+  for (let v = 0; v < y.length; v++) {
+    acc += Math.exp((y[v] - max) / temperature);
+    if (acc > r) return v;
+  }
+  return argmax(y);
+}

@@ -1,0 +1,102 @@
+import { GpuError } from '../errors.js';
+
+// The one place that owns adapter and device. The browser passes navigator.gpu; Node passes
+// the GPU object from `webgpu`'s create() (src/node/gpu.ts), which this context keeps
+// referenced for as long as its device lives: dawn.node crashes when it is collected early.
+
+export const NO_ADAPTER_HELP =
+  'No WebGPU adapter was found. Install a GPU driver with Vulkan, Metal or D3D12 support; on Linux ' +
+  'without a GPU, install the software Vulkan driver (Debian/Ubuntu: apt-get install mesa-vulkan-drivers ' +
+  'libvulkan1, Mesa 23 or newer; on Debian bookworm from bookworm-backports, as scripts/setup.sh does). ' +
+  'In a browser, use one with WebGPU enabled (Chrome/Edge 113+, or --enable-unsafe-webgpu). ' +
+  'Or run on the CPU engine: --device cpu.';
+
+export interface GpuContext {
+  readonly gpu: GPU;
+  readonly adapter: GPUAdapter;
+  readonly device: GPUDevice;
+  /** e.g. "llvmpipe (mesa, software)" */
+  readonly adapterName: string;
+  /** The first uncaptured GPU error or device loss, if any: checked by engines after each await. */
+  failure(): GpuError | undefined;
+  destroy(): void;
+}
+
+export async function createContext(gpu: GPU | undefined, label = 'char-rnn'): Promise<GpuContext> {
+  if (!gpu) throw new GpuError(`WebGPU is not available here. ${NO_ADAPTER_HELP}`);
+  let adapter: GPUAdapter | null = null;
+  try {
+    adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  } catch (e) {
+    throw new GpuError(`Requesting a WebGPU adapter failed (${(e as Error).message}). ${NO_ADAPTER_HELP}`);
+  }
+  if (!adapter) throw new GpuError(NO_ADAPTER_HELP);
+  const a = adapter.limits;
+  // Ask for what the kernels use, up to what the adapter offers (the defaults are lower).
+  const requiredLimits: Record<string, number> = {
+    maxStorageBufferBindingSize: Math.min(a.maxStorageBufferBindingSize, 1 << 30),
+    maxBufferSize: Math.min(a.maxBufferSize, 1 << 30),
+    maxStorageBuffersPerShaderStage: Math.min(a.maxStorageBuffersPerShaderStage, 8),
+    maxComputeWorkgroupsPerDimension: a.maxComputeWorkgroupsPerDimension,
+    maxComputeInvocationsPerWorkgroup: Math.min(a.maxComputeInvocationsPerWorkgroup, 256),
+    maxComputeWorkgroupSizeX: Math.min(a.maxComputeWorkgroupSizeX, 256),
+  };
+  const device = await adapter.requestDevice({ label, requiredLimits });
+  const info = adapter.info;
+  const adapterName =
+    [info?.description || info?.device, info?.vendor && `(${info.vendor}${info.architecture ? ', ' + info.architecture : ''})`]
+      .filter(Boolean)
+      .join(' ') || 'unknown adapter';
+
+  let failure: GpuError | undefined;
+  let destroyed = false;
+  device.lost.then((l) => {
+    if (!destroyed) failure ??= new GpuError(`The GPU device was lost (${l.reason}): ${l.message}`);
+  });
+  device.addEventListener('uncapturederror', (ev) => {
+    const err = (ev as GPUUncapturedErrorEvent).error;
+    failure ??= new GpuError(`GPU error: ${err.message}`);
+  });
+  return {
+    gpu,
+    adapter,
+    device,
+    adapterName,
+    failure: () => failure,
+    destroy() {
+      destroyed = true;
+      device.destroy();
+    },
+  };
+}
+
+/** Compiles WGSL and, on errors, throws with each message's file, line, column and source line.
+ * `parts` names the files the code was joined from, in order (lines are reported per file). */
+export async function compileShader(
+  device: GPUDevice,
+  parts: { file: string; code: string }[],
+  label: string,
+): Promise<GPUShaderModule> {
+  const code = parts.map((p) => p.code).join('\n');
+  device.pushErrorScope('validation');
+  const module = device.createShaderModule({ label, code });
+  const info = await module.getCompilationInfo();
+  const scopeError = await device.popErrorScope();
+  const errors = info.messages.filter((m) => m.type === 'error');
+  if (errors.length || scopeError) {
+    const where = (line: number) => {
+      for (const p of parts) {
+        const n = p.code.split('\n').length;
+        if (line <= n) return { file: p.file, line, text: p.code.split('\n')[line - 1] ?? '' };
+        line -= n;
+      }
+      return { file: label, line, text: '' };
+    };
+    const shown = errors.map((m) => {
+      const w = where(m.lineNum);
+      return `  ${w.file}:${w.line}:${m.linePos}: ${m.message}\n    ${w.text}`;
+    });
+    throw new GpuError(`WGSL compilation of ${label} failed:\n${shown.join('\n') || scopeError?.message}`);
+  }
+  return module;
+}
