@@ -1,0 +1,67 @@
+// Element-wise comparison with per-tensor tolerances: |got - want| <= atol + rtol*|want|.
+// Used by `char-rnn check`, the page's GPU-vs-CPU panel and the tests.
+
+export interface Tolerance {
+  atol: number;
+  rtol: number;
+}
+
+export interface Comparison extends Tolerance {
+  name: string;
+  n: number;
+  /** max over elements of |got - want| / (atol + rtol*|want|): the comparison passes when <= 1 */
+  used: number;
+  /** index of the element that used the most of its tolerance (-1 when all are equal) */
+  worst: number;
+  got: number;
+  want: number;
+  maxAbs: number;
+  /** max |got - want| / |want| over elements with want != 0 */
+  maxRel: number;
+  ok: boolean;
+}
+
+export function compare(name: string, got: ArrayLike<number>, want: ArrayLike<number>, tol: Tolerance): Comparison {
+  const r: Comparison = { name, n: want.length, ...tol, used: 0, worst: -1, got: NaN, want: NaN, maxAbs: 0, maxRel: 0, ok: false };
+  if (got.length !== want.length) {
+    r.used = Infinity;
+    return r;
+  }
+  for (let i = 0; i < got.length; i++) {
+    const d = Math.abs(got[i] - want[i]);
+    const u = d === 0 ? 0 : Number.isFinite(d) ? d / (tol.atol + tol.rtol * Math.abs(want[i])) : Infinity;
+    if (d > r.maxAbs || !Number.isFinite(d)) r.maxAbs = Number.isFinite(d) ? d : Infinity;
+    if (want[i] !== 0 && d / Math.abs(want[i]) > r.maxRel) r.maxRel = d / Math.abs(want[i]);
+    if (u > r.used || (r.worst < 0 && u === r.used && d > 0)) {
+      r.used = u;
+      r.worst = i;
+      r.got = got[i];
+      r.want = want[i];
+    }
+  }
+  r.ok = r.used <= 1;
+  return r;
+}
+
+export function describeComparison(c: Comparison): string {
+  return (
+    `${c.name}: max|diff| ${c.maxAbs.toExponential(2)}, max rel ${c.maxRel.toExponential(2)}, ` +
+    `${(100 * c.used).toFixed(1)}% of tolerance (atol ${c.atol}, rtol ${c.rtol})` +
+    (c.worst >= 0 ? `, worst [${c.worst}] got ${c.got} want ${c.want}` : '')
+  );
+}
+
+/** Tolerances of the float32 GPU engine against the float64 CPU engine, per tensor kind.
+ * Measured worst cases stay below 10% of these on the test shapes (see test/engine.test.ts). */
+export const GPU_TOLERANCE = {
+  /** hidden states after one forward pass */
+  hs: { atol: 1e-5, rtol: 1e-4 },
+  /** softmax probabilities */
+  ps: { atol: 1e-5, rtol: 1e-4 },
+  /** dW_* at the first step: sums over T*B positions in float32 */
+  grads: { atol: 2e-5, rtol: 1e-3 },
+  /** loss of each step */
+  loss: { atol: 1e-5, rtol: 1e-4 },
+  /** parameters after N optimizer steps */
+  params: { atol: 5e-5, rtol: 1e-3 },
+} satisfies Record<string, Tolerance>;

@@ -1,0 +1,20 @@
+import { CpuEngine } from './cpu/engine.js';
+import type { Engine, OptimizerConfig } from './engine.js';
+import type { GpuContext } from './gpu/context.js';
+import { GpuEngine } from './gpu/engine.js';
+import type { Params, StepShape } from './model.js';
+
+export type DeviceKind = 'gpu' | 'cpu';
+
+/** Builds the engine for a device: 'gpu' needs a context (createContext or nodeContext). */
+export async function createEngine(
+  device: DeviceKind,
+  shape: StepShape,
+  optimizer: OptimizerConfig,
+  params: Params,
+  ctx?: GpuContext,
+): Promise<Engine> {
+  if (device === 'cpu') return new CpuEngine(shape, optimizer, params);
+  if (!ctx) throw new Error("createEngine('gpu') needs a GPU context");
+  return GpuEngine.create(ctx, shape, optimizer, params);
+}
