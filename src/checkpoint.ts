@@ -1,0 +1,371 @@
+import { CheckpointError, VocabularyError } from './errors.js';
+import { PARAMS, PARAM_NAMES, type Params, paramShape } from './model.js';
+import { Vocab } from './vocab.js';
+
+// Checkpoints are safetensors files (https://huggingface.co/docs/safetensors):
+//
+//   u64 little-endian N | N bytes of UTF-8 JSON header, space-padded | raw little-endian data
+//
+// The header maps each tensor name to {dtype, shape, data_offsets: [begin, end]}, offsets
+// relative to the start of the data section, plus "__metadata__": a string-to-string map.
+// Tensors are packed in the order written, without gaps, and the data section starts at a
+// multiple of 8 bytes. Only F32 tensors are written or read. This module works on Uint8Array
+// alone, so the browser and Node share it; the caller reads and writes the bytes.
+
+export const CHECKPOINT_FORMAT = 'char-rnn-webgpu/1';
+
+export interface Checkpoint {
+  /** W_xh (H,V), W_hh (H,H), b_h (H), W_hy (V,H), b_y (V). */
+  params: Params<Float32Array>;
+  /** Characters in index order. */
+  vocab: string[];
+  /** Hidden units H. */
+  hidden: number;
+  /** Training steps done. */
+  step: number;
+  /** Further F32 tensors (optimizer state, carried hidden state), stored under their names.
+   * A bare Float32Array is stored with shape [length]; loading always gives {shape, data}. */
+  extra?: Record<string, Float32Array | { shape: number[]; data: Float32Array }>;
+  /** Further string metadata (e.g. the run configuration as JSON). */
+  metadata?: Record<string, string>;
+}
+
+export interface SafetensorsTensor {
+  shape: number[];
+  dtype: string;
+  data: Float32Array;
+}
+
+/** Metadata keys that saveCheckpoint writes itself. */
+const RESERVED_METADATA = ['format', 'vocab', 'hidden', 'vocab_size', 'step'] as const;
+const METADATA_KEY = '__metadata__';
+
+function numel(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+function showShape(shape: readonly number[]): string {
+  return `[${shape.join(',')}]`;
+}
+
+function isNonNegativeInteger(x: unknown): x is number {
+  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+}
+
+function isPlainObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+// ---------------------------------------------------------------------------------------------
+// safetensors
+
+export function encodeSafetensors(
+  tensors: { name: string; shape: number[]; data: Float32Array }[],
+  metadata: Record<string, string>,
+): Uint8Array {
+  const seen = new Set<string>();
+  const entries: string[] = [];
+  const meta = Object.entries(metadata);
+  for (const [k, v] of meta)
+    if (typeof v !== 'string')
+      throw new CheckpointError(`Cannot save: metadata entry ${JSON.stringify(k)} is a ${typeof v}, not a string.`);
+  entries.push(`${JSON.stringify(METADATA_KEY)}:{${meta.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`);
+
+  let offset = 0;
+  for (const t of tensors) {
+    if (t.name === '' || t.name === METADATA_KEY)
+      throw new CheckpointError(`Cannot save: ${JSON.stringify(t.name)} is not a usable tensor name.`);
+    if (seen.has(t.name)) throw new CheckpointError(`Cannot save: two tensors are named ${JSON.stringify(t.name)}.`);
+    seen.add(t.name);
+    if (!Array.isArray(t.shape) || !t.shape.every(isNonNegativeInteger))
+      throw new CheckpointError(`Cannot save tensor ${t.name}: shape ${JSON.stringify(t.shape)} is not a list of non-negative integers.`);
+    if (!(t.data instanceof Float32Array))
+      throw new CheckpointError(`Cannot save tensor ${t.name}: its data is not a Float32Array.`);
+    if (numel(t.shape) !== t.data.length)
+      throw new CheckpointError(
+        `Cannot save tensor ${t.name}: shape ${showShape(t.shape)} holds ${numel(t.shape)} values but the data has ${t.data.length}.`,
+      );
+    const end = offset + 4 * t.data.length;
+    entries.push(`${JSON.stringify(t.name)}:${JSON.stringify({ dtype: 'F32', shape: t.shape, data_offsets: [offset, end] })}`);
+    offset = end;
+  }
+
+  const json = new TextEncoder().encode(`{${entries.join(',')}}`);
+  const headerLength = Math.ceil(json.length / 8) * 8; // so that 8 + N is a multiple of 8
+  const out = new Uint8Array(8 + headerLength + offset);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, headerLength % 2 ** 32, true);
+  view.setUint32(4, Math.floor(headerLength / 2 ** 32), true);
+  out.set(json, 8);
+  out.fill(0x20, 8 + json.length, 8 + headerLength);
+
+  let at = 8 + headerLength;
+  for (const t of tensors) {
+    // DataView writes little-endian on every platform.
+    for (let i = 0; i < t.data.length; i++, at += 4) view.setFloat32(at, t.data[i], true);
+  }
+  return out;
+}
+
+interface Decoded {
+  tensors: Map<string, SafetensorsTensor>;
+  metadata: Record<string, string>;
+  hasMetadata: boolean;
+}
+
+function decode(bytes: Uint8Array, source: string): Decoded {
+  const notSafetensors = 'Check that the path names a checkpoint written by char-rnn-webgpu (a .safetensors file).';
+  if (bytes.length < 8)
+    throw new CheckpointError(
+      `${source}: the file is only ${bytes.length} bytes long; a safetensors file starts with an 8-byte header length. ` +
+        `It is truncated or not a safetensors file. ${notSafetensors}`,
+    );
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLength = view.getBigUint64(0, true);
+  const available = bytes.length - 8;
+  if (headerLength > BigInt(available))
+    throw new CheckpointError(
+      `${source}: the header length field says ${headerLength} bytes, but only ${available} bytes follow it: ` +
+        `truncated or not a safetensors file. ${notSafetensors} If it is one, it was cut off while being written or copied; ` +
+        `save it again or use an earlier checkpoint.`,
+    );
+  const n = Number(headerLength);
+
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n));
+  } catch {
+    throw new CheckpointError(
+      `${source}: the ${n}-byte header is not valid UTF-8, so this is not a safetensors file or it is damaged. ${notSafetensors}`,
+    );
+  }
+  let header: unknown;
+  try {
+    header = JSON.parse(text);
+  } catch (e) {
+    throw new CheckpointError(
+      `${source}: the ${n}-byte header is not valid JSON (${(e as Error).message}), so this is not a safetensors file ` +
+        `or it is damaged. ${notSafetensors}`,
+    );
+  }
+  if (!isPlainObject(header))
+    throw new CheckpointError(`${source}: the header is JSON but not an object, so this is not a safetensors file. ${notSafetensors}`);
+
+  const damaged = 'The file is damaged or was not written by a safetensors writer.';
+  const metadata: Record<string, string> = {};
+  const hasMetadata = Object.prototype.hasOwnProperty.call(header, METADATA_KEY);
+  if (hasMetadata) {
+    const m = header[METADATA_KEY];
+    if (!isPlainObject(m)) throw new CheckpointError(`${source}: "${METADATA_KEY}" in the header is not a JSON object. ${damaged}`);
+    for (const [k, v] of Object.entries(m)) {
+      if (typeof v !== 'string')
+        throw new CheckpointError(`${source}: metadata entry ${JSON.stringify(k)} is not a string (safetensors metadata maps strings to strings). ${damaged}`);
+      metadata[k] = v;
+    }
+  }
+
+  const dataStart = 8 + n;
+  const dataLength = bytes.length - dataStart;
+  const entries: { name: string; dtype: string; shape: number[]; begin: number; end: number }[] = [];
+  for (const [name, value] of Object.entries(header)) {
+    if (name === METADATA_KEY) continue;
+    const bad = (what: string) => new CheckpointError(`${source}: tensor ${name} in the header ${what}. ${damaged}`);
+    if (!isPlainObject(value)) throw bad('is not a JSON object');
+    const { dtype, shape, data_offsets: offsets } = value;
+    if (typeof dtype !== 'string') throw bad('has no dtype');
+    if (dtype !== 'F32')
+      throw new CheckpointError(
+        `${source}: tensor ${name} has dtype ${dtype}; only F32 (float32) tensors are supported. ` +
+          `Convert the tensor to float32 and save the file again.`,
+      );
+    if (!Array.isArray(shape) || !shape.every(isNonNegativeInteger)) throw bad(`has shape ${JSON.stringify(shape)}, not a list of non-negative integers`);
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegativeInteger) || offsets[0] > offsets[1])
+      throw bad(`has data_offsets ${JSON.stringify(offsets)} out of range (expected [begin, end] with 0 <= begin <= end)`);
+    const [begin, end] = offsets as [number, number];
+    if (end - begin !== 4 * numel(shape))
+      throw bad(`has data_offsets [${begin},${end}] covering ${end - begin} bytes, but shape ${showShape(shape)} of F32 needs ${4 * numel(shape)}`);
+    entries.push({ name, dtype, shape, begin, end });
+  }
+
+  const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  for (let i = 1; i < sorted.length; i++) {
+    const a = sorted[i - 1];
+    const b = sorted[i];
+    if (b.begin < a.end)
+      throw new CheckpointError(
+        `${source}: tensors ${a.name} (bytes ${a.begin}-${a.end}) and ${b.name} (bytes ${b.begin}-${b.end}) overlap in the data section. ${damaged}`,
+      );
+  }
+  const needed = sorted.reduce((m, t) => Math.max(m, t.end), 0);
+  if (needed > dataLength)
+    throw new CheckpointError(
+      `${source}: the file is truncated: the header places tensor data up to byte ${needed} of the data section, but the ` +
+        `data section holds only ${dataLength} bytes (${needed - dataLength} bytes missing). It was cut off while being ` +
+        `written or copied; save it again or use an earlier checkpoint.`,
+    );
+
+  const tensors = new Map<string, SafetensorsTensor>();
+  for (const t of entries) {
+    const data = new Float32Array((t.end - t.begin) / 4);
+    // DataView reads little-endian on every platform.
+    for (let i = 0, at = dataStart + t.begin; i < data.length; i++, at += 4) data[i] = view.getFloat32(at, true);
+    tensors.set(t.name, { shape: t.shape, dtype: t.dtype, data });
+  }
+  return { tensors, metadata, hasMetadata };
+}
+
+/** Reads a safetensors file of F32 tensors. Throws CheckpointError naming `source` when the bytes
+ * are not one: too short, truncated, a header that is not UTF-8 JSON, malformed or overlapping
+ * offsets, or a dtype other than F32. */
+export function decodeSafetensors(
+  bytes: Uint8Array,
+  source = 'safetensors data',
+): { tensors: Map<string, SafetensorsTensor>; metadata: Record<string, string> } {
+  const { tensors, metadata } = decode(bytes, source);
+  return { tensors, metadata };
+}
+
+// ---------------------------------------------------------------------------------------------
+// checkpoints
+
+export function saveCheckpoint(c: Checkpoint): Uint8Array {
+  try {
+    new Vocab(c.vocab);
+  } catch (e) {
+    if (e instanceof VocabularyError) throw new CheckpointError(`Cannot save checkpoint: ${e.message}`);
+    throw e;
+  }
+  if (!Number.isSafeInteger(c.hidden) || c.hidden < 1)
+    throw new CheckpointError(`Cannot save checkpoint: hidden size ${c.hidden} is not a positive integer.`);
+  if (!isNonNegativeInteger(c.step))
+    throw new CheckpointError(`Cannot save checkpoint: step ${c.step} is not a non-negative integer.`);
+  const dims = { V: c.vocab.length, H: c.hidden };
+
+  const tensors: { name: string; shape: number[]; data: Float32Array }[] = [];
+  for (const name of PARAM_NAMES) {
+    const data = c.params[name];
+    const shape = paramShape(name, dims);
+    if (!data) throw new CheckpointError(`Cannot save checkpoint: parameter ${name} is missing.`);
+    if (data.length !== numel(shape))
+      throw new CheckpointError(
+        `Cannot save checkpoint: ${name} has ${data.length} values, expected ${numel(shape)} (shape ${showShape(shape)}) ` +
+          `for hidden size ${dims.H} and vocabulary size ${dims.V}.`,
+      );
+    tensors.push({ name, shape, data });
+  }
+  for (const [name, t] of Object.entries(c.extra ?? {})) {
+    if ((PARAM_NAMES as string[]).includes(name))
+      throw new CheckpointError(`Cannot save checkpoint: extra tensor ${name} has the name of a model parameter.`);
+    tensors.push(t instanceof Float32Array ? { name, shape: [t.length], data: t } : { name, shape: t.shape, data: t.data });
+  }
+
+  const metadata: Record<string, string> = {
+    format: CHECKPOINT_FORMAT,
+    vocab: JSON.stringify(c.vocab),
+    hidden: String(c.hidden),
+    vocab_size: String(c.vocab.length),
+    step: String(c.step),
+  };
+  for (const [k, v] of Object.entries(c.metadata ?? {})) {
+    if ((RESERVED_METADATA as readonly string[]).includes(k))
+      throw new CheckpointError(`Cannot save checkpoint: metadata key ${JSON.stringify(k)} is reserved for the checkpoint itself.`);
+    metadata[k] = v;
+  }
+  return encodeSafetensors(tensors, metadata);
+}
+
+/** Reads and validates a checkpoint written by saveCheckpoint. Every problem throws a
+ * CheckpointError that names `source` (e.g. the file path), what is wrong and what to do. */
+export function loadCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Checkpoint {
+  const { tensors, metadata, hasMetadata } = decode(bytes, source);
+  const notOurs = `Load a checkpoint saved by char-rnn-webgpu (format ${CHECKPOINT_FORMAT}).`;
+
+  if (!hasMetadata)
+    throw new CheckpointError(
+      `${source}: the safetensors header has no __metadata__, so it is not a char-rnn-webgpu checkpoint ` +
+        `(the vocabulary and hidden size are stored there). ${notOurs}`,
+    );
+  const format = metadata.format;
+  if (format === undefined)
+    throw new CheckpointError(`${source}: the metadata has no format entry, so it is not a char-rnn-webgpu checkpoint. ${notOurs}`);
+  if (format !== CHECKPOINT_FORMAT)
+    throw new CheckpointError(
+      `${source}: unknown checkpoint format ${JSON.stringify(format)}, expected ${JSON.stringify(CHECKPOINT_FORMAT)}. ` +
+        `It was written by another program or another version of char-rnn-webgpu; use the matching version, or retrain.`,
+    );
+
+  const damaged = 'The file is damaged or was edited; use another checkpoint.';
+  const vocabText = metadata.vocab;
+  if (vocabText === undefined) throw new CheckpointError(`${source}: the metadata has no vocab entry. ${damaged}`);
+  let vocab: unknown;
+  try {
+    vocab = JSON.parse(vocabText);
+  } catch {
+    throw new CheckpointError(`${source}: the vocab metadata is not valid JSON (it should be a JSON array of characters). ${damaged}`);
+  }
+  if (!Array.isArray(vocab) || !vocab.every((c) => typeof c === 'string'))
+    throw new CheckpointError(`${source}: the vocab metadata is not a JSON array of strings (one character each). ${damaged}`);
+  try {
+    new Vocab(vocab);
+  } catch (e) {
+    if (e instanceof VocabularyError) throw new CheckpointError(`${source}: bad vocab metadata: ${e.message} ${damaged}`);
+    throw e;
+  }
+  const V = vocab.length;
+  if (metadata.vocab_size !== undefined && metadata.vocab_size !== String(V))
+    throw new CheckpointError(
+      `${source}: the metadata says vocab_size ${JSON.stringify(metadata.vocab_size)} but the vocab lists ${V} characters. ${damaged}`,
+    );
+
+  const hiddenText = metadata.hidden;
+  if (hiddenText === undefined) throw new CheckpointError(`${source}: the metadata has no hidden entry (the hidden size). ${damaged}`);
+  const H = Number(hiddenText);
+  if (!/^[1-9][0-9]*$/.test(hiddenText) || !Number.isSafeInteger(H))
+    throw new CheckpointError(`${source}: the hidden metadata ${JSON.stringify(hiddenText)} is not a positive integer. ${damaged}`);
+
+  let step = 0;
+  if (metadata.step !== undefined) {
+    step = Number(metadata.step);
+    if (!/^[0-9]+$/.test(metadata.step) || !Number.isSafeInteger(step))
+      throw new CheckpointError(`${source}: the step metadata ${JSON.stringify(metadata.step)} is not a non-negative integer. ${damaged}`);
+  }
+
+  const params = {} as Params<Float32Array>;
+  for (const name of PARAM_NAMES) {
+    const t = tensors.get(name);
+    if (!t)
+      throw new CheckpointError(
+        `${source}: tensor ${name} is missing; a char-rnn-webgpu checkpoint holds ${PARAM_NAMES.join(', ')}. ${damaged}`,
+      );
+    const want = paramShape(name, { V, H });
+    if (t.shape.length !== want.length || t.shape.some((s, i) => s !== want[i])) {
+      const sizes: string[] = [];
+      if ((PARAMS[name] as readonly string[]).includes('H')) sizes.push(`hidden size ${H}`);
+      if ((PARAMS[name] as readonly string[]).includes('V')) sizes.push(`vocabulary size ${V}`);
+      throw new CheckpointError(
+        `${source}: ${name} has shape ${showShape(t.shape)}, expected ${showShape(want)} for ${sizes.join(' and ')}. ` +
+          `The tensors do not match the hidden and vocab metadata: the file is damaged or was edited; use another checkpoint.`,
+      );
+    }
+    params[name] = t.data;
+  }
+
+  const extra: Record<string, { shape: number[]; data: Float32Array }> = {};
+  for (const [name, t] of tensors) if (!(PARAM_NAMES as string[]).includes(name)) extra[name] = { shape: t.shape, data: t.data };
+
+  for (const [name, t] of tensors) {
+    const d = t.data;
+    for (let i = 0; i < d.length; i++) {
+      if (!Number.isFinite(d[i]))
+        throw new CheckpointError(
+          `${source}: tensor ${name} holds a non-finite value (${d[i]}) at index ${i}. The run that saved it diverged; ` +
+            `use an earlier checkpoint, or retrain with a lower learning rate or gradient clipping.`,
+        );
+    }
+  }
+
+  const rest: Record<string, string> = {};
+  for (const [k, v] of Object.entries(metadata)) if (!(RESERVED_METADATA as readonly string[]).includes(k)) rest[k] = v;
+
+  return { params, vocab: vocab as string[], hidden: H, step, extra, metadata: rest };
+}
