@@ -1,0 +1,18 @@
+// The library: one engine for the browser and Node. Node code adds `nodeContext` from
+// 'char-rnn-webgpu/node'; the browser calls createContext(navigator.gpu).
+export { PARAMS, PARAM_NAMES, layout, parameterCount, type Dims, type Params, type StepShape } from './model.js';
+export { Vocab, decodeUtf8 } from './vocab.js';
+export { initParams } from './init.js';
+export type { Engine, Batch, OptimizerConfig, GenerateOptions, Activations } from './engine.js';
+export { CpuEngine } from './cpu/engine.js';
+export { GpuEngine } from './gpu/engine.js';
+export { createContext, type GpuContext } from './gpu/context.js';
+export { createEngine, type DeviceKind } from './engines.js';
+export { DEFAULT_CONFIG, TUTORIAL_CONFIG, validateConfig, type TrainConfig } from './config.js';
+export { planBatches, BatchCursor } from './data.js';
+export { Trainer, type LogEntry } from './train.js';
+export { sampleText, type SampleOptions } from './sample.js';
+export { saveCheckpoint, loadCheckpoint, type Checkpoint } from './checkpoint.js';
+export { runCheck, type CheckReport } from './check.js';
+export { compare, GPU_TOLERANCE, type Comparison } from './compare.js';
+export * from './errors.js';

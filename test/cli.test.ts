@@ -1,0 +1,144 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { CHECKPOINT_FORMAT, encodeSafetensors, loadCheckpoint, saveCheckpoint } from '../src/checkpoint.js';
+import { CpuEngine } from '../src/cpu/engine.js';
+import { initParams } from '../src/init.js';
+import { PARAM_NAMES, paramShape } from '../src/model.js';
+import { sampleText } from '../src/sample.js';
+import { Vocab } from '../src/vocab.js';
+
+// The char-rnn command as users run it: node dist/cli.js (built by test/setup/build-cli.ts).
+
+const dir = mkdtempSync(join(tmpdir(), 'char-rnn-cli-'));
+const file = (name: string, content: string | Uint8Array) => {
+  const p = join(dir, name);
+  writeFileSync(p, content);
+  return p;
+};
+
+function run(...args: string[]) {
+  const r = spawnSync(process.execPath, ['dist/cli.js', ...args], { encoding: 'utf8', env: { ...process.env, XDG_RUNTIME_DIR: '/tmp' } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** A failure with a message and no stack trace. */
+function expectFailure(r: ReturnType<typeof run>, code: number, message: RegExp) {
+  expect(r.code, r.err).toBe(code);
+  expect(r.err).toMatch(message);
+  expect(r.err).not.toMatch(/\n\s+at /);
+}
+
+const HELLO = ['--string', 'hello', '--hidden', '3', '--optimizer', 'sgd', '--lr', '0.01', '--steps', '1000', '--seq-len', '0'];
+
+describe('char-rnn train / sample', () => {
+  const ckpt = join(dir, 'hello.safetensors');
+
+  test('train hello on the GPU, save, greedy sample gives hello', () => {
+    const r = run('train', ...HELLO, '--save', ckpt, '--greedy', '--prime', 'h', '--sample-length', '4');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out.trim()).toBe('hello');
+    expect(r.err).toMatch(/step 1000\/1000/);
+    expect(r.err).toMatch(/saved .*hello\.safetensors \(step 1000\)/);
+  });
+
+  test('sample from the checkpoint: same text on GPU, CPU and the library', async () => {
+    expect(run('sample', '--checkpoint', ckpt, '--prime', 'h', '--length', '4', '--greedy').out.trim()).toBe('hello');
+    expect(run('sample', '--checkpoint', ckpt, '--prime', 'h', '--length', '4', '--greedy', '--device', 'cpu').out.trim()).toBe('hello');
+    const args = ['sample', '--checkpoint', ckpt, '--prime', 'he', '--length', '40', '--temperature', '1.5', '--seed', '7'];
+    const g = run(...args).out.trim();
+    const c = run(...args, '--device', 'cpu').out.trim();
+    expect(g).toHaveLength(42);
+    expect(g).toBe(c);
+    const ck = loadCheckpoint(readFileSync(ckpt), ckpt);
+    expect(ck.step).toBe(1000);
+    const vocab = new Vocab(ck.vocab);
+    const e = new CpuEngine({ V: 4, H: 3, B: 1, T: 1 }, { name: 'sgd', lr: 1, clip: 0 }, ck.params);
+    expect(await sampleText(e, vocab, { prime: 'he', length: 40, temperature: 1.5, seed: 7 })).toEqual([g]);
+  });
+
+  test('--steps 0 --save writes the initial weights; --init starts from them', () => {
+    const init = join(dir, 'init.safetensors');
+    expect(run('train', '--string', 'hello', '--hidden', '5', '--seed', '9', '--steps', '0', '--save', init, '--sample-length', '0').code).toBe(0);
+    const c = loadCheckpoint(readFileSync(init));
+    expect(c.step).toBe(0);
+    expect(c.hidden).toBe(5);
+    expect(c.vocab).toEqual(['e', 'h', 'l', 'o']);
+    const want = initParams({ V: 4, H: 5 }, 9);
+    for (const k of PARAM_NAMES) expect(c.params[k]).toEqual(want[k]);
+    const again = join(dir, 'again.safetensors');
+    const r = run('train', '--string', 'hello', '--init', init, '--steps', '3', '--save', again, '--sample-length', '0', '--device', 'cpu');
+    expect(r.code, r.err).toBe(0);
+    expect(loadCheckpoint(readFileSync(again)).step).toBe(3);
+  });
+
+  test('a NaN/Inf loss stops with a message and keeps the last good checkpoint', () => {
+    const before = readFileSync(ckpt);
+    const r = run('train', '--string', 'abcabcabdabcabe', '--init', ckpt, '--lr', '3e38', '--optimizer', 'sgd', '--save', ckpt, '--log-every', '1');
+    // the vocabulary of the checkpoint (hello) does not cover this text: first that error
+    expectFailure(r, 1, /Character 'a' \(U\+0061\) at character 0 of --string is not in the vocabulary/);
+    const r2 = run('train', '--string', 'hellohello', '--init', ckpt, '--lr', '3e38', '--optimizer', 'sgd', '--save', ckpt, '--log-every', '1');
+    expectFailure(r2, 1, /diverged at step 1\d*: the loss is (NaN|Infinity).*keeps its last good checkpoint/s);
+    expect(readFileSync(ckpt).equals(before)).toBe(true);
+  });
+});
+
+describe('char-rnn check', () => {
+  test('GPU and CPU agree on every tensor; table and JSON', () => {
+    const r = run('check', '--string', 'hello world, hello rnn', '--hidden', '6', '--steps', '5');
+    expect(r.code, r.out + r.err).toBe(0);
+    for (const name of ['hs', 'ps', 'dW_xh', 'dW_hh', 'db_h', 'dW_hy', 'db_y', 'loss', 'W_hh (after 5 steps)']) expect(r.out).toContain(name);
+    expect(r.out).toMatch(/all 13 tensors within tolerance/);
+    const j = run('check', '--string', 'hello', '--steps', '3', '--optimizer', 'adagrad', '--json');
+    expect(j.code).toBe(0);
+    const rep = JSON.parse(j.out);
+    expect(rep.ok).toBe(true);
+    expect(rep.loss.cpu).toHaveLength(3);
+    expect(rep.tensors.every((t: { used: number }) => t.used <= 1)).toBe(true);
+  });
+});
+
+describe('bad input: a clear message, a non-zero exit, no stack trace', () => {
+  const good = file('good.txt', 'hello there');
+  test.each([
+    ['missing file', ['train', '--text', join(dir, 'nope.txt')], 1, /nope\.txt does not exist/],
+    ['empty file', ['train', '--text', file('empty.txt', '')], 1, /empty\.txt is empty/],
+    ['1-character file', ['train', '--text', file('one.txt', 'x')], 1, /1 character; training needs at least 2/],
+    ['not UTF-8', ['train', '--text', file('latin1.txt', Uint8Array.from([104, 105, 10, 99, 97, 0xe9, 33]))], 1, /not valid UTF-8: bad byte sequence at byte 5 \(line 2, column 3: e9 21\)/],
+    ['no text given', ['train'], 2, /give --text FILE or --string S/],
+    ['hidden 0', ['train', '--text', good, '--hidden', '0'], 2, /hidden size \(--hidden\): 0\. It must be an integer from 1/],
+    ['negative lr', ['train', '--text', good, '--lr', '-1'], 2, /learning rate \(--lr\): -1/],
+    ['NaN lr', ['train', '--text', good, '--lr', 'NaN'], 2, /--lr must be a finite number, got 'NaN'/],
+    ['non-numeric steps', ['train', '--text', good, '--steps', 'many'], 2, /--steps must be an integer, got 'many'/],
+    ['unknown optimizer', ['train', '--text', good, '--optimizer', 'adam2'], 2, /Allowed choices are sgd, adagrad/],
+    ['unknown option', ['train', '--text', good, '--hiden', '3'], 2, /unknown option '--hiden'/],
+    ['unknown command', ['trian'], 2, /unknown command 'trian'/],
+    ['missing checkpoint', ['sample', '--checkpoint', join(dir, 'none.safetensors')], 1, /none\.safetensors does not exist/],
+    ['not safetensors', ['sample', '--checkpoint', good], 1, /good\.txt.*(truncated or not a safetensors file|not a safetensors)/s],
+  ] as [string, string[], number, RegExp][])('%s', (_name, args, code, message) => {
+    expectFailure(run(...args), code, message);
+  });
+
+  test('truncated checkpoint, wrong shapes, prime not in the vocabulary', () => {
+    const p = initParams({ V: 4, H: 3 }, 1);
+    const bytes = saveCheckpoint({ params: p, vocab: ['e', 'h', 'l', 'o'], hidden: 3, step: 0 });
+    const cut = file('cut.safetensors', bytes.subarray(0, bytes.length - 10));
+    expectFailure(run('sample', '--checkpoint', cut), 1, /cut\.safetensors.*10 bytes missing/s);
+    const tensors = PARAM_NAMES.map((name) => ({ name, shape: name === 'W_hh' ? [4, 4] : [...paramShape(name, { V: 4, H: 3 })], data: name === 'W_hh' ? new Float32Array(16) : p[name] }));
+    const meta = { format: CHECKPOINT_FORMAT, vocab: '["e","h","l","o"]', hidden: '3', vocab_size: '4', step: '0' };
+    const wrong = file('wrong.safetensors', encodeSafetensors(tensors, meta));
+    expectFailure(run('sample', '--checkpoint', wrong), 1, /W_hh has shape \[4,4\], expected \[3,3\]/);
+    const ok = file('ok.safetensors', bytes);
+    expectFailure(run('sample', '--checkpoint', ok, '--prime', 'hx'), 1, /Character 'x' \(U\+0078\) at character 1 of the prime is not in the vocabulary of this model \(4 characters: "e" "h" "l" "o"\)/);
+  });
+
+  test('--help on every command', () => {
+    for (const c of [[], ['train'], ['sample'], ['check']]) {
+      const r = run(...c, '--help');
+      expect(r.code).toBe(0);
+      expect(r.out).toMatch(/Usage: char-rnn/);
+    }
+  });
+});
