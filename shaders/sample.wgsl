@@ -2,9 +2,11 @@
 // One workgroup per stream s: feed the prime, then for each of `length` characters
 //   h = tanh(W_xh x + W_hh h + b_h);  y = W_hy h + b_y
 //   x = argmax(y)                      (greedy: the tutorial's predict)
-//   x = first v with sum_{u<=v} exp((y_u - max y)/temperature) > r * total   (sampling)
+//   x = first kept v with sum_{kept u<=v} exp((y_u - max y)/temperature) > r * total  (sampling)
 // where r = rand_uniform(seed, s, k) for the k-th generated character: the same counter-based
-// numbers as src/rng.ts, so the CPU engine draws the same characters.
+// numbers as src/rng.ts, so the CPU engine draws the same characters (sampleIndex in
+// src/cpu/engine.ts). "Kept": the top_k most likely characters, then the smallest most-likely
+// set whose probability reaches top_p, in the order (y descending, index ascending).
 // The parameters come as the one flat buffer of src/model.ts (offsets OFF_*).
 
 override V: u32;
@@ -22,6 +24,8 @@ struct Gen {             // field order of GenUniform in src/gpu/engine.ts
   greedy: u32,
   seed: u32,
   temperature: f32,
+  top_k: u32,            // 0 = all
+  top_p: f32,            // 1 = all
 }
 
 @group(0) @binding(0) var<uniform> gen: Gen;
@@ -45,6 +49,58 @@ fn hash32(v: u32) -> u32 {     // lowbias32, as hash32 in src/rng.ts
 fn rand_uniform(seed: u32, stream: u32, counter: u32) -> f32 {
   let r = hash32(hash32(hash32(seed) + stream) + counter);
   return f32(r >> 8u) / 16777216.0;
+}
+
+fn e_of(y0: u32, v: u32, m: f32) -> f32 {
+  return exp((scratch[y0 + v] - m) / gen.temperature);
+}
+
+// One invocation: the sampling rule of the header over logits scratch[y0 .. y0+V).
+fn draw(y0: u32, m: f32, u: f32, best: u32) -> u32 {
+  var total = 0.0;
+  for (var v = 0u; v < V; v++) { total += e_of(y0, v, m); }
+  var cy = -3.4e38;
+  var ci = V;
+  var limited = gen.top_p < 1.0 || (gen.top_k > 0u && gen.top_k < V);
+  if (limited) {
+    var kept = 0u;
+    var cum = 0.0;
+    var py = 3.4e38;
+    var pi = -1;
+    loop {
+      var by = -3.4e38;
+      var bi = -1;
+      for (var v = 0u; v < V; v++) {
+        let yv = scratch[y0 + v];
+        let after = yv < py || (yv == py && i32(v) > pi);
+        if (after && (bi < 0 || yv > by)) { by = yv; bi = i32(v); }
+      }
+      if (bi < 0) { break; }
+      py = by;
+      pi = bi;
+      kept++;
+      cum += e_of(y0, u32(bi), m) / total;
+      if ((gen.top_k > 0u && kept >= gen.top_k) || cum >= gen.top_p) { break; }
+    }
+    cy = py;
+    ci = u32(pi);
+  }
+  var kept_total = 0.0;
+  for (var v = 0u; v < V; v++) {
+    let yv = scratch[y0 + v];
+    if (!limited || yv > cy || (yv == cy && v <= ci)) { kept_total += e_of(y0, v, m); }
+  }
+  let r = u * kept_total;
+  var acc = 0.0;
+  var last = best;
+  for (var v = 0u; v < V; v++) {
+    let yv = scratch[y0 + v];
+    if (limited && !(yv > cy || (yv == cy && v <= ci))) { continue; }
+    acc += e_of(y0, v, m);
+    last = v;
+    if (acc > r) { return v; }
+  }
+  return last;
 }
 
 @compute @workgroup_size(WG)
@@ -83,16 +139,7 @@ fn generate(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) l
         if (scratch[y0 + v] > m) { m = scratch[y0 + v]; best = v; }
       }
       var pick = best;
-      if (gen.greedy == 0u) {
-        var total = 0.0;
-        for (var v = 0u; v < V; v++) { total += exp((scratch[y0 + v] - m) / gen.temperature); }
-        let r = rand_uniform(gen.seed, s, k) * total;
-        var acc = 0.0;
-        for (var v = 0u; v < V; v++) {
-          acc += exp((scratch[y0 + v] - m) / gen.temperature);
-          if (acc > r) { pick = v; break; }
-        }
-      }
+      if (gen.greedy == 0u) { pick = draw(y0, m, rand_uniform(gen.seed, s, k), best); }
       out[s * gen.length + k] = pick;
       x_next = pick;
     }

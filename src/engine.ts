@@ -4,19 +4,52 @@ import type { Params, StepShape, Tensor } from './model.js';
 // reference) and GpuEngine (src/gpu/engine.ts, float32 WGSL). Tests, `char-rnn check`, the
 // trainer and the page drive either through it.
 
-export const OPTIMIZERS = ['sgd', 'adagrad'] as const;
+export const OPTIMIZERS = ['sgd', 'adagrad', 'rmsprop', 'adam', 'adamw'] as const;
 export type OptimizerName = (typeof OPTIMIZERS)[number];
 
+/** Optimizer hyperparameters; formulas in shaders/optimizer.wgsl and the README. */
 export interface OptimizerConfig {
-  /** 'sgd': w -= lr*g (the tutorial). 'adagrad': m += g*g; w -= lr*g/sqrt(m + 1e-8) (min-char-rnn). */
+  /** 'sgd' (the tutorial; with momentum), 'adagrad' (min-char-rnn), 'rmsprop', 'adam', 'adamw'. */
   name: OptimizerName;
-  /** Learning rate, > 0. */
+  /** Learning rate, > 0 (a schedule may scale it per step). */
   lr: number;
   /** Element-wise gradient clipping to [-clip, clip] before the update; 0 turns it off. */
   clip: number;
+  /** Global-norm clipping: gradients scaled by min(1, clipNorm/||g||); 0 turns it off. */
+  clipNorm?: number;
+  /** SGD momentum (PyTorch convention: m = momentum*m + g; w -= lr*m). Default 0. */
+  momentum?: number;
+  /** RMSprop decay of the squared-gradient average. Default 0.99. */
+  alpha?: number;
+  /** Adam/AdamW first and second moment decays. Defaults 0.9, 0.999. */
+  beta1?: number;
+  beta2?: number;
+  /** Added to the denominator. Default 1e-8. */
+  eps?: number;
+  /** AdamW decoupled weight decay, applied to the matrices (not the biases). Default 0.01. */
+  weightDecay?: number;
 }
 
-export const ADAGRAD_EPS = 1e-8;
+export const OPTIMIZER_DEFAULTS = { clipNorm: 0, momentum: 0, alpha: 0.99, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 };
+
+export function withDefaults(o: OptimizerConfig): Required<OptimizerConfig> {
+  const r = { ...OPTIMIZER_DEFAULTS, ...o } as Required<OptimizerConfig>;
+  for (const k of Object.keys(OPTIMIZER_DEFAULTS) as (keyof typeof OPTIMIZER_DEFAULTS)[]) if (o[k] === undefined) r[k] = OPTIMIZER_DEFAULTS[k];
+  return r;
+}
+
+/** Everything an engine needs to continue exactly where it was (checkpoints, resume). */
+export interface EngineState {
+  params: Params;
+  /** optimizer state, same layout as params (momentum / squared sums / first moment) */
+  m: Params;
+  /** second optimizer state (Adam's v), same layout */
+  v: Params;
+  /** (B, H) hidden state carried to the next step */
+  hprev: Tensor;
+  /** optimizer steps taken (Adam's t) */
+  t: number;
+}
 
 /** One step's data: B streams x T timesteps, stored time-major (index t*B + b). */
 export interface Batch {
@@ -27,8 +60,11 @@ export interface Batch {
 export interface StepOptions {
   /** Start every stream from h_0 = 0 instead of the state carried from the previous step. */
   reset?: boolean;
-  /** Resolve the step's loss (mean over the T*B positions of -log p[target]). */
+  /** Resolve the step's loss (mean over the T*B positions of -log p[target]); the gradient
+   * norm of the step is then readable as engine.gradNorm. */
   wantLoss?: boolean;
+  /** Learning rate of this step (a schedule's value); default optimizer.lr. */
+  lr?: number;
 }
 
 /** What one forward + backward pass computed, for comparisons and the page's views. */
@@ -53,6 +89,10 @@ export interface GenerateOptions {
   greedy?: boolean;
   /** Softmax temperature for sampling, > 0. */
   temperature?: number;
+  /** Sample among the k most likely characters only; 0 = all. */
+  topK?: number;
+  /** Sample among the most likely characters whose probabilities add up to p (nucleus); 1 = all. */
+  topP?: number;
   seed?: number;
 }
 
@@ -63,6 +103,15 @@ export interface Engine {
   /** Replaces the parameters; optimizer state and carried hidden state are reset to zero. */
   setParams(p: Params): void;
   getParams(): Promise<Params>;
+  getState(): Promise<EngineState>;
+  setState(s: EngineState): void;
+  /** Global gradient norm of the last step that read its loss back. */
+  readonly gradNorm: number;
+  /** Mean -log p (nats/char) over data[1..n) given data[0..n-1), one stream from h = 0 with the
+   * state carried through, forward only, in chunks of this engine's T. Needs B = 1. */
+  evaluate(data: Uint32Array): Promise<{ loss: number; count: number }>;
+  /** An engine of B = 1 and the given T that reads this engine's live parameters (for evaluate). */
+  evaluator(T: number): Promise<Engine>;
   /** Forward over the batch, BPTT, optimizer update. */
   step(batch: Batch, opts?: StepOptions): Promise<number | undefined>;
   /** Forward and backward only (no update); the results stay readable through inspect(). */

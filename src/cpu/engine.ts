@@ -1,11 +1,12 @@
 import {
-  ADAGRAD_EPS,
   type Activations,
   type Batch,
   type Engine,
+  type EngineState,
   type GenerateOptions,
   type OptimizerConfig,
   type StepOptions,
+  withDefaults,
 } from '../engine.js';
 import { PARAM_NAMES, type Params, type StepShape, toFloat64, zeroParams } from '../model.js';
 import { randUniform } from '../rng.js';
@@ -18,35 +19,85 @@ const f64 = (n: number) => new Float64Array(n);
 export class CpuEngine implements Engine {
   readonly device = 'cpu' as const;
   readonly shape: StepShape;
-  readonly optimizer: OptimizerConfig;
+  readonly optimizer: Required<OptimizerConfig>;
   private p: Params<Float64Array>;
   private g: Params<Float64Array>;
-  private m: Params<Float64Array>; // optimizer state (Adagrad's sum of squares)
+  private m: Params<Float64Array>; // optimizer state: momentum, squared sums, Adam's m
+  private v: Params<Float64Array>; // Adam's v
+  private t = 0; // optimizer steps taken
+  gradNorm = NaN;
   private hprev: Float64Array; // (B, H) state carried to the next step
   private hs: Float64Array; // (T+1, B, H)
   private ps: Float64Array; // (T, B, V)
+  private losses: Float64Array; // (T, B) -log p[target]
   private loss = NaN;
 
-  constructor(shape: StepShape, optimizer: OptimizerConfig, params: Params) {
+  /** `share`: use `params` itself (float64) as this engine's parameters, e.g. an evaluator
+   * reading the live weights of a training engine. */
+  constructor(shape: StepShape, optimizer: OptimizerConfig, params: Params, share = false) {
     this.shape = { ...shape };
-    this.optimizer = { ...optimizer };
+    this.optimizer = withDefaults(optimizer);
     const { V, H, B, T } = shape;
-    this.p = toFloat64(params);
+    this.p = share ? (params as Params<Float64Array>) : toFloat64(params);
     this.g = zeroParams(shape, f64);
     this.m = zeroParams(shape, f64);
+    this.v = zeroParams(shape, f64);
     this.hprev = f64(B * H);
     this.hs = f64((T + 1) * B * H);
     this.ps = f64(T * B * V);
+    this.losses = f64(T * B);
   }
 
   setParams(params: Params): void {
-    this.p = toFloat64(params);
-    for (const k of PARAM_NAMES) this.m[k].fill(0);
+    for (const k of PARAM_NAMES) {
+      this.p[k].set(params[k]);
+      this.m[k].fill(0);
+      this.v[k].fill(0);
+    }
     this.hprev.fill(0);
+    this.t = 0;
   }
 
   async getParams(): Promise<Params<Float64Array>> {
     return toFloat64(this.p);
+  }
+
+  async getState(): Promise<EngineState> {
+    return { params: toFloat64(this.p), m: toFloat64(this.m), v: toFloat64(this.v), hprev: this.hprev.slice(), t: this.t };
+  }
+
+  setState(s: EngineState): void {
+    for (const k of PARAM_NAMES) {
+      this.p[k].set(s.params[k]);
+      this.m[k].set(s.m[k]);
+      this.v[k].set(s.v[k]);
+    }
+    this.hprev.set(s.hprev);
+    this.t = s.t;
+  }
+
+  async evaluator(T: number): Promise<CpuEngine> {
+    return new CpuEngine({ ...this.shape, B: 1, T }, this.optimizer, this.p, true);
+  }
+
+  async evaluate(data: Uint32Array): Promise<{ loss: number; count: number }> {
+    const { T, B } = this.shape;
+    if (B !== 1) throw new Error('evaluate needs an engine with B = 1 (see evaluator())');
+    const n = data.length - 1;
+    const batch = { inputs: new Uint32Array(T), targets: new Uint32Array(T) };
+    this.hprev.fill(0);
+    let sum = 0;
+    for (let start = 0; start < n; start += T) {
+      const len = Math.min(T, n - start);
+      batch.inputs.fill(0);
+      batch.targets.fill(0);
+      batch.inputs.set(data.subarray(start, start + len));
+      batch.targets.set(data.subarray(start + 1, start + 1 + len));
+      this.forward(batch, false);
+      for (let t = 0; t < len; t++) sum += this.losses[t];
+      // a partial last chunk leaves hprev after padding: unused, the data ends there
+    }
+    return { loss: n > 0 ? sum / n : NaN, count: n };
   }
 
   /** h_t and p_t for every position; returns the mean loss. */
@@ -79,7 +130,9 @@ export class CpuEngine implements Engine {
         let sum = 0;
         for (let v = 0; v < V; v++) sum += ps[po + v] = Math.exp(ps[po + v] - max);
         for (let v = 0; v < V; v++) ps[po + v] /= sum;
-        loss -= Math.log(ps[po + batch.targets[t * B + b]]);
+        const l = -Math.log(ps[po + batch.targets[t * B + b]]);
+        this.losses[t * B + b] = l;
+        loss += l;
       }
     }
     this.hprev.set(hs.subarray(T * B * H));
@@ -131,19 +184,44 @@ export class CpuEngine implements Engine {
     if (B > 1) for (const k of PARAM_NAMES) for (let n = 0; n < this.g[k].length; n++) this.g[k][n] /= B;
   }
 
-  private update(): void {
-    const { name, lr, clip } = this.optimizer;
+  private update(lr: number): void {
+    const o = this.optimizer;
+    this.t++;
+    let norm = 0;
+    for (const k of PARAM_NAMES) for (const x of this.g[k]) norm += x * x;
+    this.gradNorm = norm = Math.sqrt(norm);
+    const scale = o.clipNorm > 0 && norm > o.clipNorm ? o.clipNorm / norm : 1;
+    const bc1 = 1 - Math.pow(o.beta1, this.t);
+    const bc2 = 1 - Math.pow(o.beta2, this.t);
     for (const k of PARAM_NAMES) {
       const w = this.p[k];
       const g = this.g[k];
       const m = this.m[k];
+      const v = this.v[k];
+      const decay = o.name === 'adamw' && k.startsWith('W_') ? o.weightDecay : 0;
       for (let n = 0; n < w.length; n++) {
-        let gn = g[n];
-        if (clip > 0) gn = Math.min(clip, Math.max(-clip, gn));
-        if (name === 'sgd') w[n] -= lr * gn;
-        else {
-          m[n] += gn * gn;
-          w[n] -= (lr * gn) / Math.sqrt(m[n] + ADAGRAD_EPS);
+        let gn = g[n] * scale;
+        if (o.clip > 0) gn = Math.min(o.clip, Math.max(-o.clip, gn));
+        switch (o.name) {
+          case 'sgd':
+            if (o.momentum > 0) {
+              m[n] = o.momentum * m[n] + gn;
+              w[n] -= lr * m[n];
+            } else w[n] -= lr * gn;
+            break;
+          case 'adagrad':
+            m[n] += gn * gn;
+            w[n] -= (lr * gn) / Math.sqrt(m[n] + o.eps);
+            break;
+          case 'rmsprop':
+            m[n] = o.alpha * m[n] + (1 - o.alpha) * gn * gn;
+            w[n] -= (lr * gn) / (Math.sqrt(m[n]) + o.eps);
+            break;
+          default: // adam, adamw
+            w[n] -= lr * decay * w[n];
+            m[n] = o.beta1 * m[n] + (1 - o.beta1) * gn;
+            v[n] = o.beta2 * v[n] + (1 - o.beta2) * gn * gn;
+            w[n] -= (lr * (m[n] / bc1)) / (Math.sqrt(v[n] / bc2) + o.eps);
         }
       }
     }
@@ -152,7 +230,7 @@ export class CpuEngine implements Engine {
   async step(batch: Batch, opts: StepOptions = {}): Promise<number | undefined> {
     const loss = this.forward(batch, opts.reset ?? false);
     this.backward(batch);
-    this.update();
+    this.update(opts.lr ?? this.optimizer.lr);
     return opts.wantLoss ? loss : undefined;
   }
 
@@ -212,7 +290,7 @@ export class CpuEngine implements Engine {
           y[v] = a;
         }
         const k = n - (o.prime.length - 1);
-        x = o.greedy ? argmax(y) : sampleIndex(y, temperature, randUniform(seed, s, k));
+        x = o.greedy ? argmax(y) : sampleIndex(y, temperature, randUniform(seed, s, k), o.topK ?? 0, o.topP ?? 1);
         gen[k] = x;
       }
       out.push(gen);
@@ -229,18 +307,58 @@ export function argmax(y: ArrayLike<number>): number {
   return best;
 }
 
-/** Index drawn from softmax(y / temperature) by inverting the cumulative sum at u in [0, 1):
- * the first v whose running sum of exp((y_v - max)/temperature) exceeds u * total. */
-export function sampleIndex(y: ArrayLike<number>, temperature: number, u: number): number {
+/** Index drawn from softmax(y / temperature), restricted to the top-k characters and then to
+ * the smallest most-likely set whose probability reaches topP (order: y descending, then index
+ * ascending), by inverting the cumulative sum at u in [0, 1) over the kept characters in index
+ * order: the first v whose running sum of exp((y_v - max)/temperature) exceeds u * total.
+ * shaders/sample.wgsl computes the same in float32. */
+export function sampleIndex(y: ArrayLike<number>, temperature: number, u: number, topK = 0, topP = 1): number {
+  const V = y.length;
   let max = -Infinity;
-  for (let v = 0; v < y.length; v++) if (y[v] > max) max = y[v];
+  for (let v = 0; v < V; v++) if (y[v] > max) max = y[v];
+  const e = (v: number) => Math.exp((y[v] - max) / temperature);
   let total = 0;
-  for (let v = 0; v < y.length; v++) total += Math.exp((y[v] - max) / temperature);
-  const r = u * total;
+  for (let v = 0; v < V; v++) total += e(v);
+  // cutoff (cy, ci): keep v iff y[v] > cy, or y[v] == cy and v <= ci
+  let cy = -Infinity;
+  let ci = V;
+  if ((topK > 0 && topK < V) || topP < 1) {
+    let kept = 0;
+    let cum = 0;
+    let py = Infinity;
+    let pi = -1;
+    while (true) {
+      // the next character in (y desc, index asc) order after (py, pi)
+      let by = -Infinity;
+      let bi = -1;
+      for (let v = 0; v < V; v++) {
+        const after = y[v] < py || (y[v] === py && v > pi);
+        if (after && (bi < 0 || y[v] > by)) {
+          by = y[v];
+          bi = v;
+        }
+      }
+      if (bi < 0) break;
+      py = by;
+      pi = bi;
+      kept++;
+      cum += e(bi) / total;
+      if ((topK > 0 && kept >= topK) || cum >= topP) break;
+    }
+    cy = py;
+    ci = pi;
+  }
+  const keep = (v: number) => y[v] > cy || (y[v] === cy && v <= ci);
+  let keptTotal = 0;
+  for (let v = 0; v < V; v++) if (keep(v)) keptTotal += e(v);
+  const r = u * keptTotal;
   let acc = 0;
-  for (let v = 0; v < y.length; v++) {
-    acc += Math.exp((y[v] - max) / temperature);
+  let last = argmax(y);
+  for (let v = 0; v < V; v++) {
+    if (!keep(v)) continue;
+    acc += e(v);
+    last = v;
     if (acc > r) return v;
   }
-  return argmax(y);
+  return last;
 }

@@ -80,8 +80,9 @@ export async function compileShader(
   const code = parts.map((p) => p.code).join('\n');
   device.pushErrorScope('validation');
   const module = device.createShaderModule({ label, code });
+  const scope = device.popErrorScope(); // popped at once: compilations may run concurrently
   const info = await module.getCompilationInfo();
-  const scopeError = await device.popErrorScope();
+  const scopeError = await scope;
   const errors = info.messages.filter((m) => m.type === 'error');
   if (errors.length || scopeError) {
     const where = (line: number) => {

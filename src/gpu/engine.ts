@@ -1,11 +1,13 @@
 import {
-  ADAGRAD_EPS,
   type Activations,
   type Batch,
   type Engine,
+  type EngineState,
   type GenerateOptions,
+  OPTIMIZERS,
   type OptimizerConfig,
   type StepOptions,
+  withDefaults,
 } from '../engine.js';
 import { GpuError } from '../errors.js';
 import { type Layout, PARAM_NAMES, type Params, type StepShape, layout } from '../model.js';
@@ -26,27 +28,29 @@ function bufferTable(s: StepShape, lay: Layout) {
     params: lay.total, // W_xh | W_hh | b_h | W_hy | b_y, flat (src/model.ts layout)
     grads: lay.total, // dW_xh | ... | db_y, same layout
     m: lay.total, // optimizer state, same layout
+    v: lay.total, // second optimizer state (Adam's v), same layout
+    grad_norm: 4, // [0] global gradient norm of the step
     inputs: T * B, // u32 (T, B)
     targets: T * B, // u32 (T, B)
     hs: (T + 1) * B * H, // (T+1, B, H)
     hprev: B * H, // (B, H) state carried between steps
     ps: T * B * V, // (T, B, V)
     losses: T * B, // (T, B)
-    loss: 4, // [0] mean loss of the step
+    loss: 4, // [0] mean loss of the step, [1] its gradient norm
     dhs: T * B * H, // (T, B, H) W_hy^T dy, then dtanh
     dh_next: B * H, // (B, H) scratch of the backward sweep
   };
 }
 type BufferName = keyof ReturnType<typeof bufferTable>;
 
-/** uniform Hyper of shaders/optimizer.wgsl */
-const OPTIMIZER_ID = { sgd: 0, adagrad: 1 } as const;
 
 export class GpuEngine implements Engine {
   readonly device = 'gpu' as const;
   readonly shape: StepShape;
-  readonly optimizer: OptimizerConfig;
+  readonly optimizer: Required<OptimizerConfig>;
   readonly layout: Layout;
+  gradNorm = NaN;
+  private t = 0; // optimizer steps taken (Adam's bias correction)
   private readonly ctx: GpuContext;
   private readonly buf: Record<BufferName, GPUBuffer>;
   private readonly hyper: GPUBuffer;
@@ -63,22 +67,25 @@ export class GpuEngine implements Engine {
     shape: StepShape,
     optimizer: OptimizerConfig,
     kernels: Record<string, Kernel>,
+    sharedParams?: GPUBuffer,
   ) {
     this.ctx = ctx;
     this.shape = { ...shape };
-    this.optimizer = { ...optimizer };
+    this.optimizer = withDefaults(optimizer);
     this.layout = layout(shape);
     const d = ctx.device;
     const table = bufferTable(shape, this.layout);
     const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     this.buf = {} as Record<BufferName, GPUBuffer>;
     for (const [name, n] of Object.entries(table) as [BufferName, number][])
-      this.buf[name] = d.createBuffer({ label: `engine.${name}`, size: Math.max(16, 4 * n), usage: STORAGE });
-    this.hyper = d.createBuffer({ label: 'engine.hyper', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+      if (!(name === 'params' && sharedParams))
+        this.buf[name] = d.createBuffer({ label: `engine.${name}`, size: Math.max(16, 4 * n), usage: STORAGE });
+    if (sharedParams) this.buf.params = sharedParams;
+    this.ownsParams = !sharedParams;
+    this.hyper = d.createBuffer({ label: 'engine.hyper', size: 48, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     this.genUniform = d.createBuffer({ label: 'engine.gen', size: 32, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     this.lossStaging = d.createBuffer({ label: 'engine.lossStaging', size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     this.sampler = kernels.generate;
-    this.writeHyper();
 
     const { V, H, B, T } = shape;
     const b = this.buf;
@@ -105,13 +112,26 @@ export class GpuEngine implements Engine {
         run(kernels.backward_recurrence, [param('W_hh'), b.hs, b.dhs, b.dh_next], B),
         run(kernels.grad_reduce, [b.hs, b.ps, b.dhs, b.inputs, b.targets, b.grads], groups(lay.total)),
       ],
-      [run(kernels.update, [this.hyper, b.grads, b.params, b.m], groups(lay.total))],
+      [
+        run(kernels.grad_norm_reduce, [b.grads, b.grad_norm], 1),
+        run(kernels.update, [this.hyper, b.grads, b.params, b.m, b.v, b.grad_norm], groups(lay.total)),
+      ],
       [run(kernels.loss_mean, [b.losses, b.loss], 1)],
     ];
     void V;
   }
 
-  static async create(ctx: GpuContext, shape: StepShape, optimizer: OptimizerConfig, params: Params): Promise<GpuEngine> {
+  private readonly ownsParams: boolean;
+
+  /** `shareParamsWith`: read and write that engine's parameter buffer instead of owning one
+   * (an evaluator of B = 1 over the live weights of a training engine). */
+  static async create(
+    ctx: GpuContext,
+    shape: StepShape,
+    optimizer: OptimizerConfig,
+    params: Params | undefined,
+    shareParamsWith?: GpuEngine,
+  ): Promise<GpuEngine> {
     const { V, H, B, T } = shape;
     const lay = layout(shape);
     const sizes = { V, H, B, T, WG };
@@ -122,7 +142,9 @@ export class GpuEngine implements Engine {
       ['rnn_backward', 'output_backprop', ['read', 'read', 'read', 'storage'], sizes],
       ['rnn_backward', 'backward_recurrence', ['read', 'read', 'storage', 'storage'], sizes],
       ['rnn_backward', 'grad_reduce', ['read', 'read', 'read', 'read', 'read', 'storage'], { ...sizes, ...offsets, TOTAL: lay.total }],
-      ['optimizer', 'update', ['uniform', 'read', 'storage', 'storage'], { TOTAL: lay.total, WG }],
+      ['optimizer', 'update', ['uniform', 'read', 'storage', 'storage', 'storage', 'read'],
+        { TOTAL: lay.total, WG, OFF_b_h: lay.offset.b_h, OFF_W_hy: lay.offset.W_hy, OFF_b_y: lay.offset.b_y }],
+      ['optimizer', 'grad_norm_reduce', ['read', 'storage'], { TOTAL: lay.total }],
       ['loss', 'loss_mean', ['read', 'storage'], { N: T * B }],
       ['sample', 'generate', ['uniform', 'read', 'read', 'storage', 'storage'], { V, H, WG, ...offsets }],
     ] as const;
@@ -132,17 +154,26 @@ export class GpuEngine implements Engine {
         kernels[entry] = await makeKernel(ctx, { shader, entry, bindings: [...bindings], constants });
       }),
     );
-    const e = new GpuEngine(ctx, shape, optimizer, kernels);
-    e.setParams(params);
+    const e = new GpuEngine(ctx, shape, optimizer, kernels, shareParamsWith?.buf.params);
+    if (params) e.setParams(params);
     return e;
   }
 
-  private writeHyper(): void {
-    const { name, lr, clip } = this.optimizer;
-    const u = new ArrayBuffer(16);
-    new Float32Array(u, 0, 3).set([lr, clip, ADAGRAD_EPS]);
-    new Uint32Array(u, 12, 1)[0] = OPTIMIZER_ID[name];
+  /** uniform Hyper of shaders/optimizer.wgsl for the next step (t = this.t + 1). */
+  private writeHyper(lr: number): void {
+    const o = this.optimizer;
+    const t = this.t + 1;
+    const u = new ArrayBuffer(48);
+    new Float32Array(u, 0, 11).set([
+      lr, o.clip, o.clipNorm, o.eps, o.momentum, o.alpha, o.beta1, o.beta2,
+      1 - Math.pow(o.beta1, t), 1 - Math.pow(o.beta2, t), o.weightDecay,
+    ]);
+    new Uint32Array(u, 44, 1)[0] = OPTIMIZERS.indexOf(o.name);
     this.ctx.device.queue.writeBuffer(this.hyper, 0, u);
+  }
+
+  evaluator(T: number): Promise<GpuEngine> {
+    return GpuEngine.create(this.ctx, { ...this.shape, B: 1, T }, this.optimizer, undefined, this);
   }
 
   private check(): void {
@@ -162,7 +193,63 @@ export class GpuEngine implements Engine {
     const q = this.ctx.device.queue;
     q.writeBuffer(this.buf.params, 0, flat);
     q.writeBuffer(this.buf.m, 0, new Float32Array(this.layout.total));
+    q.writeBuffer(this.buf.v, 0, new Float32Array(this.layout.total));
     q.writeBuffer(this.buf.hprev, 0, new Float32Array(this.shape.B * this.shape.H));
+    this.t = 0;
+  }
+
+  private flatten(p: Params): Float32Array {
+    const flat = new Float32Array(this.layout.total);
+    for (const k of PARAM_NAMES) flat.set(p[k], this.layout.offset[k]);
+    return flat;
+  }
+
+  async getState(): Promise<EngineState> {
+    const [p, m, v, h] = await Promise.all([this.read(this.buf.params), this.read(this.buf.m), this.read(this.buf.v), this.hiddenState()]);
+    return { params: this.unflatten(p), m: this.unflatten(m), v: this.unflatten(v), hprev: h, t: this.t };
+  }
+
+  setState(s: EngineState): void {
+    this.setParams(s.params);
+    const q = this.ctx.device.queue;
+    q.writeBuffer(this.buf.m, 0, this.flatten(s.m));
+    q.writeBuffer(this.buf.v, 0, this.flatten(s.v));
+    q.writeBuffer(this.buf.hprev, 0, Float32Array.from(s.hprev));
+    this.t = s.t;
+  }
+
+  async evaluate(data: Uint32Array): Promise<{ loss: number; count: number }> {
+    const { T, B } = this.shape;
+    if (B !== 1) throw new Error('evaluate needs an engine with B = 1 (see evaluator())');
+    this.check();
+    const n = data.length - 1;
+    if (n < 1) return { loss: NaN, count: 0 };
+    const chunks = Math.ceil(n / T);
+    const d = this.ctx.device;
+    // per-position losses of every chunk gathered on the GPU, read back once
+    const all = d.createBuffer({ label: 'evaluate.losses', size: 4 * chunks * T, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+    const batch = { inputs: new Uint32Array(T), targets: new Uint32Array(T) };
+    for (let c = 0; c < chunks; c++) {
+      const start = c * T;
+      const len = Math.min(T, n - start);
+      batch.inputs.fill(0);
+      batch.targets.fill(0);
+      batch.inputs.set(data.subarray(start, start + len));
+      batch.targets.set(data.subarray(start + 1, start + 1 + len));
+      this.writeBatch(batch);
+      const enc = d.createCommandEncoder({ label: 'evaluate' });
+      if (c === 0) enc.clearBuffer(this.buf.hprev);
+      const pass = enc.beginComputePass({ label: 'evaluate.forward' });
+      for (const r of this.passes[0]) dispatch(pass, r.kernel, r.group, r.x);
+      pass.end();
+      enc.copyBufferToBuffer(this.buf.losses, 0, all, 4 * c * T, 4 * T);
+      d.queue.submit([enc.finish()]);
+    }
+    const losses = await this.read(all);
+    all.destroy();
+    let sum = 0;
+    for (let c = 0; c < chunks; c++) for (let t = 0; t < Math.min(T, n - c * T); t++) sum += losses[c * T + t];
+    return { loss: sum / n, count: n };
   }
 
   private unflatten(flat: Float32Array): Params<Float32Array> {
@@ -195,23 +282,28 @@ export class GpuEngine implements Engine {
       for (const r of this.passes[i]) dispatch(pass, r.kernel, r.group, r.x);
       pass.end();
     }
-    if (wantLoss) enc.copyBufferToBuffer(this.buf.loss, 0, this.lossStaging, 0, 4);
+    if (wantLoss) {
+      enc.copyBufferToBuffer(this.buf.loss, 0, this.lossStaging, 0, 4);
+      enc.copyBufferToBuffer(this.buf.grad_norm, 0, this.lossStaging, 4, 4);
+    }
     d.queue.submit([enc.finish()]);
   }
 
   private async readLoss(): Promise<number> {
     await this.lossStaging.mapAsync(GPUMapMode.READ);
-    const v = new Float32Array(this.lossStaging.getMappedRange(0, 4))[0];
+    const [loss, norm] = new Float32Array(this.lossStaging.getMappedRange(0, 8));
     this.lossStaging.unmap();
     this.check();
-    return (this.lastLoss = v);
+    this.gradNorm = norm;
+    return (this.lastLoss = loss);
   }
 
   async step(batch: Batch, opts: StepOptions = {}): Promise<number | undefined> {
     this.check();
     this.writeBatch(batch);
-    // The loss pass runs before the update only matters for reading: losses[] are from the
-    // forward pass of this step either way.
+    this.writeHyper(opts.lr ?? this.optimizer.lr);
+    this.t++;
+    // the loss pass reads losses[] of this step's forward pass (the update does not touch them)
     this.submit(opts.wantLoss ? [0, 1, 2, 3] : [0, 1, 2], opts.reset ?? false, opts.wantLoss ?? false);
     return opts.wantLoss ? this.readLoss() : undefined;
   }
@@ -262,6 +354,8 @@ export class GpuEngine implements Engine {
     const u = new ArrayBuffer(32);
     new Uint32Array(u, 0, 4).set([o.prime.length, o.length, o.greedy ? 1 : 0, (o.seed ?? 0) >>> 0]);
     new Float32Array(u, 16, 1)[0] = o.temperature ?? 1;
+    new Uint32Array(u, 20, 1)[0] = o.topK ?? 0;
+    new Float32Array(u, 24, 1)[0] = o.topP ?? 1;
     d.queue.writeBuffer(this.genUniform, 0, u);
     if (o.length === 0) return Array.from({ length: streams }, () => new Uint32Array(0));
     const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
@@ -282,7 +376,7 @@ export class GpuEngine implements Engine {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    for (const b of Object.values(this.buf)) b.destroy();
+    for (const [name, b] of Object.entries(this.buf)) if (name !== 'params' || this.ownsParams) b.destroy();
     for (const b of [this.hyper, this.genUniform, this.lossStaging]) b.destroy();
   }
 }

@@ -1,3 +1,4 @@
+import { GpuError } from '../errors.js';
 import { compileShader, type GpuContext } from './context.js';
 import { type ShaderName, shaderParts } from './shaders.js';
 
@@ -42,14 +43,16 @@ export async function makeKernel(
       buffer: { type: kind === 'uniform' ? 'uniform' : kind === 'read' ? 'read-only-storage' : 'storage' },
     })),
   });
-  device.pushErrorScope('validation');
-  const pipeline = await device.createComputePipelineAsync({
-    label,
-    layout: device.createPipelineLayout({ label, bindGroupLayouts: [layout] }),
-    compute: { module, entryPoint: spec.entry, constants: spec.constants },
-  });
-  const err = await device.popErrorScope();
-  if (err) throw new Error(`Creating pipeline ${label} failed: ${err.message}`);
+  let pipeline: GPUComputePipeline;
+  try {
+    pipeline = await device.createComputePipelineAsync({
+      label,
+      layout: device.createPipelineLayout({ label, bindGroupLayouts: [layout] }),
+      compute: { module, entryPoint: spec.entry, constants: spec.constants },
+    });
+  } catch (e) {
+    throw new GpuError(`Creating the compute pipeline ${label} failed: ${(e as Error).message}`);
+  }
   return { label, pipeline, layout };
 }
 
