@@ -88,8 +88,14 @@ describe('optimizer kernel, GPU vs CPU', () => {
     { name: 'sgd', lr: 0.05, clip: 0.02 },
     { name: 'adagrad', lr: 0.1, clip: 0 },
     { name: 'adagrad', lr: 0.1, clip: 0.05 },
+    { name: 'sgd', lr: 0.05, clip: 0, momentum: 0.9 },
+    { name: 'rmsprop', lr: 0.01, clip: 0 },
+    { name: 'rmsprop', lr: 0.01, clip: 0, alpha: 0.95, eps: 1e-6 },
+    { name: 'adam', lr: 0.01, clip: 0 },
+    { name: 'adam', lr: 0.01, clip: 0, clipNorm: 0.5, beta1: 0.8 },
+    { name: 'adamw', lr: 0.01, clip: 0, weightDecay: 0.1 },
   ] as OptimizerConfig[]) {
-    test(`${opt.name}, clip ${opt.clip}: parameters after 5 steps`, async () => {
+    test(`${JSON.stringify(opt)}: parameters after 5 steps`, async () => {
       const p = randomParams(shape, 2, 0.5);
       const cpu = new CpuEngine(shape, opt, p);
       const g = await GpuEngine.create(gpu(), shape, opt, p);
@@ -105,9 +111,29 @@ describe('optimizer kernel, GPU vs CPU', () => {
         await g.step(batch, { reset: s === 0 });
       }
       if (opt.clip > 0) expect(clipped, 'the clip is active on some elements').toBeGreaterThan(0);
-      const [pc, pg] = [await cpu.getParams(), await g.getParams()];
-      for (const k of PARAM_NAMES) expectClose(pg[k], pc[k], { name: k, ...GPU_TOLERANCE.params });
+      // the state (parameters and both optimizer buffers) agrees, and the gradient norm
+      await cpu.step(batch, { wantLoss: true, lr: opt.lr / 2 });
+      await g.step(batch, { wantLoss: true, lr: opt.lr / 2 });
+      if (opt.clipNorm) expect(cpu.gradNorm, 'the norm clip is active').toBeGreaterThan(opt.clipNorm);
+      expectClose([g.gradNorm], [cpu.gradNorm], { name: 'grad norm', atol: 1e-5, rtol: 1e-4 });
+      const [sc, sg] = [await cpu.getState(), await g.getState()];
+      expect(sg.t).toBe(6);
+      expect(sc.t).toBe(6);
+      for (const k of PARAM_NAMES) {
+        expectClose(sg.params[k], sc.params[k], { name: k, ...GPU_TOLERANCE.params });
+        expectClose(sg.m[k], sc.m[k], { name: 'm' + k, ...GPU_TOLERANCE.params });
+        expectClose(sg.v[k], sc.v[k], { name: 'v' + k, ...GPU_TOLERANCE.params });
+      }
+      expectClose(sg.hprev, sc.hprev, { name: 'hprev', ...GPU_TOLERANCE.hs });
+      // restoring a state continues identically
+      const g2 = await GpuEngine.create(gpu(), shape, opt, p);
+      g2.setState(sg);
+      await g.step(batch, {});
+      await g2.step(batch, {});
+      const [a1, a2] = [await g.getParams(), await g2.getParams()];
+      for (const k of PARAM_NAMES) expect(a2[k]).toEqual(a1[k]);
       g.destroy();
+      g2.destroy();
     });
   }
 });
@@ -131,6 +157,17 @@ describe('sampling kernel, GPU vs CPU', () => {
       expect(b.map((x) => [...x]), JSON.stringify(o)).toEqual(a.map((x) => [...x]));
       if (!o.greedy) expect(new Set(a[0]).size, 'sampling varies').toBeGreaterThan(10);
       if (!o.greedy) expect([...a[0]]).not.toEqual([...a[1]]);
+    }
+    for (const o of [
+      { temperature: 1, seed: 4, topK: 5 },
+      { temperature: 1, seed: 5, topP: 0.6 },
+      { temperature: 0.8, seed: 6, topK: 10, topP: 0.9 },
+      { temperature: 1, seed: 7, topK: 1 },
+    ]) {
+      const a = await cpu.generate({ prime, length: 60, streams: 2, ...o });
+      const b = await g.generate({ prime, length: 60, streams: 2, ...o });
+      expect(b.map((x) => [...x]), JSON.stringify(o)).toEqual(a.map((x) => [...x]));
+      if (o.topK === 1) expect([...a[0]]).toEqual([...(await cpu.generate({ prime, length: 60, greedy: true }))[0]]);
     }
     // same seed: same text; other seed: other text
     const s1 = await g.generate({ prime, length: 50, seed: 5 });
@@ -181,4 +218,34 @@ describe('the whole step, 100 steps from one seed on real text', () => {
       g.destroy();
     });
   }
+});
+
+describe('evaluation kernel path, GPU vs CPU', () => {
+  test('loss over a long text in chunks with carried state, from the live training weights', async () => {
+    const shape = { V: 9, H: 12, B: 2, T: 6 };
+    const opt: OptimizerConfig = { name: 'adam', lr: 0.01, clip: 0 };
+    const p = randomParams(shape, 3, 0.4);
+    const cpu = new CpuEngine(shape, opt, p);
+    const g = await GpuEngine.create(gpu(), shape, opt, p);
+    const data = Uint32Array.from({ length: 50 }, (_, i) => (i * 7 + (i >> 2)) % 9);
+    const [ec, eg] = [await cpu.evaluator(8), await g.evaluator(8)];
+    const a = await ec.evaluate(data);
+    const b = await eg.evaluate(data);
+    expect(a.count).toBe(49);
+    expect(b.count).toBe(49);
+    expectClose([b.loss], [a.loss], { name: 'val loss', ...GPU_TOLERANCE.loss });
+    // against a direct computation: one whole-sequence forward pass, state carried throughout
+    const whole = new CpuEngine({ ...shape, B: 1, T: 49 }, opt, p);
+    expect(a.loss).toBeCloseTo(await whole.forwardBackward({ inputs: data.slice(0, 49), targets: data.slice(1) }, { reset: true }), 12);
+    // the evaluators read the live weights: a training step changes what they see
+    const batch = randomBatch(shape, 2);
+    await cpu.step(batch, {});
+    await g.step(batch, {});
+    const a2 = await ec.evaluate(data);
+    const b2 = await eg.evaluate(data);
+    expect(a2.loss).not.toBe(a.loss);
+    expectClose([b2.loss], [a2.loss], { name: 'val loss after a step', ...GPU_TOLERANCE.loss });
+    eg.destroy();
+    g.destroy();
+  });
 });
