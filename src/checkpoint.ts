@@ -9,7 +9,8 @@ import { Vocab } from './vocab.js';
 // The header maps each tensor name to {dtype, shape, data_offsets: [begin, end]}, offsets
 // relative to the start of the data section, plus "__metadata__": a string-to-string map.
 // Tensors are packed in the order written, without gaps, and the data section starts at a
-// multiple of 8 bytes. Only F32 tensors are written or read. This module works on Uint8Array
+// multiple of 8 bytes. F32 and F64 tensors are written and read (the model's five are F32;
+// F64 holds the CPU engine's exact state for resuming). This module works on Uint8Array
 // alone, so the browser and Node share it; the caller reads and writes the bytes.
 
 export const CHECKPOINT_FORMAT = 'char-rnn-webgpu/1';
@@ -25,16 +26,21 @@ export interface Checkpoint {
   step: number;
   /** Further F32 tensors (optimizer state, carried hidden state), stored under their names.
    * A bare Float32Array is stored with shape [length]; loading always gives {shape, data}. */
-  extra?: Record<string, Float32Array | { shape: number[]; data: Float32Array }>;
+  extra?: Record<string, FloatArray | { shape: number[]; data: FloatArray }>;
   /** Further string metadata (e.g. the run configuration as JSON). */
   metadata?: Record<string, string>;
 }
 
+export type FloatArray = Float32Array | Float64Array;
+
 export interface SafetensorsTensor {
   shape: number[];
   dtype: string;
-  data: Float32Array;
+  data: FloatArray;
 }
+
+const BYTES = { F32: 4, F64: 8 } as const;
+const dtypeOf = (a: FloatArray) => (a instanceof Float64Array ? 'F64' : 'F32');
 
 /** Metadata keys that saveCheckpoint writes itself. */
 const RESERVED_METADATA = ['format', 'vocab', 'hidden', 'vocab_size', 'step'] as const;
@@ -60,7 +66,7 @@ function isPlainObject(x: unknown): x is Record<string, unknown> {
 // safetensors
 
 export function encodeSafetensors(
-  tensors: { name: string; shape: number[]; data: Float32Array }[],
+  tensors: { name: string; shape: number[]; data: FloatArray }[],
   metadata: Record<string, string>,
 ): Uint8Array {
   const seen = new Set<string>();
@@ -79,14 +85,14 @@ export function encodeSafetensors(
     seen.add(t.name);
     if (!Array.isArray(t.shape) || !t.shape.every(isNonNegativeInteger))
       throw new CheckpointError(`Cannot save tensor ${t.name}: shape ${JSON.stringify(t.shape)} is not a list of non-negative integers.`);
-    if (!(t.data instanceof Float32Array))
-      throw new CheckpointError(`Cannot save tensor ${t.name}: its data is not a Float32Array.`);
+    if (!(t.data instanceof Float32Array || t.data instanceof Float64Array))
+      throw new CheckpointError(`Cannot save tensor ${t.name}: its data is not a Float32Array or Float64Array.`);
     if (numel(t.shape) !== t.data.length)
       throw new CheckpointError(
         `Cannot save tensor ${t.name}: shape ${showShape(t.shape)} holds ${numel(t.shape)} values but the data has ${t.data.length}.`,
       );
-    const end = offset + 4 * t.data.length;
-    entries.push(`${JSON.stringify(t.name)}:${JSON.stringify({ dtype: 'F32', shape: t.shape, data_offsets: [offset, end] })}`);
+    const end = offset + BYTES[dtypeOf(t.data)] * t.data.length;
+    entries.push(`${JSON.stringify(t.name)}:${JSON.stringify({ dtype: dtypeOf(t.data), shape: t.shape, data_offsets: [offset, end] })}`);
     offset = end;
   }
 
@@ -102,7 +108,8 @@ export function encodeSafetensors(
   let at = 8 + headerLength;
   for (const t of tensors) {
     // DataView writes little-endian on every platform.
-    for (let i = 0; i < t.data.length; i++, at += 4) view.setFloat32(at, t.data[i], true);
+    if (t.data instanceof Float64Array) for (let i = 0; i < t.data.length; i++, at += 8) view.setFloat64(at, t.data[i], true);
+    else for (let i = 0; i < t.data.length; i++, at += 4) view.setFloat32(at, t.data[i], true);
   }
   return out;
 }
@@ -173,17 +180,18 @@ function decode(bytes: Uint8Array, source: string): Decoded {
     if (!isPlainObject(value)) throw bad('is not a JSON object');
     const { dtype, shape, data_offsets: offsets } = value;
     if (typeof dtype !== 'string') throw bad('has no dtype');
-    if (dtype !== 'F32')
+    if (dtype !== 'F32' && dtype !== 'F64')
       throw new CheckpointError(
-        `${source}: tensor ${name} has dtype ${dtype}; only F32 (float32) tensors are supported. ` +
+        `${source}: tensor ${name} has dtype ${dtype}; only F32 (float32) tensors are supported (and F64 for saved engine state). ` +
           `Convert the tensor to float32 and save the file again.`,
       );
+    const size = BYTES[dtype as 'F32' | 'F64'];
     if (!Array.isArray(shape) || !shape.every(isNonNegativeInteger)) throw bad(`has shape ${JSON.stringify(shape)}, not a list of non-negative integers`);
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegativeInteger) || offsets[0] > offsets[1])
       throw bad(`has data_offsets ${JSON.stringify(offsets)} out of range (expected [begin, end] with 0 <= begin <= end)`);
     const [begin, end] = offsets as [number, number];
-    if (end - begin !== 4 * numel(shape))
-      throw bad(`has data_offsets [${begin},${end}] covering ${end - begin} bytes, but shape ${showShape(shape)} of F32 needs ${4 * numel(shape)}`);
+    if (end - begin !== size * numel(shape))
+      throw bad(`has data_offsets [${begin},${end}] covering ${end - begin} bytes, but shape ${showShape(shape)} of ${dtype} needs ${size * numel(shape)}`);
     entries.push({ name, dtype, shape, begin, end });
   }
 
@@ -206,9 +214,15 @@ function decode(bytes: Uint8Array, source: string): Decoded {
 
   const tensors = new Map<string, SafetensorsTensor>();
   for (const t of entries) {
-    const data = new Float32Array((t.end - t.begin) / 4);
     // DataView reads little-endian on every platform.
-    for (let i = 0, at = dataStart + t.begin; i < data.length; i++, at += 4) data[i] = view.getFloat32(at, true);
+    let data: FloatArray;
+    if (t.dtype === 'F64') {
+      data = new Float64Array((t.end - t.begin) / 8);
+      for (let i = 0, at = dataStart + t.begin; i < data.length; i++, at += 8) data[i] = view.getFloat64(at, true);
+    } else {
+      data = new Float32Array((t.end - t.begin) / 4);
+      for (let i = 0, at = dataStart + t.begin; i < data.length; i++, at += 4) data[i] = view.getFloat32(at, true);
+    }
     tensors.set(t.name, { shape: t.shape, dtype: t.dtype, data });
   }
   return { tensors, metadata, hasMetadata };
@@ -241,7 +255,7 @@ export function saveCheckpoint(c: Checkpoint): Uint8Array {
     throw new CheckpointError(`Cannot save checkpoint: step ${c.step} is not a non-negative integer.`);
   const dims = { V: c.vocab.length, H: c.hidden };
 
-  const tensors: { name: string; shape: number[]; data: Float32Array }[] = [];
+  const tensors: { name: string; shape: number[]; data: FloatArray }[] = [];
   for (const name of PARAM_NAMES) {
     const data = c.params[name];
     const shape = paramShape(name, dims);
@@ -256,7 +270,7 @@ export function saveCheckpoint(c: Checkpoint): Uint8Array {
   for (const [name, t] of Object.entries(c.extra ?? {})) {
     if ((PARAM_NAMES as string[]).includes(name))
       throw new CheckpointError(`Cannot save checkpoint: extra tensor ${name} has the name of a model parameter.`);
-    tensors.push(t instanceof Float32Array ? { name, shape: [t.length], data: t } : { name, shape: t.shape, data: t.data });
+    tensors.push(t instanceof Float32Array || t instanceof Float64Array ? { name, shape: [t.length], data: t } : { name, shape: t.shape, data: t.data });
   }
 
   const metadata: Record<string, string> = {
@@ -347,10 +361,12 @@ export function loadCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Checkp
           `The tensors do not match the hidden and vocab metadata: the file is damaged or was edited; use another checkpoint.`,
       );
     }
+    if (!(t.data instanceof Float32Array))
+      throw new CheckpointError(`${source}: ${name} is stored as ${t.dtype}; model tensors must be F32. Save it again as float32.`);
     params[name] = t.data;
   }
 
-  const extra: Record<string, { shape: number[]; data: Float32Array }> = {};
+  const extra: Record<string, { shape: number[]; data: FloatArray }> = {};
   for (const [name, t] of tensors) if (!(PARAM_NAMES as string[]).includes(name)) extra[name] = { shape: t.shape, data: t.data };
 
   for (const [name, t] of tensors) {

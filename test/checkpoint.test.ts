@@ -67,14 +67,14 @@ function rawFile(header: string, data = new Uint8Array(0)): Uint8Array {
 }
 
 /** The good checkpoint, decoded, changed by `edit` and written again. */
-function edited(edit: (tensors: { name: string; shape: number[]; data: Float32Array }[], meta: Record<string, string>) => void) {
+function edited(edit: (tensors: { name: string; shape: number[]; data: Float32Array | Float64Array }[], meta: Record<string, string>) => void) {
   const { tensors, metadata } = decodeSafetensors(good);
   const list = [...tensors].map(([name, t]) => ({ name, shape: [...t.shape], data: t.data.slice() }));
   edit(list, metadata);
   return encodeSafetensors(list, metadata);
 }
 
-function tensor(list: { name: string; data: Float32Array; shape: number[] }[], name: string) {
+function tensor(list: { name: string; data: Float32Array | Float64Array; shape: number[] }[], name: string) {
   const t = list.find((x) => x.name === name);
   if (!t) throw new Error(`no ${name}`);
   return t;
