@@ -1,5 +1,5 @@
 import { type Comparison, compare, GPU_TOLERANCE } from './compare.js';
-import type { TrainConfig } from './config.js';
+import { type TrainConfig, optimizerOf } from './config.js';
 import { CpuEngine } from './cpu/engine.js';
 import { BatchCursor, planBatches } from './data.js';
 import type { GpuContext } from './gpu/context.js';
@@ -27,7 +27,7 @@ export async function runCheck(
   const plan = planBatches(data.length, cfg.batch, cfg.seqLen);
   const shape = { V, H: cfg.hidden, B: plan.B, T: plan.T };
   const p0 = start ?? initParams(shape, cfg.seed);
-  const opt = { name: cfg.optimizer, lr: cfg.lr, clip: cfg.clip };
+  const opt = optimizerOf(cfg);
   const cpu = new CpuEngine(shape, opt, p0);
   const gpu = await GpuEngine.create(ctx, shape, opt, p0);
   try {

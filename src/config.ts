@@ -1,4 +1,4 @@
-import { OPTIMIZERS, type OptimizerName } from './engine.js';
+import { OPTIMIZERS, type OptimizerConfig, type OptimizerName } from './engine.js';
 import { UsageError } from './errors.js';
 
 /** One training run's settings. The CLI fills it from argv, the page from its controls. */
@@ -22,7 +22,36 @@ export interface TrainConfig {
   batch: number;
   /** Read the loss back every this many steps (and at the last step). */
   logEvery: number;
+  /** Learning-rate schedule: 'constant', 'step' (decay), 'cosine' (with warm-up). */
+  schedule: Schedule;
+  /** cosine: warm-up steps (linear from lr/warmup to lr). */
+  warmup: number;
+  /** step: multiply the rate by decayRate every decayEvery steps. */
+  decayEvery: number;
+  decayRate: number;
+  /** cosine: the rate at the last step. */
+  minLr: number;
+  /** Global-norm gradient clipping (0 = off), applied before `clip`. */
+  clipNorm: number;
+  /** sgd momentum (0 = plain SGD). */
+  momentum: number;
+  /** rmsprop decay. */
+  alpha: number;
+  /** adam / adamw moment decays. */
+  beta1: number;
+  beta2: number;
+  /** denominator epsilon of adagrad, rmsprop, adam, adamw. */
+  eps: number;
+  /** adamw decoupled weight decay (matrices only). */
+  weightDecay: number;
+  /** The last fraction of the text held out for validation, never trained on (0 = none). */
+  valFraction: number;
+  /** Validate every this many steps and at the end (0 = only at the end). */
+  evalEvery: number;
 }
+
+export const SCHEDULES = ['constant', 'step', 'cosine'] as const;
+export type Schedule = (typeof SCHEDULES)[number];
 
 export const DEFAULT_CONFIG: TrainConfig = {
   hidden: 100,
@@ -34,7 +63,37 @@ export const DEFAULT_CONFIG: TrainConfig = {
   seqLen: 25,
   batch: 1,
   logEvery: 10,
+  schedule: 'constant',
+  warmup: 100,
+  decayEvery: 1000,
+  decayRate: 0.5,
+  minLr: 0,
+  clipNorm: 0,
+  momentum: 0,
+  alpha: 0.99,
+  beta1: 0.9,
+  beta2: 0.999,
+  eps: 1e-8,
+  weightDecay: 0.01,
+  valFraction: 0.05,
+  evalEvery: 200,
 };
+
+/** Learning rate and clipping defaults per optimizer, used where the user gave none. */
+export const OPTIMIZER_LR: Record<OptimizerName, { lr: number; clip: number }> = {
+  sgd: { lr: 0.01, clip: 0 }, // the tutorial
+  adagrad: { lr: 0.1, clip: 5 }, // min-char-rnn
+  rmsprop: { lr: 0.002, clip: 5 }, // char-rnn
+  adam: { lr: 0.002, clip: 0 },
+  adamw: { lr: 0.002, clip: 0 },
+};
+
+export function optimizerOf(c: TrainConfig): OptimizerConfig {
+  return {
+    name: c.optimizer, lr: c.lr, clip: c.clip, clipNorm: c.clipNorm, momentum: c.momentum, alpha: c.alpha,
+    beta1: c.beta1, beta2: c.beta2, eps: c.eps, weightDecay: c.weightDecay,
+  };
+}
 
 /** The tutorial's settings for "hello". */
 export const TUTORIAL_CONFIG: TrainConfig = {
@@ -62,5 +121,22 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   if (!isInt(c.seqLen) || c.seqLen < 0) throw bad('sequence length (--seq-len)', c.seqLen, 'an integer >= 1, or 0 for the whole text');
   if (!isInt(c.batch) || c.batch < 1 || c.batch > 65535) throw bad('batch (--batch)', c.batch, 'an integer from 1 to 65535');
   if (!isInt(c.logEvery) || c.logEvery < 1) throw bad('log interval (--log-every)', c.logEvery, 'an integer >= 1');
+  if (!SCHEDULES.includes(c.schedule)) throw bad('schedule (--schedule)', c.schedule, `one of ${SCHEDULES.join(', ')}`);
+  if (!isInt(c.warmup) || c.warmup < 0) throw bad('warm-up (--warmup)', c.warmup, 'an integer >= 0');
+  if (!isInt(c.decayEvery) || c.decayEvery < 1) throw bad('decay interval (--decay-every)', c.decayEvery, 'an integer >= 1');
+  const unit = (what: string, x: number, open = false) => {
+    if (!Number.isFinite(x) || x < 0 || x > 1 || (open && x === 1)) throw bad(what, x, open ? 'a number in [0, 1)' : 'a number in [0, 1]');
+  };
+  unit('decay rate (--decay-rate)', c.decayRate);
+  if (!Number.isFinite(c.minLr) || c.minLr < 0 || c.minLr > c.lr) throw bad('minimum rate (--min-lr)', c.minLr, `a number from 0 to the learning rate ${c.lr}`);
+  if (!Number.isFinite(c.clipNorm) || c.clipNorm < 0) throw bad('norm clip (--clip-norm)', c.clipNorm, 'a finite number >= 0 (0 turns it off)');
+  unit('momentum (--momentum)', c.momentum, true);
+  unit('rmsprop decay (--alpha)', c.alpha, true);
+  unit('beta1 (--beta1)', c.beta1, true);
+  unit('beta2 (--beta2)', c.beta2, true);
+  if (!Number.isFinite(c.eps) || c.eps <= 0) throw bad('epsilon (--eps)', c.eps, 'a finite number > 0');
+  if (!Number.isFinite(c.weightDecay) || c.weightDecay < 0) throw bad('weight decay (--weight-decay)', c.weightDecay, 'a finite number >= 0');
+  unit('validation fraction (--val-fraction)', c.valFraction, true);
+  if (!isInt(c.evalEvery) || c.evalEvery < 0) throw bad('validation interval (--eval-every)', c.evalEvery, 'an integer >= 0');
   return c;
 }

@@ -74,3 +74,11 @@ export class BatchCursor {
     return this.chunk++ === 0;
   }
 }
+
+/** The last `valFraction` of the encoded text is the validation set (contiguous, never trained
+ * on). A validation set of fewer than 2 characters is none (the tutorial's "hello"). */
+export function splitText(data: Uint32Array, valFraction: number): { train: Uint32Array; val: Uint32Array | undefined } {
+  const nVal = Math.floor(data.length * valFraction);
+  if (nVal < 2) return { train: data, val: undefined };
+  return { train: data.subarray(0, data.length - nVal), val: data.subarray(data.length - nVal) };
+}

@@ -14,6 +14,10 @@ export interface SampleOptions {
   seed?: number;
   /** Independent samples generated together. */
   num?: number;
+  /** Sample among the k most likely characters only; 0 = all. */
+  topK?: number;
+  /** Sample among the most likely characters whose probability adds up to p; 1 = all. */
+  topP?: number;
 }
 
 /** Generates text; each returned string starts with the prime, as the tutorial's predict. */
@@ -25,6 +29,6 @@ export async function sampleText(engine: Engine, vocab: Vocab, o: SampleOptions)
   const num = o.num ?? 1;
   if (!Number.isInteger(num) || num < 1) throw new UsageError(`Bad number of samples: ${num}. It must be an integer >= 1.`);
   const prime = vocab.encode(o.prime, 'the prime');
-  const out = await engine.generate({ prime, length: o.length, streams: num, greedy: o.greedy, temperature: t, seed: o.seed });
+  const out = await engine.generate({ prime, length: o.length, streams: num, greedy: o.greedy, temperature: t, seed: o.seed, topK: o.topK, topP: o.topP });
   return out.map((ids) => o.prime + vocab.decode(ids));
 }

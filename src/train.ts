@@ -1,10 +1,12 @@
 import type { TrainConfig } from './config.js';
 import { BatchCursor, planBatches } from './data.js';
-import type { Engine } from './engine.js';
+import type { Engine, EngineState } from './engine.js';
 import { DivergedError } from './errors.js';
+import { lrAt } from './schedule.js';
 
-// The training loop shared by the CLI, the page and the tests: one engine step per chunk,
-// the loss read back only every `logEvery` steps (and at the last one).
+// The training loop shared by the CLI, the page and the tests: one engine step per chunk, the
+// loss read back only every `logEvery` steps (and at validation steps and the last one),
+// validation over the whole held-out text with the state carried through it.
 
 export interface LogEntry {
   /** steps done, this one included */
@@ -12,6 +14,14 @@ export interface LogEntry {
   epoch: number;
   /** mean loss of the step's forward pass (before its update), nats per character */
   loss: number;
+  /** validation loss in nats/char, bits/char and perplexity, at validation steps */
+  valLoss?: number;
+  valBpc?: number;
+  valPerplexity?: number;
+  /** learning rate of this step */
+  lr: number;
+  /** global gradient norm of this step (before clipping) */
+  gradNorm: number;
   /** characters trained per second since the run started */
   charsPerSec: number;
   /** seconds since the run started */
@@ -21,19 +31,31 @@ export interface LogEntry {
 export interface TrainHooks {
   /** Called after each step whose loss was read back; may be async (the page yields here). */
   onLog?(e: LogEntry): void | Promise<void>;
+  /** Called after every step (for periodic checkpoints and samples); may be async. */
+  afterStep?(step: number): void | Promise<void>;
   /** Checked before every step: return true to stop early (Ctrl-C, the page's Pause). */
   shouldStop?(): boolean;
+}
+
+/** Everything needed to continue a run exactly: engine state, step, data position. */
+export interface TrainerState {
+  engine: EngineState;
+  step: number;
+  chunk: number;
+  epoch: number;
 }
 
 export class Trainer {
   readonly engine: Engine;
   readonly cursor: BatchCursor;
   readonly config: TrainConfig;
+  readonly val: Uint32Array | undefined;
   /** optimizer steps done so far (a resumed run starts from the checkpoint's count) */
   step: number;
   readonly history: LogEntry[] = [];
+  private evaluator?: Engine;
 
-  constructor(engine: Engine, data: Uint32Array, config: TrainConfig, startStep = 0) {
+  constructor(engine: Engine, data: Uint32Array, config: TrainConfig, startStep = 0, val?: Uint32Array) {
     this.engine = engine;
     this.config = config;
     this.cursor = new BatchCursor(data, planBatches(data.length, config.batch, config.seqLen));
@@ -41,32 +63,68 @@ export class Trainer {
     if (engine.shape.B !== B || engine.shape.T !== T)
       throw new Error(`engine shape B=${engine.shape.B} T=${engine.shape.T} does not match the batch plan B=${B} T=${T}`);
     this.step = startStep;
+    this.val = val && val.length >= 2 ? val : undefined;
   }
 
-  /** Runs up to `steps` steps; resolves the last loss read back. Throws DivergedError on a
-   * NaN or infinite loss (the engine's weights are then unusable; callers keep their last save). */
+  /** Validation loss over the whole held-out text (nats/char), or undefined without one. */
+  async validate(): Promise<{ loss: number; bpc: number; perplexity: number } | undefined> {
+    if (!this.val) return undefined;
+    this.evaluator ??= await this.engine.evaluator(Math.min(256, this.val.length - 1));
+    const { loss } = await this.evaluator.evaluate(this.val);
+    return { loss, bpc: loss / Math.LN2, perplexity: Math.exp(loss) };
+  }
+
+  async state(): Promise<TrainerState> {
+    return { engine: await this.engine.getState(), step: this.step, chunk: this.cursor.chunk, epoch: this.cursor.epoch };
+  }
+
+  restore(s: TrainerState): void {
+    this.engine.setState(s.engine);
+    this.step = s.step;
+    this.cursor.chunk = s.chunk;
+    this.cursor.epoch = s.epoch;
+  }
+
+  /** Runs up to `steps` steps; resolves the last log entry. Throws DivergedError on a NaN or
+   * infinite loss (the engine's weights are then unusable; callers keep their last save). */
   async run(steps: number, hooks: TrainHooks = {}): Promise<LogEntry | undefined> {
     const { B, T } = this.cursor.plan;
+    const cfg = this.config;
     const t0 = performance.now();
     let last: LogEntry | undefined;
     for (let k = 0; k < steps; k++) {
       if (hooks.shouldStop?.()) break;
       const reset = this.cursor.next();
-      const wantLoss = (this.step + 1) % this.config.logEvery === 0 || k === steps - 1;
-      const loss = await this.engine.step(this.cursor.batch, { reset, wantLoss });
+      const lr = lrAt(this.step, cfg);
+      const validate = this.val !== undefined && ((cfg.evalEvery > 0 && (this.step + 1) % cfg.evalEvery === 0) || k === steps - 1);
+      const wantLoss = (this.step + 1) % cfg.logEvery === 0 || k === steps - 1 || validate;
+      const loss = await this.engine.step(this.cursor.batch, { reset, wantLoss, lr });
       this.step++;
-      if (loss === undefined) continue;
-      if (!Number.isFinite(loss)) {
-        throw new DivergedError(
-          `Training diverged at step ${this.step}: the loss is ${loss}. Lower the learning rate (--lr ${this.config.lr / 10}) ` +
-            `or clip the gradients (--clip 5).`,
-        );
+      if (loss !== undefined) {
+        if (!Number.isFinite(loss)) {
+          throw new DivergedError(
+            `Training diverged at step ${this.step}: the loss is ${loss}. Lower the learning rate (--lr ${lr / 10}) ` +
+              `or clip the gradients (--clip 5 or --clip-norm 1).`,
+          );
+        }
+        const elapsed = (performance.now() - t0) / 1000;
+        last = {
+          step: this.step, epoch: this.cursor.epoch, loss, lr, gradNorm: this.engine.gradNorm,
+          charsPerSec: ((k + 1) * B * T) / Math.max(elapsed, 1e-9), elapsed,
+        };
+        if (validate) {
+          const v = (await this.validate())!;
+          Object.assign(last, { valLoss: v.loss, valBpc: v.bpc, valPerplexity: v.perplexity });
+        }
+        this.history.push(last);
+        await hooks.onLog?.(last);
       }
-      const elapsed = (performance.now() - t0) / 1000;
-      last = { step: this.step, epoch: this.cursor.epoch, loss, charsPerSec: ((k + 1) * B * T) / Math.max(elapsed, 1e-9), elapsed };
-      this.history.push(last);
-      await hooks.onLog?.(last);
+      await hooks.afterStep?.(this.step);
     }
     return last;
+  }
+
+  destroy(): void {
+    this.evaluator?.destroy();
   }
 }
