@@ -139,7 +139,7 @@ describe('the CLI on real text', () => {
     expect(r.stderr).toMatch(new RegExp(`resuming .* at step ${killedAt}`));
     const [a, b] = [loadCheckpoint(readFileSync(ref)), loadCheckpoint(readFileSync(ck))];
     expect(b.step).toBe(1500);
-    for (const k of PARAM_NAMES) expect(b.extra!['f64.' + k].data, k).toEqual(a.extra!['f64.' + k].data);
+    for (const k of PARAM_NAMES) expect((b.extra!['f64.' + k] as { data: Float64Array }).data, k).toEqual((a.extra!['f64.' + k] as { data: Float64Array }).data);
     const lines = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.at(-1)).toMatchObject({ step: 1500 });
     expect(Object.keys(lines.at(-1))).toEqual(['step', 'epoch', 'train_loss', 'val_loss', 'val_bpc', 'val_perplexity', 'lr', 'grad_norm', 'chars_per_sec', 'elapsed']);
