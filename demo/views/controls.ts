@@ -1,0 +1,97 @@
+import type { DeviceKind, TrainConfig } from '../../src/index.js';
+import type { BundledText, SampleSettings } from '../texts.js';
+import { byId } from './dom.js';
+
+// The forms: reading their values and writing settings into them. Checking the values is the
+// engine's job (validateConfig, sampleText), which says what is wrong and what to do.
+
+const num = (id: string) => byId<HTMLInputElement>(id).valueAsNumber;
+const setNum = (id: string, v: number) => {
+  byId<HTMLInputElement>(id).value = String(v);
+};
+
+export interface Controls {
+  config: TrainConfig;
+  device: DeviceKind;
+}
+
+/** The form's settings over `base` (which supplies every setting the form does not show). */
+export function readConfig(base: TrainConfig): Controls {
+  return {
+    config: {
+      ...base,
+      hidden: num('cfg-hidden'),
+      seqLen: num('cfg-seqlen'),
+      batch: num('cfg-batch'),
+      optimizer: byId<HTMLSelectElement>('cfg-optimizer').value as TrainConfig['optimizer'],
+      lr: num('cfg-lr'),
+      clip: num('cfg-clip'),
+      seed: num('cfg-seed'),
+      steps: num('cfg-steps'),
+    },
+    device: byId<HTMLSelectElement>('cfg-device').value as DeviceKind,
+  };
+}
+
+export function writeConfig(c: TrainConfig): void {
+  setNum('cfg-hidden', c.hidden);
+  setNum('cfg-seqlen', c.seqLen);
+  setNum('cfg-batch', c.batch);
+  const opt = byId<HTMLSelectElement>('cfg-optimizer');
+  if (![...opt.options].some((o) => o.value === c.optimizer)) opt.add(new Option(c.optimizer, c.optimizer));
+  opt.value = c.optimizer;
+  setNum('cfg-lr', c.lr);
+  setNum('cfg-clip', c.clip);
+  setNum('cfg-seed', c.seed);
+  setNum('cfg-steps', c.steps);
+}
+
+export function writeDevice(device: DeviceKind, gpuAvailable: boolean): void {
+  const sel = byId<HTMLSelectElement>('cfg-device');
+  sel.options[0].disabled = !gpuAvailable;
+  if (!gpuAvailable) sel.options[0].text = 'GPU (no WebGPU here)';
+  sel.value = device;
+}
+
+/** Calls `onChange` when any model or training setting is edited. */
+export function onConfigChange(onChange: (field: string) => void): void {
+  byId<HTMLFormElement>('config-form').addEventListener('change', (e) => onChange((e.target as HTMLInputElement).name));
+  byId<HTMLFormElement>('config-form').addEventListener('submit', (e) => e.preventDefault());
+}
+
+export function readSample(): SampleSettings {
+  return {
+    prime: byId<HTMLInputElement>('sample-prime').value,
+    length: num('sample-length'),
+    temperature: num('sample-temperature'),
+    greedy: byId<HTMLInputElement>('sample-greedy').checked,
+    seed: num('sample-seed'),
+  };
+}
+
+export function writeSample(s: SampleSettings): void {
+  byId<HTMLInputElement>('sample-prime').value = s.prime;
+  setNum('sample-length', s.length);
+  setNum('sample-temperature', s.temperature);
+  setNum('sample-seed', s.seed);
+  byId<HTMLInputElement>('sample-greedy').checked = s.greedy;
+  syncGreedy();
+}
+
+/** Temperature and seed do nothing in greedy mode: disabled to say so. */
+export function syncGreedy(): void {
+  const greedy = byId<HTMLInputElement>('sample-greedy').checked;
+  byId<HTMLInputElement>('sample-temperature').disabled = greedy;
+  byId<HTMLInputElement>('sample-seed').disabled = greedy;
+}
+
+export function fillTextChoices(texts: BundledText[]): void {
+  const sel = byId<HTMLSelectElement>('text-choice');
+  for (const t of texts) sel.add(new Option(t.title, t.id));
+  sel.add(new Option('Your own text', 'custom'));
+}
+
+export function renderTextStats(text: string): void {
+  const chars = [...text];
+  byId('text-stats').textContent = `${chars.length.toLocaleString('en-US')} characters, ${new Set(chars).size} distinct.`;
+}
