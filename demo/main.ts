@@ -1,12 +1,12 @@
-import type { TrainConfig } from '../src/index.js';
+import { DivergedError, type TrainConfig } from '../src/index.js';
 import { repeats, type Inspection } from './analysis.js';
 import { ENABLE_WEBGPU_HELP, probeGpu } from './device.js';
 import { CHECK_STEPS, Session, type Spec } from './session.js';
-import { CUSTOM_CONFIG, TEXTS } from './texts.js';
+import { CUSTOM_CONFIG, customSample, TEXTS } from './texts.js';
 import { LossChart } from './views/chart.js';
 import { renderCheck, renderCheckPending } from './views/check.js';
 import * as controls from './views/controls.js';
-import { byId, describeError, showMessage } from './views/dom.js';
+import { byId, describeError, showMessage, shownChar } from './views/dom.js';
 import { renderCliHint } from './views/cli.js';
 import { download, fileBytes, fileText } from './views/files.js';
 import { drawHeatmap } from './views/heatmap.js';
@@ -64,12 +64,21 @@ async function start(): Promise<void> {
   // --- redrawing -------------------------------------------------------------------------
   let lastRefresh = 0;
   let refreshing = false;
+  let refreshAgain = false;
+  /** Redraws the preview and "Look inside" from the current weights; a request that comes
+   * while one is drawing runs once more after it, so the last state is always shown. */
   async function refresh(): Promise<void> {
-    if (refreshing) return;
+    if (refreshing) {
+      refreshAgain = true;
+      return;
+    }
     refreshing = true;
-    lastRefresh = performance.now();
     try {
-      await Promise.all([refreshPreview(), refreshInspect()]);
+      do {
+        refreshAgain = false;
+        lastRefresh = performance.now();
+        await Promise.all([refreshPreview(), refreshInspect()]);
+      } while (refreshAgain);
     } finally {
       refreshing = false;
     }
@@ -92,14 +101,15 @@ async function start(): Promise<void> {
     const prime = first !== undefined && session.vocab.has(first) ? first : session.vocab.chars[0];
     const length = Math.max(1, Math.min(60, [...text].length - 1));
     try {
-      renderPreview(`Greedy guess from “${prime}”:`, await session.greedy(prime, length));
+      renderPreview(`Greedy guess from “${shownChar(prime)}”:`, await session.greedy(prime, length));
     } catch (e) {
       renderPreview('Greedy guess:', describeError(e));
     }
   }
 
   // --- text --------------------------------------------------------------------------------
-  async function rebuild(): Promise<boolean> {
+  /** A fresh model from the page's text and settings; a problem is shown in `where`. */
+  async function rebuild(where: HTMLElement): Promise<boolean> {
     try {
       await session.build(spec());
       pending = false;
@@ -109,7 +119,7 @@ async function start(): Promise<void> {
       void refresh();
       return true;
     } catch (e) {
-      showMessage(el.textMessage, describeError(e));
+      showMessage(where, describeError(e));
       return false;
     }
   }
@@ -119,7 +129,19 @@ async function start(): Promise<void> {
     textName = name;
     el.textInput.value = next;
     controls.renderTextStats(next);
-    await rebuild();
+    if (await rebuild(el.textMessage)) fitToVocabulary();
+  }
+
+  /** After a new text: a "Look inside" string or a start of the sample that the new model
+   * cannot read is replaced by the text's own beginning. */
+  function fitToVocabulary(): void {
+    const fits = (s: string) => [...s].every((c) => session.vocab.has(c));
+    if (!fits(text)) return;
+    const firstLine = [...text.split('\n')[0]].slice(0, 40).join('') || [...text].slice(0, 40).join('');
+    if (!fits(el.inspectInput.value)) el.inspectInput.value = firstLine;
+    const prime = byId<HTMLInputElement>('sample-prime');
+    if (!fits(prime.value) || prime.value === '') prime.value = [...text][0];
+    void refresh();
   }
 
   el.textChoice.addEventListener('change', async () => {
@@ -135,11 +157,24 @@ async function start(): Promise<void> {
     await useText(t.text, t.id);
   });
 
+  /** Leaving the bundled texts for a text of one's own: settings for a text of some length. */
+  function useCustomSettings(t: string): void {
+    base = CUSTOM_CONFIG;
+    controls.writeConfig(CUSTOM_CONFIG);
+    controls.writeSample(customSample(t));
+    el.inspectInput.value = [...t.split('\n')[0]].slice(0, 40).join('');
+  }
+
   let typing: ReturnType<typeof setTimeout> | undefined;
   el.textInput.addEventListener('input', () => {
-    el.textChoice.value = 'custom';
     clearTimeout(typing);
-    typing = setTimeout(() => void useText(el.textInput.value, 'custom'), 500);
+    typing = setTimeout(() => {
+      const t = el.textInput.value;
+      // Pasting a long text over a bundled one brings settings to match; small edits keep them.
+      if (el.textChoice.value !== 'custom' && [...t].length > 100) useCustomSettings(t);
+      el.textChoice.value = 'custom';
+      void useText(t, 'custom');
+    }, 500);
   });
 
   el.textFile.addEventListener('change', async () => {
@@ -148,9 +183,7 @@ async function start(): Promise<void> {
     try {
       const t = await fileText(file);
       el.textChoice.value = 'custom';
-      base = CUSTOM_CONFIG;
-      controls.writeConfig(CUSTOM_CONFIG);
-      el.inspectInput.value = [...t.split('\n')[0]].slice(0, 40).join('');
+      useCustomSettings(t);
       await useText(t, file.name.replace(/\.[^.]*$/, ''));
     } catch (e) {
       showMessage(el.textMessage, describeError(e));
@@ -169,7 +202,7 @@ async function start(): Promise<void> {
       }
       return;
     }
-    if (session.progress.step === 0 && !session.isRunning) await rebuild();
+    if (session.progress.step === 0 && !session.isRunning) await rebuild(el.trainMessage);
     else {
       pending = true;
       showMessage(el.trainMessage, 'Settings changed: press Reset to start a new model with them.', 'info');
@@ -181,12 +214,12 @@ async function start(): Promise<void> {
       showMessage(el.trainMessage, 'Steps per Train must be a whole number of at least 1.');
       return;
     }
-    if (pending && session.progress.step === 0 && !(await rebuild())) return;
+    if (pending && session.progress.step === 0 && !(await rebuild(el.trainMessage))) return;
     if (!pending) showMessage(el.trainMessage, '', 'info');
     try {
       await session.train(steps);
     } catch (e) {
-      showMessage(el.trainMessage, `${describeError(e)} Press Reset to start again.`);
+      showMessage(el.trainMessage, describeError(e) + (e instanceof DivergedError ? ' Press Reset to start again.' : ''));
     }
   }
   const trainButton = byId('train');
@@ -198,7 +231,7 @@ async function start(): Promise<void> {
     if (!isOff(stepButton)) void train(1);
   });
   byId('pause').addEventListener('click', () => session.pause());
-  byId('reset').addEventListener('click', () => void rebuild());
+  byId('reset').addEventListener('click', () => void rebuild(el.trainMessage));
 
   // --- sampling ----------------------------------------------------------------------------
   byId<HTMLFormElement>('sample-form').addEventListener('submit', async (ev) => {
@@ -260,9 +293,10 @@ async function start(): Promise<void> {
   checkButton.addEventListener('click', async () => {
     if (isOff(checkButton)) return;
     setOff(checkButton, true);
+    byId('check-detail').textContent = '';
     renderCheckPending(el.checkTable, el.checkVerdict, 'Running both engines…');
     try {
-      renderCheck(el.checkTable, el.checkVerdict, await session.check());
+      renderCheck(el.checkTable, el.checkVerdict, byId('check-detail'), await session.check());
     } catch (e) {
       renderCheckPending(el.checkTable, el.checkVerdict, describeError(e), false);
     } finally {

@@ -32,6 +32,20 @@ import { ChunkSizer, nextTask } from './schedule.js';
 
 /** Steps both engines run in the GPU-vs-CPU comparison. */
 export const CHECK_STEPS = 10;
+/** The comparison's steps use at most this learning rate. Above it, Adagrad's first updates
+ * (g / sqrt(g*g + 1e-8)) magnify rounding differences of 1e-7 in a gradient a thousandfold, and
+ * the trajectories part within a few steps: a float64 run from weights perturbed by 1e-7
+ * drifts as far from itself. The first step's tensors are compared at any setting. */
+export const CHECK_MAX_LR = 0.01;
+
+export interface CheckResult {
+  report: CheckReport;
+  steps: number;
+  optimizer: string;
+  lr: number;
+  /** true when `lr` is CHECK_MAX_LR rather than the model's own, higher rate */
+  capped: boolean;
+}
 
 export interface Spec {
   text: string;
@@ -261,23 +275,38 @@ export class Session {
     }
   }
 
-  /** One greedy generation without streaming (the live preview while training). */
-  async greedy(prime: string, length: number): Promise<string> {
-    const [text] = await sampleText(this.engine, this.vocabulary, { prime, length, greedy: true });
-    return text;
+  /** Runs `fn` on the current engine; if the engine was replaced while it ran (a rebuild
+   * destroys the old one), runs it again on the new one. */
+  private async current<T>(fn: (engine: Engine, vocab: Vocab, H: number) => Promise<T>): Promise<T> {
+    for (;;) {
+      const engine = this.engine;
+      try {
+        return await fn(engine, this.vocabulary, this.summaryInfo.H);
+      } catch (e) {
+        if (engine === this.engine) throw e;
+      }
+    }
   }
 
-  async inspect(text: string): Promise<Inspection> {
-    return inspectText(await this.engine.getParams(), this.vocabulary, this.summaryInfo.H, text);
+  /** One greedy generation without streaming (the live preview while training). */
+  async greedy(prime: string, length: number): Promise<string> {
+    return this.current(async (engine, vocab) => (await sampleText(engine, vocab, { prime, length, greedy: true }))[0]);
+  }
+
+  inspect(text: string): Promise<Inspection> {
+    return this.current(async (engine, vocab, H) => inspectText(await engine.getParams(), vocab, H, text));
   }
 
   /** Both engines from the current weights on the current text: the first step's tensors, then
-   * CHECK_STEPS training steps (runCheck, as `char-rnn check` does). */
-  async check(): Promise<CheckReport> {
+   * CHECK_STEPS training steps (runCheck, as `char-rnn check` does), the optimizer's state
+   * starting from zero. */
+  async check(): Promise<CheckResult> {
     if (!this.ctx) throw new GpuError('Comparing the engines needs WebGPU, which this browser does not offer.');
     if (!this.data) throw new TextError(this.summaryInfo.textProblem ?? 'There is no text to compare on.');
-    const params = await this.engine.getParams();
-    return runCheck(this.ctx, this.data, this.vocabulary.size, { ...this.config, steps: CHECK_STEPS }, params);
+    const params = await this.current((engine) => engine.getParams());
+    const cfg = { ...this.config, steps: CHECK_STEPS, lr: Math.min(this.config.lr, CHECK_MAX_LR) };
+    const report = await runCheck(this.ctx, this.data, this.vocabulary.size, cfg, params);
+    return { report, steps: cfg.steps, optimizer: cfg.optimizer, lr: cfg.lr, capped: cfg.lr < this.config.lr };
   }
 
   /** The model as a safetensors checkpoint, the same file `char-rnn train --save` writes. */

@@ -62,3 +62,8 @@ export const TEXTS: BundledText[] = [
 
 /** The settings a pasted or opened text starts with. */
 export const CUSTOM_CONFIG: TrainConfig = { ...DEFAULT_CONFIG, hidden: 64, seqLen: 25, batch: 1, steps: 1000 };
+
+/** Sample settings for a text of one's own: start from its first character. */
+export function customSample(text: string): SampleSettings {
+  return { prime: [...text][0] ?? '', length: 200, temperature: 0.8, greedy: false, seed: 0 };
+}

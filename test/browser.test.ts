@@ -106,7 +106,10 @@ describe('the page with WebGPU (SwiftShader)', () => {
     expect(await page.getByLabel('Learning rate', { exact: true }).inputValue()).toBe('0.01');
     expect(await page.getByLabel('Sequence length', { exact: true }).inputValue()).toBe('0');
 
+    const layout = () => page.evaluate(() => [...document.querySelectorAll('section')].map((s) => `${s.id} ${s.offsetTop} ${s.offsetHeight}`));
+    const before = await layout();
     const seconds = await train(page, '1,000');
+    expect(await layout(), 'panels moved while training').toEqual(before);
     writeFileSync(join(OUT, 'browser-timing.txt'), `hello, 1000 steps, GPU engine in headless Chromium: ${seconds.toFixed(2)} s\n`);
     console.log(`browser: hello learned in ${seconds.toFixed(2)} s (1000 steps, GPU engine)`);
     expect(Number((await page.getByTestId('loss').textContent())!)).toBeLessThan(0.1);
@@ -151,11 +154,15 @@ describe('the page with WebGPU (SwiftShader)', () => {
     expect(errors).toEqual([]);
   });
 
-  test('fits a phone-sized screen', async () => {
+  test('fits a phone-sized screen, before and after training', async () => {
     const { page, errors } = await open(true, { width: 390, height: 844 });
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    expect(overflow).toBeLessThanOrEqual(0);
-    await page.screenshot({ path: join(OUT, 'browser-phone.png') });
+    const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(await overflow()).toBeLessThanOrEqual(0);
+    await train(page, '1,000');
+    await page.getByRole('button', { name: 'Compare GPU and CPU' }).click();
+    await expect.poll(() => page.getByTestId('check-verdict').getAttribute('data-ok'), { timeout: 20_000 }).toBe('true');
+    expect(await overflow()).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: join(OUT, 'browser-phone.png'), fullPage: true });
     expect(errors).toEqual([]);
   });
 });
@@ -173,6 +180,22 @@ describe('the page without WebGPU', () => {
     // A file that is not UTF-8 gets a message that says where.
     await page.getByLabel('Or open a text file').setInputFiles({ name: 'latin1.txt', mimeType: 'text/plain', buffer: Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x0a]) });
     await expect.poll(() => page.locator('#text-message').textContent()).toMatch(/latin1\.txt is not valid UTF-8: bad byte sequence at byte 3/);
+
+    // Pause, Step and Reset, from the keyboard.
+    await page.getByLabel('Steps per Train').fill('1000000');
+    await page.getByRole('button', { name: 'Train', exact: true }).focus();
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => Number(document.getElementById('stat-step')!.textContent!.replace(/,/g, '')) >= 100);
+    await page.keyboard.press('Tab'); // focus moves on to Pause
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('#stats').getAttribute('data-state')).toBe('idle');
+    const paused = Number((await page.getByTestId('step').textContent())!.replace(/,/g, ''));
+    expect(paused).toBeLessThan(1_000_000);
+    await page.getByRole('button', { name: 'Step' }).click();
+    await expect.poll(() => page.getByTestId('step').textContent()).toBe((paused + 1).toLocaleString('en-US'));
+    await page.getByRole('button', { name: 'Reset' }).click();
+    await expect.poll(() => page.getByTestId('step').textContent()).toBe('0');
+    await page.getByLabel('Steps per Train').fill('1000');
 
     const seconds = await train(page, '1,000');
     console.log(`browser: hello learned in ${seconds.toFixed(2)} s (1000 steps, CPU engine)`);

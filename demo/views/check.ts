@@ -1,8 +1,18 @@
-import type { CheckReport } from '../../src/index.js';
+import type { CheckResult } from '../session.js';
 
 // The GPU-vs-CPU table: one row per tensor, green when within tolerance, red when not.
 
-export function renderCheck(table: HTMLTableElement, verdict: HTMLElement, r: CheckReport): void {
+const OPTIMIZER_NAMES: Record<string, string> = { sgd: 'SGD', adagrad: 'Adagrad' };
+
+export function renderCheck(table: HTMLTableElement, verdict: HTMLElement, detail: HTMLElement, result: CheckResult): void {
+  const r = result.report;
+  detail.textContent =
+    `Compared: one step's hidden states, probabilities and gradients, then ${result.steps} ${OPTIMIZER_NAMES[result.optimizer] ?? result.optimizer} steps ` +
+    `at learning rate ${result.lr}` +
+    (result.capped
+      ? ` (not the model's own, higher rate: at high rates Adagrad magnifies rounding differences until the two runs ` +
+        `take different paths within a few steps, as two float64 runs from weights 1e-7 apart do too).`
+      : '.');
   table.hidden = false;
   const body = table.tBodies[0];
   body.replaceChildren(
@@ -11,13 +21,14 @@ export function renderCheck(table: HTMLTableElement, verdict: HTMLElement, r: Ch
       tr.className = c.ok ? 'ok' : 'fail';
       const cells = [
         c.name,
+        `${c.ok ? '✓' : '✗'} ${(100 * c.used).toFixed(1)}%`,
         c.maxAbs.toExponential(2),
         `${short(c.atol)} + ${short(c.rtol)}·|x|`,
-        `${c.ok ? '✓' : '✗'} ${(100 * c.used).toFixed(1)}%`,
       ];
       for (const [i, text] of cells.entries()) {
         const td = document.createElement(i === 0 ? 'th' : 'td');
         if (i === 0) td.setAttribute('scope', 'row');
+        if (i === 1) td.className = 'used';
         td.textContent = text;
         tr.append(td);
       }

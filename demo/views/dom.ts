@@ -13,11 +13,24 @@ export function showMessage(el: HTMLElement, text: string, kind: MessageKind = '
   el.dataset.kind = kind;
 }
 
-/** An error's message for the page: the engine's messages name CLI flags, shown here without
- * the dashes ("(--lr 0.001)" reads "(lr 0.001)"). */
+/** The settings the engine's messages name by their CLI flags, as the page labels them. */
+const FLAG_NAMES: Record<string, string> = {
+  batch: 'batch',
+  'seq-len': 'sequence length',
+  lr: 'learning rate',
+  clip: 'gradient clip',
+  hidden: 'hidden units',
+  steps: 'steps',
+  seed: 'seed',
+  prime: 'start',
+  temperature: 'temperature',
+};
+
+/** An error's message for the page: "Bad hidden size (--hidden): 0" reads "Bad hidden size: 0",
+ * and "Use --batch 8 or less" reads "Use batch 8 or less". */
 export function describeError(e: unknown): string {
   const m = e instanceof Error ? e.message : String(e);
-  return m.replace(/ \((--[a-z-]+)\)/g, '').replace(/\(--([a-z-]+) /g, '($1 ');
+  return m.replace(/ \(--[a-z-]+\)/g, '').replace(/--([a-z][a-z-]*)/g, (flag, name: string) => FLAG_NAMES[name] ?? flag);
 }
 
 /** A character as it is drawn in the views: whitespace made visible. */

@@ -94,6 +94,6 @@ export function repeatNote(reps: Repeat[]): string {
   const verdict =
     r.maxDiff > 0.05
       ? `get different hidden states (they differ by up to ${r.maxDiff.toFixed(2)}): the input is the same, the memory of what came before is not. That is how the network can follow the first ‘${c}’ with one character and the second with another.`
-      : `get nearly the same hidden state (they differ by at most ${r.maxDiff.toFixed(3)}); training will pull them apart if the text needs it.`;
+      : `get nearly the same hidden state (they differ by at most ${r.maxDiff.toFixed(3)}): the input is the same, and the network has not yet learned to remember what came before. Train it, and the two states pull apart where the text needs them to.`;
   return `The ‘${c}’ at positions ${r.first + 1} and ${r.second + 1} ${verdict}`;
 }

@@ -6,7 +6,7 @@ import { byId, formatCount } from './dom.js';
 
 export function renderProgress(p: Progress): void {
   byId('stat-step').textContent = formatCount(p.step);
-  byId('stat-loss').textContent = Number.isFinite(p.loss) ? p.loss.toFixed(4) : '–';
+  byId('stat-loss').textContent = !Number.isFinite(p.loss) ? '–' : p.loss < 1e4 ? p.loss.toFixed(4) : p.loss.toExponential(2);
   byId('stat-speed').textContent = p.charsPerSec > 0 ? formatCount(p.charsPerSec) : '–';
   byId('stat-epoch').textContent = formatCount(p.epoch);
   byId('stats').dataset.state = p.running ? 'training' : 'idle';
@@ -36,9 +36,9 @@ export function renderDevice(s: ModelSummary, adapterName: string | undefined): 
 
 export function renderSummary(s: ModelSummary): void {
   const where = s.checkpoint ? ` Weights from ${s.checkpoint}.` : '';
+  const steps = s.textProblem ? 'it cannot train on this text' : `each step trains on ${s.B} × ${s.T} characters`;
   byId('model-summary').textContent =
-    `${s.V} distinct characters, ${s.H} hidden units, ${formatCount(s.parameters)} parameters; ` +
-    `each step trains on ${s.B} × ${s.T} characters.${where}`;
+    `${s.V} distinct characters, ${s.H} hidden units, ${formatCount(s.parameters)} parameters; ${steps}.${where}`;
 }
 
 export function showNoGpuNotice(problem: string, help: string[]): void {
