@@ -87,7 +87,7 @@ export class GpuEngine implements Engine {
     this.lossStaging = d.createBuffer({ label: 'engine.lossStaging', size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     this.sampler = kernels.generate;
 
-    const { V, H, B, T } = shape;
+    const { H, B, T } = shape;
     const b = this.buf;
     const lay = this.layout;
     const param = (k: (typeof PARAM_NAMES)[number], buffer = b.params): GPUBufferBinding => ({
@@ -118,7 +118,6 @@ export class GpuEngine implements Engine {
       ],
       [run(kernels.loss_mean, [b.losses, b.loss], 1)],
     ];
-    void V;
   }
 
   private readonly ownsParams: boolean;
