@@ -1,8 +1,26 @@
 // Shared by every kernel (prepended to each file by src/gpu/kernel.ts).
 
+// Sizes of the training step for the kernels of recurrence.wgsl and output.wgsl, read at run
+// time (not compiled in) so that one pipeline per device serves every shape: software
+// adapters spend 0.1-0.7 s compiling each specialization. One 256-byte slot per timestep t
+// (src/gpu/engine.ts stepUniform), selected by dynamic offset; t = 0 for kernels that loop.
+struct Launch {
+  t: u32,
+  V: u32,
+  H: u32,
+  B: u32,
+  T: u32,
+}
+@group(1) @binding(0) var<uniform> launch: Launch;
+
 // tanh that stays finite for any |x|: the builtin can return NaN for large |x| in f32 on
 // some implementations.
 fn stable_tanh(x: f32) -> f32 {
+  let e = exp(-2.0 * abs(x));
+  return sign(x) * (1.0 - e) / (1.0 + e);
+}
+
+fn stable_tanh4(x: vec4f) -> vec4f {
   let e = exp(-2.0 * abs(x));
   return sign(x) * (1.0 - e) / (1.0 + e);
 }

@@ -40,8 +40,12 @@ export async function createContext(gpu: GPU | undefined, label = 'char-rnn'): P
     maxComputeWorkgroupsPerDimension: a.maxComputeWorkgroupsPerDimension,
     maxComputeInvocationsPerWorkgroup: Math.min(a.maxComputeInvocationsPerWorkgroup, 256),
     maxComputeWorkgroupSizeX: Math.min(a.maxComputeWorkgroupSizeX, 256),
+    // the persistent recurrence keeps 32*H bytes per workgroup (H <= 1024 with 32 KiB)
+    maxComputeWorkgroupStorageSize: Math.min(a.maxComputeWorkgroupStorageSize, 32768),
   };
-  const device = await adapter.requestDevice({ label, requiredLimits });
+  // GPU time per kernel (`--profile`) where the adapter offers it
+  const requiredFeatures: GPUFeatureName[] = adapter.features.has('timestamp-query') ? ['timestamp-query'] : [];
+  const device = await adapter.requestDevice({ label, requiredLimits, requiredFeatures });
   const info = adapter.info;
   const adapterName =
     [info?.description || info?.device, info?.vendor && `(${info.vendor}${info.architecture ? ', ' + info.architecture : ''})`]

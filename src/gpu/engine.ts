@@ -10,9 +10,10 @@ import {
   withDefaults,
 } from '../engine.js';
 import { GpuError } from '../errors.js';
-import { type Layout, PARAM_NAMES, type Params, type StepShape, layout } from '../model.js';
+import { type Layout, PARAM_NAMES, type ParamName, type Params, type StepShape, layout } from '../model.js';
 import type { GpuContext } from './context.js';
-import { type Kernel, bindGroup, dispatch, makeKernel } from './kernel.js';
+import { type BindingKind, type Kernel, STEP_SLOT, bindGroup, dispatch, makeKernel } from './kernel.js';
+import type { ShaderName } from './shaders.js';
 
 // The WebGPU engine. Every buffer is allocated once, in the constructor, from the table in
 // BUFFERS; one training step (forward over all timesteps, BPTT, update) is one command buffer
@@ -20,6 +21,44 @@ import { type Kernel, bindGroup, dispatch, makeKernel } from './kernel.js';
 
 /** Invocations per workgroup for every kernel (portable: at most 256). */
 const WG = 64;
+
+/** 'tiled': the fast kernels (register-tiled products over all positions, recurrence four
+ * streams per vec4). 'reference': the simple kernels of rnn_forward/rnn_backward.wgsl, one
+ * output per invocation, kept as the variant the fast ones are tested against. */
+export type KernelVariant = 'tiled' | 'reference';
+/** How the sequential sweep runs ('tiled' kernels): one persistent workgroup per four streams
+ * looping over T, or one dispatch per timestep. */
+export type RecurrenceSchedule = 'persistent' | 'step';
+
+export interface GpuEngineOptions {
+  kernels?: KernelVariant;
+  /** 'auto' (default): 'persistent' where its workgroup memory fits and it is not slower,
+   * measured on this adapter for large shapes. */
+  recurrence?: RecurrenceSchedule | 'auto';
+  /** Time every kernel with timestamp queries (each step then waits for its timings). */
+  profile?: boolean;
+}
+
+/** GPU time per training step by kernel, averaged over the profiled steps. */
+export interface Profile {
+  adapter: string;
+  variant: KernelVariant;
+  recurrence: RecurrenceSchedule;
+  /** why that schedule (limits, or the measured times) */
+  reason: string;
+  steps: number;
+  /** GPU ms per step by kernel, slowest first */
+  kernels: { name: string; ms: number }[];
+  totalMs: number;
+}
+
+/** GPU memory of the engine against what the model needs. */
+export interface MemoryReport {
+  /** bytes of every GPU buffer this engine allocated */
+  bytes: number;
+  /** the part of it that is model state: parameters, gradients, optimizer state, activations */
+  tensors: { params: number; grads: number; optimizer: number; activations: number };
+}
 
 /** GPU buffers of the engine: element counts from the step shape (f32 or u32, 4 bytes each). */
 function bufferTable(s: StepShape, lay: Layout) {
@@ -34,30 +73,59 @@ function bufferTable(s: StepShape, lay: Layout) {
     targets: T * B, // u32 (T, B)
     hs: (T + 1) * B * H, // (T+1, B, H)
     hprev: B * H, // (B, H) state carried between steps
-    ps: T * B * V, // (T, B, V)
+    ps: T * B * V, // (T, B, V) logits, then probabilities
+    dy: T * B * V, // (T, B, V) p - onehot(target)
     losses: T * B, // (T, B)
     loss: 4, // [0] mean loss of the step, [1] its gradient norm
     dhs: T * B * H, // (T, B, H) W_hy^T dy, then dtanh
     dh_next: B * H, // (B, H) scratch of the backward sweep
+    W_hhT: H * H, // (H, H) W_hh transposed, for the forward sweep
   };
 }
 type BufferName = keyof ReturnType<typeof bufferTable>;
 
+/** One recorded piece of a step: a kernel dispatch (per-timestep kernels carry their t) or a
+ * buffer copy (which ends the compute pass it follows). */
+type Op =
+  | { kind: 'dispatch'; name: string; kernel: Kernel; group: GPUBindGroup; x: number; launch?: { group: GPUBindGroup; slot: number } }
+  | { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; size: number };
+
+/** The phases of a training step, in order. */
+interface Phases {
+  forward: Op[];
+  backward: Op[];
+  update: Op[];
+  loss: Op[];
+}
+
+/** Floats of workgroup memory per hidden unit in the persistent sweeps (two vec4 arrays). */
+const PERSISTENT_BYTES_PER_H = 32;
+
+/** Below this many multiply-adds per step in the sweeps, the schedule is not worth measuring. */
+const MEASURE_ABOVE = 1 << 24;
 
 export class GpuEngine implements Engine {
   readonly device = 'gpu' as const;
   readonly shape: StepShape;
   readonly optimizer: Required<OptimizerConfig>;
   readonly layout: Layout;
+  readonly kernels: KernelVariant;
+  recurrence: RecurrenceSchedule;
+  recurrenceReason: string;
   gradNorm = NaN;
   private t = 0; // optimizer steps taken (Adam's bias correction)
   private readonly ctx: GpuContext;
   private readonly buf: Record<BufferName, GPUBuffer>;
   private readonly hyper: GPUBuffer;
   private readonly lossStaging: GPUBuffer;
-  private readonly passes: { kernel: Kernel; group: GPUBindGroup; x: number }[][];
+  private phases: Phases;
+  private readonly schedules: Partial<Record<RecurrenceSchedule, Phases>>;
   private readonly sampler: Kernel;
+  private readonly launch: GPUBuffer;
   private readonly genUniform: GPUBuffer;
+  private readonly allocated = new Map<GPUBuffer, number>();
+  private readonly scratch = new Map<string, GPUBuffer>();
+  private readonly profiler?: Profiler;
   private lastLoss = NaN;
   private destroyed = false;
 
@@ -67,60 +135,184 @@ export class GpuEngine implements Engine {
     shape: StepShape,
     optimizer: OptimizerConfig,
     kernels: Record<string, Kernel>,
+    opts: Required<GpuEngineOptions>,
     sharedParams?: GPUBuffer,
   ) {
     this.ctx = ctx;
     this.shape = { ...shape };
     this.optimizer = withDefaults(optimizer);
     this.layout = layout(shape);
-    const d = ctx.device;
+    this.kernels = opts.kernels;
     const table = bufferTable(shape, this.layout);
     const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     this.buf = {} as Record<BufferName, GPUBuffer>;
     for (const [name, n] of Object.entries(table) as [BufferName, number][])
-      if (!(name === 'params' && sharedParams))
-        this.buf[name] = d.createBuffer({ label: `engine.${name}`, size: Math.max(16, 4 * n), usage: STORAGE });
+      if (!(name === 'params' && sharedParams)) this.buf[name] = this.alloc(`engine.${name}`, 4 * n, STORAGE);
     if (sharedParams) this.buf.params = sharedParams;
-    this.ownsParams = !sharedParams;
-    this.hyper = d.createBuffer({ label: 'engine.hyper', size: 48, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-    this.genUniform = d.createBuffer({ label: 'engine.gen', size: 32, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-    this.lossStaging = d.createBuffer({ label: 'engine.lossStaging', size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.hyper = this.alloc('engine.hyper', 48, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    this.genUniform = this.alloc('engine.gen', 32, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    this.lossStaging = this.alloc('engine.lossStaging', 16, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
     this.sampler = kernels.generate;
+    this.launch = this.launchUniform();
+    this.schedules = {};
+    if (opts.kernels === 'reference') this.schedules.persistent = this.referencePhases(kernels);
+    else {
+      if (kernels.forward_persistent) this.schedules.persistent = this.tiledPhases(kernels, 'persistent');
+      if (kernels.forward_step) this.schedules.step = this.tiledPhases(kernels, 'step');
+    }
+    this.recurrence = opts.recurrence === 'step' || !this.schedules.persistent ? 'step' : 'persistent';
+    this.recurrenceReason = opts.kernels === 'reference' ? 'reference kernels' : opts.recurrence === 'auto' ? '' : 'chosen by the caller';
+    this.phases = this.schedules[this.recurrence]!;
+    if (opts.profile) this.profiler = new Profiler(this, ctx);
+  }
 
-    const { H, B, T } = shape;
+  /** Creates a GPU buffer and counts it in memory(). */
+  private alloc(label: string, bytes: number, usage: number): GPUBuffer {
+    const b = this.ctx.device.createBuffer({ label, size: Math.max(16, Math.ceil(bytes / 4) * 4), usage });
+    this.allocated.set(b, b.size);
+    return b;
+  }
+
+  private free(b: GPUBuffer): void {
+    this.allocated.delete(b);
+    b.destroy();
+  }
+
+  /** A scratch buffer kept between calls (grown when a larger one is needed): generation and
+   * evaluation allocate only on their first call or a larger request. */
+  private scratchBuffer(name: string, bytes: number, usage: number): GPUBuffer {
+    const have = this.scratch.get(name);
+    if (have && have.size >= bytes) return have;
+    if (have) this.free(have);
+    const b = this.alloc(`engine.${name}`, bytes, usage);
+    this.scratch.set(name, b);
+    return b;
+  }
+
+  /** `launch` of shaders/common.wgsl: one 256-byte slot per timestep t holding {t, V, H, B, T}. */
+  private launchUniform(): GPUBuffer {
+    const { V, H, B, T } = this.shape;
+    const u = this.alloc('engine.launch', T * STEP_SLOT, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    const data = new Uint32Array((T * STEP_SLOT) / 4);
+    for (let t = 0; t < T; t++) data.set([t, V, H, B, T], (t * STEP_SLOT) / 4);
+    this.ctx.device.queue.writeBuffer(u, 0, data);
+    return u;
+  }
+
+  /** `mm` of shaders/matmul.wgsl for one product: C (M,N) = alpha * A B with these strides. */
+  private mmUniform(name: string, m: { M: number; N: number; K: number; A_M: number; A_K: number; A_OFF?: number;
+    B_K: number; B_N: number; B_OFF?: number; C_M: number; C_N: number; ALPHA?: number }): GPUBuffer {
+    const u = this.alloc(`engine.mm.${name}`, 64, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    const data = new ArrayBuffer(48);
+    new Uint32Array(data, 0, 11).set([m.M, m.N, m.K, m.A_M, m.A_K, m.A_OFF ?? 0, m.B_K, m.B_N, m.B_OFF ?? 0, m.C_M, m.C_N]);
+    new Float32Array(data, 44, 1)[0] = m.ALPHA ?? 1;
+    this.ctx.device.queue.writeBuffer(u, 0, data);
+    return u;
+  }
+
+  private param(k: ParamName, buffer = this.buf.params): GPUBufferBinding {
+    return { buffer, offset: 4 * this.layout.offset[k], size: 4 * this.layout.size[k] };
+  }
+
+  /** A dispatch of x workgroups; kernels with a launch uniform read slot `slot` (timestep t)
+   * of `launch` (default: the engine's step sizes). */
+  private op(name: string, kernel: Kernel, buffers: (GPUBuffer | GPUBufferBinding)[], x: number, slot = 0, launch = this.launch): Op {
+    const max = this.ctx.device.limits.maxComputeWorkgroupsPerDimension;
+    if (x > max)
+      throw new GpuError(
+        `${kernel.label} needs ${x} workgroups, more than this adapter's limit of ${max}: lower --batch, --seq-len or --hidden.`,
+      );
+    const group = bindGroup(this.ctx, kernel, buffers);
+    const launchGroup = kernel.launchLayout
+      ? this.ctx.device.createBindGroup({ label: `${kernel.label}.launch`, layout: kernel.launchLayout, entries: [{ binding: 0, resource: { buffer: launch, size: 64 } }] })
+      : undefined;
+    return { kind: 'dispatch', name, kernel, group, x: Math.max(1, x), launch: launchGroup && { group: launchGroup, slot } };
+  }
+
+  /** The simple kernels: one output per invocation. */
+  private referencePhases(k: Record<string, Kernel>): Phases {
+    const { H, B, T } = this.shape;
     const b = this.buf;
-    const lay = this.layout;
-    const param = (k: (typeof PARAM_NAMES)[number], buffer = b.params): GPUBufferBinding => ({
-      buffer,
-      offset: 4 * lay.offset[k],
-      size: 4 * lay.size[k],
-    });
-    const run = (kernel: Kernel, buffers: (GPUBuffer | GPUBufferBinding)[], x: number) => ({
-      kernel,
-      group: bindGroup(ctx, kernel, buffers),
-      x,
-    });
+    const p = (n: ParamName) => this.param(n);
     const groups = (n: number) => Math.ceil(n / WG);
-    // Forward, backward, update: the passes of one step, in order.
-    this.passes = [
-      [
-        run(kernels.forward_recurrence, [param('W_xh'), param('W_hh'), param('b_h'), b.inputs, b.hs, b.hprev], B),
-        run(kernels.output_softmax, [param('W_hy'), param('b_y'), b.hs, b.targets, b.ps, b.losses], groups(T * B)),
+    return {
+      forward: [
+        this.op('forward_recurrence', k.forward_recurrence, [p('W_xh'), p('W_hh'), p('b_h'), b.inputs, b.hs, b.hprev], B),
+        this.op('output_softmax', k.output_softmax, [p('W_hy'), p('b_y'), b.hs, b.targets, b.ps, b.losses], groups(T * B)),
       ],
-      [
-        run(kernels.output_backprop, [param('W_hy'), b.ps, b.targets, b.dhs], groups(T * B * H)),
-        run(kernels.backward_recurrence, [param('W_hh'), b.hs, b.dhs, b.dh_next], B),
-        run(kernels.grad_reduce, [b.hs, b.ps, b.dhs, b.inputs, b.targets, b.grads], groups(lay.total)),
+      backward: [
+        this.op('output_backprop', k.output_backprop, [p('W_hy'), b.ps, b.targets, b.dhs], groups(T * B * H)),
+        this.op('backward_recurrence', k.backward_recurrence, [p('W_hh'), b.hs, b.dhs, b.dh_next], B),
+        this.op('grad_reduce', k.grad_reduce, [b.hs, b.ps, b.dhs, b.inputs, b.targets, b.grads], groups(this.layout.total)),
       ],
-      [
-        run(kernels.grad_norm_reduce, [b.grads, b.grad_norm], 1),
-        run(kernels.update, [this.hyper, b.grads, b.params, b.m, b.v, b.grad_norm], groups(lay.total)),
-      ],
-      [run(kernels.loss_mean, [b.losses, b.loss], 1)],
+      update: this.updateOps(k),
+      loss: [this.op('loss_mean', k.loss_mean, [b.losses, b.loss], 1)],
+    };
+  }
+
+  private updateOps(k: Record<string, Kernel>): Op[] {
+    const b = this.buf;
+    return [
+      this.op('grad_norm', k.grad_norm_reduce, [b.grads, b.grad_norm], 1),
+      this.op('update', k.update, [this.hyper, b.grads, b.params, b.m, b.v, b.grad_norm], Math.ceil(this.layout.total / WG)),
     ];
   }
 
-  private readonly ownsParams: boolean;
+  /** The fast kernels (shaders/recurrence.wgsl, matmul.wgsl, output.wgsl). */
+  private tiledPhases(k: Record<string, Kernel>, schedule: RecurrenceSchedule): Phases {
+    const { V, H, B, T } = this.shape;
+    const b = this.buf;
+    const p = (n: ParamName) => this.param(n);
+    const g = (n: ParamName) => this.param(n, b.grads);
+    const groups = (n: number) => Math.ceil(n / WG);
+    const N = T * B;
+    const G = Math.ceil(B / 4); // stream groups of four
+    const tiles = (m: number, n: number) => groups(Math.ceil(m / 4) * Math.ceil(n / 4));
+    const perStep = (name: string, kernel: Kernel, buffers: (GPUBuffer | GPUBufferBinding)[], x: number, t: number) =>
+      this.op(name, kernel, buffers, x, t);
+    // the four products of the step (shaders/matmul.wgsl)
+    const mm = (name: string, buffers: (GPUBuffer | GPUBufferBinding)[], m: Parameters<GpuEngine['mmUniform']>[1]) =>
+      this.op(name, k.matmul, buffers, tiles(m.M, m.N), 0, this.mmUniform(name, m));
+    const hsBytes = 4 * B * H;
+    const copy = (src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number): Op => ({
+      kind: 'copy', src, srcOffset, dst, dstOffset, size: hsBytes,
+    });
+
+    const forward: Op[] = [this.op('transpose_hh', k.transpose_hh, [p('W_hh'), b.W_hhT], groups(H * H))];
+    const fwdBindings = [p('W_xh'), b.W_hhT, p('b_h'), b.inputs, b.hs, b.hprev];
+    if (schedule === 'persistent') forward.push(this.op('forward_recurrence', k.forward_persistent, fwdBindings, G));
+    else {
+      forward.push(copy(b.hprev, 0, b.hs, 0));
+      for (let t = 0; t < T; t++) forward.push(perStep('forward_recurrence', k.forward_step, fwdBindings, groups(G * H), t));
+      forward.push(copy(b.hs, T * hsBytes, b.hprev, 0));
+    }
+    forward.push(
+      // logits (N,V) = hs[1..] (N,H) . W_hy^T
+      mm('output_logits', [b.hs, p('W_hy'), b.ps], { M: N, N: V, K: H, A_M: H, A_K: 1, A_OFF: B * H, B_K: 1, B_N: H, C_M: V, C_N: 1 }),
+      this.op('softmax_xent', k.softmax_xent, [p('b_y'), b.targets, b.ps, b.dy, b.losses], groups(N)),
+    );
+
+    // dhs (N,H) = dy (N,V) . W_hy (V,H)
+    const backward: Op[] = [mm('output_backprop', [b.dy, p('W_hy'), b.dhs], { M: N, N: H, K: V, A_M: V, A_K: 1, B_K: H, B_N: 1, C_M: H, C_N: 1 })];
+    const bwdBindings = [p('W_hh'), b.hs, b.dhs, b.dh_next];
+    if (schedule === 'persistent') backward.push(this.op('backward_recurrence', k.backward_persistent, bwdBindings, G));
+    else
+      for (let t = T - 1; t >= 0; t--) {
+        backward.push(perStep('backward_recurrence', k.backward_dtanh_step, bwdBindings, groups(B * H), t));
+        if (t > 0) backward.push(perStep('backward_recurrence', k.backward_dnext_step, bwdBindings, groups(G * H), t));
+      }
+    backward.push(
+      // dW_hy (V,H) = dy^T (V,N) . hs[1..] (N,H) / B
+      mm('dW_hy', [b.dy, b.hs, g('W_hy')], { M: V, N: H, K: N, A_M: 1, A_K: V, B_K: H, B_N: 1, B_OFF: B * H, C_M: H, C_N: 1, ALPHA: 1 / B }),
+      // dW_hh (H,H) = dtanh^T (H,N) . hs[..T] (N,H) / B
+      mm('dW_hh', [b.dhs, b.hs, g('W_hh')], { M: H, N: H, K: N, A_M: 1, A_K: H, B_K: H, B_N: 1, C_M: H, C_N: 1, ALPHA: 1 / B }),
+      H % 4 === 0
+        ? this.op('dW_xh', k.dW_xh_gather, [b.dhs, b.inputs, g('W_xh')], groups((V * H) / 4))
+        : this.op('dW_xh', k.dW_xh_gather1, [b.dhs, b.inputs, g('W_xh')], groups(V * H)),
+      this.op('bias_grads', k.bias_grads, [b.dhs, b.dy, g('b_h'), g('b_y')], groups(H + V)),
+    );
+    return { forward, backward, update: this.updateOps(k), loss: [this.op('loss_mean', k.loss_mean, [b.losses, b.loss], 1)] };
+  }
 
   /** `shareParamsWith`: read and write that engine's parameter buffer instead of owning one
    * (an evaluator of B = 1 over the live weights of a training engine). */
@@ -130,32 +322,108 @@ export class GpuEngine implements Engine {
     optimizer: OptimizerConfig,
     params: Params | undefined,
     shareParamsWith?: GpuEngine,
+    options: GpuEngineOptions = {},
   ): Promise<GpuEngine> {
+    const opts: Required<GpuEngineOptions> = { kernels: 'tiled', recurrence: 'auto', profile: false, ...options };
     const { V, H, B, T } = shape;
     const lay = layout(shape);
+    const N = T * B;
     const sizes = { V, H, B, T, WG };
     const offsets = Object.fromEntries(PARAM_NAMES.map((k) => [`OFF_${k}`, lay.offset[k]]));
-    const spec = [
+    const persistentFits = PERSISTENT_BYTES_PER_H * H <= ctx.device.limits.maxComputeWorkgroupStorageSize;
+    if (opts.recurrence === 'persistent' && !persistentFits)
+      throw new GpuError(
+        `The persistent recurrence needs ${PERSISTENT_BYTES_PER_H * H} bytes of workgroup memory at H=${H}; this adapter offers ` +
+          `${ctx.device.limits.maxComputeWorkgroupStorageSize}. Use the per-timestep schedule (recurrence 'step' or 'auto').`,
+      );
+    type Spec = readonly [ShaderName, string, readonly BindingKind[], Record<string, number>];
+    const common: Spec[] = [
+      ['optimizer', 'update', ['uniform', 'read', 'storage', 'storage', 'storage', 'read'],
+        { TOTAL: lay.total, WG, OFF_b_h: lay.offset.b_h, OFF_W_hy: lay.offset.W_hy, OFF_b_y: lay.offset.b_y }],
+      ['optimizer', 'grad_norm_reduce', ['read', 'storage'], { TOTAL: lay.total }],
+      ['loss', 'loss_mean', ['read', 'storage'], { N }],
+      ['sample', 'generate', ['uniform', 'read', 'read', 'storage', 'storage'], { V, H, WG, ...offsets }],
+    ];
+    const reference: Spec[] = [
       ['rnn_forward', 'forward_recurrence', ['read', 'read', 'read', 'read', 'storage', 'storage'], sizes],
       ['rnn_forward', 'output_softmax', ['read', 'read', 'read', 'read', 'storage', 'storage'], sizes],
       ['rnn_backward', 'output_backprop', ['read', 'read', 'read', 'storage'], sizes],
       ['rnn_backward', 'backward_recurrence', ['read', 'read', 'storage', 'storage'], sizes],
       ['rnn_backward', 'grad_reduce', ['read', 'read', 'read', 'read', 'read', 'storage'], { ...sizes, ...offsets, TOTAL: lay.total }],
-      ['optimizer', 'update', ['uniform', 'read', 'storage', 'storage', 'storage', 'read'],
-        { TOTAL: lay.total, WG, OFF_b_h: lay.offset.b_h, OFF_W_hy: lay.offset.W_hy, OFF_b_y: lay.offset.b_y }],
-      ['optimizer', 'grad_norm_reduce', ['read', 'storage'], { TOTAL: lay.total }],
-      ['loss', 'loss_mean', ['read', 'storage'], { N: T * B }],
-      ['sample', 'generate', ['uniform', 'read', 'read', 'storage', 'storage'], { V, H, WG, ...offsets }],
-    ] as const;
+    ];
+    const rec = ['read', 'read', 'read', 'read', 'storage', 'storage'] as const;
+    const bwd = ['read', 'read', 'storage', 'storage'] as const;
+    const wantPersistent = persistentFits && opts.recurrence !== 'step';
+    const wantStep = opts.recurrence !== 'persistent' && (opts.recurrence === 'step' || !persistentFits || measureWorthIt(shape));
+    // sizes come from the launch uniform; only the workgroup arrays are sized at compile time
+    const wg = { WG };
+    const hmax = { WG, HMAX: Math.max(64, 2 ** Math.ceil(Math.log2(H))) };
+    const tiled: Spec[] = [
+      ['recurrence', 'transpose_hh', ['read', 'storage'], wg],
+      ...(wantPersistent
+        ? ([
+            ['recurrence', 'forward_persistent', rec, hmax],
+            ['recurrence', 'backward_persistent', bwd, hmax],
+          ] as Spec[])
+        : []),
+      ...(wantStep
+        ? ([
+            ['recurrence', 'forward_step', rec, wg],
+            ['recurrence', 'backward_dtanh_step', bwd, wg],
+            ['recurrence', 'backward_dnext_step', bwd, wg],
+          ] as Spec[])
+        : []),
+      ['matmul', 'matmul', ['read', 'read', 'storage'], wg],
+      ['output', 'softmax_xent', ['read', 'read', 'storage', 'storage', 'storage'], wg],
+      ['output', H % 4 === 0 ? 'dW_xh_gather' : 'dW_xh_gather1', ['read', 'read', 'storage'], wg],
+      ['output', 'bias_grads', ['read', 'read', 'storage', 'storage'], wg],
+    ];
+    const spec = [...common, ...(opts.kernels === 'reference' ? reference : tiled)];
     const kernels: Record<string, Kernel> = {};
     await Promise.all(
       spec.map(async ([shader, entry, bindings, constants]) => {
-        kernels[entry] = await makeKernel(ctx, { shader, entry, bindings: [...bindings], constants });
+        const launch = opts.kernels === 'tiled' && ['recurrence', 'matmul', 'output'].includes(shader);
+        kernels[entry] = await makeKernel(ctx, { shader, entry, bindings: [...bindings], constants, launch });
       }),
     );
-    const e = new GpuEngine(ctx, shape, optimizer, kernels, shareParamsWith?.buf.params);
+    const e = new GpuEngine(ctx, shape, optimizer, kernels, opts, shareParamsWith?.buf.params);
     if (params) e.setParams(params);
+    if (opts.kernels === 'tiled' && opts.recurrence === 'auto') await e.chooseRecurrence(persistentFits);
     return e;
+  }
+
+  /** Picks the recurrence schedule: by the adapter's limits, else by timing both sweeps on this
+   * shape (large shapes only; below MEASURE_ABOVE the persistent sweep is kept). */
+  private async chooseRecurrence(persistentFits: boolean): Promise<void> {
+    if (!persistentFits) {
+      this.recurrenceReason = `workgroup memory: the persistent sweep needs ${PERSISTENT_BYTES_PER_H * this.shape.H} bytes`;
+      return;
+    }
+    if (!this.schedules.step) {
+      this.recurrenceReason = 'small shape, not measured';
+      return;
+    }
+    const ms: Partial<Record<RecurrenceSchedule, number>> = {};
+    const d = this.ctx.device;
+    const saved = await this.read(this.buf.hprev); // the sweeps below must leave the state as it was
+    for (const s of ['persistent', 'step'] as const) {
+      const ops = [...this.schedules[s]!.forward, ...this.schedules[s]!.backward];
+      const best = [];
+      for (let rep = 0; rep < 3; rep++) {
+        const enc = d.createCommandEncoder({ label: 'engine.tune' });
+        this.encode(enc, ops);
+        const t0 = performance.now();
+        d.queue.submit([enc.finish()]);
+        await d.queue.onSubmittedWorkDone();
+        if (rep > 0) best.push(performance.now() - t0); // the first run compiles
+      }
+      ms[s] = Math.min(...best);
+    }
+    d.queue.writeBuffer(this.buf.hprev, 0, saved);
+    this.profiler?.discard();
+    this.recurrence = ms.step! < ms.persistent! ? 'step' : 'persistent';
+    this.phases = this.schedules[this.recurrence]!;
+    this.recurrenceReason = `measured forward+backward: persistent ${ms.persistent!.toFixed(2)} ms, per-timestep ${ms.step!.toFixed(2)} ms`;
   }
 
   /** uniform Hyper of shaders/optimizer.wgsl for the next step (t = this.t + 1). */
@@ -226,7 +494,7 @@ export class GpuEngine implements Engine {
     const chunks = Math.ceil(n / T);
     const d = this.ctx.device;
     // per-position losses of every chunk gathered on the GPU, read back once
-    const all = d.createBuffer({ label: 'evaluate.losses', size: 4 * chunks * T, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+    const all = this.scratchBuffer('evaluate.losses', 4 * chunks * T, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
     const batch = { inputs: new Uint32Array(T), targets: new Uint32Array(T) };
     for (let c = 0; c < chunks; c++) {
       const start = c * T;
@@ -238,14 +506,11 @@ export class GpuEngine implements Engine {
       this.writeBatch(batch);
       const enc = d.createCommandEncoder({ label: 'evaluate' });
       if (c === 0) enc.clearBuffer(this.buf.hprev);
-      const pass = enc.beginComputePass({ label: 'evaluate.forward' });
-      for (const r of this.passes[0]) dispatch(pass, r.kernel, r.group, r.x);
-      pass.end();
+      this.encode(enc, this.phases.forward);
       enc.copyBufferToBuffer(this.buf.losses, 0, all, 4 * c * T, 4 * T);
       d.queue.submit([enc.finish()]);
     }
-    const losses = await this.read(all);
-    all.destroy();
+    const losses = await this.read(all, 4 * chunks * T);
     let sum = 0;
     for (let c = 0; c < chunks; c++) for (let t = 0; t < Math.min(T, n - c * T); t++) sum += losses[c * T + t];
     return { loss: sum / n, count: n };
@@ -271,20 +536,42 @@ export class GpuEngine implements Engine {
     q.writeBuffer(this.buf.targets, 0, batch.targets);
   }
 
-  /** Records passes [from, to) of a step into one command buffer and submits it. */
-  private submit(passes: number[], reset: boolean, wantLoss: boolean): void {
+  /** Records ops into the encoder: consecutive dispatches share one compute pass (each kernel
+   * gets its own pass, with timestamps, when profiling). */
+  private encode(enc: GPUCommandEncoder, ops: Op[]): void {
+    let pass: GPUComputePassEncoder | undefined;
+    let passName = '';
+    const end = () => {
+      pass?.end();
+      pass = undefined;
+    };
+    for (const o of ops) {
+      if (o.kind === 'copy') {
+        end();
+        enc.copyBufferToBuffer(o.src, o.srcOffset, o.dst, o.dstOffset, o.size);
+        continue;
+      }
+      if (pass && this.profiler && passName !== o.name) end();
+      if (!pass) {
+        passName = o.name;
+        pass = enc.beginComputePass({ label: `engine.${o.name}`, timestampWrites: this.profiler?.next(o.name) });
+      }
+      dispatch(pass, o.kernel, o.group, o.x, o.launch);
+    }
+    end();
+  }
+
+  /** Records the given phases of a step into one command buffer and submits it. */
+  private submit(phases: (keyof Phases)[], reset: boolean, wantLoss: boolean): void {
     const d = this.ctx.device;
     const enc = d.createCommandEncoder({ label: 'engine.step' });
     if (reset) enc.clearBuffer(this.buf.hprev);
-    for (const i of passes) {
-      const pass = enc.beginComputePass({ label: `engine.pass${i}` });
-      for (const r of this.passes[i]) dispatch(pass, r.kernel, r.group, r.x);
-      pass.end();
-    }
+    for (const ph of phases) this.encode(enc, this.phases[ph]);
     if (wantLoss) {
       enc.copyBufferToBuffer(this.buf.loss, 0, this.lossStaging, 0, 4);
       enc.copyBufferToBuffer(this.buf.grad_norm, 0, this.lossStaging, 4, 4);
     }
+    this.profiler?.resolve(enc);
     d.queue.submit([enc.finish()]);
   }
 
@@ -303,14 +590,16 @@ export class GpuEngine implements Engine {
     this.writeHyper(opts.lr ?? this.optimizer.lr);
     this.t++;
     // the loss pass reads losses[] of this step's forward pass (the update does not touch them)
-    this.submit(opts.wantLoss ? [0, 1, 2, 3] : [0, 1, 2], opts.reset ?? false, opts.wantLoss ?? false);
+    this.submit(opts.wantLoss ? ['forward', 'backward', 'update', 'loss'] : ['forward', 'backward', 'update'], opts.reset ?? false, opts.wantLoss ?? false);
+    await this.profiler?.collect();
     return opts.wantLoss ? this.readLoss() : undefined;
   }
 
   async forwardBackward(batch: Batch, opts: { reset?: boolean } = {}): Promise<number> {
     this.check();
     this.writeBatch(batch);
-    this.submit([0, 1, 3], opts.reset ?? false, true);
+    this.submit(['forward', 'backward', 'loss'], opts.reset ?? false, true);
+    await this.profiler?.collect();
     return this.readLoss();
   }
 
@@ -318,12 +607,12 @@ export class GpuEngine implements Engine {
    * used by the training loop: for inspection, checkpoints and generation only. */
   private async read(src: GPUBuffer, bytes = src.size): Promise<Float32Array> {
     const d = this.ctx.device;
-    const staging = d.createBuffer({ label: 'engine.read', size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const staging = d.createBuffer({ label: 'engine.read', size: Math.max(16, bytes), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     const enc = d.createCommandEncoder({ label: 'engine.read' });
     enc.copyBufferToBuffer(src, 0, staging, 0, bytes);
     d.queue.submit([enc.finish()]);
     await staging.mapAsync(GPUMapMode.READ);
-    const out = new Float32Array(staging.getMappedRange().slice(0));
+    const out = new Float32Array(staging.getMappedRange(0, bytes).slice(0));
     staging.destroy();
     this.check();
     return out;
@@ -358,24 +647,128 @@ export class GpuEngine implements Engine {
     d.queue.writeBuffer(this.genUniform, 0, u);
     if (o.length === 0) return Array.from({ length: streams }, () => new Uint32Array(0));
     const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-    const prime = d.createBuffer({ label: 'generate.prime', size: Math.max(16, 4 * o.prime.length), usage: STORAGE });
-    const out = d.createBuffer({ label: 'generate.out', size: 4 * streams * o.length, usage: STORAGE });
-    const scratch = d.createBuffer({ label: 'generate.scratch', size: 4 * streams * (2 * H + V), usage: STORAGE });
+    const prime = this.scratchBuffer('generate.prime', 4 * o.prime.length, STORAGE);
+    const out = this.scratchBuffer('generate.out', 4 * streams * o.length, STORAGE);
+    const scratch = this.scratchBuffer('generate.scratch', 4 * streams * (2 * H + V), STORAGE);
     d.queue.writeBuffer(prime, 0, o.prime);
     const enc = d.createCommandEncoder({ label: 'generate' });
     const pass = enc.beginComputePass({ label: 'generate' });
     dispatch(pass, this.sampler, bindGroup(this.ctx, this.sampler, [this.genUniform, this.buf.params, prime, out, scratch]), streams);
     pass.end();
     d.queue.submit([enc.finish()]);
-    const flat = new Uint32Array((await this.read(out)).buffer);
-    for (const b of [prime, out, scratch]) b.destroy();
+    const flat = new Uint32Array((await this.read(out, 4 * streams * o.length)).buffer);
     return Array.from({ length: streams }, (_, s) => flat.slice(s * o.length, (s + 1) * o.length));
+  }
+
+  /** GPU bytes this engine holds, against the model's own tensors. */
+  memory(): MemoryReport {
+    const { V, H, B, T } = this.shape;
+    const P = 4 * this.layout.total;
+    const o = this.optimizer.name;
+    const states = o === 'adam' || o === 'adamw' ? 2 : o === 'sgd' && !this.optimizer.momentum ? 0 : 1;
+    let bytes = 0;
+    for (const n of this.allocated.values()) bytes += n;
+    return {
+      bytes,
+      tensors: {
+        params: P,
+        grads: P,
+        optimizer: states * P,
+        // hs, ps, dy, dhs, losses
+        activations: 4 * ((T + 1) * B * H + 2 * T * B * V + T * B * H + T * B),
+      },
+    };
+  }
+
+  /** Kernel timings so far (needs `profile: true` at creation). */
+  profile(): Profile {
+    if (!this.profiler) throw new Error('profile(): create the engine with { profile: true }');
+    return this.profiler.report();
   }
 
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    for (const [name, b] of Object.entries(this.buf)) if (name !== 'params' || this.ownsParams) b.destroy();
-    for (const b of [this.hyper, this.genUniform, this.lossStaging]) b.destroy();
+    for (const [b] of this.allocated) b.destroy();
+    this.allocated.clear();
+    this.profiler?.destroy();
+  }
+}
+
+function measureWorthIt(s: StepShape): boolean {
+  return 2 * s.T * s.B * s.H * s.H > MEASURE_ABOVE;
+}
+
+/** Timestamp queries around every compute pass of a step (one pass per kernel, consecutive
+ * dispatches of one kernel share a pass), read back after each step and summed by kernel. */
+class Profiler {
+  private static readonly MAX_PASSES = 1024;
+  private readonly querySet?: GPUQuerySet;
+  private readonly resolveBuf?: GPUBuffer;
+  private readonly staging?: GPUBuffer;
+  private names: string[] = [];
+  private readonly ns = new Map<string, number>();
+  private steps = 0;
+  private readonly engine: GpuEngine;
+  private readonly ctx: GpuContext;
+
+  constructor(engine: GpuEngine, ctx: GpuContext) {
+    this.engine = engine;
+    this.ctx = ctx;
+    if (!ctx.device.features.has('timestamp-query')) return;
+    const n = 2 * Profiler.MAX_PASSES;
+    this.querySet = ctx.device.createQuerySet({ label: 'engine.profile', type: 'timestamp', count: n });
+    this.resolveBuf = ctx.device.createBuffer({ label: 'engine.profile.resolve', size: 8 * n, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    this.staging = ctx.device.createBuffer({ label: 'engine.profile.staging', size: 8 * n, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  }
+
+  /** timestampWrites for the next pass, named after its kernel. */
+  next(name: string): GPUComputePassTimestampWrites | undefined {
+    if (!this.querySet || this.names.length >= Profiler.MAX_PASSES) return undefined;
+    const i = this.names.push(name) - 1;
+    return { querySet: this.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 };
+  }
+
+  /** Forgets passes recorded outside a step (the schedule measurement). */
+  discard(): void {
+    this.names = [];
+  }
+
+  resolve(enc: GPUCommandEncoder): void {
+    if (!this.querySet || this.names.length === 0) return;
+    const n = 2 * this.names.length;
+    enc.resolveQuerySet(this.querySet, 0, n, this.resolveBuf!, 0);
+    enc.copyBufferToBuffer(this.resolveBuf!, 0, this.staging!, 0, 8 * n);
+  }
+
+  async collect(): Promise<void> {
+    this.steps++;
+    if (!this.staging || this.names.length === 0) return;
+    const n = 2 * this.names.length;
+    await this.staging.mapAsync(GPUMapMode.READ, 0, 8 * n);
+    const t = new BigInt64Array(this.staging.getMappedRange(0, 8 * n));
+    this.names.forEach((name, i) => this.ns.set(name, (this.ns.get(name) ?? 0) + Number(t[2 * i + 1] - t[2 * i])));
+    this.staging.unmap();
+    this.names = [];
+  }
+
+  report(): Profile {
+    const steps = Math.max(1, this.steps);
+    const kernels = [...this.ns].map(([name, ns]) => ({ name, ms: ns / 1e6 / steps })).sort((a, b) => b.ms - a.ms);
+    return {
+      adapter: this.ctx.adapterName + (this.querySet ? '' : ' (no timestamp-query: no kernel timings)'),
+      variant: this.engine.kernels,
+      recurrence: this.engine.recurrence,
+      reason: this.engine.recurrenceReason,
+      steps: this.steps,
+      kernels,
+      totalMs: kernels.reduce((a, b) => a + b.ms, 0),
+    };
+  }
+
+  destroy(): void {
+    this.querySet?.destroy();
+    this.resolveBuf?.destroy();
+    this.staging?.destroy();
   }
 }

@@ -11,7 +11,13 @@ export interface Kernel {
   readonly label: string;
   readonly pipeline: GPUComputePipeline;
   readonly layout: GPUBindGroupLayout;
+  /** group(1): the kernel's sizes as a uniform (shaders/common.wgsl `launch`, matmul.wgsl
+   * `mm`), bound at a dynamic offset (per-timestep kernels pick their timestep's slot) */
+  readonly launchLayout?: GPUBindGroupLayout;
 }
+
+/** Bytes between the timestep slots of a launch uniform (the largest minUniformBufferOffsetAlignment). */
+export const STEP_SLOT = 256;
 
 const modules = new WeakMap<GPUDevice, Map<ShaderName, Promise<GPUShaderModule>>>();
 
@@ -30,7 +36,28 @@ export async function makeKernel(
     entry: string;
     bindings: BindingKind[];
     constants: Record<string, number>;
+    /** the kernel reads its sizes from a group(1) uniform (see Kernel.launchLayout) */
+    launch?: boolean;
   },
+): Promise<Kernel> {
+  // Pipelines are shared by every engine on the device: compiling is the slow part on
+  // software adapters, and kernels that read their sizes at run time serve every shape.
+  let cache = kernels.get(ctx.device);
+  if (!cache) kernels.set(ctx.device, (cache = new Map()));
+  const key = JSON.stringify(spec);
+  let k = cache.get(key);
+  if (!k) {
+    cache.set(key, (k = createKernel(ctx, spec)));
+    k.catch(() => cache.delete(key));
+  }
+  return k;
+}
+
+const kernels = new WeakMap<GPUDevice, Map<string, Promise<Kernel>>>();
+
+async function createKernel(
+  ctx: GpuContext,
+  spec: { shader: ShaderName; entry: string; bindings: BindingKind[]; constants: Record<string, number>; launch?: boolean },
 ): Promise<Kernel> {
   const { device } = ctx;
   const label = `${spec.shader}.${spec.entry}`;
@@ -43,17 +70,23 @@ export async function makeKernel(
       buffer: { type: kind === 'uniform' ? 'uniform' : kind === 'read' ? 'read-only-storage' : 'storage' },
     })),
   });
+  const launchLayout = spec.launch
+    ? device.createBindGroupLayout({
+        label: `${label}.launch`,
+        entries: [{ binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true } }],
+      })
+    : undefined;
   let pipeline: GPUComputePipeline;
   try {
     pipeline = await device.createComputePipelineAsync({
       label,
-      layout: device.createPipelineLayout({ label, bindGroupLayouts: [layout] }),
+      layout: device.createPipelineLayout({ label, bindGroupLayouts: launchLayout ? [layout, launchLayout] : [layout] }),
       compute: { module, entryPoint: spec.entry, constants: spec.constants },
     });
   } catch (e) {
     throw new GpuError(`Creating the compute pipeline ${label} failed: ${(e as Error).message}`);
   }
-  return { label, pipeline, layout };
+  return { label, pipeline, layout, launchLayout };
 }
 
 export function bindGroup(ctx: GpuContext, k: Kernel, buffers: (GPUBuffer | GPUBufferBinding)[]): GPUBindGroup {
@@ -64,8 +97,16 @@ export function bindGroup(ctx: GpuContext, k: Kernel, buffers: (GPUBuffer | GPUB
   });
 }
 
-export function dispatch(pass: GPUComputePassEncoder, k: Kernel, group: GPUBindGroup, x: number): void {
+/** `launch`: the group(1) uniform and its slot, for kernels that read their sizes from one. */
+export function dispatch(
+  pass: GPUComputePassEncoder,
+  k: Kernel,
+  group: GPUBindGroup,
+  x: number,
+  launch?: { group: GPUBindGroup; slot: number },
+): void {
   pass.setPipeline(k.pipeline);
   pass.setBindGroup(0, group);
+  if (launch) pass.setBindGroup(1, launch.group, [launch.slot * STEP_SLOT]);
   pass.dispatchWorkgroups(x);
 }

@@ -1,0 +1,76 @@
+// C = ALPHA * A B for every large product of a training step (all T*B positions at once):
+//
+//   logits (N,V)  = hs[1..] (N,H) . W_hy^T            (output layer, forward)
+//   dhs    (N,H)  = dy (N,V) . W_hy                   (output layer, backward)
+//   dW_hy  (V,H)  = dy^T (V,N) . hs[1..] (N,H) / B
+//   dW_hh  (H,H)  = dtanh^T (H,N) . hs[..T] (N,H) / B
+//
+// Each operand is addressed by strides, so one kernel serves all four with no transposed
+// copies; sizes and strides are a uniform (not compiled in: one pipeline per device):
+//   A(m,k) = A[A_OFF + m*A_M + k*A_K]   B(k,n) = B[B_OFF + k*B_K + n*B_N]   C(m,n) = C[m*C_M + n*C_N]
+//
+// matmul: register-tiled, invocation (tile) computes a 4x4 block of C from 4 + 4 loads per k
+// (16 multiply-adds); edges are clamped on load and skipped on store, so M, N need not be
+// multiples of 4. matmul_naive: one output per invocation, the reference variant.
+
+override WG: u32 = 64;
+
+struct Mm {             // field order of mmUniform in src/gpu/engine.ts
+  M: u32, N: u32, K: u32,
+  A_M: u32, A_K: u32, A_OFF: u32,
+  B_K: u32, B_N: u32, B_OFF: u32,
+  C_M: u32, C_N: u32,
+  ALPHA: f32,
+}
+@group(1) @binding(0) var<uniform> mm: Mm;
+
+@group(0) @binding(0) var<storage, read> A: array<f32>;
+@group(0) @binding(1) var<storage, read> Bm: array<f32>;
+@group(0) @binding(2) var<storage, read_write> C: array<f32>;
+
+@compute @workgroup_size(WG)
+fn matmul(@builtin(global_invocation_id) gid: vec3u) {
+  let M = mm.M; let N = mm.N; let K = mm.K; let A_M = mm.A_M; let A_K = mm.A_K; let A_OFF = mm.A_OFF;
+  let B_K = mm.B_K; let B_N = mm.B_N; let B_OFF = mm.B_OFF; let C_M = mm.C_M; let C_N = mm.C_N; let ALPHA = mm.ALPHA;
+  let tiles_n = (N + 3u) / 4u;
+  if (gid.x >= tiles_n * ((M + 3u) / 4u)) { return; }
+  let m0 = (gid.x / tiles_n) * 4u;
+  let n0 = (gid.x % tiles_n) * 4u;
+  let r = vec4u(0u, 1u, 2u, 3u);
+  let a_row = min(vec4u(m0) + r, vec4u(M - 1u)) * A_M + A_OFF;
+  let b_col = min(vec4u(n0) + r, vec4u(N - 1u)) * B_N + B_OFF;
+  var c0 = vec4f(0.0);
+  var c1 = vec4f(0.0);
+  var c2 = vec4f(0.0);
+  var c3 = vec4f(0.0);
+  for (var k = 0u; k < K; k++) {
+    let ka = k * A_K;
+    let kb = k * B_K;
+    let a = vec4f(A[a_row.x + ka], A[a_row.y + ka], A[a_row.z + ka], A[a_row.w + ka]);
+    let b = vec4f(Bm[b_col.x + kb], Bm[b_col.y + kb], Bm[b_col.z + kb], Bm[b_col.w + kb]);
+    c0 += a.x * b;
+    c1 += a.y * b;
+    c2 += a.z * b;
+    c3 += a.w * b;
+  }
+  let rows = array<vec4f, 4>(c0, c1, c2, c3);
+  for (var i = 0u; i < 4u; i++) {
+    if (m0 + i >= M) { break; }
+    for (var j = 0u; j < 4u; j++) {
+      if (n0 + j >= N) { break; }
+      C[(m0 + i) * C_M + (n0 + j) * C_N] = ALPHA * rows[i][j];
+    }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn matmul_naive(@builtin(global_invocation_id) gid: vec3u) {
+  let M = mm.M; let N = mm.N; let K = mm.K; let A_M = mm.A_M; let A_K = mm.A_K; let A_OFF = mm.A_OFF;
+  let B_K = mm.B_K; let B_N = mm.B_N; let B_OFF = mm.B_OFF; let C_M = mm.C_M; let C_N = mm.C_N; let ALPHA = mm.ALPHA;
+  if (gid.x >= M * N) { return; }
+  let m = gid.x / N;
+  let n = gid.x % N;
+  var s = 0.0;
+  for (var k = 0u; k < K; k++) { s += A[A_OFF + m * A_M + k * A_K] * Bm[B_OFF + k * B_K + n * B_N]; }
+  C[m * C_M + n * C_N] = ALPHA * s;
+}

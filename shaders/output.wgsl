@@ -1,0 +1,106 @@
+// The output layer around the matrix products of shaders/matmul.wgsl, for all N = T*B
+// positions at once (pos = t*B + b):
+//
+//   softmax_xent:  p = softmax(logits + b_y), losses[pos] = -log p[target], dy = p - onehot(target)
+//   dW_xh_gather:  dW_xh[i, c] = sum over positions with input c of dtanh[pos, i] / B
+//                  (x is one-hot: the product dtanh^T X is a gather, no multiplications)
+//   bias_grads:    db_h = sum_pos dtanh[pos] / B,  db_y = sum_pos dy[pos] / B
+
+override WG: u32 = 64;
+
+@group(0) @binding(0) var<storage, read> b_y: array<f32>;          // (V)
+@group(0) @binding(1) var<storage, read> targets: array<u32>;      // (T, B)
+@group(0) @binding(2) var<storage, read_write> ps: array<f32>;     // (T, B, V): in logits W_hy h, out p
+@group(0) @binding(3) var<storage, read_write> dy: array<f32>;     // (T, B, V)
+@group(0) @binding(4) var<storage, read_write> losses: array<f32>; // (T, B)
+
+// Invocation pos: one row of V.
+@compute @workgroup_size(WG)
+fn softmax_xent(@builtin(global_invocation_id) gid: vec3u) {
+  let V = launch.V; let H = launch.H; let B = launch.B; let T = launch.T;
+  let pos = gid.x;
+  if (pos >= T * B) { return; }
+  let o = pos * V;
+  let y_t = targets[pos];
+  var m = -3.4e38;
+  for (var v = 0u; v < V; v++) {
+    let y = ps[o + v] + b_y[v];
+    ps[o + v] = y;
+    m = max(m, y);
+  }
+  let y_target = ps[o + y_t];
+  var s = 0.0;
+  for (var v = 0u; v < V; v++) {
+    let e = exp(ps[o + v] - m);
+    ps[o + v] = e;
+    s += e;
+  }
+  for (var v = 0u; v < V; v++) {
+    let p = ps[o + v] / s;
+    ps[o + v] = p;
+    dy[o + v] = p - select(0.0, 1.0, v == y_t);
+  }
+  // -log p[target] from the logit, finite even where p underflows to 0
+  losses[pos] = log(s) - (y_target - m);
+}
+
+@group(0) @binding(0) var<storage, read> dtanh: array<vec4f>;       // (T, B, H/4) when H % 4 == 0
+@group(0) @binding(1) var<storage, read> inputs: array<u32>;        // (T, B)
+@group(0) @binding(2) var<storage, read_write> dW_xh: array<f32>;   // (H, V)
+
+// Invocation (c, i4) sums rows 4*i4 .. 4*i4+3 of column c (H a multiple of 4; else the
+// scalar dW_xh_gather1 below).
+@compute @workgroup_size(WG)
+fn dW_xh_gather(@builtin(global_invocation_id) gid: vec3u) {
+  let V = launch.V; let H = launch.H; let B = launch.B; let T = launch.T;
+  let H4 = H / 4u;
+  if (gid.x >= V * H4) { return; }
+  let c = gid.x / H4;
+  let i4 = gid.x % H4;
+  var s = vec4f(0.0);
+  for (var p = 0u; p < T * B; p++) {
+    if (inputs[p] == c) { s += dtanh[p * H4 + i4]; }
+  }
+  s /= f32(B);
+  let i = 4u * i4;
+  dW_xh[i * V + c] = s.x;
+  dW_xh[(i + 1u) * V + c] = s.y;
+  dW_xh[(i + 2u) * V + c] = s.z;
+  dW_xh[(i + 3u) * V + c] = s.w;
+}
+
+@group(0) @binding(0) var<storage, read> dtanh1: array<f32>;        // (T, B, H)
+
+@compute @workgroup_size(WG)
+fn dW_xh_gather1(@builtin(global_invocation_id) gid: vec3u) {
+  let V = launch.V; let H = launch.H; let B = launch.B; let T = launch.T;
+  if (gid.x >= V * H) { return; }
+  let c = gid.x / H;
+  let i = gid.x % H;
+  var s = 0.0;
+  for (var p = 0u; p < T * B; p++) {
+    if (inputs[p] == c) { s += dtanh1[p * H + i]; }
+  }
+  dW_xh[i * V + c] = s / f32(B);
+}
+
+@group(0) @binding(0) var<storage, read> g_dtanh: array<f32>;      // (T, B, H)
+@group(0) @binding(1) var<storage, read> g_dy: array<f32>;         // (T, B, V)
+@group(0) @binding(2) var<storage, read_write> db_h: array<f32>;   // (H)
+@group(0) @binding(3) var<storage, read_write> db_y: array<f32>;   // (V)
+
+// Invocation e < H writes db_h[e], H <= e < H + V writes db_y[e - H].
+@compute @workgroup_size(WG)
+fn bias_grads(@builtin(global_invocation_id) gid: vec3u) {
+  let V = launch.V; let H = launch.H; let B = launch.B; let T = launch.T;
+  let e = gid.x;
+  var s = 0.0;
+  if (e < H) {
+    for (var p = 0u; p < T * B; p++) { s += g_dtanh[p * H + e]; }
+    db_h[e] = s / f32(B);
+  } else if (e < H + V) {
+    let v = e - H;
+    for (var p = 0u; p < T * B; p++) { s += g_dy[p * V + v]; }
+    db_y[v] = s / f32(B);
+  }
+}
