@@ -17,8 +17,11 @@
 // transpose_hh) so that neighbouring invocations (rows i, i+1) read neighbouring addresses.
 
 override WG: u32 = 64;
-// Workgroup arrays hold HMAX >= H slots (a power of two, so few specializations exist).
+// Persistent sweeps: workgroup arrays hold HMAX >= H slots (a power of two, so few
+// specializations exist) and each of the HMAX/4 invocations owns four rows of the matrix-
+// vector product, rows l + k*HMAX/4 (k < 4): one load of h_{t-1}[j] serves 16 multiply-adds.
 override HMAX: u32 = 64;
+override WGR: u32 = HMAX / 4u;
 
 const S = 4u; // streams per group = vec4 lanes
 
@@ -46,12 +49,14 @@ fn store_h(t1: u32, st: vec4u, g: u32, i: u32, h: vec4f) {
 
 var<workgroup> hw: array<vec4f, 2u * HMAX>; // h_{t-1} and h_t of the group, alternating halves
 
-@compute @workgroup_size(WG)
+@compute @workgroup_size(WGR)
 fn forward_persistent(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) l: u32) {
   let V = launch.V; let H = launch.H; let B = launch.B; let T = launch.T;
   let g = wg.x;
   let st = group_streams(g);
-  for (var i = l; i < H; i += WG) {
+  let rows = vec4u(l, l + WGR, l + 2u * WGR, l + 3u * WGR);
+  let r = min(rows, vec4u(H - 1u)); // rows past H compute row H-1 again and are not stored
+  for (var i = l; i < H; i += WGR) {
     let h0 = vec4f(hprev[st.x * H + i], hprev[st.y * H + i], hprev[st.z * H + i], hprev[st.w * H + i]);
     hw[i] = h0;
     store_h(0u, st, g, i, h0);
@@ -61,16 +66,28 @@ fn forward_persistent(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocatio
     let x = vec4u(inputs[t * B + st.x], inputs[t * B + st.y], inputs[t * B + st.z], inputs[t * B + st.w]);
     let old = (t % 2u) * H;
     let cur = H - old;
-    for (var i = l; i < H; i += WG) {
-      var a = vec4f(W_xh[i * V + x.x], W_xh[i * V + x.y], W_xh[i * V + x.z], W_xh[i * V + x.w]) + b_h[i];
-      for (var j = 0u; j < H; j++) { a += W_hhT[j * H + i] * hw[old + j]; }
-      let h = stable_tanh4(a);
-      hw[cur + i] = h;
-      store_h(t + 1u, st, g, i, h);
+    var a0 = vec4f(W_xh[r.x * V + x.x], W_xh[r.x * V + x.y], W_xh[r.x * V + x.z], W_xh[r.x * V + x.w]) + b_h[r.x];
+    var a1 = vec4f(W_xh[r.y * V + x.x], W_xh[r.y * V + x.y], W_xh[r.y * V + x.z], W_xh[r.y * V + x.w]) + b_h[r.y];
+    var a2 = vec4f(W_xh[r.z * V + x.x], W_xh[r.z * V + x.y], W_xh[r.z * V + x.z], W_xh[r.z * V + x.w]) + b_h[r.z];
+    var a3 = vec4f(W_xh[r.w * V + x.x], W_xh[r.w * V + x.y], W_xh[r.w * V + x.z], W_xh[r.w * V + x.w]) + b_h[r.w];
+    for (var j = 0u; j < H; j++) {
+      let h = hw[old + j];
+      let w = j * H;
+      a0 += W_hhT[w + r.x] * h;
+      a1 += W_hhT[w + r.y] * h;
+      a2 += W_hhT[w + r.z] * h;
+      a3 += W_hhT[w + r.w] * h;
+    }
+    let hn = array<vec4f, 4>(stable_tanh4(a0), stable_tanh4(a1), stable_tanh4(a2), stable_tanh4(a3));
+    for (var k = 0u; k < 4u; k++) {
+      if (rows[k] < H) {
+        hw[cur + rows[k]] = hn[k];
+        store_h(t + 1u, st, g, rows[k], hn[k]);
+      }
     }
     workgroupBarrier();
   }
-  for (var i = l; i < H; i += WG) {
+  for (var i = l; i < H; i += WGR) {
     let h = hw[(T % 2u) * H + i];
     let first = 4u * g;
     hprev[st.x * H + i] = h.x;
@@ -121,27 +138,40 @@ fn store_dhs(base: vec4u, g: u32, i: u32, d: vec4f) {
 var<workgroup> dtw: array<vec4f, HMAX>;     // dtanh_t of the group
 var<workgroup> dnext: array<vec4f, HMAX>;   // dh_next; slot i is only touched by its row's owner
 
-@compute @workgroup_size(WG)
+@compute @workgroup_size(WGR)
 fn backward_persistent(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) l: u32) {
   let V = launch.V; let H = launch.H; let B = launch.B; let T = launch.T;
   let g = wg.x;
   let st = group_streams(g);
-  for (var i = l; i < H; i += WG) { dnext[i] = vec4f(0.0); }
+  let cols = vec4u(l, l + WGR, l + 2u * WGR, l + 3u * WGR);
+  let c = min(cols, vec4u(H - 1u)); // columns past H compute column H-1 again, not stored
+  for (var i = l; i < H; i += WGR) { dnext[i] = vec4f(0.0); }
   for (var tt = 0u; tt < T; tt++) {
     let t = T - 1u - tt;
     let cur = (vec4u(t * B) + st) * H;        // dhs rows of this timestep
     let h = (vec4u((t + 1u) * B) + st) * H;   // h_t rows
-    for (var i = l; i < H; i += WG) {
+    for (var i = l; i < H; i += WGR) {
       let hv = vec4f(hs_in[h.x + i], hs_in[h.y + i], hs_in[h.z + i], hs_in[h.w + i]);
       let d = (dhs4(cur, i) + dnext[i]) * (1.0 - hv * hv);
       dtw[i] = d;
       store_dhs(cur, g, i, d);
     }
     workgroupBarrier();
-    for (var j = l; j < H; j += WG) {
-      var s = vec4f(0.0);
-      for (var i = 0u; i < H; i++) { s += W_hh[i * H + j] * dtw[i]; }
-      dnext[j] = s;
+    var s0 = vec4f(0.0);
+    var s1 = vec4f(0.0);
+    var s2 = vec4f(0.0);
+    var s3 = vec4f(0.0);
+    for (var i = 0u; i < H; i++) {
+      let d = dtw[i];
+      let w = i * H;
+      s0 += W_hh[w + c.x] * d;
+      s1 += W_hh[w + c.y] * d;
+      s2 += W_hh[w + c.z] * d;
+      s3 += W_hh[w + c.w] * d;
+    }
+    let sn = array<vec4f, 4>(s0, s1, s2, s3);
+    for (var k = 0u; k < 4u; k++) {
+      if (cols[k] < H) { dnext[cols[k]] = sn[k]; }
     }
     workgroupBarrier();
   }

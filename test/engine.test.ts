@@ -5,7 +5,7 @@ import { CpuEngine } from '../src/cpu/engine.js';
 import { BatchCursor, planBatches } from '../src/data.js';
 import { Vocab } from '../src/vocab.js';
 import type { Batch, OptimizerConfig } from '../src/engine.js';
-import { GpuEngine } from '../src/gpu/engine.js';
+import { GpuEngine, type GpuEngineOptions } from '../src/gpu/engine.js';
 import { initParams } from '../src/init.js';
 import { PARAM_NAMES, type Params, type StepShape } from '../src/model.js';
 import { expectClose, randomArray, useGpu } from './helpers.js';
@@ -47,17 +47,26 @@ const SHAPES: [string, StepShape, number][] = [
   // name, shape, weight scale
   ['tutorial size', { V: 4, H: 3, B: 1, T: 4 }, 0.5],
   ['V=65 H=48 B=3 T=9', { V: 65, H: 48, B: 3, T: 9 }, 0.3],
-  ['V=67 H=70 (neither a multiple of the workgroup) B=2 T=5', { V: 67, H: 70, B: 2, T: 5 }, 0.2],
+  ['V=67 H=70 (neither a multiple of the workgroup nor of 4) B=2 T=5', { V: 67, H: 70, B: 2, T: 5 }, 0.2],
+  ['V=31 H=130 B=9 T=3 (streams not a multiple of 4, rows past 128)', { V: 31, H: 130, B: 9, T: 3 }, 0.15],
   ['large pre-activations (|a| > 90)', { V: 13, H: 17, B: 2, T: 6 }, 50],
 ];
 
-describe('forward and backward kernels, GPU vs CPU', () => {
+/** Every kernel variant of the GPU engine: the simple reference kernels and the tiled ones
+ * with each recurrence schedule. */
+const VARIANTS: [string, GpuEngineOptions][] = [
+  ['reference', { kernels: 'reference' }],
+  ['tiled, persistent sweep', { kernels: 'tiled', recurrence: 'persistent' }],
+  ['tiled, one dispatch per timestep', { kernels: 'tiled', recurrence: 'step' }],
+];
+
+describe.each(VARIANTS)('forward and backward kernels, GPU (%s) vs CPU', (_, variant) => {
   for (const [name, shape, scale] of SHAPES) {
     test(name, async () => {
       const opt: OptimizerConfig = { name: 'sgd', lr: 0.1, clip: 0 };
       const p = randomParams(shape, 5, scale);
       const cpu = new CpuEngine(shape, opt, p);
-      const g = await GpuEngine.create(gpu(), shape, opt, p);
+      const g = await GpuEngine.create(gpu(), shape, opt, p, undefined, variant);
       const batch = randomBatch(shape, 9);
       // two calls: the second starts from the carried state of the first
       for (const reset of [true, false]) {

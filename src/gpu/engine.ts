@@ -357,7 +357,7 @@ export class GpuEngine implements Engine {
     const wantStep = opts.recurrence !== 'persistent' && (opts.recurrence === 'step' || !persistentFits || measureWorthIt(shape));
     // sizes come from the launch uniform; only the workgroup arrays are sized at compile time
     const wg = { WG };
-    const hmax = { WG, HMAX: Math.max(64, 2 ** Math.ceil(Math.log2(H))) };
+    const hmax = { HMAX: Math.max(64, 2 ** Math.ceil(Math.log2(H))) };
     const tiled: Spec[] = [
       ['recurrence', 'transpose_hh', ['read', 'storage'], wg],
       ...(wantPersistent

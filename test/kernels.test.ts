@@ -1,0 +1,130 @@
+import { describe, expect, test } from 'vitest';
+import type { OptimizerConfig } from '../src/engine.js';
+import { GpuEngine, type GpuEngineOptions } from '../src/gpu/engine.js';
+import { STEP_SLOT, bindGroup, dispatch, makeKernel } from '../src/gpu/kernel.js';
+import { initParams } from '../src/init.js';
+import { PARAM_NAMES } from '../src/model.js';
+import { expectClose, randomArray, useGpu } from './helpers.js';
+
+// The fast kernels against the simple ones they replace, on the GPU:
+//   - shaders/matmul.wgsl: the register-tiled `matmul` against `matmul_naive` and a float64
+//     product on the CPU, for every stride pattern the engine uses and for sizes that are
+//     not multiples of the 4x4 tile;
+//   - whole training steps of the tiled engine (both recurrence schedules) against the
+//     reference kernels (test/engine.test.ts compares every variant with the CPU engine).
+
+const gpu = useGpu();
+
+interface Product {
+  M: number; N: number; K: number;
+  A_M: number; A_K: number; A_OFF: number;
+  B_K: number; B_N: number; B_OFF: number;
+  C_M: number; C_N: number; ALPHA: number;
+}
+
+async function runMatmul(entry: 'matmul' | 'matmul_naive', m: Product, A: Float32Array, Bm: Float32Array): Promise<Float32Array> {
+  const ctx = gpu();
+  const d = ctx.device;
+  const k = await makeKernel(ctx, { shader: 'matmul', entry, bindings: ['read', 'read', 'storage'], constants: { WG: 64 }, launch: true });
+  const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+  const a = d.createBuffer({ size: 4 * A.length, usage: STORAGE });
+  const b = d.createBuffer({ size: 4 * Bm.length, usage: STORAGE });
+  const cBytes = 4 * m.M * m.C_M; // C is written row-major with row stride C_M >= N
+  const c = d.createBuffer({ size: cBytes, usage: STORAGE });
+  const u = d.createBuffer({ size: STEP_SLOT, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+  d.queue.writeBuffer(a, 0, A);
+  d.queue.writeBuffer(b, 0, Bm);
+  const raw = new ArrayBuffer(48);
+  new Uint32Array(raw, 0, 11).set([m.M, m.N, m.K, m.A_M, m.A_K, m.A_OFF, m.B_K, m.B_N, m.B_OFF, m.C_M, m.C_N]);
+  new Float32Array(raw, 44, 1)[0] = m.ALPHA;
+  d.queue.writeBuffer(u, 0, raw);
+  const launch = d.createBindGroup({ layout: k.launchLayout!, entries: [{ binding: 0, resource: { buffer: u, size: 64 } }] });
+  const enc = d.createCommandEncoder();
+  const pass = enc.beginComputePass();
+  const tiles = entry === 'matmul' ? Math.ceil(m.M / 4) * Math.ceil(m.N / 4) : m.M * m.N;
+  dispatch(pass, k, bindGroup(ctx, k, [a, b, c]), Math.ceil(tiles / 64), { group: launch, slot: 0 });
+  pass.end();
+  const staging = d.createBuffer({ size: cBytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  enc.copyBufferToBuffer(c, 0, staging, 0, cBytes);
+  d.queue.submit([enc.finish()]);
+  await staging.mapAsync(GPUMapMode.READ);
+  const out = new Float32Array(staging.getMappedRange().slice(0));
+  for (const x of [a, b, c, u, staging]) x.destroy();
+  return out;
+}
+
+function cpuMatmul(m: Product, A: Float32Array, Bm: Float32Array): Float64Array {
+  const C = new Float64Array(m.M * m.C_M);
+  for (let i = 0; i < m.M; i++)
+    for (let j = 0; j < m.N; j++) {
+      let s = 0;
+      for (let k = 0; k < m.K; k++) s += A[m.A_OFF + i * m.A_M + k * m.A_K] * Bm[m.B_OFF + k * m.B_K + j * m.B_N];
+      C[i * m.C_M + j * m.C_N] = m.ALPHA * s;
+    }
+  return C;
+}
+
+// The engine's four products (src/gpu/engine.ts tiledPhases) at awkward sizes: positions N,
+// vocabulary V and hidden size H that are not multiples of 4, an offset row block, a scale.
+const P = 23, V = 13, H = 10, B = 3;
+const PRODUCTS: [string, Product][] = [
+  ['logits = hs[1..] W_hy^T', { M: P, N: V, K: H, A_M: H, A_K: 1, A_OFF: B * H, B_K: 1, B_N: H, B_OFF: 0, C_M: V, C_N: 1, ALPHA: 1 }],
+  ['dhs = dy W_hy', { M: P, N: H, K: V, A_M: V, A_K: 1, A_OFF: 0, B_K: H, B_N: 1, B_OFF: 0, C_M: H, C_N: 1, ALPHA: 1 }],
+  ['dW_hy = dy^T hs[1..] / B', { M: V, N: H, K: P, A_M: 1, A_K: V, A_OFF: 0, B_K: H, B_N: 1, B_OFF: B * H, C_M: H, C_N: 1, ALPHA: 1 / B }],
+  ['dW_hh = dtanh^T hs[..T] / B', { M: H, N: H, K: P, A_M: 1, A_K: H, A_OFF: 0, B_K: H, B_N: 1, B_OFF: 0, C_M: H, C_N: 1, ALPHA: 1 / B }],
+  ['1x1x1', { M: 1, N: 1, K: 1, A_M: 1, A_K: 1, A_OFF: 0, B_K: 1, B_N: 1, B_OFF: 0, C_M: 1, C_N: 1, ALPHA: 1 }],
+];
+
+describe('matmul.wgsl: tiled vs naive vs CPU', () => {
+  for (const [name, m] of PRODUCTS) {
+    test(`${name} (M=${m.M} N=${m.N} K=${m.K})`, async () => {
+      // operands large enough for every index the strides reach
+      const aLen = m.A_OFF + (m.M - 1) * m.A_M + (m.K - 1) * m.A_K + 1;
+      const bLen = m.B_OFF + (m.K - 1) * m.B_K + (m.N - 1) * m.B_N + 1;
+      const A = randomArray(aLen, 3);
+      const Bm = randomArray(bLen, 4);
+      const want = cpuMatmul(m, A, Bm);
+      const tiled = await runMatmul('matmul', m, A, Bm);
+      const naive = await runMatmul('matmul_naive', m, A, Bm);
+      const tol = { atol: 1e-6, rtol: 1e-5 };
+      expectClose(naive, want, { name: `${name} naive`, ...tol });
+      expectClose(tiled, want, { name: `${name} tiled`, ...tol });
+      expectClose(tiled, naive, { name: `${name} tiled vs naive`, ...tol });
+    });
+  }
+});
+
+describe('tiled engine vs reference kernels, 3 training steps on the GPU', () => {
+  const opt: OptimizerConfig = { name: 'adam', lr: 0.01, clip: 5 };
+  for (const shape of [
+    { V: 29, H: 37, B: 6, T: 7 },
+    { V: 8, H: 64, B: 4, T: 12 },
+  ]) {
+    test(`V=${shape.V} H=${shape.H} B=${shape.B} T=${shape.T}`, async () => {
+      const p = initParams(shape, 11);
+      const n = shape.B * shape.T;
+      const inputs = Uint32Array.from({ length: n }, (_, i) => (i * 7 + 3) % shape.V);
+      const targets = Uint32Array.from({ length: n }, (_, i) => (i * 5 + 1) % shape.V);
+      const run = async (o: GpuEngineOptions) => {
+        const e = await GpuEngine.create(gpu(), shape, opt, p, undefined, o);
+        const losses: number[] = [];
+        for (let s = 0; s < 3; s++) losses.push((await e.step({ inputs, targets }, { wantLoss: true }))!);
+        const state = await e.getState();
+        e.destroy();
+        return { losses, state };
+      };
+      const ref = await run({ kernels: 'reference' });
+      const persistent = await run({ kernels: 'tiled', recurrence: 'persistent' });
+      const step = await run({ kernels: 'tiled', recurrence: 'step' });
+      const tol = { atol: 2e-6, rtol: 1e-5 };
+      for (const [name, got] of [['persistent', persistent], ['step', step]] as const) {
+        expectClose(got.losses, ref.losses, { name: `${name} losses`, ...tol });
+        expectClose(got.state.hprev, ref.state.hprev, { name: `${name} hprev`, ...tol });
+        for (const k of PARAM_NAMES) expectClose(got.state.params[k], ref.state.params[k], { name: `${name} ${k}`, ...tol });
+      }
+      // the two schedules do the same arithmetic in the same order
+      expect(Array.from(step.state.hprev)).toEqual(Array.from(persistent.state.hprev));
+      expect(step.losses).toEqual(persistent.losses);
+    });
+  }
+});
