@@ -31,7 +31,9 @@ export type KernelVariant = 'tiled' | 'reference';
 export type RecurrenceSchedule = 'persistent' | 'step';
 
 export interface GpuEngineOptions {
-  kernels?: KernelVariant;
+  /** 'auto' (default): 'reference' for tiny steps (below SMALL_STEP multiply-adds), where the
+   * number of dispatches decides the speed and the simple kernels need fewer; else 'tiled'. */
+  kernels?: KernelVariant | 'auto';
   /** 'auto' (default): 'persistent' where its workgroup memory fits and it is not slower,
    * measured on this adapter for large shapes. */
   recurrence?: RecurrenceSchedule | 'auto';
@@ -98,6 +100,10 @@ interface Phases {
   loss: Op[];
 }
 
+/** Multiply-adds per step, T*B*H*(H+V), below which 'auto' picks the reference kernels: on
+ * lavapipe they were faster up to 0.03M (H=16, T=25) and slower from 0.2M (H=32, T=64). */
+export const SMALL_STEP = 1 << 16;
+
 /** Floats of workgroup memory per hidden unit in the persistent sweeps (two vec4 arrays). */
 const PERSISTENT_BYTES_PER_H = 32;
 
@@ -112,6 +118,7 @@ export class GpuEngine implements Engine {
   readonly kernels: KernelVariant;
   recurrence: RecurrenceSchedule;
   recurrenceReason: string;
+  kernelsReason = '';
   gradNorm = NaN;
   private t = 0; // optimizer steps taken (Adam's bias correction)
   private readonly ctx: GpuContext;
@@ -135,7 +142,7 @@ export class GpuEngine implements Engine {
     shape: StepShape,
     optimizer: OptimizerConfig,
     kernels: Record<string, Kernel>,
-    opts: Required<GpuEngineOptions>,
+    opts: Required<GpuEngineOptions> & { kernels: KernelVariant },
     sharedParams?: GPUBuffer,
   ) {
     this.ctx = ctx;
@@ -161,7 +168,8 @@ export class GpuEngine implements Engine {
       if (kernels.forward_step) this.schedules.step = this.tiledPhases(kernels, 'step');
     }
     this.recurrence = opts.recurrence === 'step' || !this.schedules.persistent ? 'step' : 'persistent';
-    this.recurrenceReason = opts.kernels === 'reference' ? 'reference kernels' : opts.recurrence === 'auto' ? '' : 'chosen by the caller';
+    this.recurrenceReason =
+      opts.kernels === 'reference' ? 'reference kernels (one stream per workgroup)' : opts.recurrence === 'auto' ? '' : 'chosen by the caller';
     this.phases = this.schedules[this.recurrence]!;
     if (opts.profile) this.profiler = new Profiler(this, ctx);
   }
@@ -250,13 +258,18 @@ export class GpuEngine implements Engine {
     };
   }
 
+  /** The global gradient norm is computed only where it is used: global-norm clipping, or a
+   * step that reports it (the loss phase then adds it, see submit). */
   private updateOps(k: Record<string, Kernel>): Op[] {
     const b = this.buf;
+    this.gradNormOp = this.op('grad_norm', k.grad_norm_reduce, [b.grads, b.grad_norm], 1);
     return [
-      this.op('grad_norm', k.grad_norm_reduce, [b.grads, b.grad_norm], 1),
+      ...(this.optimizer.clipNorm > 0 ? [this.gradNormOp] : []),
       this.op('update', k.update, [this.hyper, b.grads, b.params, b.m, b.v, b.grad_norm], Math.ceil(this.layout.total / WG)),
     ];
   }
+
+  private gradNormOp!: Op;
 
   /** The fast kernels (shaders/recurrence.wgsl, matmul.wgsl, output.wgsl). */
   private tiledPhases(k: Record<string, Kernel>, schedule: RecurrenceSchedule): Phases {
@@ -324,8 +337,15 @@ export class GpuEngine implements Engine {
     shareParamsWith?: GpuEngine,
     options: GpuEngineOptions = {},
   ): Promise<GpuEngine> {
-    const opts: Required<GpuEngineOptions> = { kernels: 'tiled', recurrence: 'auto', profile: false, ...options };
     const { V, H, B, T } = shape;
+    const small = T * B * H * (H + V) < SMALL_STEP;
+    const kernelsAuto = (options.kernels ?? 'auto') === 'auto';
+    const opts = {
+      recurrence: 'auto',
+      profile: false,
+      ...options,
+      kernels: kernelsAuto ? (small ? 'reference' : 'tiled') : options.kernels,
+    } as Required<GpuEngineOptions> & { kernels: KernelVariant };
     const lay = layout(shape);
     const N = T * B;
     const sizes = { V, H, B, T, WG };
@@ -387,6 +407,9 @@ export class GpuEngine implements Engine {
       }),
     );
     const e = new GpuEngine(ctx, shape, optimizer, kernels, opts, shareParamsWith?.buf.params);
+    e.kernelsReason = kernelsAuto
+      ? `${small ? 'below' : 'above'} ${SMALL_STEP} multiply-adds per step (T*B*H*(H+V) = ${T * B * H * (H + V)})`
+      : 'chosen by the caller';
     if (params) e.setParams(params);
     if (opts.kernels === 'tiled' && opts.recurrence === 'auto') await e.chooseRecurrence(persistentFits);
     return e;
@@ -566,7 +589,8 @@ export class GpuEngine implements Engine {
     const d = this.ctx.device;
     const enc = d.createCommandEncoder({ label: 'engine.step' });
     if (reset) enc.clearBuffer(this.buf.hprev);
-    for (const ph of phases) this.encode(enc, this.phases[ph]);
+    const normNeeded = wantLoss && this.optimizer.clipNorm === 0;
+    for (const ph of phases) this.encode(enc, ph === 'backward' && normNeeded ? [...this.phases.backward, this.gradNormOp] : this.phases[ph]);
     if (wantLoss) {
       enc.copyBufferToBuffer(this.buf.loss, 0, this.lossStaging, 0, 4);
       enc.copyBufferToBuffer(this.buf.grad_norm, 0, this.lossStaging, 4, 4);
