@@ -65,6 +65,10 @@ export interface StepOptions {
   wantLoss?: boolean;
   /** Learning rate of this step (a schedule's value); default optimizer.lr. */
   lr?: number;
+  /** With wantLoss: called with this step's global gradient norm (before clipping) when its
+   * loss is read back. (engine.gradNorm holds the latest one read, which may belong to a later
+   * step when several losses are in flight.) */
+  onGradNorm?: (norm: number) => void;
 }
 
 /** What one forward + backward pass computed, for comparisons and the page's views. */

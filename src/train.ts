@@ -33,6 +33,9 @@ export interface TrainHooks {
   onLog?(e: LogEntry): void | Promise<void>;
   /** Called after every step (for periodic checkpoints and samples); may be async. */
   afterStep?(step: number): void | Promise<void>;
+  /** True where afterStep will read the engine (a checkpoint, a sample): that step's loss is
+   * then checked before afterStep runs. Without it, every step with an afterStep is. */
+  syncAt?(step: number): boolean;
   /** Checked before every step: return true to stop early (Ctrl-C, the page's Pause). */
   shouldStop?(): boolean;
 }
@@ -92,35 +95,59 @@ export class Trainer {
     const cfg = this.config;
     const t0 = performance.now();
     let last: LogEntry | undefined;
+    // A logged step's loss is awaited only after the next step has been recorded, so the GPU
+    // always has work queued while the loss travels back (validation and the last step wait).
+    let inFlight: { loss: Promise<{ loss: number; gradNorm: number }>; step: number; epoch: number; lr: number; k: number } | undefined;
+    const log = async (p: NonNullable<typeof inFlight>, validate: boolean) => {
+      const { loss, gradNorm } = await p.loss;
+      if (!Number.isFinite(loss)) {
+        throw new DivergedError(
+          `Training diverged at step ${p.step}: the loss is ${loss}. Lower the learning rate (--lr ${p.lr / 10}) ` +
+            `or clip the gradients (--clip 5 or --clip-norm 1).`,
+        );
+      }
+      const elapsed = (performance.now() - t0) / 1000;
+      last = {
+        step: p.step, epoch: p.epoch, loss, lr: p.lr, gradNorm,
+        charsPerSec: ((p.k + 1) * B * T) / Math.max(elapsed, 1e-9), elapsed,
+      };
+      if (validate) {
+        const v = (await this.validate())!;
+        Object.assign(last, { valLoss: v.loss, valBpc: v.bpc, valPerplexity: v.perplexity });
+      }
+      this.history.push(last);
+      await hooks.onLog?.(last);
+    };
     for (let k = 0; k < steps; k++) {
       if (hooks.shouldStop?.()) break;
       const reset = this.cursor.next();
       const lr = lrAt(this.step, cfg);
       const validate = this.val !== undefined && ((cfg.evalEvery > 0 && (this.step + 1) % cfg.evalEvery === 0) || k === steps - 1);
       const wantLoss = (this.step + 1) % cfg.logEvery === 0 || k === steps - 1 || validate;
-      const loss = await this.engine.step(this.cursor.batch, { reset, wantLoss, lr });
+      let gradNorm = NaN;
+      const pending = this.engine.step(this.cursor.batch, { reset, wantLoss, lr, onGradNorm: (n) => (gradNorm = n) });
+      pending.catch(() => undefined); // a loss still in flight when an earlier one throws is dropped
       this.step++;
-      if (loss !== undefined) {
-        if (!Number.isFinite(loss)) {
-          throw new DivergedError(
-            `Training diverged at step ${this.step}: the loss is ${loss}. Lower the learning rate (--lr ${lr / 10}) ` +
-              `or clip the gradients (--clip 5 or --clip-norm 1).`,
-          );
-        }
-        const elapsed = (performance.now() - t0) / 1000;
-        last = {
-          step: this.step, epoch: this.cursor.epoch, loss, lr, gradNorm: this.engine.gradNorm,
-          charsPerSec: ((k + 1) * B * T) / Math.max(elapsed, 1e-9), elapsed,
+      if (inFlight) {
+        await log(inFlight, false);
+        inFlight = undefined;
+      }
+      if (wantLoss) {
+        const p = {
+          loss: pending.then((loss) => ({ loss: loss!, gradNorm })),
+          step: this.step, epoch: this.cursor.epoch, lr, k,
         };
-        if (validate) {
-          const v = (await this.validate())!;
-          Object.assign(last, { valLoss: v.loss, valBpc: v.bpc, valPerplexity: v.perplexity });
-        }
-        this.history.push(last);
-        await hooks.onLog?.(last);
+        const sync = hooks.afterStep && (hooks.syncAt?.(this.step) ?? true);
+        if (validate || k === steps - 1 || sync) await log(p, validate);
+        else inFlight = p;
+      } else await pending;
+      if (hooks.afterStep && inFlight && (hooks.syncAt?.(this.step) ?? true)) {
+        await log(inFlight, false);
+        inFlight = undefined;
       }
       await hooks.afterStep?.(this.step);
     }
+    if (inFlight) await log(inFlight, false);
     return last;
   }
 

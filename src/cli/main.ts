@@ -197,6 +197,7 @@ async function train(o: TrainOpts): Promise<void> {
         bar.update(e);
         log(e);
       },
+      syncAt: (step) => Boolean((o.saveEvery && step % o.saveEvery === 0) || (o.sampleEvery && step % o.sampleEvery === 0)),
       afterStep: async (step) => {
         if (o.saveEvery && step % o.saveEvery === 0 && step < total) await save();
         if (o.sampleEvery && step % o.sampleEvery === 0) await sampleNow(step);

@@ -231,6 +231,7 @@ export class CpuEngine implements Engine {
     const loss = this.forward(batch, opts.reset ?? false);
     this.backward(batch);
     this.update(opts.lr ?? this.optimizer.lr);
+    if (opts.wantLoss) opts.onGradNorm?.(this.gradNorm);
     return opts.wantLoss ? loss : undefined;
   }
 

@@ -104,6 +104,11 @@ interface Phases {
  * lavapipe they were faster up to 0.03M (H=16, T=25) and slower from 0.2M (H=32, T=64). */
 export const SMALL_STEP = 1 << 16;
 
+/** Training steps recorded into one command buffer when their losses are not wanted. */
+const STEPS_PER_SUBMIT = 8;
+/** Losses that may be in flight (asked for, not yet read back) at once. */
+const LOSSES_IN_FLIGHT = 4;
+
 /** Floats of workgroup memory per hidden unit in the persistent sweeps (two vec4 arrays). */
 const PERSISTENT_BYTES_PER_H = 32;
 
@@ -124,7 +129,17 @@ export class GpuEngine implements Engine {
   private readonly ctx: GpuContext;
   private readonly buf: Record<BufferName, GPUBuffer>;
   private readonly hyper: GPUBuffer;
-  private readonly lossStaging: GPUBuffer;
+  /** staging buffers for losses in flight (read back asynchronously, in order) */
+  private readonly lossRing: { buffer: GPUBuffer; inFlight: boolean }[];
+  /** per-step uploads: step k of an unsubmitted group copies its batch and hyperparameters
+   * from slot k (queue.writeBuffer lands before the submit, so each step needs its own slot) */
+  private readonly uploads: GPUBuffer;
+  private readonly slotBytes: number;
+  /** steps recorded but not yet submitted, at most STEPS_PER_SUBMIT */
+  private pending?: GPUCommandEncoder;
+  private pendingSteps = 0;
+  /** the engine whose parameters an evaluator reads: its recorded steps go first */
+  private parent?: GpuEngine;
   private phases: Phases;
   private readonly schedules: Partial<Record<RecurrenceSchedule, Phases>>;
   private readonly sampler: Kernel;
@@ -158,7 +173,15 @@ export class GpuEngine implements Engine {
     if (sharedParams) this.buf.params = sharedParams;
     this.hyper = this.alloc('engine.hyper', 48, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
     this.genUniform = this.alloc('engine.gen', 32, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-    this.lossStaging = this.alloc('engine.lossStaging', 16, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    this.lossRing = Array.from({ length: LOSSES_IN_FLIGHT }, (_, i) => ({
+      buffer: this.alloc(`engine.loss${i}`, 16, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST),
+      inFlight: false,
+    }));
+    // slot: inputs (T*B u32) | targets (T*B u32) | hyper (48 bytes), 256-byte aligned
+    this.slotBytes = Math.ceil((8 * shape.T * shape.B + 48) / 256) * 256;
+    const slots = opts.profile ? 1 : STEPS_PER_SUBMIT;
+    this.uploads = this.alloc('engine.uploads', slots * this.slotBytes, GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
+    this.stepsPerSubmit = slots;
     this.sampler = kernels.generate;
     this.launch = this.launchUniform();
     this.schedules = {};
@@ -270,6 +293,7 @@ export class GpuEngine implements Engine {
   }
 
   private gradNormOp!: Op;
+  private readonly stepsPerSubmit: number;
 
   /** The fast kernels (shaders/recurrence.wgsl, matmul.wgsl, output.wgsl). */
   private tiledPhases(k: Record<string, Kernel>, schedule: RecurrenceSchedule): Phases {
@@ -450,7 +474,7 @@ export class GpuEngine implements Engine {
   }
 
   /** uniform Hyper of shaders/optimizer.wgsl for the next step (t = this.t + 1). */
-  private writeHyper(lr: number): void {
+  private hyperBytes(lr: number): ArrayBuffer {
     const o = this.optimizer;
     const t = this.t + 1;
     const u = new ArrayBuffer(48);
@@ -459,17 +483,32 @@ export class GpuEngine implements Engine {
       1 - Math.pow(o.beta1, t), 1 - Math.pow(o.beta2, t), o.weightDecay,
     ]);
     new Uint32Array(u, 44, 1)[0] = OPTIMIZERS.indexOf(o.name);
-    this.ctx.device.queue.writeBuffer(this.hyper, 0, u);
+    return u;
   }
 
-  evaluator(T: number): Promise<GpuEngine> {
-    return GpuEngine.create(this.ctx, { ...this.shape, B: 1, T }, this.optimizer, undefined, this);
+  async evaluator(T: number): Promise<GpuEngine> {
+    const e = await GpuEngine.create(this.ctx, { ...this.shape, B: 1, T }, this.optimizer, undefined, this);
+    e.parent = this;
+    return e;
   }
 
+  /** Throws on a destroyed engine or a GPU error; submits recorded steps first, so that what
+   * follows (a buffer write, a read, another engine on the same parameters) sees them. */
   private check(): void {
     if (this.destroyed) throw new GpuError('This GPU engine was destroyed.');
     const f = this.ctx.failure();
     if (f) throw f;
+    this.flush();
+    this.parent?.flush();
+  }
+
+  /** Submits the steps recorded so far. */
+  private flush(): void {
+    if (!this.pending) return;
+    this.profiler?.resolve(this.pending);
+    this.ctx.device.queue.submit([this.pending.finish()]);
+    this.pending = undefined;
+    this.pendingSteps = 0;
   }
 
   setParams(p: Params): void {
@@ -500,7 +539,7 @@ export class GpuEngine implements Engine {
   }
 
   setState(s: EngineState): void {
-    this.setParams(s.params);
+    this.setParams(s.params); // (checks, and so submits recorded steps first)
     const q = this.ctx.device.queue;
     q.writeBuffer(this.buf.m, 0, this.flatten(s.m));
     q.writeBuffer(this.buf.v, 0, this.flatten(s.v));
@@ -550,10 +589,15 @@ export class GpuEngine implements Engine {
     return this.unflatten(await this.read(this.buf.params));
   }
 
-  private writeBatch(batch: Batch): void {
+  private checkBatch(batch: Batch): void {
     const n = this.shape.T * this.shape.B;
     if (batch.inputs.length !== n || batch.targets.length !== n)
       throw new Error(`batch holds ${batch.inputs.length} inputs and ${batch.targets.length} targets, expected ${n} (T*B)`);
+  }
+
+  /** Writes a batch straight into the input buffers (nothing may be recorded and unsubmitted). */
+  private writeBatch(batch: Batch): void {
+    this.checkBatch(batch);
     const q = this.ctx.device.queue;
     q.writeBuffer(this.buf.inputs, 0, batch.inputs);
     q.writeBuffer(this.buf.targets, 0, batch.targets);
@@ -584,52 +628,92 @@ export class GpuEngine implements Engine {
     end();
   }
 
-  /** Records the given phases of a step into one command buffer and submits it. */
-  private submit(phases: (keyof Phases)[], reset: boolean, wantLoss: boolean): void {
+  /** Records the given phases of a step into the pending command buffer (up to
+   * STEPS_PER_SUBMIT steps share one submit); its batch and hyperparameters come from upload
+   * slot k. With `wantLoss` the loss and gradient norm are copied to a staging buffer, the
+   * command buffer is submitted, and the returned promise reads them back. */
+  private record(
+    batch: Batch,
+    hyper: ArrayBuffer | undefined,
+    phases: (keyof Phases)[],
+    reset: boolean,
+    wantLoss: boolean,
+    onGradNorm?: (norm: number) => void,
+  ): Promise<number> | undefined {
     const d = this.ctx.device;
-    const enc = d.createCommandEncoder({ label: 'engine.step' });
+    const n = 4 * this.shape.T * this.shape.B;
+    const slot = this.pendingSteps * this.slotBytes;
+    d.queue.writeBuffer(this.uploads, slot, batch.inputs);
+    d.queue.writeBuffer(this.uploads, slot + n, batch.targets);
+    if (hyper) d.queue.writeBuffer(this.uploads, slot + 2 * n, hyper);
+    const enc = (this.pending ??= d.createCommandEncoder({ label: 'engine.steps' }));
+    this.pendingSteps++;
+    enc.copyBufferToBuffer(this.uploads, slot, this.buf.inputs, 0, n);
+    enc.copyBufferToBuffer(this.uploads, slot + n, this.buf.targets, 0, n);
+    if (hyper) enc.copyBufferToBuffer(this.uploads, slot + 2 * n, this.hyper, 0, 48);
     if (reset) enc.clearBuffer(this.buf.hprev);
     const normNeeded = wantLoss && this.optimizer.clipNorm === 0;
     for (const ph of phases) this.encode(enc, ph === 'backward' && normNeeded ? [...this.phases.backward, this.gradNormOp] : this.phases[ph]);
-    if (wantLoss) {
-      enc.copyBufferToBuffer(this.buf.loss, 0, this.lossStaging, 0, 4);
-      enc.copyBufferToBuffer(this.buf.grad_norm, 0, this.lossStaging, 4, 4);
+    if (!wantLoss) {
+      if (this.pendingSteps >= this.stepsPerSubmit) this.flush();
+      return undefined;
     }
-    this.profiler?.resolve(enc);
-    d.queue.submit([enc.finish()]);
+    // a staging buffer whose previous loss has been read (the ring grows if all are in flight)
+    let r = this.lossRing.find((x) => !x.inFlight);
+    if (!r) this.lossRing.push((r = { buffer: this.alloc(`engine.loss${this.lossRing.length}`, 16, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST), inFlight: false }));
+    const staging = r;
+    staging.inFlight = true;
+    enc.copyBufferToBuffer(this.buf.loss, 0, staging.buffer, 0, 4);
+    enc.copyBufferToBuffer(this.buf.grad_norm, 0, staging.buffer, 4, 4);
+    this.flush();
+    return (async () => {
+      try {
+        await staging.buffer.mapAsync(GPUMapMode.READ);
+        const [loss, norm] = new Float32Array(staging.buffer.getMappedRange(0, 8));
+        staging.buffer.unmap();
+        const f = this.ctx.failure();
+        if (f) throw f;
+        this.gradNorm = norm;
+        onGradNorm?.(norm);
+        return (this.lastLoss = loss);
+      } finally {
+        staging.inFlight = false;
+      }
+    })();
   }
 
-  private async readLoss(): Promise<number> {
-    await this.lossStaging.mapAsync(GPUMapMode.READ);
-    const [loss, norm] = new Float32Array(this.lossStaging.getMappedRange(0, 8));
-    this.lossStaging.unmap();
-    this.check();
-    this.gradNorm = norm;
-    return (this.lastLoss = loss);
-  }
-
+  /** Records one step; it is submitted with the next ones (see record), and only a step that
+   * wants its loss waits for the GPU. The returned promises resolve in step order. Callers
+   * may record further steps before awaiting a loss: the queue keeps running meanwhile. */
   async step(batch: Batch, opts: StepOptions = {}): Promise<number | undefined> {
-    this.check();
-    this.writeBatch(batch);
-    this.writeHyper(opts.lr ?? this.optimizer.lr);
+    if (this.destroyed) throw new GpuError('This GPU engine was destroyed.');
+    const f = this.ctx.failure();
+    if (f) throw f;
+    this.checkBatch(batch);
+    const hyper = this.hyperBytes(opts.lr ?? this.optimizer.lr);
     this.t++;
     // the loss pass reads losses[] of this step's forward pass (the update does not touch them)
-    this.submit(opts.wantLoss ? ['forward', 'backward', 'update', 'loss'] : ['forward', 'backward', 'update'], opts.reset ?? false, opts.wantLoss ?? false);
-    await this.profiler?.collect();
-    return opts.wantLoss ? this.readLoss() : undefined;
+    const phases: (keyof Phases)[] = opts.wantLoss ? ['forward', 'backward', 'update', 'loss'] : ['forward', 'backward', 'update'];
+    const loss = this.record(batch, hyper, phases, opts.reset ?? false, opts.wantLoss ?? false, opts.onGradNorm);
+    if (this.profiler) {
+      this.flush();
+      await this.profiler.collect();
+    }
+    return loss;
   }
 
   async forwardBackward(batch: Batch, opts: { reset?: boolean } = {}): Promise<number> {
     this.check();
-    this.writeBatch(batch);
-    this.submit(['forward', 'backward', 'loss'], opts.reset ?? false, true);
-    await this.profiler?.collect();
-    return this.readLoss();
+    this.checkBatch(batch);
+    const loss = this.record(batch, undefined, ['forward', 'backward', 'loss'], opts.reset ?? false, true)!;
+    if (this.profiler) await this.profiler.collect();
+    return loss;
   }
 
   /** Copies a buffer (or the first `bytes` of it) to a new staging buffer and reads it. Not
    * used by the training loop: for inspection, checkpoints and generation only. */
   private async read(src: GPUBuffer, bytes = src.size): Promise<Float32Array> {
+    this.check();
     const d = this.ctx.device;
     const staging = d.createBuffer({ label: 'engine.read', size: Math.max(16, bytes), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     const enc = d.createCommandEncoder({ label: 'engine.read' });
@@ -712,6 +796,7 @@ export class GpuEngine implements Engine {
 
   destroy(): void {
     if (this.destroyed) return;
+    this.pending = undefined;
     this.destroyed = true;
     for (const [b] of this.allocated) b.destroy();
     this.allocated.clear();
