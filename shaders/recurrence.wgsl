@@ -209,7 +209,8 @@ fn backward_dnext_step(@builtin(global_invocation_id) gid: vec3u) {
   if (first + 3u < B) { dh_next[st.w * H + j] = s.w; }
 }
 
-// ---- transpose_hh: W_hhT = W_hh^T, once per step before the forward ------------------------
+// ---- transposed copies: W_hhT = W_hh^T once per step before the forward; W_hyT = W_hy^T before
+// generation (shaders/sample.wgsl) -------------------------------------------------------------
 @group(0) @binding(0) var<storage, read> W_src: array<f32>;           // (H, H)
 @group(0) @binding(1) var<storage, read_write> W_dst: array<f32>;     // (H, H)
 
@@ -220,4 +221,13 @@ fn transpose_hh(@builtin(global_invocation_id) gid: vec3u) {
   let j = gid.x / H;
   let i = gid.x % H;
   W_dst[gid.x] = W_src[i * H + j];
+}
+
+@compute @workgroup_size(WG)
+fn transpose_hy(@builtin(global_invocation_id) gid: vec3u) {
+  let V = launch.V; let H = launch.H;
+  if (gid.x >= H * V) { return; }
+  let i = gid.x / V;
+  let v = gid.x % V;
+  W_dst[gid.x] = W_src[v * H + i];
 }

@@ -1,5 +1,5 @@
 // Autoregressive generation, all streams at once, with no readback until the end.
-// One workgroup per stream s: feed the prime, then for each of `length` characters
+// Feed the prime, then for each of `length` characters
 //   h = tanh(W_xh x + W_hh h + b_h);  y = W_hy h + b_y
 //   x = argmax(y)                      (greedy: the tutorial's predict)
 //   x = first kept v with sum_{kept u<=v} exp((y_u - max y)/temperature) > r * total  (sampling)
@@ -7,18 +7,18 @@
 // numbers as src/rng.ts, so the CPU engine draws the same characters (sampleIndex in
 // src/cpu/engine.ts). "Kept": the top_k most likely characters, then the smallest most-likely
 // set whose probability reaches top_p, in the order (y descending, index ascending).
-// The parameters come as the one flat buffer of src/model.ts (offsets OFF_*).
+//
+// Layout of the work as in the persistent training sweep (shaders/recurrence.wgsl): one
+// workgroup per group of four streams (vec4 lanes), HMAX/4 invocations each owning four rows
+// of h, h in workgroup memory; the products read W_hh and W_hy transposed (W_hhT, W_hyT, made
+// by transpose_hh / transpose_hy right before) so that neighbouring invocations read
+// neighbouring addresses. Invocation s < 4 then draws stream s's character.
+// Sizes and the flat-buffer offsets of src/model.ts come in the Gen uniform.
 
-override V: u32;
-override H: u32;
-override WG: u32 = 64;
-override OFF_W_xh: u32;
-override OFF_W_hh: u32;
-override OFF_b_h: u32;
-override OFF_W_hy: u32;
-override OFF_b_y: u32;
+override HMAX: u32 = 64;
+override WGR: u32 = HMAX / 4u;
 
-struct Gen {             // field order of GenUniform in src/gpu/engine.ts
+struct Gen {             // field order of generate() in src/gpu/engine.ts
   prime_len: u32,
   length: u32,
   greedy: u32,
@@ -26,15 +26,24 @@ struct Gen {             // field order of GenUniform in src/gpu/engine.ts
   temperature: f32,
   top_k: u32,            // 0 = all
   top_p: f32,            // 1 = all
+  streams: u32,
+  V: u32,
+  H: u32,
+  off_W_xh: u32,
+  off_b_h: u32,
+  off_b_y: u32,
 }
 
 @group(0) @binding(0) var<uniform> gen: Gen;
 @group(0) @binding(1) var<storage, read> params: array<f32>;       // flat parameters
-@group(0) @binding(2) var<storage, read> prime: array<u32>;        // (prime_len)
-@group(0) @binding(3) var<storage, read_write> out: array<u32>;    // (streams, length)
-@group(0) @binding(4) var<storage, read_write> scratch: array<f32>; // (streams, 2*H + V)
+@group(0) @binding(2) var<storage, read> W_hhT: array<f32>;        // (H, H): W_hhT[j*H+i] = W_hh[i*H+j]
+@group(0) @binding(3) var<storage, read> W_hyT: array<f32>;        // (H, V): W_hyT[i*V+v] = W_hy[v*H+i]
+@group(0) @binding(4) var<storage, read> prime: array<u32>;        // (prime_len)
+@group(0) @binding(5) var<storage, read_write> out: array<u32>;    // (streams, length)
+@group(0) @binding(6) var<storage, read_write> logits: array<f32>; // (streams, V)
 
-var<workgroup> x_next: u32;
+var<workgroup> hw: array<vec4f, 2u * HMAX>;  // h of the group's four streams, alternating halves
+var<workgroup> x_next: array<u32, 4>;
 
 fn hash32(v: u32) -> u32 {     // lowbias32, as hash32 in src/rng.ts
   var x = v;
@@ -52,16 +61,16 @@ fn rand_uniform(seed: u32, stream: u32, counter: u32) -> f32 {
 }
 
 fn e_of(y0: u32, v: u32, m: f32) -> f32 {
-  return exp((scratch[y0 + v] - m) / gen.temperature);
+  return exp((logits[y0 + v] - m) / gen.temperature);
 }
 
-// One invocation: the sampling rule of the header over logits scratch[y0 .. y0+V).
+// One invocation: the sampling rule of the header over logits[y0 .. y0+V).
 fn draw(y0: u32, m: f32, u: f32, best: u32) -> u32 {
   var total = 0.0;
-  for (var v = 0u; v < V; v++) { total += e_of(y0, v, m); }
+  for (var v = 0u; v < gen.V; v++) { total += e_of(y0, v, m); }
   var cy = -3.4e38;
-  var ci = V;
-  var limited = gen.top_p < 1.0 || (gen.top_k > 0u && gen.top_k < V);
+  var ci = gen.V;
+  var limited = gen.top_p < 1.0 || (gen.top_k > 0u && gen.top_k < gen.V);
   if (limited) {
     var kept = 0u;
     var cum = 0.0;
@@ -70,8 +79,8 @@ fn draw(y0: u32, m: f32, u: f32, best: u32) -> u32 {
     loop {
       var by = -3.4e38;
       var bi = -1;
-      for (var v = 0u; v < V; v++) {
-        let yv = scratch[y0 + v];
+      for (var v = 0u; v < gen.V; v++) {
+        let yv = logits[y0 + v];
         let after = yv < py || (yv == py && i32(v) > pi);
         if (after && (bi < 0 || yv > by)) { by = yv; bi = i32(v); }
       }
@@ -86,15 +95,15 @@ fn draw(y0: u32, m: f32, u: f32, best: u32) -> u32 {
     ci = u32(pi);
   }
   var kept_total = 0.0;
-  for (var v = 0u; v < V; v++) {
-    let yv = scratch[y0 + v];
+  for (var v = 0u; v < gen.V; v++) {
+    let yv = logits[y0 + v];
     if (!limited || yv > cy || (yv == cy && v <= ci)) { kept_total += e_of(y0, v, m); }
   }
   let r = u * kept_total;
   var acc = 0.0;
   var last = best;
-  for (var v = 0u; v < V; v++) {
-    let yv = scratch[y0 + v];
+  for (var v = 0u; v < gen.V; v++) {
+    let yv = logits[y0 + v];
     if (limited && !(yv > cy || (yv == cy && v <= ci))) { continue; }
     acc += e_of(y0, v, m);
     last = v;
@@ -103,46 +112,71 @@ fn draw(y0: u32, m: f32, u: f32, best: u32) -> u32 {
   return last;
 }
 
-@compute @workgroup_size(WG)
+@compute @workgroup_size(WGR)
 fn generate(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) l: u32) {
-  let s = wg.x;
-  let base = s * (2u * H + V);
-  let y0 = base + 2u * H;
-  for (var i = l; i < H; i += WG) { scratch[base + i] = 0.0; }
-  storageBarrier();
-  var x = prime[0];
+  let V = gen.V;
+  let H = gen.H;
+  let s0 = 4u * wg.x;                                   // first stream of the group
+  let st = min(vec4u(s0) + vec4u(0u, 1u, 2u, 3u), vec4u(gen.streams - 1u));
+  let rows = vec4u(l, l + WGR, l + 2u * WGR, l + 3u * WGR);
+  let r = min(rows, vec4u(H - 1u));                    // rows past H: computed, not stored
+  for (var i = l; i < H; i += WGR) { hw[i] = vec4f(0.0); }
+  if (l < 4u) { x_next[l] = 0u; } // lanes past the last stream keep drawing character 0
+  let live = vec4<bool>(true, s0 + 1u < gen.streams, s0 + 2u < gen.streams, s0 + 3u < gen.streams);
+  var x = vec4u(prime[0]);
   let steps = gen.prime_len - 1u + gen.length;
   for (var n = 0u; n < steps; n++) {
-    let h_old = base + (n % 2u) * H;
-    let h_new = base + ((n + 1u) % 2u) * H;
-    for (var i = l; i < H; i += WG) {
-      var a = params[OFF_W_xh + i * V + x] + params[OFF_b_h + i];
-      for (var j = 0u; j < H; j++) { a += params[OFF_W_hh + i * H + j] * scratch[h_old + j]; }
-      scratch[h_new + i] = stable_tanh(a);
+    let old = (n % 2u) * H;
+    let cur = H - old;
+    workgroupBarrier();
+    let xw = x + gen.off_W_xh;
+    var a0 = vec4f(params[xw.x + r.x * V], params[xw.y + r.x * V], params[xw.z + r.x * V], params[xw.w + r.x * V]) + params[gen.off_b_h + r.x];
+    var a1 = vec4f(params[xw.x + r.y * V], params[xw.y + r.y * V], params[xw.z + r.y * V], params[xw.w + r.y * V]) + params[gen.off_b_h + r.y];
+    var a2 = vec4f(params[xw.x + r.z * V], params[xw.y + r.z * V], params[xw.z + r.z * V], params[xw.w + r.z * V]) + params[gen.off_b_h + r.z];
+    var a3 = vec4f(params[xw.x + r.w * V], params[xw.y + r.w * V], params[xw.z + r.w * V], params[xw.w + r.w * V]) + params[gen.off_b_h + r.w];
+    for (var j = 0u; j < H; j++) {
+      let h = hw[old + j];
+      let w = j * H;
+      a0 += W_hhT[w + r.x] * h;
+      a1 += W_hhT[w + r.y] * h;
+      a2 += W_hhT[w + r.z] * h;
+      a3 += W_hhT[w + r.w] * h;
     }
-    storageBarrier();
+    let hn = array<vec4f, 4>(stable_tanh4(a0), stable_tanh4(a1), stable_tanh4(a2), stable_tanh4(a3));
+    for (var k = 0u; k < 4u; k++) {
+      if (rows[k] < H) { hw[cur + rows[k]] = hn[k]; }
+    }
+    workgroupBarrier();
     if (n + 1u < gen.prime_len) {
-      x = prime[n + 1u];
+      x = vec4u(prime[n + 1u]);
       continue;
     }
-    for (var v = l; v < V; v += WG) {
-      var y = params[OFF_b_y + v];
-      for (var i = 0u; i < H; i++) { y += params[OFF_W_hy + v * H + i] * scratch[h_new + i]; }
-      scratch[y0 + v] = y;
+    // logits of the four streams, column v of W_hy^T per invocation
+    for (var v = l; v < V; v += WGR) {
+      var y = vec4f(params[gen.off_b_y + v]);
+      for (var i = 0u; i < H; i++) { y += W_hyT[i * V + v] * hw[cur + i]; }
+      logits[st.x * V + v] = y.x;
+      if (live.y) { logits[st.y * V + v] = y.y; }
+      if (live.z) { logits[st.z * V + v] = y.z; }
+      if (live.w) { logits[st.w * V + v] = y.w; }
     }
     storageBarrier();
-    if (l == 0u) {
+    workgroupBarrier();
+    if (l < 4u && s0 + l < gen.streams) {
+      let s = s0 + l;
+      let y0 = s * V;
       let k = n + 1u - gen.prime_len;
       var best = 0u;
-      var m = scratch[y0];
+      var m = logits[y0];
       for (var v = 1u; v < V; v++) {
-        if (scratch[y0 + v] > m) { m = scratch[y0 + v]; best = v; }
+        if (logits[y0 + v] > m) { m = logits[y0 + v]; best = v; }
       }
       var pick = best;
       if (gen.greedy == 0u) { pick = draw(y0, m, rand_uniform(gen.seed, s, k), best); }
       out[s * gen.length + k] = pick;
-      x_next = pick;
+      x_next[l] = pick;
     }
-    x = workgroupUniformLoad(&x_next);
+    workgroupBarrier();
+    x = vec4u(x_next[0], x_next[1], x_next[2], x_next[3]);
   }
 }

@@ -160,6 +160,7 @@ describe('sampling kernel, GPU vs CPU', () => {
       { temperature: 1, seed: 1 },
       { temperature: 0.5, seed: 2 },
       { temperature: 1.7, seed: 3 },
+      { temperature: 0.9, seed: 9, streams: 6 }, // two groups of four streams, the second partial
     ]) {
       const a = await cpu.generate({ prime, length: 80, streams: 3, ...o });
       const b = await g.generate({ prime, length: 80, streams: 3, ...o });

@@ -81,7 +81,8 @@ function bufferTable(s: StepShape, lay: Layout) {
     loss: 4, // [0] mean loss of the step, [1] its gradient norm
     dhs: T * B * H, // (T, B, H) W_hy^T dy, then dtanh
     dh_next: B * H, // (B, H) scratch of the backward sweep
-    W_hhT: H * H, // (H, H) W_hh transposed, for the forward sweep
+    W_hhT: H * H, // (H, H) W_hh transposed, for the forward sweep and generation
+    W_hyT: H * V, // (H, V) W_hy transposed, for generation
   };
 }
 type BufferName = keyof ReturnType<typeof bufferTable>;
@@ -143,6 +144,8 @@ export class GpuEngine implements Engine {
   private phases: Phases;
   private readonly schedules: Partial<Record<RecurrenceSchedule, Phases>>;
   private readonly sampler: Kernel;
+  /** W_hhT and W_hyT from the live weights, before generation */
+  private readonly transposes: Op[];
   private readonly launch: GPUBuffer;
   private readonly genUniform: GPUBuffer;
   private readonly allocated = new Map<GPUBuffer, number>();
@@ -172,7 +175,7 @@ export class GpuEngine implements Engine {
       if (!(name === 'params' && sharedParams)) this.buf[name] = this.alloc(`engine.${name}`, 4 * n, STORAGE);
     if (sharedParams) this.buf.params = sharedParams;
     this.hyper = this.alloc('engine.hyper', 48, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-    this.genUniform = this.alloc('engine.gen', 32, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    this.genUniform = this.alloc('engine.gen', 64, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
     this.lossRing = Array.from({ length: LOSSES_IN_FLIGHT }, (_, i) => ({
       buffer: this.alloc(`engine.loss${i}`, 16, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST),
       inFlight: false,
@@ -184,6 +187,10 @@ export class GpuEngine implements Engine {
     this.stepsPerSubmit = slots;
     this.sampler = kernels.generate;
     this.launch = this.launchUniform();
+    this.transposes = [
+      this.op('transpose_hh', kernels.transpose_hh, [this.param('W_hh'), this.buf.W_hhT], Math.ceil((shape.H * shape.H) / WG)),
+      this.op('transpose_hy', kernels.transpose_hy, [this.param('W_hy'), this.buf.W_hyT], Math.ceil((shape.H * shape.V) / WG)),
+    ];
     this.schedules = {};
     if (opts.kernels === 'reference') this.schedules.persistent = this.referencePhases(kernels);
     else {
@@ -386,7 +393,9 @@ export class GpuEngine implements Engine {
         { TOTAL: lay.total, WG, OFF_b_h: lay.offset.b_h, OFF_W_hy: lay.offset.W_hy, OFF_b_y: lay.offset.b_y }],
       ['optimizer', 'grad_norm_reduce', ['read', 'storage'], { TOTAL: lay.total }],
       ['loss', 'loss_mean', ['read', 'storage'], { N }],
-      ['sample', 'generate', ['uniform', 'read', 'read', 'storage', 'storage'], { V, H, WG, ...offsets }],
+      ['sample', 'generate', ['uniform', 'read', 'read', 'read', 'read', 'storage', 'storage'], { HMAX: hmaxOf(H) }],
+      ['recurrence', 'transpose_hh', ['read', 'storage'], { WG }],
+      ['recurrence', 'transpose_hy', ['read', 'storage'], { WG }],
     ];
     const reference: Spec[] = [
       ['rnn_forward', 'forward_recurrence', ['read', 'read', 'read', 'read', 'storage', 'storage'], sizes],
@@ -401,9 +410,8 @@ export class GpuEngine implements Engine {
     const wantStep = opts.recurrence !== 'persistent' && (opts.recurrence === 'step' || !persistentFits || measureWorthIt(shape));
     // sizes come from the launch uniform; only the workgroup arrays are sized at compile time
     const wg = { WG };
-    const hmax = { HMAX: Math.max(64, 2 ** Math.ceil(Math.log2(H))) };
+    const hmax = { HMAX: hmaxOf(H) };
     const tiled: Spec[] = [
-      ['recurrence', 'transpose_hh', ['read', 'storage'], wg],
       ...(wantPersistent
         ? ([
             ['recurrence', 'forward_persistent', rec, hmax],
@@ -426,7 +434,7 @@ export class GpuEngine implements Engine {
     const kernels: Record<string, Kernel> = {};
     await Promise.all(
       spec.map(async ([shader, entry, bindings, constants]) => {
-        const launch = opts.kernels === 'tiled' && ['recurrence', 'matmul', 'output'].includes(shader);
+        const launch = ['recurrence', 'matmul', 'output'].includes(shader);
         kernels[entry] = await makeKernel(ctx, { shader, entry, bindings: [...bindings], constants, launch });
       }),
     );
@@ -570,6 +578,7 @@ export class GpuEngine implements Engine {
       if (c === 0) enc.clearBuffer(this.buf.hprev);
       this.encode(enc, this.phases.forward);
       enc.copyBufferToBuffer(this.buf.losses, 0, all, 4 * c * T, 4 * T);
+      this.profiler?.discard(); // not a training step
       d.queue.submit([enc.finish()]);
     }
     const losses = await this.read(all, 4 * chunks * T);
@@ -747,22 +756,26 @@ export class GpuEngine implements Engine {
     const streams = o.streams ?? 1;
     const { V, H } = this.shape;
     if (o.prime.length === 0) throw new Error('generate: the prime must hold at least one character');
-    const u = new ArrayBuffer(32);
+    if (o.length === 0) return Array.from({ length: streams }, () => new Uint32Array(0));
+    const lay = this.layout;
+    const u = new ArrayBuffer(52); // struct Gen of shaders/sample.wgsl
     new Uint32Array(u, 0, 4).set([o.prime.length, o.length, o.greedy ? 1 : 0, (o.seed ?? 0) >>> 0]);
     new Float32Array(u, 16, 1)[0] = o.temperature ?? 1;
     new Uint32Array(u, 20, 1)[0] = o.topK ?? 0;
     new Float32Array(u, 24, 1)[0] = o.topP ?? 1;
+    new Uint32Array(u, 28, 6).set([streams, V, H, lay.offset.W_xh, lay.offset.b_h, lay.offset.b_y]);
     d.queue.writeBuffer(this.genUniform, 0, u);
-    if (o.length === 0) return Array.from({ length: streams }, () => new Uint32Array(0));
     const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     const prime = this.scratchBuffer('generate.prime', 4 * o.prime.length, STORAGE);
     const out = this.scratchBuffer('generate.out', 4 * streams * o.length, STORAGE);
-    const scratch = this.scratchBuffer('generate.scratch', 4 * streams * (2 * H + V), STORAGE);
+    const logits = this.scratchBuffer('generate.logits', 4 * streams * V, STORAGE);
     d.queue.writeBuffer(prime, 0, o.prime);
     const enc = d.createCommandEncoder({ label: 'generate' });
-    const pass = enc.beginComputePass({ label: 'generate' });
-    dispatch(pass, this.sampler, bindGroup(this.ctx, this.sampler, [this.genUniform, this.buf.params, prime, out, scratch]), streams);
-    pass.end();
+    this.encode(enc, [
+      ...this.transposes,
+      this.op('generate', this.sampler, [this.genUniform, this.buf.params, this.buf.W_hhT, this.buf.W_hyT, prime, out, logits], Math.ceil(streams / 4)),
+    ]);
+    this.profiler?.discard(); // not a training step
     d.queue.submit([enc.finish()]);
     const flat = new Uint32Array((await this.read(out, 4 * streams * o.length)).buffer);
     return Array.from({ length: streams }, (_, s) => flat.slice(s * o.length, (s + 1) * o.length));
@@ -802,6 +815,11 @@ export class GpuEngine implements Engine {
     this.allocated.clear();
     this.profiler?.destroy();
   }
+}
+
+/** Workgroup-array size of the persistent kernels for H: a power of two >= H, at least 64. */
+function hmaxOf(H: number): number {
+  return Math.max(64, 2 ** Math.ceil(Math.log2(H)));
 }
 
 function measureWorthIt(s: StepShape): boolean {
