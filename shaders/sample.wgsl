@@ -13,6 +13,8 @@
 // of h, h in workgroup memory; the products read W_hh and W_hy transposed (W_hhT, W_hyT, made
 // by transpose_hh / transpose_hy right before) so that neighbouring invocations read
 // neighbouring addresses. Invocation s < 4 then draws stream s's character.
+// generate1, for a single stream with H a multiple of 4: the vec4 lanes are four consecutive
+// rows instead of four streams, so each W_hhT load is one aligned vec4 and no lane is idle.
 // Sizes and the flat-buffer offsets of src/model.ts come in the Gen uniform.
 
 override HMAX: u32 = 64;
@@ -41,9 +43,11 @@ struct Gen {             // field order of generate() in src/gpu/engine.ts
 @group(0) @binding(4) var<storage, read> prime: array<u32>;        // (prime_len)
 @group(0) @binding(5) var<storage, read_write> out: array<u32>;    // (streams, length)
 @group(0) @binding(6) var<storage, read_write> logits: array<f32>; // (streams, V)
+@group(0) @binding(2) var<storage, read> W_hhT4: array<vec4f>;     // W_hhT as (H, H/4) vec4
 
 var<workgroup> hw: array<vec4f, 2u * HMAX>;  // h of the group's four streams, alternating halves
 var<workgroup> x_next: array<u32, 4>;
+var<workgroup> h1: array<f32, 2u * HMAX>;     // generate1: h of the stream, alternating halves
 
 fn hash32(v: u32) -> u32 {     // lowbias32, as hash32 in src/rng.ts
   var x = v;
@@ -178,5 +182,61 @@ fn generate(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) l
     }
     workgroupBarrier();
     x = vec4u(x_next[0], x_next[1], x_next[2], x_next[3]);
+  }
+}
+
+@compute @workgroup_size(WGR)
+fn generate1(@builtin(local_invocation_index) l: u32) {
+  let V = gen.V;
+  let H = gen.H;
+  let H4 = H / 4u;
+  let live = l < H4;                                    // invocation l owns rows 4l .. 4l+3
+  let q = min(l, H4 - 1u);
+  for (var i = l; i < 2u * H; i += WGR) { h1[i] = 0.0; }
+  var x = prime[0];
+  let steps = gen.prime_len - 1u + gen.length;
+  workgroupBarrier();
+  for (var n = 0u; n < steps; n++) {
+    // h1[old] was completed before the last barrier of the previous iteration
+    let old = (n % 2u) * H;
+    let cur = H - old;
+    let r = 4u * q;
+    let xw = gen.off_W_xh + x;
+    var a = vec4f(params[xw + r * V], params[xw + (r + 1u) * V], params[xw + (r + 2u) * V], params[xw + (r + 3u) * V]) +
+      vec4f(params[gen.off_b_h + r], params[gen.off_b_h + r + 1u], params[gen.off_b_h + r + 2u], params[gen.off_b_h + r + 3u]);
+    for (var j = 0u; j < H; j++) { a += W_hhT4[j * H4 + q] * h1[old + j]; }
+    let hn = stable_tanh4(a);
+    if (live) {
+      h1[cur + r] = hn.x;
+      h1[cur + r + 1u] = hn.y;
+      h1[cur + r + 2u] = hn.z;
+      h1[cur + r + 3u] = hn.w;
+    }
+    workgroupBarrier();
+    if (n + 1u < gen.prime_len) {
+      x = prime[n + 1u];
+      continue;
+    }
+    for (var v = l; v < V; v += WGR) {
+      var y = params[gen.off_b_y + v];
+      for (var i = 0u; i < H; i++) { y += W_hyT[i * V + v] * h1[cur + i]; }
+      logits[v] = y;
+    }
+    storageBarrier();
+    workgroupBarrier();
+    if (l == 0u) {
+      let k = n + 1u - gen.prime_len;
+      var best = 0u;
+      var m = logits[0];
+      for (var v = 1u; v < V; v++) {
+        if (logits[v] > m) { m = logits[v]; best = v; }
+      }
+      var pick = best;
+      if (gen.greedy == 0u) { pick = draw(0u, m, rand_uniform(gen.seed, 0u, k), best); }
+      out[k] = pick;
+      x_next[0] = pick;
+    }
+    workgroupBarrier();
+    x = x_next[0];
   }
 }

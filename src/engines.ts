@@ -1,7 +1,7 @@
 import { CpuEngine } from './cpu/engine.js';
 import type { Engine, OptimizerConfig } from './engine.js';
 import type { GpuContext } from './gpu/context.js';
-import { GpuEngine } from './gpu/engine.js';
+import { GpuEngine, type GpuEngineOptions } from './gpu/engine.js';
 import type { Params, StepShape } from './model.js';
 
 export type DeviceKind = 'gpu' | 'cpu';
@@ -13,8 +13,9 @@ export async function createEngine(
   optimizer: OptimizerConfig,
   params: Params,
   ctx?: GpuContext,
+  gpuOptions?: GpuEngineOptions,
 ): Promise<Engine> {
   if (device === 'cpu') return new CpuEngine(shape, optimizer, params);
   if (!ctx) throw new Error("createEngine('gpu') needs a GPU context");
-  return GpuEngine.create(ctx, shape, optimizer, params);
+  return GpuEngine.create(ctx, shape, optimizer, params, undefined, gpuOptions);
 }

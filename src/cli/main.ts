@@ -12,7 +12,8 @@ import { createEngine, type DeviceKind } from '../engines.js';
 import { CharRnnError, DivergedError, TextError, UsageError } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
 import { initParams } from '../init.js';
-import type { Params } from '../model.js';
+import type { Params, StepShape } from '../model.js';
+import { GpuEngine, type KernelVariant } from '../gpu/engine.js';
 import { sampleText } from '../sample.js';
 import { type LogEntry, Trainer } from '../train.js';
 import { runCheck } from '../check.js';
@@ -122,6 +123,8 @@ interface TrainOpts {
   sampleEvery?: number;
   logFile?: string;
   sampleLength: number;
+  profile?: boolean;
+  kernels?: KernelVariant | 'auto';
   temperature: number;
   greedy?: boolean;
   prime?: string;
@@ -145,7 +148,8 @@ async function train(o: TrainOpts): Promise<void> {
   const shape = { V: vocab.size, H: cfg.hidden, B: plan.B, T: plan.T };
   const startParams: Params = ckpt ? ckpt.params : initParams(shape, cfg.seed);
   const ctx = await gpuContextFor(o.device);
-  const engine = await createEngine(o.device, shape, optimizerOf(cfg), startParams, ctx);
+  if (o.profile && o.device !== 'gpu') throw new UsageError('--profile times the GPU kernels: use it with --device gpu.');
+  const engine = await createEngine(o.device, shape, optimizerOf(cfg), startParams, ctx, { profile: o.profile, kernels: o.kernels });
   const trainer = new Trainer(engine, data, cfg, o.init ? ckpt!.step : 0, val);
   if (resumed) trainer.restore(resumed.state);
   // --steps is the run's total; with --init, the steps to add to the checkpoint's count
@@ -222,6 +226,7 @@ async function train(o: TrainOpts): Promise<void> {
       (last?.valLoss !== undefined ? `, validation ${last.valLoss.toFixed(4)} nats/char = ${last.valBpc!.toFixed(3)} bits/char, perplexity ${last.valPerplexity!.toFixed(2)}` : ''),
   );
   if (o.save) err(`saved ${o.save} (step ${trainer.step})`);
+  if (o.profile && engine instanceof GpuEngine) printProfile(engine, shape);
   if (o.sampleLength > 0) {
     const [s] = await sampleText(engine, vocab, { prime, length: o.sampleLength, greedy: o.greedy, temperature: o.temperature, seed: cfg.seed });
     err(o.greedy ? `greedy sample from ${JSON.stringify(prime)}:` : `sample (temperature ${o.temperature}, seed ${cfg.seed}):`);
@@ -230,6 +235,27 @@ async function train(o: TrainOpts): Promise<void> {
   trainer.destroy();
   engine.destroy();
   if (interrupted) process.exitCode = 130;
+}
+
+/** `train --profile`: GPU time per kernel and step, the schedule chosen, memory in use. */
+function printProfile(engine: GpuEngine, s: StepShape): void {
+  const p = engine.profile();
+  const flops = 6 * s.T * s.B * (s.H * s.H + s.V * s.H);
+  err(`\nprofile: ${p.adapter}; ${p.steps} steps timed (each waited for its timings)`);
+  err(`  kernels: ${p.variant} (${engine.kernelsReason}); recurrence: ${p.recurrence}${p.reason ? ` (${p.reason})` : ''}`);
+  if (p.kernels.length) {
+    const w = Math.max(...p.kernels.map((k) => k.name.length));
+    for (const k of p.kernels)
+      err(`  ${k.name.padEnd(w)}  ${k.ms.toFixed(3).padStart(9)} ms/step  ${((100 * k.ms) / p.totalMs).toFixed(1).padStart(5)}%`);
+    err(`  ${'total'.padEnd(w)}  ${p.totalMs.toFixed(3).padStart(9)} ms/step  = ${(flops / (p.totalMs * 1e6)).toFixed(2)} GFLOP/s of model FLOPs (6(H^2+VH) per character)`);
+  }
+  const m = engine.memory();
+  const t = m.tensors;
+  const mb = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
+  err(
+    `  GPU memory: ${mb(m.bytes)} allocated; model state ${mb(t.params + t.grads + t.optimizer + t.activations)} ` +
+      `(parameters ${mb(t.params)}, gradients ${mb(t.grads)}, optimizer ${mb(t.optimizer)}, activations ${mb(t.activations)})`,
+  );
 }
 
 async function sample(o: {
@@ -364,6 +390,8 @@ export function buildProgram(): Command {
     .option('--prime <s>', 'text to start the sample from (default: the first character of the text)')
     .option('--temperature <t>', 'sampling temperature', num('--temperature'), 1)
     .option('--greedy', 'sample the most likely character each time')
+    .option('--profile', 'time every GPU kernel (timestamp queries; each step then waits for the GPU) and report memory')
+    .addOption(new Option('--kernels <variant>', 'GPU kernels: tiled, reference (the simple ones), auto (by step size)').choices(['auto', 'tiled', 'reference']).default('auto'))
     .action((o) => train(o));
 
   program

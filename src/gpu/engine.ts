@@ -144,6 +144,8 @@ export class GpuEngine implements Engine {
   private phases: Phases;
   private readonly schedules: Partial<Record<RecurrenceSchedule, Phases>>;
   private readonly sampler: Kernel;
+  /** one stream, H a multiple of 4 (shaders/sample.wgsl generate1) */
+  private readonly sampler1?: Kernel;
   /** W_hhT and W_hyT from the live weights, before generation */
   private readonly transposes: Op[];
   private readonly launch: GPUBuffer;
@@ -186,6 +188,7 @@ export class GpuEngine implements Engine {
     this.uploads = this.alloc('engine.uploads', slots * this.slotBytes, GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
     this.stepsPerSubmit = slots;
     this.sampler = kernels.generate;
+    this.sampler1 = kernels.generate1;
     this.launch = this.launchUniform();
     this.transposes = [
       this.op('transpose_hh', kernels.transpose_hh, [this.param('W_hh'), this.buf.W_hhT], Math.ceil((shape.H * shape.H) / WG)),
@@ -394,6 +397,7 @@ export class GpuEngine implements Engine {
       ['optimizer', 'grad_norm_reduce', ['read', 'storage'], { TOTAL: lay.total }],
       ['loss', 'loss_mean', ['read', 'storage'], { N }],
       ['sample', 'generate', ['uniform', 'read', 'read', 'read', 'read', 'storage', 'storage'], { HMAX: hmaxOf(H) }],
+      ...(H % 4 === 0 ? ([['sample', 'generate1', ['uniform', 'read', 'read', 'read', 'read', 'storage', 'storage'], { HMAX: hmaxOf(H) }]] as Spec[]) : []),
       ['recurrence', 'transpose_hh', ['read', 'storage'], { WG }],
       ['recurrence', 'transpose_hy', ['read', 'storage'], { WG }],
     ];
@@ -695,6 +699,7 @@ export class GpuEngine implements Engine {
    * wants its loss waits for the GPU. The returned promises resolve in step order. Callers
    * may record further steps before awaiting a loss: the queue keeps running meanwhile. */
   async step(batch: Batch, opts: StepOptions = {}): Promise<number | undefined> {
+    if (this.profiler) await this.profiler.idle(); // one step's timings at a time
     if (this.destroyed) throw new GpuError('This GPU engine was destroyed.');
     const f = this.ctx.failure();
     if (f) throw f;
@@ -773,7 +778,9 @@ export class GpuEngine implements Engine {
     const enc = d.createCommandEncoder({ label: 'generate' });
     this.encode(enc, [
       ...this.transposes,
-      this.op('generate', this.sampler, [this.genUniform, this.buf.params, this.buf.W_hhT, this.buf.W_hyT, prime, out, logits], Math.ceil(streams / 4)),
+      streams === 1 && this.sampler1
+        ? this.op('generate', this.sampler1, [this.genUniform, this.buf.params, this.buf.W_hhT, this.buf.W_hyT, prime, out, logits], 1)
+        : this.op('generate', this.sampler, [this.genUniform, this.buf.params, this.buf.W_hhT, this.buf.W_hyT, prime, out, logits], Math.ceil(streams / 4)),
     ]);
     this.profiler?.discard(); // not a training step
     d.queue.submit([enc.finish()]);
@@ -868,7 +875,18 @@ class Profiler {
     enc.copyBufferToBuffer(this.resolveBuf!, 0, this.staging!, 0, 8 * n);
   }
 
-  async collect(): Promise<void> {
+  private collecting: Promise<void> = Promise.resolve();
+
+  /** Resolves when no step's timings are being read back. */
+  idle(): Promise<void> {
+    return this.collecting;
+  }
+
+  collect(): Promise<void> {
+    return (this.collecting = this.read());
+  }
+
+  private async read(): Promise<void> {
     this.steps++;
     if (!this.staging || this.names.length === 0) return;
     const n = 2 * this.names.length;
