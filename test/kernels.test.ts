@@ -128,3 +128,32 @@ describe('tiled engine vs reference kernels, 3 training steps on the GPU', () =>
     });
   }
 });
+
+describe('GPU memory', () => {
+  test('everything is allocated up front: steps, losses, generation and evaluation allocate nothing more', async () => {
+    const shape = { V: 21, H: 40, B: 5, T: 9 };
+    const e = await GpuEngine.create(gpu(), shape, { name: 'adam', lr: 0.01, clip: 0 }, initParams(shape, 3));
+    const n = shape.B * shape.T;
+    const batch = { inputs: Uint32Array.from({ length: n }, (_, i) => i % shape.V), targets: Uint32Array.from({ length: n }, (_, i) => (i + 1) % shape.V) };
+    const evaluator = await e.evaluator(16);
+    const text = Uint32Array.from({ length: 100 }, (_, i) => (i * 3) % shape.V);
+    const warmUp = async () => {
+      for (let s = 0; s < 20; s++) await e.step(batch, { wantLoss: s % 3 === 0 });
+      await e.generate({ prime: Uint32Array.of(1), length: 30, streams: 6, temperature: 1 });
+      await e.generate({ prime: Uint32Array.of(1, 2), length: 30, streams: 1, temperature: 1 });
+      await evaluator.evaluate(text);
+    };
+    await warmUp();
+    const before = e.memory();
+    await warmUp();
+    expect(e.memory().bytes).toBe(before.bytes);
+    // what is allocated is the model's state plus small uniforms and staging buffers
+    const t = before.tensors;
+    const model = t.params + t.grads + t.optimizer + t.activations;
+    expect(t.optimizer).toBe(2 * t.params); // Adam: m and v
+    expect(before.bytes).toBeGreaterThan(model);
+    expect(before.bytes).toBeLessThan(2 * model + 64 * 1024);
+    evaluator.destroy();
+    e.destroy();
+  });
+});
