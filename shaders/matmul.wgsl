@@ -63,6 +63,46 @@ fn matmul(@builtin(global_invocation_id) gid: vec3u) {
   }
 }
 
+// matmul8: the same product with an 8x8 block per invocation (16 loads per 64 multiply-adds).
+@compute @workgroup_size(WG)
+fn matmul8(@builtin(global_invocation_id) gid: vec3u) {
+  let M = mm.M; let N = mm.N; let K = mm.K; let A_M = mm.A_M; let A_K = mm.A_K; let A_OFF = mm.A_OFF;
+  let B_K = mm.B_K; let B_N = mm.B_N; let B_OFF = mm.B_OFF; let C_M = mm.C_M; let C_N = mm.C_N; let ALPHA = mm.ALPHA;
+  let tiles_n = (N + 7u) / 8u;
+  if (gid.x >= tiles_n * ((M + 7u) / 8u)) { return; }
+  let m0 = (gid.x / tiles_n) * 8u;
+  let n0 = (gid.x % tiles_n) * 8u;
+  let r = vec4u(0u, 1u, 2u, 3u);
+  let a_lo = min(vec4u(m0) + r, vec4u(M - 1u)) * A_M + A_OFF;
+  let a_hi = min(vec4u(m0 + 4u) + r, vec4u(M - 1u)) * A_M + A_OFF;
+  let b_lo = min(vec4u(n0) + r, vec4u(N - 1u)) * B_N + B_OFF;
+  let b_hi = min(vec4u(n0 + 4u) + r, vec4u(N - 1u)) * B_N + B_OFF;
+  var c: array<vec4f, 16>; // c[2*i] = C(m0+i, n0..n0+3), c[2*i+1] = C(m0+i, n0+4..n0+7)
+  for (var k = 0u; k < K; k++) {
+    let ka = k * A_K;
+    let kb = k * B_K;
+    let a0 = vec4f(A[a_lo.x + ka], A[a_lo.y + ka], A[a_lo.z + ka], A[a_lo.w + ka]);
+    let a1 = vec4f(A[a_hi.x + ka], A[a_hi.y + ka], A[a_hi.z + ka], A[a_hi.w + ka]);
+    let b0 = vec4f(Bm[b_lo.x + kb], Bm[b_lo.y + kb], Bm[b_lo.z + kb], Bm[b_lo.w + kb]);
+    let b1 = vec4f(Bm[b_hi.x + kb], Bm[b_hi.y + kb], Bm[b_hi.z + kb], Bm[b_hi.w + kb]);
+    c[0] += a0.x * b0; c[1] += a0.x * b1;
+    c[2] += a0.y * b0; c[3] += a0.y * b1;
+    c[4] += a0.z * b0; c[5] += a0.z * b1;
+    c[6] += a0.w * b0; c[7] += a0.w * b1;
+    c[8] += a1.x * b0; c[9] += a1.x * b1;
+    c[10] += a1.y * b0; c[11] += a1.y * b1;
+    c[12] += a1.z * b0; c[13] += a1.z * b1;
+    c[14] += a1.w * b0; c[15] += a1.w * b1;
+  }
+  for (var i = 0u; i < 8u; i++) {
+    if (m0 + i >= M) { break; }
+    for (var j = 0u; j < 8u; j++) {
+      if (n0 + j >= N) { break; }
+      C[(m0 + i) * C_M + (n0 + j) * C_N] = ALPHA * c[2u * i + j / 4u][j % 4u];
+    }
+  }
+}
+
 @compute @workgroup_size(WG)
 fn matmul_naive(@builtin(global_invocation_id) gid: vec3u) {
   let M = mm.M; let N = mm.N; let K = mm.K; let A_M = mm.A_M; let A_K = mm.A_K; let A_OFF = mm.A_OFF;

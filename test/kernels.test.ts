@@ -22,7 +22,7 @@ interface Product {
   C_M: number; C_N: number; ALPHA: number;
 }
 
-async function runMatmul(entry: 'matmul' | 'matmul_naive', m: Product, A: Float32Array, Bm: Float32Array): Promise<Float32Array> {
+async function runMatmul(entry: 'matmul' | 'matmul8' | 'matmul_naive', m: Product, A: Float32Array, Bm: Float32Array): Promise<Float32Array> {
   const ctx = gpu();
   const d = ctx.device;
   const k = await makeKernel(ctx, { shader: 'matmul', entry, bindings: ['read', 'read', 'storage'], constants: { WG: 64 }, launch: true });
@@ -41,7 +41,8 @@ async function runMatmul(entry: 'matmul' | 'matmul_naive', m: Product, A: Float3
   const launch = d.createBindGroup({ layout: k.launchLayout!, entries: [{ binding: 0, resource: { buffer: u, size: 64 } }] });
   const enc = d.createCommandEncoder();
   const pass = enc.beginComputePass();
-  const tiles = entry === 'matmul' ? Math.ceil(m.M / 4) * Math.ceil(m.N / 4) : m.M * m.N;
+  const tile = entry === 'matmul' ? 4 : entry === 'matmul8' ? 8 : 1;
+  const tiles = Math.ceil(m.M / tile) * Math.ceil(m.N / tile);
   dispatch(pass, k, bindGroup(ctx, k, [a, b, c]), Math.ceil(tiles / 64), { group: launch, slot: 0 });
   pass.end();
   const staging = d.createBuffer({ size: cBytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
@@ -66,7 +67,7 @@ function cpuMatmul(m: Product, A: Float32Array, Bm: Float32Array): Float64Array 
 
 // The engine's four products (src/gpu/engine.ts tiledPhases) at awkward sizes: positions N,
 // vocabulary V and hidden size H that are not multiples of 4, an offset row block, a scale.
-const P = 23, V = 13, H = 10, B = 3;
+const P = 23, V = 13, H = 10, B = 3; // and 8x8 blocks: none of them a multiple of 8
 const PRODUCTS: [string, Product][] = [
   ['logits = hs[1..] W_hy^T', { M: P, N: V, K: H, A_M: H, A_K: 1, A_OFF: B * H, B_K: 1, B_N: H, B_OFF: 0, C_M: V, C_N: 1, ALPHA: 1 }],
   ['dhs = dy W_hy', { M: P, N: H, K: V, A_M: V, A_K: 1, A_OFF: 0, B_K: H, B_N: 1, B_OFF: 0, C_M: H, C_N: 1, ALPHA: 1 }],
@@ -75,7 +76,7 @@ const PRODUCTS: [string, Product][] = [
   ['1x1x1', { M: 1, N: 1, K: 1, A_M: 1, A_K: 1, A_OFF: 0, B_K: 1, B_N: 1, B_OFF: 0, C_M: 1, C_N: 1, ALPHA: 1 }],
 ];
 
-describe('matmul.wgsl: tiled vs naive vs CPU', () => {
+describe('matmul.wgsl: tiled (4x4 and 8x8 blocks) vs naive vs CPU', () => {
   for (const [name, m] of PRODUCTS) {
     test(`${name} (M=${m.M} N=${m.N} K=${m.K})`, async () => {
       // operands large enough for every index the strides reach
@@ -86,10 +87,12 @@ describe('matmul.wgsl: tiled vs naive vs CPU', () => {
       const want = cpuMatmul(m, A, Bm);
       const tiled = await runMatmul('matmul', m, A, Bm);
       const naive = await runMatmul('matmul_naive', m, A, Bm);
+      const tiled8 = await runMatmul('matmul8', m, A, Bm);
       const tol = { atol: 1e-6, rtol: 1e-5 };
       expectClose(naive, want, { name: `${name} naive`, ...tol });
       expectClose(tiled, want, { name: `${name} tiled`, ...tol });
       expectClose(tiled, naive, { name: `${name} tiled vs naive`, ...tol });
+      expectClose(tiled8, want, { name: `${name} tiled 8x8`, ...tol });
     });
   }
 });
