@@ -25,8 +25,9 @@ override WGR: u32 = HMAX / 4u;
 
 const S = 4u; // streams per group = vec4 lanes
 
-fn group_streams(g: u32) -> vec4u {
-  return min(vec4u(4u * g) + vec4u(0u, 1u, 2u, 3u), vec4u(launch.B - 1u));
+// Streams first .. first+3 (those past B repeat stream B-1: computed, never stored).
+fn streams4(first: u32) -> vec4u {
+  return min(vec4u(first) + vec4u(0u, 1u, 2u, 3u), vec4u(launch.B - 1u));
 }
 
 // ---- forward -------------------------------------------------------------------------------
@@ -37,11 +38,10 @@ fn group_streams(g: u32) -> vec4u {
 @group(0) @binding(4) var<storage, read_write> hs: array<f32>;      // (T+1, B, H)
 @group(0) @binding(5) var<storage, read_write> hprev: array<f32>;   // (B, H)
 
-// Stores h_t (t1 = t + 1) of row i for the group's live streams.
-fn store_h(t1: u32, st: vec4u, g: u32, i: u32, h: vec4f) {
+// Stores h_t (t1 = t + 1) of row i for the live streams of st = streams4(first).
+fn store_h(t1: u32, st: vec4u, first: u32, i: u32, h: vec4f) {
   let H = launch.H; let B = launch.B;
-  let first = 4u * g;
-  hs[(t1 * B + st.x) * H + i] = h.x;
+  if (first < B) { hs[(t1 * B + st.x) * H + i] = h.x; }
   if (first + 1u < B) { hs[(t1 * B + st.y) * H + i] = h.y; }
   if (first + 2u < B) { hs[(t1 * B + st.z) * H + i] = h.z; }
   if (first + 3u < B) { hs[(t1 * B + st.w) * H + i] = h.w; }
@@ -53,13 +53,13 @@ var<workgroup> hw: array<vec4f, 2u * HMAX>; // h_{t-1} and h_t of the group, alt
 fn forward_persistent(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) l: u32) {
   let V = launch.V; let H = launch.H; let B = launch.B; let T = launch.T;
   let g = wg.x;
-  let st = group_streams(g);
+  let st = streams4(4u * g);
   let rows = vec4u(l, l + WGR, l + 2u * WGR, l + 3u * WGR);
   let r = min(rows, vec4u(H - 1u)); // rows past H compute row H-1 again and are not stored
   for (var i = l; i < H; i += WGR) {
     let h0 = vec4f(hprev[st.x * H + i], hprev[st.y * H + i], hprev[st.z * H + i], hprev[st.w * H + i]);
     hw[i] = h0;
-    store_h(0u, st, g, i, h0);
+    store_h(0u, st, 4u * g, i, h0);
   }
   workgroupBarrier();
   for (var t = 0u; t < T; t++) {
@@ -82,7 +82,7 @@ fn forward_persistent(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocatio
     for (var k = 0u; k < 4u; k++) {
       if (rows[k] < H) {
         hw[cur + rows[k]] = hn[k];
-        store_h(t + 1u, st, g, rows[k], hn[k]);
+        store_h(t + 1u, st, 4u * g, rows[k], hn[k]);
       }
     }
     workgroupBarrier();
@@ -97,6 +97,82 @@ fn forward_persistent(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocatio
   }
 }
 
+// forward_persistent8: the same sweep for eight streams per workgroup (two vec4 sets a, b):
+// each W_hhT load serves 32 multiply-adds, and W_hh is streamed once per eight streams.
+var<workgroup> hw8: array<vec4f, 4u * HMAX>; // [half][set][row]: h of streams a then b
+
+@compute @workgroup_size(WGR)
+fn forward_persistent8(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) l: u32) {
+  let V = launch.V; let H = launch.H; let B = launch.B; let T = launch.T;
+  let fa = 8u * wg.x;
+  let fb = fa + 4u;
+  let sa = streams4(fa);
+  let sb = streams4(fb);
+  let rows = vec4u(l, l + WGR, l + 2u * WGR, l + 3u * WGR);
+  let r = min(rows, vec4u(H - 1u));
+  for (var i = l; i < H; i += WGR) {
+    let ha = vec4f(hprev[sa.x * H + i], hprev[sa.y * H + i], hprev[sa.z * H + i], hprev[sa.w * H + i]);
+    let hb = vec4f(hprev[sb.x * H + i], hprev[sb.y * H + i], hprev[sb.z * H + i], hprev[sb.w * H + i]);
+    hw8[i] = ha;
+    hw8[H + i] = hb;
+    store_h(0u, sa, fa, i, ha);
+    store_h(0u, sb, fb, i, hb);
+  }
+  workgroupBarrier();
+  for (var t = 0u; t < T; t++) {
+    let xa = vec4u(inputs[t * B + sa.x], inputs[t * B + sa.y], inputs[t * B + sa.z], inputs[t * B + sa.w]);
+    let xb = vec4u(inputs[t * B + sb.x], inputs[t * B + sb.y], inputs[t * B + sb.z], inputs[t * B + sb.w]);
+    let old = (t % 2u) * 2u * H;
+    let cur = 2u * H - old;
+    var pa: array<vec4f, 4>;
+    var pb: array<vec4f, 4>;
+    for (var k = 0u; k < 4u; k++) {
+      let w = r[k] * V;
+      pa[k] = vec4f(W_xh[w + xa.x], W_xh[w + xa.y], W_xh[w + xa.z], W_xh[w + xa.w]) + b_h[r[k]];
+      pb[k] = vec4f(W_xh[w + xb.x], W_xh[w + xb.y], W_xh[w + xb.z], W_xh[w + xb.w]) + b_h[r[k]];
+    }
+    var a0 = pa[0]; var a1 = pa[1]; var a2 = pa[2]; var a3 = pa[3];
+    var b0 = pb[0]; var b1 = pb[1]; var b2 = pb[2]; var b3 = pb[3];
+    for (var j = 0u; j < H; j++) {
+      let ha = hw8[old + j];
+      let hb = hw8[old + H + j];
+      let w = j * H;
+      let w0 = W_hhT[w + r.x];
+      let w1 = W_hhT[w + r.y];
+      let w2 = W_hhT[w + r.z];
+      let w3 = W_hhT[w + r.w];
+      a0 += w0 * ha; b0 += w0 * hb;
+      a1 += w1 * ha; b1 += w1 * hb;
+      a2 += w2 * ha; b2 += w2 * hb;
+      a3 += w3 * ha; b3 += w3 * hb;
+    }
+    let na = array<vec4f, 4>(stable_tanh4(a0), stable_tanh4(a1), stable_tanh4(a2), stable_tanh4(a3));
+    let nb = array<vec4f, 4>(stable_tanh4(b0), stable_tanh4(b1), stable_tanh4(b2), stable_tanh4(b3));
+    for (var k = 0u; k < 4u; k++) {
+      if (rows[k] < H) {
+        hw8[cur + rows[k]] = na[k];
+        hw8[cur + H + rows[k]] = nb[k];
+        store_h(t + 1u, sa, fa, rows[k], na[k]);
+        store_h(t + 1u, sb, fb, rows[k], nb[k]);
+      }
+    }
+    workgroupBarrier();
+  }
+  let last = (T % 2u) * 2u * H;
+  for (var i = l; i < H; i += WGR) {
+    let ha = hw8[last + i];
+    let hb = hw8[last + H + i];
+    if (fa < B) { hprev[sa.x * H + i] = ha.x; }
+    if (fa + 1u < B) { hprev[sa.y * H + i] = ha.y; }
+    if (fa + 2u < B) { hprev[sa.z * H + i] = ha.z; }
+    if (fa + 3u < B) { hprev[sa.w * H + i] = ha.w; }
+    if (fb < B) { hprev[sb.x * H + i] = hb.x; }
+    if (fb + 1u < B) { hprev[sb.y * H + i] = hb.y; }
+    if (fb + 2u < B) { hprev[sb.z * H + i] = hb.z; }
+    if (fb + 3u < B) { hprev[sb.w * H + i] = hb.w; }
+  }
+}
+
 // Invocation (g, i) of timestep launch.t; hs[0] already holds the carried state.
 @compute @workgroup_size(WG)
 fn forward_step(@builtin(global_invocation_id) gid: vec3u) {
@@ -105,7 +181,7 @@ fn forward_step(@builtin(global_invocation_id) gid: vec3u) {
   let g = gid.x / H;
   let i = gid.x % H;
   let t = launch.t;
-  let st = group_streams(g);
+  let st = streams4(4u * g);
   let prev = vec4u(t * B) + st;
   let x = vec4u(inputs[t * B + st.x], inputs[t * B + st.y], inputs[t * B + st.z], inputs[t * B + st.w]);
   var a = vec4f(W_xh[i * V + x.x], W_xh[i * V + x.y], W_xh[i * V + x.z], W_xh[i * V + x.w]) + b_h[i];
@@ -113,7 +189,7 @@ fn forward_step(@builtin(global_invocation_id) gid: vec3u) {
     let hv = vec4f(hs[prev.x * H + j], hs[prev.y * H + j], hs[prev.z * H + j], hs[prev.w * H + j]);
     a += W_hhT[j * H + i] * hv;
   }
-  store_h(t + 1u, st, g, i, stable_tanh4(a));
+  store_h(t + 1u, st, 4u * g, i, stable_tanh4(a));
 }
 
 // ---- backward ------------------------------------------------------------------------------
@@ -126,10 +202,9 @@ fn dhs4(base: vec4u, i: u32) -> vec4f {
   return vec4f(dhs[base.x + i], dhs[base.y + i], dhs[base.z + i], dhs[base.w + i]);
 }
 
-fn store_dhs(base: vec4u, g: u32, i: u32, d: vec4f) {
+fn store_dhs(base: vec4u, first: u32, i: u32, d: vec4f) {
   let B = launch.B;
-  let first = 4u * g;
-  dhs[base.x + i] = d.x;
+  if (first < B) { dhs[base.x + i] = d.x; }
   if (first + 1u < B) { dhs[base.y + i] = d.y; }
   if (first + 2u < B) { dhs[base.z + i] = d.z; }
   if (first + 3u < B) { dhs[base.w + i] = d.w; }
@@ -142,7 +217,7 @@ var<workgroup> dnext: array<vec4f, HMAX>;   // dh_next; slot i is only touched b
 fn backward_persistent(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) l: u32) {
   let V = launch.V; let H = launch.H; let B = launch.B; let T = launch.T;
   let g = wg.x;
-  let st = group_streams(g);
+  let st = streams4(4u * g);
   let cols = vec4u(l, l + WGR, l + 2u * WGR, l + 3u * WGR);
   let c = min(cols, vec4u(H - 1u)); // columns past H compute column H-1 again, not stored
   for (var i = l; i < H; i += WGR) { dnext[i] = vec4f(0.0); }
@@ -154,7 +229,7 @@ fn backward_persistent(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocati
       let hv = vec4f(hs_in[h.x + i], hs_in[h.y + i], hs_in[h.z + i], hs_in[h.w + i]);
       let d = (dhs4(cur, i) + dnext[i]) * (1.0 - hv * hv);
       dtw[i] = d;
-      store_dhs(cur, g, i, d);
+      store_dhs(cur, 4u * g, i, d);
     }
     workgroupBarrier();
     var s0 = vec4f(0.0);
@@ -172,6 +247,67 @@ fn backward_persistent(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocati
     let sn = array<vec4f, 4>(s0, s1, s2, s3);
     for (var k = 0u; k < 4u; k++) {
       if (cols[k] < H) { dnext[cols[k]] = sn[k]; }
+    }
+    workgroupBarrier();
+  }
+}
+
+// backward_persistent8: eight streams per workgroup, as forward_persistent8.
+var<workgroup> dtw8: array<vec4f, 2u * HMAX>;    // [set][row] dtanh_t
+var<workgroup> dnext8: array<vec4f, 2u * HMAX>;  // [set][row] dh_next, slots owned by their row
+
+@compute @workgroup_size(WGR)
+fn backward_persistent8(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) l: u32) {
+  let V = launch.V; let H = launch.H; let B = launch.B; let T = launch.T;
+  let fa = 8u * wg.x;
+  let fb = fa + 4u;
+  let sa = streams4(fa);
+  let sb = streams4(fb);
+  let cols = vec4u(l, l + WGR, l + 2u * WGR, l + 3u * WGR);
+  let c = min(cols, vec4u(H - 1u));
+  for (var i = l; i < H; i += WGR) {
+    dnext8[i] = vec4f(0.0);
+    dnext8[H + i] = vec4f(0.0);
+  }
+  for (var tt = 0u; tt < T; tt++) {
+    let t = T - 1u - tt;
+    let cura = (vec4u(t * B) + sa) * H;
+    let curb = (vec4u(t * B) + sb) * H;
+    let ha = (vec4u((t + 1u) * B) + sa) * H;
+    let hb = (vec4u((t + 1u) * B) + sb) * H;
+    for (var i = l; i < H; i += WGR) {
+      let hva = vec4f(hs_in[ha.x + i], hs_in[ha.y + i], hs_in[ha.z + i], hs_in[ha.w + i]);
+      let hvb = vec4f(hs_in[hb.x + i], hs_in[hb.y + i], hs_in[hb.z + i], hs_in[hb.w + i]);
+      let da = (dhs4(cura, i) + dnext8[i]) * (1.0 - hva * hva);
+      let db = (dhs4(curb, i) + dnext8[H + i]) * (1.0 - hvb * hvb);
+      dtw8[i] = da;
+      dtw8[H + i] = db;
+      store_dhs(cura, fa, i, da);
+      store_dhs(curb, fb, i, db);
+    }
+    workgroupBarrier();
+    var a0 = vec4f(0.0); var a1 = vec4f(0.0); var a2 = vec4f(0.0); var a3 = vec4f(0.0);
+    var b0 = vec4f(0.0); var b1 = vec4f(0.0); var b2 = vec4f(0.0); var b3 = vec4f(0.0);
+    for (var i = 0u; i < H; i++) {
+      let da = dtw8[i];
+      let db = dtw8[H + i];
+      let w = i * H;
+      let w0 = W_hh[w + c.x];
+      let w1 = W_hh[w + c.y];
+      let w2 = W_hh[w + c.z];
+      let w3 = W_hh[w + c.w];
+      a0 += w0 * da; b0 += w0 * db;
+      a1 += w1 * da; b1 += w1 * db;
+      a2 += w2 * da; b2 += w2 * db;
+      a3 += w3 * da; b3 += w3 * db;
+    }
+    let na = array<vec4f, 4>(a0, a1, a2, a3);
+    let nb = array<vec4f, 4>(b0, b1, b2, b3);
+    for (var k = 0u; k < 4u; k++) {
+      if (cols[k] < H) {
+        dnext8[cols[k]] = na[k];
+        dnext8[H + cols[k]] = nb[k];
+      }
     }
     workgroupBarrier();
   }
@@ -198,7 +334,7 @@ fn backward_dnext_step(@builtin(global_invocation_id) gid: vec3u) {
   if (gid.x >= H * ((B + S - 1u) / S)) { return; }
   let g = gid.x / H;
   let j = gid.x % H;
-  let st = group_streams(g);
+  let st = streams4(4u * g);
   let cur = (vec4u(launch.t * B) + st) * H;
   var s = vec4f(0.0);
   for (var i = 0u; i < H; i++) { s += W_hh[i * H + j] * dhs4(cur, i); }

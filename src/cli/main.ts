@@ -242,7 +242,7 @@ function printProfile(engine: GpuEngine, s: StepShape): void {
   const p = engine.profile();
   const flops = 6 * s.T * s.B * (s.H * s.H + s.V * s.H);
   err(`\nprofile: ${p.adapter}; ${p.steps} steps timed (each waited for its timings)`);
-  err(`  kernels: ${p.variant} (${engine.kernelsReason}); recurrence: ${p.recurrence}${p.reason ? ` (${p.reason})` : ''}`);
+  err(`  kernels: ${p.variant} (${engine.kernelsReason}); recurrence: ${p.detail}${p.reason ? ` (${p.reason})` : ''}`);
   if (p.kernels.length) {
     const w = Math.max(...p.kernels.map((k) => k.name.length));
     for (const k of p.kernels)

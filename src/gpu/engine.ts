@@ -46,6 +46,8 @@ export interface Profile {
   adapter: string;
   variant: KernelVariant;
   recurrence: RecurrenceSchedule;
+  /** the schedule in words (streams per workgroup) */
+  detail: string;
   /** why that schedule (limits, or the measured times) */
   reason: string;
   steps: number;
@@ -112,6 +114,8 @@ const LOSSES_IN_FLIGHT = 4;
 
 /** Floats of workgroup memory per hidden unit in the persistent sweeps (two vec4 arrays). */
 const PERSISTENT_BYTES_PER_H = 32;
+/** The same for the eight-stream sweeps (forward_persistent8, backward_persistent8). */
+const PERSISTENT8_BYTES_PER_H = 64;
 
 /** Below this many multiply-adds per step in the sweeps, the schedule is not worth measuring. */
 const MEASURE_ABOVE = 1 << 24;
@@ -125,6 +129,16 @@ export class GpuEngine implements Engine {
   recurrence: RecurrenceSchedule;
   recurrenceReason: string;
   kernelsReason = '';
+  /** streams that share one workgroup (persistent sweep) or one invocation (per-timestep) */
+  private streamsPerGroup = 4;
+
+  /** The recurrence schedule in words, e.g. "persistent, 8 streams per workgroup". */
+  get recurrenceDetail(): string {
+    if (this.kernels === 'reference') return 'persistent, 1 stream per workgroup';
+    return this.recurrence === 'persistent'
+      ? `persistent, ${this.streamsPerGroup} streams per workgroup`
+      : 'one dispatch per timestep, 4 streams per invocation';
+  }
   gradNorm = NaN;
   private t = 0; // optimizer steps taken (Adam's bias correction)
   private readonly ctx: GpuContext;
@@ -197,13 +211,14 @@ export class GpuEngine implements Engine {
     this.schedules = {};
     if (opts.kernels === 'reference') this.schedules.persistent = this.referencePhases(kernels);
     else {
-      if (kernels.forward_persistent) this.schedules.persistent = this.tiledPhases(kernels, 'persistent');
+      if (kernels.forward_persistent || kernels.forward_persistent8) this.schedules.persistent = this.tiledPhases(kernels, 'persistent');
       if (kernels.forward_step) this.schedules.step = this.tiledPhases(kernels, 'step');
     }
     this.recurrence = opts.recurrence === 'step' || !this.schedules.persistent ? 'step' : 'persistent';
     this.recurrenceReason =
       opts.kernels === 'reference' ? 'reference kernels (one stream per workgroup)' : opts.recurrence === 'auto' ? '' : 'chosen by the caller';
     this.phases = this.schedules[this.recurrence]!;
+    this.streamsPerGroup = kernels.forward_persistent8 ? 8 : 4;
     if (opts.profile) this.profiler = new Profiler(this, ctx);
   }
 
@@ -330,7 +345,14 @@ export class GpuEngine implements Engine {
 
     const forward: Op[] = [this.op('transpose_hh', k.transpose_hh, [p('W_hh'), b.W_hhT], groups(H * H))];
     const fwdBindings = [p('W_xh'), b.W_hhT, p('b_h'), b.inputs, b.hs, b.hprev];
-    if (schedule === 'persistent') forward.push(this.op('forward_recurrence', k.forward_persistent, fwdBindings, G));
+    // eight streams per workgroup where there are more than four and the memory allows
+    const eight = Boolean(k.forward_persistent8);
+    if (schedule === 'persistent')
+      forward.push(
+        eight
+          ? this.op('forward_recurrence', k.forward_persistent8, fwdBindings, Math.ceil(B / 8))
+          : this.op('forward_recurrence', k.forward_persistent, fwdBindings, G),
+      );
     else {
       forward.push(copy(b.hprev, 0, b.hs, 0));
       for (let t = 0; t < T; t++) forward.push(perStep('forward_recurrence', k.forward_step, fwdBindings, groups(G * H), t));
@@ -345,7 +367,12 @@ export class GpuEngine implements Engine {
     // dhs (N,H) = dy (N,V) . W_hy (V,H)
     const backward: Op[] = [mm('output_backprop', [b.dy, p('W_hy'), b.dhs], { M: N, N: H, K: V, A_M: V, A_K: 1, B_K: H, B_N: 1, C_M: H, C_N: 1 })];
     const bwdBindings = [p('W_hh'), b.hs, b.dhs, b.dh_next];
-    if (schedule === 'persistent') backward.push(this.op('backward_recurrence', k.backward_persistent, bwdBindings, G));
+    if (schedule === 'persistent')
+      backward.push(
+        eight
+          ? this.op('backward_recurrence', k.backward_persistent8, bwdBindings, Math.ceil(B / 8))
+          : this.op('backward_recurrence', k.backward_persistent, bwdBindings, G),
+      );
     else
       for (let t = T - 1; t >= 0; t--) {
         backward.push(perStep('backward_recurrence', k.backward_dtanh_step, bwdBindings, groups(B * H), t));
@@ -387,10 +414,12 @@ export class GpuEngine implements Engine {
     const N = T * B;
     const sizes = { V, H, B, T, WG };
     const offsets = Object.fromEntries(PARAM_NAMES.map((k) => [`OFF_${k}`, lay.offset[k]]));
-    const persistentFits = PERSISTENT_BYTES_PER_H * H <= ctx.device.limits.maxComputeWorkgroupStorageSize;
+    const wgMemory = ctx.device.limits.maxComputeWorkgroupStorageSize;
+    const persistentFits = PERSISTENT_BYTES_PER_H * hmaxOf(H) <= wgMemory;
+    const eightStreams = B > 4 && PERSISTENT8_BYTES_PER_H * hmaxOf(H) <= wgMemory;
     if (opts.recurrence === 'persistent' && !persistentFits)
       throw new GpuError(
-        `The persistent recurrence needs ${PERSISTENT_BYTES_PER_H * H} bytes of workgroup memory at H=${H}; this adapter offers ` +
+        `The persistent recurrence needs ${PERSISTENT_BYTES_PER_H * hmaxOf(H)} bytes of workgroup memory at H=${H}; this adapter offers ` +
           `${ctx.device.limits.maxComputeWorkgroupStorageSize}. Use the per-timestep schedule (recurrence 'step' or 'auto').`,
       );
     type Spec = readonly [ShaderName, string, readonly BindingKind[], Record<string, number>];
@@ -421,8 +450,8 @@ export class GpuEngine implements Engine {
     const tiled: Spec[] = [
       ...(wantPersistent
         ? ([
-            ['recurrence', 'forward_persistent', rec, hmax],
-            ['recurrence', 'backward_persistent', bwd, hmax],
+            ['recurrence', eightStreams ? 'forward_persistent8' : 'forward_persistent', rec, hmax],
+            ['recurrence', eightStreams ? 'backward_persistent8' : 'backward_persistent', bwd, hmax],
           ] as Spec[])
         : []),
       ...(wantStep
@@ -459,7 +488,7 @@ export class GpuEngine implements Engine {
    * shape (large shapes only; below MEASURE_ABOVE the persistent sweep is kept). */
   private async chooseRecurrence(persistentFits: boolean): Promise<void> {
     if (!persistentFits) {
-      this.recurrenceReason = `workgroup memory: the persistent sweep needs ${PERSISTENT_BYTES_PER_H * this.shape.H} bytes`;
+      this.recurrenceReason = `workgroup memory: the persistent sweep needs ${PERSISTENT_BYTES_PER_H * hmaxOf(this.shape.H)} bytes`;
       return;
     }
     if (!this.schedules.step) {
@@ -917,6 +946,7 @@ class Profiler {
       adapter: this.ctx.adapterName + (this.querySet ? '' : ' (no timestamp-query: no kernel timings)'),
       variant: this.engine.kernels,
       recurrence: this.engine.recurrence,
+      detail: this.engine.recurrenceDetail,
       reason: this.engine.recurrenceReason,
       steps: this.steps,
       kernels,
