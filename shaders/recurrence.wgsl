@@ -173,6 +173,42 @@ fn forward_persistent8(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocati
   }
 }
 
+// forward_persistent1: one stream (B = 1); the vec4 lanes are the invocation's four rows
+// instead of four streams, so no lane is idle.
+var<workgroup> hw1: array<f32, 2u * HMAX>; // h_{t-1} and h_t, alternating halves
+
+@compute @workgroup_size(WGR)
+fn forward_persistent1(@builtin(local_invocation_index) l: u32) {
+  let V = launch.V; let H = launch.H; let T = launch.T;
+  let rows = vec4u(l, l + WGR, l + 2u * WGR, l + 3u * WGR);
+  let r = min(rows, vec4u(H - 1u));
+  for (var i = l; i < H; i += WGR) {
+    hw1[i] = hprev[i];
+    hs[i] = hprev[i];
+  }
+  workgroupBarrier();
+  for (var t = 0u; t < T; t++) {
+    let x = inputs[t];
+    let old = (t % 2u) * H;
+    let cur = H - old;
+    var a = vec4f(W_xh[r.x * V + x], W_xh[r.y * V + x], W_xh[r.z * V + x], W_xh[r.w * V + x]) +
+      vec4f(b_h[r.x], b_h[r.y], b_h[r.z], b_h[r.w]);
+    for (var j = 0u; j < H; j++) {
+      let w = j * H;
+      a += vec4f(W_hhT[w + r.x], W_hhT[w + r.y], W_hhT[w + r.z], W_hhT[w + r.w]) * hw1[old + j];
+    }
+    let hn = stable_tanh4(a);
+    for (var k = 0u; k < 4u; k++) {
+      if (rows[k] < H) {
+        hw1[cur + rows[k]] = hn[k];
+        hs[(t + 1u) * H + rows[k]] = hn[k];
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var i = l; i < H; i += WGR) { hprev[i] = hw1[(T % 2u) * H + i]; }
+}
+
 // Invocation (g, i) of timestep launch.t; hs[0] already holds the carried state.
 @compute @workgroup_size(WG)
 fn forward_step(@builtin(global_invocation_id) gid: vec3u) {
@@ -308,6 +344,37 @@ fn backward_persistent8(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocat
         dnext8[cols[k]] = na[k];
         dnext8[H + cols[k]] = nb[k];
       }
+    }
+    workgroupBarrier();
+  }
+}
+
+// backward_persistent1: one stream, four columns of W_hh^T dtanh in the vec4 lanes.
+var<workgroup> dtw1: array<f32, HMAX>;     // dtanh_t
+var<workgroup> dnext1: array<f32, HMAX>;   // dh_next, slots owned by their column
+
+@compute @workgroup_size(WGR)
+fn backward_persistent1(@builtin(local_invocation_index) l: u32) {
+  let H = launch.H; let T = launch.T;
+  let cols = vec4u(l, l + WGR, l + 2u * WGR, l + 3u * WGR);
+  let c = min(cols, vec4u(H - 1u));
+  for (var i = l; i < H; i += WGR) { dnext1[i] = 0.0; }
+  for (var tt = 0u; tt < T; tt++) {
+    let t = T - 1u - tt;
+    for (var i = l; i < H; i += WGR) {
+      let h = hs_in[(t + 1u) * H + i];
+      let d = (dhs[t * H + i] + dnext1[i]) * (1.0 - h * h);
+      dtw1[i] = d;
+      dhs[t * H + i] = d;
+    }
+    workgroupBarrier();
+    var s = vec4f(0.0);
+    for (var i = 0u; i < H; i++) {
+      let w = i * H;
+      s += vec4f(W_hh[w + c.x], W_hh[w + c.y], W_hh[w + c.z], W_hh[w + c.w]) * dtw1[i];
+    }
+    for (var k = 0u; k < 4u; k++) {
+      if (cols[k] < H) { dnext1[cols[k]] = s[k]; }
     }
     workgroupBarrier();
   }

@@ -136,7 +136,7 @@ export class GpuEngine implements Engine {
   get recurrenceDetail(): string {
     if (this.kernels === 'reference') return 'persistent, 1 stream per workgroup';
     return this.recurrence === 'persistent'
-      ? `persistent, ${this.streamsPerGroup} streams per workgroup`
+      ? `persistent, ${this.streamsPerGroup === 1 ? '1 stream, rows in the vec4 lanes' : `${this.streamsPerGroup} streams per workgroup`}`
       : 'one dispatch per timestep, 4 streams per invocation';
   }
   gradNorm = NaN;
@@ -211,14 +211,15 @@ export class GpuEngine implements Engine {
     this.schedules = {};
     if (opts.kernels === 'reference') this.schedules.persistent = this.referencePhases(kernels);
     else {
-      if (kernels.forward_persistent || kernels.forward_persistent8) this.schedules.persistent = this.tiledPhases(kernels, 'persistent');
+      if (kernels.forward_persistent || kernels.forward_persistent8 || kernels.forward_persistent1)
+        this.schedules.persistent = this.tiledPhases(kernels, 'persistent');
       if (kernels.forward_step) this.schedules.step = this.tiledPhases(kernels, 'step');
     }
     this.recurrence = opts.recurrence === 'step' || !this.schedules.persistent ? 'step' : 'persistent';
     this.recurrenceReason =
       opts.kernels === 'reference' ? 'reference kernels (one stream per workgroup)' : opts.recurrence === 'auto' ? '' : 'chosen by the caller';
     this.phases = this.schedules[this.recurrence]!;
-    this.streamsPerGroup = kernels.forward_persistent8 ? 8 : 4;
+    this.streamsPerGroup = kernels.forward_persistent1 ? 1 : kernels.forward_persistent8 ? 8 : 4;
     if (opts.profile) this.profiler = new Profiler(this, ctx);
   }
 
@@ -346,13 +347,14 @@ export class GpuEngine implements Engine {
     const forward: Op[] = [this.op('transpose_hh', k.transpose_hh, [p('W_hh'), b.W_hhT], groups(H * H))];
     const fwdBindings = [p('W_xh'), b.W_hhT, p('b_h'), b.inputs, b.hs, b.hprev];
     // eight streams per workgroup where there are more than four and the memory allows
-    const eight = Boolean(k.forward_persistent8);
-    if (schedule === 'persistent')
-      forward.push(
-        eight
-          ? this.op('forward_recurrence', k.forward_persistent8, fwdBindings, Math.ceil(B / 8))
-          : this.op('forward_recurrence', k.forward_persistent, fwdBindings, G),
-      );
+    // one stream: rows in the vec4 lanes; eight streams per workgroup where there are more
+    // than four and the memory allows; else four
+    const [fwdKernel, bwdKernel, groupsOf] = k.forward_persistent1
+      ? [k.forward_persistent1, k.backward_persistent1, 1]
+      : k.forward_persistent8
+        ? [k.forward_persistent8, k.backward_persistent8, 8]
+        : [k.forward_persistent, k.backward_persistent, 4];
+    if (schedule === 'persistent') forward.push(this.op('forward_recurrence', fwdKernel, fwdBindings, Math.ceil(B / groupsOf)));
     else {
       forward.push(copy(b.hprev, 0, b.hs, 0));
       for (let t = 0; t < T; t++) forward.push(perStep('forward_recurrence', k.forward_step, fwdBindings, groups(G * H), t));
@@ -367,12 +369,7 @@ export class GpuEngine implements Engine {
     // dhs (N,H) = dy (N,V) . W_hy (V,H)
     const backward: Op[] = [mm('output_backprop', [b.dy, p('W_hy'), b.dhs], { M: N, N: H, K: V, A_M: V, A_K: 1, B_K: H, B_N: 1, C_M: H, C_N: 1 })];
     const bwdBindings = [p('W_hh'), b.hs, b.dhs, b.dh_next];
-    if (schedule === 'persistent')
-      backward.push(
-        eight
-          ? this.op('backward_recurrence', k.backward_persistent8, bwdBindings, Math.ceil(B / 8))
-          : this.op('backward_recurrence', k.backward_persistent, bwdBindings, G),
-      );
+    if (schedule === 'persistent') backward.push(this.op('backward_recurrence', bwdKernel, bwdBindings, Math.ceil(B / groupsOf)));
     else
       for (let t = T - 1; t >= 0; t--) {
         backward.push(perStep('backward_recurrence', k.backward_dtanh_step, bwdBindings, groups(B * H), t));
@@ -450,8 +447,8 @@ export class GpuEngine implements Engine {
     const tiled: Spec[] = [
       ...(wantPersistent
         ? ([
-            ['recurrence', eightStreams ? 'forward_persistent8' : 'forward_persistent', rec, hmax],
-            ['recurrence', eightStreams ? 'backward_persistent8' : 'backward_persistent', bwd, hmax],
+            ['recurrence', B === 1 ? 'forward_persistent1' : eightStreams ? 'forward_persistent8' : 'forward_persistent', rec, hmax],
+            ['recurrence', B === 1 ? 'backward_persistent1' : eightStreams ? 'backward_persistent8' : 'backward_persistent', bwd, hmax],
           ] as Spec[])
         : []),
       ...(wantStep
