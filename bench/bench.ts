@@ -557,10 +557,12 @@ function markdown(meta: Meta, cases: Case[], engines: EngineName[], cells: Cell[
   L.push(`# char-rnn-webgpu benchmark, ${meta.date}`, '');
   L.push(`- Command: \`${meta.command}\`, sources at ${meta.commit}`);
   L.push(`- Adapter (this project's GPU engine): ${meta.adapter}`);
-  L.push(`- Adapter (TF.js webgpu backend, \`tf.getBackend()\` = ${tf.webgpuBackend ?? '–'}): ${meta.tfjsWebgpuAdapter}`);
-  L.push(
-    `- TF.js wasm backend: ${tf.wasmError ? 'failed: ' + tf.wasmError : `SIMD ${tf.wasmSimd ? 'on' : 'off'}, multithreading ${tf.wasmThreads ? 'on' : 'off'}, ${tf.wasmThreadCount} thread${tf.wasmThreadCount === 1 ? '' : 's'}`}`,
-  );
+  if (engines.includes('tfjs-webgpu'))
+    L.push(`- Adapter (TF.js webgpu backend, \`tf.getBackend()\` = ${tf.webgpuBackend ?? '–'}): ${meta.tfjsWebgpuAdapter}`);
+  if (engines.includes('tfjs-wasm'))
+    L.push(
+      `- TF.js wasm backend: ${tf.wasmError ? 'failed: ' + tf.wasmError : `SIMD ${tf.wasmSimd ? 'on' : 'off'}, multithreading ${tf.wasmThreads ? 'on' : 'off'}, ${tf.wasmThreadCount} thread${tf.wasmThreadCount === 1 ? '' : 's'}`}`,
+    );
   L.push(`- Node ${meta.node}, ${meta.os}; CPU: ${meta.cpu}, ${meta.cores} cores`);
   L.push(`- Packages: ${Object.entries(meta.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   L.push(`- Text: ${meta.text.file} (${meta.text.chars.toLocaleString('en-US')} characters, V=${meta.text.V})`);
@@ -619,8 +621,8 @@ function markdown(meta: Meta, cases: Case[], engines: EngineName[], cells: Cell[
   if (sample.length) {
     L.push('## Sampling, chars/s (temperature 1)', '');
     const ratios = engines.includes('gpu') ? (['tfjs-webgpu', 'tfjs-wasm'] as const).filter((e) => engines.includes(e)) : [];
-    L.push(`| case | ${engines.join(' | ')} | ${ratios.map((e) => `gpu/${e}`).join(' | ')} | chars per stream per rep (${engines.join(' / ')}) |`);
-    L.push(`|---|${engines.map(() => '---:').join('|')}|${ratios.map(() => '---:').join('|')}|---:|`);
+    const head = ['case', ...engines, ...ratios.map((e) => `gpu/${e}`), `chars per stream per rep (${engines.join(' / ')})`];
+    L.push(`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`);
     for (const c of sample) {
       const row = [c.label, ...engines.map((e) => cellText(get(c.name, e))), ...ratios.map((e) => ratio(get(c.name, 'gpu'), get(c.name, e)))];
       row.push(engines.map((e) => String(get(c.name, e)?.perRep ?? '–')).join(' / '));
