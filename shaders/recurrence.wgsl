@@ -97,8 +97,9 @@ fn forward_persistent(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocatio
   }
 }
 
-// forward_persistent8: the same sweep for eight streams per workgroup (two vec4 sets a, b):
-// each W_hhT load serves 32 multiply-adds, and W_hh is streamed once per eight streams.
+// forward_persistent8: the same sweep for eight streams per workgroup (two vec4 sets a, b)
+// with eight rows per invocation (HMAX/8 invocations, WGR set by the engine): each h load
+// serves 32 multiply-adds and each W_hhT load 8, and W_hh is streamed once per eight streams.
 var<workgroup> hw8: array<vec4f, 4u * HMAX>; // [half][set][row]: h of streams a then b
 
 @compute @workgroup_size(WGR)
@@ -108,8 +109,9 @@ fn forward_persistent8(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocati
   let fb = fa + 4u;
   let sa = streams4(fa);
   let sb = streams4(fb);
-  let rows = vec4u(l, l + WGR, l + 2u * WGR, l + 3u * WGR);
-  let r = min(rows, vec4u(H - 1u));
+  var rows: array<u32, 8>;
+  var r: array<u32, 8>;
+  for (var k = 0u; k < 8u; k++) { rows[k] = l + k * WGR; r[k] = min(rows[k], H - 1u); }
   for (var i = l; i < H; i += WGR) {
     let ha = vec4f(hprev[sa.x * H + i], hprev[sa.y * H + i], hprev[sa.z * H + i], hprev[sa.w * H + i]);
     let hb = vec4f(hprev[sb.x * H + i], hprev[sb.y * H + i], hprev[sb.z * H + i], hprev[sb.w * H + i]);
@@ -124,31 +126,39 @@ fn forward_persistent8(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocati
     let xb = vec4u(inputs[t * B + sb.x], inputs[t * B + sb.y], inputs[t * B + sb.z], inputs[t * B + sb.w]);
     let old = (t % 2u) * 2u * H;
     let cur = 2u * H - old;
-    var pa: array<vec4f, 4>;
-    var pb: array<vec4f, 4>;
-    for (var k = 0u; k < 4u; k++) {
+    var pa: array<vec4f, 8>;
+    var pb: array<vec4f, 8>;
+    for (var k = 0u; k < 8u; k++) {
       let w = r[k] * V;
       pa[k] = vec4f(W_xh[w + xa.x], W_xh[w + xa.y], W_xh[w + xa.z], W_xh[w + xa.w]) + b_h[r[k]];
       pb[k] = vec4f(W_xh[w + xb.x], W_xh[w + xb.y], W_xh[w + xb.z], W_xh[w + xb.w]) + b_h[r[k]];
     }
     var a0 = pa[0]; var a1 = pa[1]; var a2 = pa[2]; var a3 = pa[3];
+    var a4 = pa[4]; var a5 = pa[5]; var a6 = pa[6]; var a7 = pa[7];
     var b0 = pb[0]; var b1 = pb[1]; var b2 = pb[2]; var b3 = pb[3];
+    var b4 = pb[4]; var b5 = pb[5]; var b6 = pb[6]; var b7 = pb[7];
+    let r0 = r[0]; let r1 = r[1]; let r2 = r[2]; let r3 = r[3];
+    let r4 = r[4]; let r5 = r[5]; let r6 = r[6]; let r7 = r[7];
     for (var j = 0u; j < H; j++) {
       let ha = hw8[old + j];
       let hb = hw8[old + H + j];
       let w = j * H;
-      let w0 = W_hhT[w + r.x];
-      let w1 = W_hhT[w + r.y];
-      let w2 = W_hhT[w + r.z];
-      let w3 = W_hhT[w + r.w];
+      let w0 = W_hhT[w + r0]; let w1 = W_hhT[w + r1]; let w2 = W_hhT[w + r2]; let w3 = W_hhT[w + r3];
+      let w4 = W_hhT[w + r4]; let w5 = W_hhT[w + r5]; let w6 = W_hhT[w + r6]; let w7 = W_hhT[w + r7];
       a0 += w0 * ha; b0 += w0 * hb;
       a1 += w1 * ha; b1 += w1 * hb;
       a2 += w2 * ha; b2 += w2 * hb;
       a3 += w3 * ha; b3 += w3 * hb;
+      a4 += w4 * ha; b4 += w4 * hb;
+      a5 += w5 * ha; b5 += w5 * hb;
+      a6 += w6 * ha; b6 += w6 * hb;
+      a7 += w7 * ha; b7 += w7 * hb;
     }
-    let na = array<vec4f, 4>(stable_tanh4(a0), stable_tanh4(a1), stable_tanh4(a2), stable_tanh4(a3));
-    let nb = array<vec4f, 4>(stable_tanh4(b0), stable_tanh4(b1), stable_tanh4(b2), stable_tanh4(b3));
-    for (var k = 0u; k < 4u; k++) {
+    let na = array<vec4f, 8>(stable_tanh4(a0), stable_tanh4(a1), stable_tanh4(a2), stable_tanh4(a3),
+      stable_tanh4(a4), stable_tanh4(a5), stable_tanh4(a6), stable_tanh4(a7));
+    let nb = array<vec4f, 8>(stable_tanh4(b0), stable_tanh4(b1), stable_tanh4(b2), stable_tanh4(b3),
+      stable_tanh4(b4), stable_tanh4(b5), stable_tanh4(b6), stable_tanh4(b7));
+    for (var k = 0u; k < 8u; k++) {
       if (rows[k] < H) {
         hw8[cur + rows[k]] = na[k];
         hw8[cur + H + rows[k]] = nb[k];
@@ -288,7 +298,7 @@ fn backward_persistent(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocati
   }
 }
 
-// backward_persistent8: eight streams per workgroup, as forward_persistent8.
+// backward_persistent8: eight streams and eight columns per invocation, as forward_persistent8.
 var<workgroup> dtw8: array<vec4f, 2u * HMAX>;    // [set][row] dtanh_t
 var<workgroup> dnext8: array<vec4f, 2u * HMAX>;  // [set][row] dh_next, slots owned by their row
 
@@ -299,8 +309,11 @@ fn backward_persistent8(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocat
   let fb = fa + 4u;
   let sa = streams4(fa);
   let sb = streams4(fb);
-  let cols = vec4u(l, l + WGR, l + 2u * WGR, l + 3u * WGR);
-  let c = min(cols, vec4u(H - 1u));
+  var cols: array<u32, 8>;
+  var cc: array<u32, 8>;
+  for (var k = 0u; k < 8u; k++) { cols[k] = l + k * WGR; cc[k] = min(cols[k], H - 1u); }
+  let c0 = cc[0]; let c1 = cc[1]; let c2 = cc[2]; let c3 = cc[3];
+  let c4 = cc[4]; let c5 = cc[5]; let c6 = cc[6]; let c7 = cc[7];
   for (var i = l; i < H; i += WGR) {
     dnext8[i] = vec4f(0.0);
     dnext8[H + i] = vec4f(0.0);
@@ -323,23 +336,27 @@ fn backward_persistent8(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocat
     }
     workgroupBarrier();
     var a0 = vec4f(0.0); var a1 = vec4f(0.0); var a2 = vec4f(0.0); var a3 = vec4f(0.0);
+    var a4 = vec4f(0.0); var a5 = vec4f(0.0); var a6 = vec4f(0.0); var a7 = vec4f(0.0);
     var b0 = vec4f(0.0); var b1 = vec4f(0.0); var b2 = vec4f(0.0); var b3 = vec4f(0.0);
+    var b4 = vec4f(0.0); var b5 = vec4f(0.0); var b6 = vec4f(0.0); var b7 = vec4f(0.0);
     for (var i = 0u; i < H; i++) {
       let da = dtw8[i];
       let db = dtw8[H + i];
       let w = i * H;
-      let w0 = W_hh[w + c.x];
-      let w1 = W_hh[w + c.y];
-      let w2 = W_hh[w + c.z];
-      let w3 = W_hh[w + c.w];
+      let w0 = W_hh[w + c0]; let w1 = W_hh[w + c1]; let w2 = W_hh[w + c2]; let w3 = W_hh[w + c3];
+      let w4 = W_hh[w + c4]; let w5 = W_hh[w + c5]; let w6 = W_hh[w + c6]; let w7 = W_hh[w + c7];
       a0 += w0 * da; b0 += w0 * db;
       a1 += w1 * da; b1 += w1 * db;
       a2 += w2 * da; b2 += w2 * db;
       a3 += w3 * da; b3 += w3 * db;
+      a4 += w4 * da; b4 += w4 * db;
+      a5 += w5 * da; b5 += w5 * db;
+      a6 += w6 * da; b6 += w6 * db;
+      a7 += w7 * da; b7 += w7 * db;
     }
-    let na = array<vec4f, 4>(a0, a1, a2, a3);
-    let nb = array<vec4f, 4>(b0, b1, b2, b3);
-    for (var k = 0u; k < 4u; k++) {
+    let na = array<vec4f, 8>(a0, a1, a2, a3, a4, a5, a6, a7);
+    let nb = array<vec4f, 8>(b0, b1, b2, b3, b4, b5, b6, b7);
+    for (var k = 0u; k < 8u; k++) {
       if (cols[k] < H) {
         dnext8[cols[k]] = na[k];
         dnext8[H + cols[k]] = nb[k];

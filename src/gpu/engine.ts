@@ -444,11 +444,13 @@ export class GpuEngine implements Engine {
     // sizes come from the launch uniform; only the workgroup arrays are sized at compile time
     const wg = { WG };
     const hmax = { HMAX: hmaxOf(H) };
+    const hmax8 = { HMAX: hmaxOf(H), WGR: hmaxOf(H) / 8 };
     const tiled: Spec[] = [
       ...(wantPersistent
         ? ([
-            ['recurrence', B === 1 ? 'forward_persistent1' : eightStreams ? 'forward_persistent8' : 'forward_persistent', rec, hmax],
-            ['recurrence', B === 1 ? 'backward_persistent1' : eightStreams ? 'backward_persistent8' : 'backward_persistent', bwd, hmax],
+            // the eight-stream sweeps own eight rows per invocation: HMAX/8 invocations
+            ['recurrence', B === 1 ? 'forward_persistent1' : eightStreams ? 'forward_persistent8' : 'forward_persistent', rec, eightStreams && B > 1 ? hmax8 : hmax],
+            ['recurrence', B === 1 ? 'backward_persistent1' : eightStreams ? 'backward_persistent8' : 'backward_persistent', bwd, eightStreams && B > 1 ? hmax8 : hmax],
           ] as Spec[])
         : []),
       ...(wantStep
