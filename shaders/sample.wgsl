@@ -190,8 +190,11 @@ fn generate1(@builtin(local_invocation_index) l: u32) {
   let V = gen.V;
   let H = gen.H;
   let H4 = H / 4u;
-  let live = l < H4;                                    // invocation l owns rows 4l .. 4l+3
-  let q = min(l, H4 - 1u);
+  let H8 = (H4 + 1u) / 2u;
+  let live0 = 2u * l < H4;                              // invocation l owns rows 8l .. 8l+7
+  let live1 = 2u * l + 1u < H4;
+  let q0 = min(2u * l, H4 - 1u);
+  let q1 = min(2u * l + 1u, H4 - 1u);
   for (var i = l; i < 2u * H; i += WGR) { h1[i] = 0.0; }
   var x = prime[0];
   let steps = gen.prime_len - 1u + gen.length;
@@ -200,27 +203,49 @@ fn generate1(@builtin(local_invocation_index) l: u32) {
     // h1[old] was completed before the last barrier of the previous iteration
     let old = (n % 2u) * H;
     let cur = H - old;
-    let r = 4u * q;
     let xw = gen.off_W_xh + x;
+    let r = 4u * q0;
+    let s = 4u * q1;
     var a = vec4f(params[xw + r * V], params[xw + (r + 1u) * V], params[xw + (r + 2u) * V], params[xw + (r + 3u) * V]) +
       vec4f(params[gen.off_b_h + r], params[gen.off_b_h + r + 1u], params[gen.off_b_h + r + 2u], params[gen.off_b_h + r + 3u]);
-    for (var j = 0u; j < H; j++) { a += W_hhT4[j * H4 + q] * h1[old + j]; }
-    let hn = stable_tanh4(a);
-    if (live) {
-      h1[cur + r] = hn.x;
-      h1[cur + r + 1u] = hn.y;
-      h1[cur + r + 2u] = hn.z;
-      h1[cur + r + 3u] = hn.w;
+    var b = vec4f(params[xw + s * V], params[xw + (s + 1u) * V], params[xw + (s + 2u) * V], params[xw + (s + 3u) * V]) +
+      vec4f(params[gen.off_b_h + s], params[gen.off_b_h + s + 1u], params[gen.off_b_h + s + 2u], params[gen.off_b_h + s + 3u]);
+    for (var j = 0u; j < H; j++) {
+      let h = h1[old + j];
+      a += W_hhT4[j * H4 + q0] * h;
+      b += W_hhT4[j * H4 + q1] * h;
+    }
+    let ha = stable_tanh4(a);
+    let hb = stable_tanh4(b);
+    if (live0) {
+      h1[cur + r] = ha.x;
+      h1[cur + r + 1u] = ha.y;
+      h1[cur + r + 2u] = ha.z;
+      h1[cur + r + 3u] = ha.w;
+    }
+    if (live1) {
+      h1[cur + s] = hb.x;
+      h1[cur + s + 1u] = hb.y;
+      h1[cur + s + 2u] = hb.z;
+      h1[cur + s + 3u] = hb.w;
     }
     workgroupBarrier();
     if (n + 1u < gen.prime_len) {
       x = prime[n + 1u];
       continue;
     }
-    for (var v = l; v < V; v += WGR) {
+    // logits, two columns of W_hy^T per pass over h
+    for (var v = l; v < V; v += 2u * WGR) {
+      let u = min(v + WGR, V - 1u);
       var y = params[gen.off_b_y + v];
-      for (var i = 0u; i < H; i++) { y += W_hyT[i * V + v] * h1[cur + i]; }
+      var z = params[gen.off_b_y + u];
+      for (var i = 0u; i < H; i++) {
+        let h = h1[cur + i];
+        y += W_hyT[i * V + v] * h;
+        z += W_hyT[i * V + u] * h;
+      }
       logits[v] = y;
+      if (v + WGR < V) { logits[u] = z; }
     }
     storageBarrier();
     workgroupBarrier();

@@ -426,7 +426,7 @@ export class GpuEngine implements Engine {
       ['optimizer', 'grad_norm_reduce', ['read', 'storage'], { TOTAL: lay.total }],
       ['loss', 'loss_mean', ['read', 'storage'], { N }],
       ['sample', 'generate', ['uniform', 'read', 'read', 'read', 'read', 'storage', 'storage'], { HMAX: hmaxOf(H) }],
-      ...(H % 4 === 0 ? ([['sample', 'generate1', ['uniform', 'read', 'read', 'read', 'read', 'storage', 'storage'], { HMAX: hmaxOf(H) }]] as Spec[]) : []),
+      ...(H % 4 === 0 ? ([['sample', 'generate1', ['uniform', 'read', 'read', 'read', 'read', 'storage', 'storage'], { HMAX: hmaxOf(H), WGR: hmaxOf(H) / 8 }]] as Spec[]) : []),
       ['recurrence', 'transpose_hh', ['read', 'storage'], { WG }],
       ['recurrence', 'transpose_hy', ['read', 'storage'], { WG }],
     ];
