@@ -148,19 +148,25 @@ describe('optimizer kernel, GPU vs CPU', () => {
 });
 
 describe('sampling kernel, GPU vs CPU', () => {
-  test('greedy and temperature sampling give the same characters for the same seed', async () => {
-    const shape = { V: 67, H: 70, B: 1, T: 1 };
+  // H = 70: the four-stream sampler for every stream count; H = 72: one stream takes
+  // generate1 (rows in the vec4 lanes, needs H % 4 == 0)
+  test.each([
+    [{ V: 67, H: 70, B: 1, T: 1 }],
+    [{ V: 29, H: 72, B: 1, T: 1 }],
+  ])('greedy and temperature sampling give the same characters for the same seed, %o', async (shape) => {
     const p = randomParams(shape, 8, 0.15);
     const opt: OptimizerConfig = { name: 'sgd', lr: 0.1, clip: 0 };
     const cpu = new CpuEngine(shape, opt, p);
     const g = await GpuEngine.create(gpu(), shape, opt, p);
-    const prime = Uint32Array.from([3, 60, 7]);
+    const prime = Uint32Array.from([3, shape.V - 7, 7]);
     for (const o of [
       { greedy: true },
       { temperature: 1, seed: 1 },
       { temperature: 0.5, seed: 2 },
       { temperature: 1.7, seed: 3 },
       { temperature: 0.9, seed: 9, streams: 6 }, // two groups of four streams, the second partial
+      { temperature: 1.1, seed: 10, streams: 1 }, // one stream: generate1 where H % 4 == 0
+      { greedy: true, streams: 1 },
     ]) {
       const a = await cpu.generate({ prime, length: 80, streams: 3, ...o });
       const b = await g.generate({ prime, length: 80, streams: 3, ...o });
