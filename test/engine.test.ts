@@ -172,7 +172,7 @@ describe('sampling kernel, GPU vs CPU', () => {
       const b = await g.generate({ prime, length: 80, streams: 3, ...o });
       expect(b.map((x) => [...x]), JSON.stringify(o)).toEqual(a.map((x) => [...x]));
       if (!o.greedy) expect(new Set(a[0]).size, 'sampling varies').toBeGreaterThan(10);
-      if (!o.greedy) expect([...a[0]]).not.toEqual([...a[1]]);
+      if (!o.greedy && a.length > 1) expect([...a[0]]).not.toEqual([...a[1]]);
     }
     for (const o of [
       { temperature: 1, seed: 4, topK: 5 },
