@@ -183,15 +183,27 @@ fn forward_persistent8(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocati
   }
 }
 
-// forward_persistent1: one stream (B = 1); the vec4 lanes are the invocation's four rows
-// instead of four streams, so no lane is idle.
+// forward_persistent1: one stream (B = 1, H a multiple of 4); the vec4 lanes are rows instead
+// of streams, so no lane is idle: invocation l owns rows 8l .. 8l+7, two aligned vec4 loads of
+// W_hhT per h_{t-1}[j] (HMAX/8 invocations, WGR set by the engine).
 var<workgroup> hw1: array<f32, 2u * HMAX>; // h_{t-1} and h_t, alternating halves
+@group(0) @binding(1) var<storage, read> W_hhT4: array<vec4f>;      // W_hhT as (H, H/4)
+
+fn pre4(q: u32, x: u32) -> vec4f {
+  let V = launch.V;
+  let r = 4u * q;
+  return vec4f(W_xh[r * V + x], W_xh[(r + 1u) * V + x], W_xh[(r + 2u) * V + x], W_xh[(r + 3u) * V + x]) +
+    vec4f(b_h[r], b_h[r + 1u], b_h[r + 2u], b_h[r + 3u]);
+}
 
 @compute @workgroup_size(WGR)
 fn forward_persistent1(@builtin(local_invocation_index) l: u32) {
-  let V = launch.V; let H = launch.H; let T = launch.T;
-  let rows = vec4u(l, l + WGR, l + 2u * WGR, l + 3u * WGR);
-  let r = min(rows, vec4u(H - 1u));
+  let H = launch.H; let T = launch.T;
+  let H4 = H / 4u;
+  let q0 = min(2u * l, H4 - 1u);
+  let q1 = min(2u * l + 1u, H4 - 1u);
+  let live0 = 2u * l < H4;
+  let live1 = 2u * l + 1u < H4;
   for (var i = l; i < H; i += WGR) {
     hw1[i] = hprev[i];
     hs[i] = hprev[i];
@@ -201,17 +213,23 @@ fn forward_persistent1(@builtin(local_invocation_index) l: u32) {
     let x = inputs[t];
     let old = (t % 2u) * H;
     let cur = H - old;
-    var a = vec4f(W_xh[r.x * V + x], W_xh[r.y * V + x], W_xh[r.z * V + x], W_xh[r.w * V + x]) +
-      vec4f(b_h[r.x], b_h[r.y], b_h[r.z], b_h[r.w]);
+    var a = pre4(q0, x);
+    var b = pre4(q1, x);
     for (var j = 0u; j < H; j++) {
-      let w = j * H;
-      a += vec4f(W_hhT[w + r.x], W_hhT[w + r.y], W_hhT[w + r.z], W_hhT[w + r.w]) * hw1[old + j];
+      let h = hw1[old + j];
+      a += W_hhT4[j * H4 + q0] * h;
+      b += W_hhT4[j * H4 + q1] * h;
     }
-    let hn = stable_tanh4(a);
+    let ha = stable_tanh4(a);
+    let hb = stable_tanh4(b);
     for (var k = 0u; k < 4u; k++) {
-      if (rows[k] < H) {
-        hw1[cur + rows[k]] = hn[k];
-        hs[(t + 1u) * H + rows[k]] = hn[k];
+      if (live0) {
+        hw1[cur + 4u * q0 + k] = ha[k];
+        hs[(t + 1u) * H + 4u * q0 + k] = ha[k];
+      }
+      if (live1) {
+        hw1[cur + 4u * q1 + k] = hb[k];
+        hs[(t + 1u) * H + 4u * q1 + k] = hb[k];
       }
     }
     workgroupBarrier();
@@ -366,16 +384,22 @@ fn backward_persistent8(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocat
   }
 }
 
-// backward_persistent1: one stream, four columns of W_hh^T dtanh in the vec4 lanes.
+// backward_persistent1: one stream (H a multiple of 4), columns 8l .. 8l+7 of W_hh^T dtanh in
+// two vec4 per invocation, aligned vec4 loads of W_hh.
 var<workgroup> dtw1: array<f32, HMAX>;     // dtanh_t
-var<workgroup> dnext1: array<f32, HMAX>;   // dh_next, slots owned by their column
+var<workgroup> dnext1: array<f32, HMAX>;   // dh_next
+@group(0) @binding(0) var<storage, read> W_hh4: array<vec4f>;       // W_hh as (H, H/4)
 
 @compute @workgroup_size(WGR)
 fn backward_persistent1(@builtin(local_invocation_index) l: u32) {
   let H = launch.H; let T = launch.T;
-  let cols = vec4u(l, l + WGR, l + 2u * WGR, l + 3u * WGR);
-  let c = min(cols, vec4u(H - 1u));
+  let H4 = H / 4u;
+  let q0 = min(2u * l, H4 - 1u);
+  let q1 = min(2u * l + 1u, H4 - 1u);
+  let live0 = 2u * l < H4;
+  let live1 = 2u * l + 1u < H4;
   for (var i = l; i < H; i += WGR) { dnext1[i] = 0.0; }
+  workgroupBarrier();
   for (var tt = 0u; tt < T; tt++) {
     let t = T - 1u - tt;
     for (var i = l; i < H; i += WGR) {
@@ -385,13 +409,16 @@ fn backward_persistent1(@builtin(local_invocation_index) l: u32) {
       dhs[t * H + i] = d;
     }
     workgroupBarrier();
-    var s = vec4f(0.0);
+    var a = vec4f(0.0);
+    var b = vec4f(0.0);
     for (var i = 0u; i < H; i++) {
-      let w = i * H;
-      s += vec4f(W_hh[w + c.x], W_hh[w + c.y], W_hh[w + c.z], W_hh[w + c.w]) * dtw1[i];
+      let d = dtw1[i];
+      a += W_hh4[i * H4 + q0] * d;
+      b += W_hh4[i * H4 + q1] * d;
     }
     for (var k = 0u; k < 4u; k++) {
-      if (cols[k] < H) { dnext1[cols[k]] = s[k]; }
+      if (live0) { dnext1[4u * q0 + k] = a[k]; }
+      if (live1) { dnext1[4u * q1 + k] = b[k]; }
     }
     workgroupBarrier();
   }

@@ -49,6 +49,7 @@ const SHAPES: [string, StepShape, number][] = [
   ['V=65 H=48 B=3 T=9', { V: 65, H: 48, B: 3, T: 9 }, 0.3],
   ['V=67 H=70 (neither a multiple of the workgroup nor of 4) B=2 T=5', { V: 67, H: 70, B: 2, T: 5 }, 0.2],
   ['V=31 H=130 B=9 T=3 (streams not a multiple of 4, rows past 128)', { V: 31, H: 130, B: 9, T: 3 }, 0.15],
+  ['V=23 H=44 B=1 T=11 (one stream, rows in the vec4 lanes, last vec4 half-used)', { V: 23, H: 44, B: 1, T: 11 }, 0.3],
   ['large pre-activations (|a| > 90)', { V: 13, H: 17, B: 2, T: 6 }, 50],
 ];
 

@@ -102,6 +102,7 @@ describe('tiled engine vs reference kernels, 3 training steps on the GPU', () =>
   for (const shape of [
     { V: 29, H: 37, B: 6, T: 7 },
     { V: 8, H: 64, B: 4, T: 12 },
+    { V: 19, H: 36, B: 1, T: 10 },
   ]) {
     test(`V=${shape.V} H=${shape.H} B=${shape.B} T=${shape.T}`, async () => {
       const p = initParams(shape, 11);

@@ -445,12 +445,14 @@ export class GpuEngine implements Engine {
     const wg = { WG };
     const hmax = { HMAX: hmaxOf(H) };
     const hmax8 = { HMAX: hmaxOf(H), WGR: hmaxOf(H) / 8 };
+    // one stream with H % 4 == 0: rows in the vec4 lanes (aligned vec4 loads of the weights)
+    const one = B === 1 && H % 4 === 0;
     const tiled: Spec[] = [
       ...(wantPersistent
         ? ([
-            // the eight-stream sweeps own eight rows per invocation: HMAX/8 invocations
-            ['recurrence', B === 1 ? 'forward_persistent1' : eightStreams ? 'forward_persistent8' : 'forward_persistent', rec, eightStreams && B > 1 ? hmax8 : hmax],
-            ['recurrence', B === 1 ? 'backward_persistent1' : eightStreams ? 'backward_persistent8' : 'backward_persistent', bwd, eightStreams && B > 1 ? hmax8 : hmax],
+            // the eight-stream and one-stream sweeps own eight rows per invocation: HMAX/8 invocations
+            ['recurrence', one ? 'forward_persistent1' : eightStreams ? 'forward_persistent8' : 'forward_persistent', rec, eightStreams || one ? hmax8 : hmax],
+            ['recurrence', one ? 'backward_persistent1' : eightStreams ? 'backward_persistent8' : 'backward_persistent', bwd, eightStreams || one ? hmax8 : hmax],
           ] as Spec[])
         : []),
       ...(wantStep
