@@ -2,7 +2,7 @@
 // positions at once (pos = t*B + b):
 //
 //   softmax_xent:  p = softmax(logits + b_y), losses[pos] = -log p[target], dy = p - onehot(target)
-//   dW_xh_gather:  dW_xh[i, c] = sum over positions with input c of dtanh[pos, i] / B
+//   dW_xh_sorted:  dW_xh[i, c] = sum over positions with input c of dtanh[pos, i] / B
 //                  (x is one-hot: the product dtanh^T X is a gather, no multiplications)
 //   bias_grads:    db_h = sum_pos dtanh[pos] / B,  db_y = sum_pos dy[pos] / B
 
@@ -45,22 +45,23 @@ fn softmax_xent(@builtin(global_invocation_id) gid: vec3u) {
 }
 
 @group(0) @binding(0) var<storage, read> dtanh: array<vec4f>;       // (T, B, H/4) when H % 4 == 0
-@group(0) @binding(1) var<storage, read> inputs: array<u32>;        // (T, B)
-@group(0) @binding(2) var<storage, read_write> dW_xh: array<f32>;   // (H, V)
+@group(0) @binding(1) var<storage, read> by_input: array<u32>;      // (T*B) positions sorted by input
+@group(0) @binding(2) var<storage, read> starts: array<u32>;        // (V+1) where each input's run starts
+@group(0) @binding(3) var<storage, read_write> dW_xh: array<f32>;   // (H, V)
 
-// Invocation (c, i4) sums rows 4*i4 .. 4*i4+3 of column c (H a multiple of 4; else the
-// scalar dW_xh_gather1 below).
+// Invocation (c, i4) sums rows 4*i4 .. 4*i4+3 over the positions whose input is c, listed
+// together in by_input (a counting sort of the step's inputs, made on the CPU with the
+// batch): T*B*H additions in all instead of a pass over every position per column.
+// dW_xh_sorted1: the same, one row per invocation, for H not a multiple of 4.
 @compute @workgroup_size(WG)
-fn dW_xh_gather(@builtin(global_invocation_id) gid: vec3u) {
-  let V = launch.V; let H = launch.H; let B = launch.B; let T = launch.T;
+fn dW_xh_sorted(@builtin(global_invocation_id) gid: vec3u) {
+  let V = launch.V; let H = launch.H; let B = launch.B;
   let H4 = H / 4u;
   if (gid.x >= V * H4) { return; }
   let c = gid.x / H4;
   let i4 = gid.x % H4;
   var s = vec4f(0.0);
-  for (var p = 0u; p < T * B; p++) {
-    if (inputs[p] == c) { s += dtanh[p * H4 + i4]; }
-  }
+  for (var k = starts[c]; k < starts[c + 1u]; k++) { s += dtanh[by_input[k] * H4 + i4]; }
   s /= f32(B);
   let i = 4u * i4;
   dW_xh[i * V + c] = s.x;
@@ -72,15 +73,13 @@ fn dW_xh_gather(@builtin(global_invocation_id) gid: vec3u) {
 @group(0) @binding(0) var<storage, read> dtanh1: array<f32>;        // (T, B, H)
 
 @compute @workgroup_size(WG)
-fn dW_xh_gather1(@builtin(global_invocation_id) gid: vec3u) {
-  let V = launch.V; let H = launch.H; let B = launch.B; let T = launch.T;
+fn dW_xh_sorted1(@builtin(global_invocation_id) gid: vec3u) {
+  let V = launch.V; let H = launch.H; let B = launch.B;
   if (gid.x >= V * H) { return; }
   let c = gid.x / H;
   let i = gid.x % H;
   var s = 0.0;
-  for (var p = 0u; p < T * B; p++) {
-    if (inputs[p] == c) { s += dtanh1[p * H + i]; }
-  }
+  for (var k = starts[c]; k < starts[c + 1u]; k++) { s += dtanh1[by_input[k] * H + i]; }
   dW_xh[i * V + c] = s / f32(B);
 }
 

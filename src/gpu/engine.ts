@@ -85,6 +85,8 @@ function bufferTable(s: StepShape, lay: Layout) {
     dh_next: B * H, // (B, H) scratch of the backward sweep
     W_hhT: H * H, // (H, H) W_hh transposed, for the forward sweep and generation
     W_hyT: H * V, // (H, V) W_hy transposed, for generation
+    by_input: T * B, // u32 (T*B) positions sorted by their input character (for dW_xh)
+    starts: V + 1, // u32 (V+1) where each character's positions start in by_input
   };
 }
 type BufferName = keyof ReturnType<typeof bufferTable>;
@@ -150,6 +152,8 @@ export class GpuEngine implements Engine {
    * from slot k (queue.writeBuffer lands before the submit, so each step needs its own slot) */
   private readonly uploads: GPUBuffer;
   private readonly slotBytes: number;
+  /** the counting sort of a step's inputs (by_input, starts), reused every step */
+  private readonly sortScratch: { order: Uint32Array; starts: Uint32Array; next: Uint32Array };
   /** steps recorded but not yet submitted, at most STEPS_PER_SUBMIT */
   private pending?: GPUCommandEncoder;
   private pendingSteps = 0;
@@ -196,8 +200,10 @@ export class GpuEngine implements Engine {
       buffer: this.alloc(`engine.loss${i}`, 16, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST),
       inFlight: false,
     }));
-    // slot: inputs (T*B u32) | targets (T*B u32) | hyper (48 bytes), 256-byte aligned
-    this.slotBytes = Math.ceil((8 * shape.T * shape.B + 48) / 256) * 256;
+    // slot: inputs | targets | by_input (T*B u32 each) | starts (V+1 u32) | hyper (48 bytes),
+    // 256-byte aligned
+    this.slotBytes = Math.ceil((12 * shape.T * shape.B + 4 * (shape.V + 1) + 48) / 256) * 256;
+    this.sortScratch = { order: new Uint32Array(shape.T * shape.B), starts: new Uint32Array(shape.V + 1), next: new Uint32Array(shape.V) };
     const slots = opts.profile ? 1 : STEPS_PER_SUBMIT;
     this.uploads = this.alloc('engine.uploads', slots * this.slotBytes, GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
     this.stepsPerSubmit = slots;
@@ -381,8 +387,8 @@ export class GpuEngine implements Engine {
       // dW_hh (H,H) = dtanh^T (H,N) . hs[..T] (N,H) / B
       mm('dW_hh', [b.dhs, b.hs, g('W_hh')], { M: H, N: H, K: N, A_M: 1, A_K: H, B_K: H, B_N: 1, C_M: H, C_N: 1, ALPHA: 1 / B }),
       H % 4 === 0
-        ? this.op('dW_xh', k.dW_xh_gather, [b.dhs, b.inputs, g('W_xh')], groups((V * H) / 4))
-        : this.op('dW_xh', k.dW_xh_gather1, [b.dhs, b.inputs, g('W_xh')], groups(V * H)),
+        ? this.op('dW_xh', k.dW_xh_sorted, [b.dhs, b.by_input, b.starts, g('W_xh')], groups((V * H) / 4))
+        : this.op('dW_xh', k.dW_xh_sorted1, [b.dhs, b.by_input, b.starts, g('W_xh')], groups(V * H)),
       this.op('bias_grads', k.bias_grads, [b.dhs, b.dy, g('b_h'), g('b_y')], groups(H + V)),
     );
     return { forward, backward, update: this.updateOps(k), loss: [this.op('loss_mean', k.loss_mean, [b.losses, b.loss], 1)] };
@@ -465,7 +471,7 @@ export class GpuEngine implements Engine {
       ['matmul', 'matmul', ['read', 'read', 'storage'], wg],
       ['matmul', 'matmul8', ['read', 'read', 'storage'], wg],
       ['output', 'softmax_xent', ['read', 'read', 'storage', 'storage', 'storage'], wg],
-      ['output', H % 4 === 0 ? 'dW_xh_gather' : 'dW_xh_gather1', ['read', 'read', 'storage'], wg],
+      ['output', H % 4 === 0 ? 'dW_xh_sorted' : 'dW_xh_sorted1', ['read', 'read', 'read', 'storage'], wg],
       ['output', 'bias_grads', ['read', 'read', 'storage', 'storage'], wg],
     ];
     const spec = [...common, ...(opts.kernels === 'reference' ? reference : tiled)];
@@ -690,14 +696,20 @@ export class GpuEngine implements Engine {
     const d = this.ctx.device;
     const n = 4 * this.shape.T * this.shape.B;
     const slot = this.pendingSteps * this.slotBytes;
+    const { order, starts } = this.sortInputs(batch.inputs);
+    const hyperAt = slot + 3 * n + 4 * starts.length;
     d.queue.writeBuffer(this.uploads, slot, batch.inputs);
     d.queue.writeBuffer(this.uploads, slot + n, batch.targets);
-    if (hyper) d.queue.writeBuffer(this.uploads, slot + 2 * n, hyper);
+    d.queue.writeBuffer(this.uploads, slot + 2 * n, order);
+    d.queue.writeBuffer(this.uploads, slot + 3 * n, starts);
+    if (hyper) d.queue.writeBuffer(this.uploads, hyperAt, hyper);
     const enc = (this.pending ??= d.createCommandEncoder({ label: 'engine.steps' }));
     this.pendingSteps++;
     enc.copyBufferToBuffer(this.uploads, slot, this.buf.inputs, 0, n);
     enc.copyBufferToBuffer(this.uploads, slot + n, this.buf.targets, 0, n);
-    if (hyper) enc.copyBufferToBuffer(this.uploads, slot + 2 * n, this.hyper, 0, 48);
+    enc.copyBufferToBuffer(this.uploads, slot + 2 * n, this.buf.by_input, 0, n);
+    enc.copyBufferToBuffer(this.uploads, slot + 3 * n, this.buf.starts, 0, 4 * starts.length);
+    if (hyper) enc.copyBufferToBuffer(this.uploads, hyperAt, this.hyper, 0, 48);
     if (reset) enc.clearBuffer(this.buf.hprev);
     const normNeeded = wantLoss && this.optimizer.clipNorm === 0;
     for (const ph of phases) this.encode(enc, ph === 'backward' && normNeeded ? [...this.phases.backward, this.gradNormOp] : this.phases[ph]);
@@ -727,6 +739,22 @@ export class GpuEngine implements Engine {
         staging.inFlight = false;
       }
     })();
+  }
+
+  /** Counting sort of the positions of a step by input character: by_input lists the
+   * positions of character 0, then 1, ...; character c's run is [starts[c], starts[c+1]). */
+  private sortInputs(inputs: Uint32Array): { order: Uint32Array; starts: Uint32Array } {
+    const { order, starts, next } = this.sortScratch;
+    const V = this.shape.V;
+    starts.fill(0);
+    for (const x of inputs) {
+      if (x >= V) throw new Error(`batch input ${x} is outside the vocabulary of ${V} characters`);
+      starts[x + 1]++;
+    }
+    for (let c = 0; c < V; c++) starts[c + 1] += starts[c];
+    next.set(starts.subarray(0, V));
+    for (let p = 0; p < inputs.length; p++) order[next[inputs[p]]++] = p;
+    return { order, starts };
   }
 
   /** Records one step; it is submitted with the next ones (see record), and only a step that
