@@ -265,3 +265,107 @@ fn generate1(@builtin(local_invocation_index) l: u32) {
     x = x_next[0];
   }
 }
+
+// generate8: eight streams per workgroup (vec4 sets a, b) and eight rows per invocation
+// (HMAX/8 invocations, WGR set by the engine), as the eight-stream training sweep.
+var<workgroup> hg8: array<vec4f, 4u * HMAX>;  // [half][set][row]
+var<workgroup> x_next8: array<u32, 8>;
+
+fn pre_a(xw: vec4u, r: u32) -> vec4f {
+  let V = gen.V;
+  return vec4f(params[xw.x + r * V], params[xw.y + r * V], params[xw.z + r * V], params[xw.w + r * V]) + params[gen.off_b_h + r];
+}
+
+@compute @workgroup_size(WGR)
+fn generate8(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) l: u32) {
+  let V = gen.V;
+  let H = gen.H;
+  let s0 = 8u * wg.x;
+  let sa = min(vec4u(s0) + vec4u(0u, 1u, 2u, 3u), vec4u(gen.streams - 1u));
+  let sb = min(vec4u(s0 + 4u) + vec4u(0u, 1u, 2u, 3u), vec4u(gen.streams - 1u));
+  var rows: array<u32, 8>;
+  var rr: array<u32, 8>;
+  for (var k = 0u; k < 8u; k++) { rows[k] = l + k * WGR; rr[k] = min(rows[k], H - 1u); }
+  let r0 = rr[0]; let r1 = rr[1]; let r2 = rr[2]; let r3 = rr[3];
+  let r4 = rr[4]; let r5 = rr[5]; let r6 = rr[6]; let r7 = rr[7];
+  for (var i = l; i < 2u * H; i += WGR) { hg8[i] = vec4f(0.0); }
+  if (l < 8u) { x_next8[l] = 0u; } // lanes past the last stream keep drawing character 0
+  var xa = vec4u(prime[0]);
+  var xb = vec4u(prime[0]);
+  let steps = gen.prime_len - 1u + gen.length;
+  workgroupBarrier();
+  for (var n = 0u; n < steps; n++) {
+    let old = (n % 2u) * 2u * H;
+    let cur = 2u * H - old;
+    let wa = xa + gen.off_W_xh;
+    let wb = xb + gen.off_W_xh;
+    var a0 = pre_a(wa, r0); var a1 = pre_a(wa, r1); var a2 = pre_a(wa, r2); var a3 = pre_a(wa, r3);
+    var a4 = pre_a(wa, r4); var a5 = pre_a(wa, r5); var a6 = pre_a(wa, r6); var a7 = pre_a(wa, r7);
+    var b0 = pre_a(wb, r0); var b1 = pre_a(wb, r1); var b2 = pre_a(wb, r2); var b3 = pre_a(wb, r3);
+    var b4 = pre_a(wb, r4); var b5 = pre_a(wb, r5); var b6 = pre_a(wb, r6); var b7 = pre_a(wb, r7);
+    for (var j = 0u; j < H; j++) {
+      let ha = hg8[old + j];
+      let hb = hg8[old + H + j];
+      let w = j * H;
+      let w0 = W_hhT[w + r0]; let w1 = W_hhT[w + r1]; let w2 = W_hhT[w + r2]; let w3 = W_hhT[w + r3];
+      let w4 = W_hhT[w + r4]; let w5 = W_hhT[w + r5]; let w6 = W_hhT[w + r6]; let w7 = W_hhT[w + r7];
+      a0 += w0 * ha; b0 += w0 * hb;
+      a1 += w1 * ha; b1 += w1 * hb;
+      a2 += w2 * ha; b2 += w2 * hb;
+      a3 += w3 * ha; b3 += w3 * hb;
+      a4 += w4 * ha; b4 += w4 * hb;
+      a5 += w5 * ha; b5 += w5 * hb;
+      a6 += w6 * ha; b6 += w6 * hb;
+      a7 += w7 * ha; b7 += w7 * hb;
+    }
+    let na = array<vec4f, 8>(stable_tanh4(a0), stable_tanh4(a1), stable_tanh4(a2), stable_tanh4(a3),
+      stable_tanh4(a4), stable_tanh4(a5), stable_tanh4(a6), stable_tanh4(a7));
+    let nb = array<vec4f, 8>(stable_tanh4(b0), stable_tanh4(b1), stable_tanh4(b2), stable_tanh4(b3),
+      stable_tanh4(b4), stable_tanh4(b5), stable_tanh4(b6), stable_tanh4(b7));
+    for (var k = 0u; k < 8u; k++) {
+      if (rows[k] < H) {
+        hg8[cur + rows[k]] = na[k];
+        hg8[cur + H + rows[k]] = nb[k];
+      }
+    }
+    workgroupBarrier();
+    if (n + 1u < gen.prime_len) {
+      xa = vec4u(prime[n + 1u]);
+      xb = xa;
+      continue;
+    }
+    // logits of the eight streams, column v of W_hy^T per invocation
+    for (var v = l; v < V; v += WGR) {
+      var ya = vec4f(params[gen.off_b_y + v]);
+      var yb = ya;
+      for (var i = 0u; i < H; i++) {
+        let w = W_hyT[i * V + v];
+        ya += w * hg8[cur + i];
+        yb += w * hg8[cur + H + i];
+      }
+      for (var k = 0u; k < 4u; k++) {
+        if (s0 + k < gen.streams) { logits[sa[k] * V + v] = ya[k]; }
+        if (s0 + 4u + k < gen.streams) { logits[sb[k] * V + v] = yb[k]; }
+      }
+    }
+    storageBarrier();
+    workgroupBarrier();
+    if (l < 8u && s0 + l < gen.streams) {
+      let s = s0 + l;
+      let y0 = s * V;
+      let k = n + 1u - gen.prime_len;
+      var best = 0u;
+      var m = logits[y0];
+      for (var v = 1u; v < V; v++) {
+        if (logits[y0 + v] > m) { m = logits[y0 + v]; best = v; }
+      }
+      var pick = best;
+      if (gen.greedy == 0u) { pick = draw(y0, m, rand_uniform(gen.seed, s, k), best); }
+      out[s * gen.length + k] = pick;
+      x_next8[l] = pick;
+    }
+    workgroupBarrier();
+    xa = vec4u(x_next8[0], x_next8[1], x_next8[2], x_next8[3]);
+    xb = vec4u(x_next8[4], x_next8[5], x_next8[6], x_next8[7]);
+  }
+}

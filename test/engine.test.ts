@@ -165,7 +165,9 @@ describe('sampling kernel, GPU vs CPU', () => {
       { temperature: 1, seed: 1 },
       { temperature: 0.5, seed: 2 },
       { temperature: 1.7, seed: 3 },
-      { temperature: 0.9, seed: 9, streams: 6 }, // two groups of four streams, the second partial
+      { temperature: 0.9, seed: 9, streams: 4 }, // one group of four streams
+      { temperature: 0.9, seed: 11, streams: 6 }, // one group of eight, two lanes idle
+      { temperature: 1.2, seed: 12, streams: 13 }, // two groups of eight, the second partial
       { temperature: 1.1, seed: 10, streams: 1 }, // one stream: generate1 where H % 4 == 0
       { greedy: true, streams: 1 },
     ]) {

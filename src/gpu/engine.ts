@@ -163,6 +163,8 @@ export class GpuEngine implements Engine {
   private readonly schedules: Partial<Record<RecurrenceSchedule, Phases>>;
   private readonly sampler: Kernel;
   /** one stream, H a multiple of 4 (shaders/sample.wgsl generate1) */
+  /** more than four streams, eight per workgroup, where the workgroup memory allows */
+  private readonly sampler8?: Kernel;
   private readonly sampler1?: Kernel;
   /** W_hhT and W_hyT from the live weights, before generation */
   private readonly transposes: Op[];
@@ -209,6 +211,7 @@ export class GpuEngine implements Engine {
     this.stepsPerSubmit = slots;
     this.sampler = kernels.generate;
     this.sampler1 = kernels.generate1;
+    this.sampler8 = kernels.generate8;
     this.launch = this.launchUniform();
     this.transposes = [
       this.op('transpose_hh', kernels.transpose_hh, [this.param('W_hh'), this.buf.W_hhT], Math.ceil((shape.H * shape.H) / WG)),
@@ -432,6 +435,9 @@ export class GpuEngine implements Engine {
       ['optimizer', 'grad_norm_reduce', ['read', 'storage'], { TOTAL: lay.total }],
       ['loss', 'loss_mean', ['read', 'storage'], { N }],
       ['sample', 'generate', ['uniform', 'read', 'read', 'read', 'read', 'storage', 'storage'], { HMAX: hmaxOf(H) }],
+      ...(64 * hmaxOf(H) <= ctx.device.limits.maxComputeWorkgroupStorageSize
+        ? ([['sample', 'generate8', ['uniform', 'read', 'read', 'read', 'read', 'storage', 'storage'], { HMAX: hmaxOf(H), WGR: hmaxOf(H) / 8 }]] as Spec[])
+        : []),
       ...(H % 4 === 0 ? ([['sample', 'generate1', ['uniform', 'read', 'read', 'read', 'read', 'storage', 'storage'], { HMAX: hmaxOf(H), WGR: hmaxOf(H) / 8 }]] as Spec[]) : []),
       ['recurrence', 'transpose_hh', ['read', 'storage'], { WG }],
       ['recurrence', 'transpose_hy', ['read', 'storage'], { WG }],
@@ -842,7 +848,9 @@ export class GpuEngine implements Engine {
       ...this.transposes,
       streams === 1 && this.sampler1
         ? this.op('generate', this.sampler1, [this.genUniform, this.buf.params, this.buf.W_hhT, this.buf.W_hyT, prime, out, logits], 1)
-        : this.op('generate', this.sampler, [this.genUniform, this.buf.params, this.buf.W_hhT, this.buf.W_hyT, prime, out, logits], Math.ceil(streams / 4)),
+        : streams > 4 && this.sampler8
+          ? this.op('generate', this.sampler8, [this.genUniform, this.buf.params, this.buf.W_hhT, this.buf.W_hyT, prime, out, logits], Math.ceil(streams / 8))
+          : this.op('generate', this.sampler, [this.genUniform, this.buf.params, this.buf.W_hhT, this.buf.W_hyT, prime, out, logits], Math.ceil(streams / 4)),
     ]);
     this.profiler?.discard(); // not a training step
     d.queue.submit([enc.finish()]);
