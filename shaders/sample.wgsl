@@ -42,10 +42,9 @@ struct Gen {             // field order of generate() in src/gpu/engine.ts
 @group(0) @binding(3) var<storage, read> W_hyT: array<f32>;        // (H, V): W_hyT[i*V+v] = W_hy[v*H+i]
 @group(0) @binding(4) var<storage, read> prime: array<u32>;        // (prime_len)
 @group(0) @binding(5) var<storage, read_write> out: array<u32>;    // (streams, length)
-@group(0) @binding(6) var<storage, read_write> logits: array<f32>; // (streams, V)
+@group(0) @binding(6) var<storage, read_write> logits: array<f32>; // (streams, V), then generate's h
 @group(0) @binding(2) var<storage, read> W_hhT4: array<vec4f>;     // W_hhT as (H, H/4) vec4
 
-var<workgroup> hw: array<vec4f, 2u * HMAX>;  // h of the group's four streams, alternating halves
 var<workgroup> x_next: array<u32, 4>;
 var<workgroup> h1: array<f32, 2u * HMAX>;     // generate1: h of the stream, alternating halves
 
@@ -116,15 +115,30 @@ fn draw(y0: u32, m: f32, u: f32, best: u32) -> u32 {
   return last;
 }
 
+// h of generate's group, slot i (half * H + row) at base hb: four floats, one per stream
+fn hw_get(hb: u32, i: u32) -> vec4f {
+  let k = hb + 4u * i;
+  return vec4f(logits[k], logits[k + 1u], logits[k + 2u], logits[k + 3u]);
+}
+
+fn hw_set(hb: u32, i: u32, h: vec4f) {
+  let k = hb + 4u * i;
+  logits[k] = h.x;
+  logits[k + 1u] = h.y;
+  logits[k + 2u] = h.z;
+  logits[k + 3u] = h.w;
+}
+
 @compute @workgroup_size(WGR)
 fn generate(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) l: u32) {
   let V = gen.V;
   let H = gen.H;
   let s0 = 4u * wg.x;                                   // first stream of the group
   let st = min(vec4u(s0) + vec4u(0u, 1u, 2u, 3u), vec4u(gen.streams - 1u));
-  let rows = vec4u(l, l + WGR, l + 2u * WGR, l + 3u * WGR);
-  let r = min(rows, vec4u(H - 1u));                    // rows past H: computed, not stored
-  for (var i = l; i < H; i += WGR) { hw[i] = vec4f(0.0); }
+  // h of the group's four streams, alternating halves, kept in storage after the logits (any H
+  // fits; generate1 and generate8 keep h in workgroup memory where it fits)
+  let hb = gen.streams * V + wg.x * 8u * H;
+  for (var i = l; i < 2u * H; i += WGR) { hw_set(hb, i, vec4f(0.0)); }
   if (l < 4u) { x_next[l] = 0u; } // lanes past the last stream keep drawing character 0
   let live = vec4<bool>(true, s0 + 1u < gen.streams, s0 + 2u < gen.streams, s0 + 3u < gen.streams);
   var x = vec4u(prime[0]);
@@ -132,24 +146,31 @@ fn generate(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) l
   for (var n = 0u; n < steps; n++) {
     let old = (n % 2u) * H;
     let cur = H - old;
+    storageBarrier();
     workgroupBarrier();
     let xw = x + gen.off_W_xh;
-    var a0 = vec4f(params[xw.x + r.x * V], params[xw.y + r.x * V], params[xw.z + r.x * V], params[xw.w + r.x * V]) + params[gen.off_b_h + r.x];
-    var a1 = vec4f(params[xw.x + r.y * V], params[xw.y + r.y * V], params[xw.z + r.y * V], params[xw.w + r.y * V]) + params[gen.off_b_h + r.y];
-    var a2 = vec4f(params[xw.x + r.z * V], params[xw.y + r.z * V], params[xw.z + r.z * V], params[xw.w + r.z * V]) + params[gen.off_b_h + r.z];
-    var a3 = vec4f(params[xw.x + r.w * V], params[xw.y + r.w * V], params[xw.z + r.w * V], params[xw.w + r.w * V]) + params[gen.off_b_h + r.w];
-    for (var j = 0u; j < H; j++) {
-      let h = hw[old + j];
-      let w = j * H;
-      a0 += W_hhT[w + r.x] * h;
-      a1 += W_hhT[w + r.y] * h;
-      a2 += W_hhT[w + r.z] * h;
-      a3 += W_hhT[w + r.w] * h;
+    // blocks of 4*WGR rows (one block up to H = 1024), four rows per invocation in each
+    for (var base = 0u; base < H; base += 4u * WGR) {
+      let rows = vec4u(base + l) + vec4u(0u, WGR, 2u * WGR, 3u * WGR);
+      let r = min(rows, vec4u(H - 1u));                // rows past H: computed, not stored
+      var a0 = vec4f(params[xw.x + r.x * V], params[xw.y + r.x * V], params[xw.z + r.x * V], params[xw.w + r.x * V]) + params[gen.off_b_h + r.x];
+      var a1 = vec4f(params[xw.x + r.y * V], params[xw.y + r.y * V], params[xw.z + r.y * V], params[xw.w + r.y * V]) + params[gen.off_b_h + r.y];
+      var a2 = vec4f(params[xw.x + r.z * V], params[xw.y + r.z * V], params[xw.z + r.z * V], params[xw.w + r.z * V]) + params[gen.off_b_h + r.z];
+      var a3 = vec4f(params[xw.x + r.w * V], params[xw.y + r.w * V], params[xw.z + r.w * V], params[xw.w + r.w * V]) + params[gen.off_b_h + r.w];
+      for (var j = 0u; j < H; j++) {
+        let h = hw_get(hb, old + j);
+        let w = j * H;
+        a0 += W_hhT[w + r.x] * h;
+        a1 += W_hhT[w + r.y] * h;
+        a2 += W_hhT[w + r.z] * h;
+        a3 += W_hhT[w + r.w] * h;
+      }
+      let hn = array<vec4f, 4>(stable_tanh4(a0), stable_tanh4(a1), stable_tanh4(a2), stable_tanh4(a3));
+      for (var k = 0u; k < 4u; k++) {
+        if (rows[k] < H) { hw_set(hb, cur + rows[k], hn[k]); }
+      }
     }
-    let hn = array<vec4f, 4>(stable_tanh4(a0), stable_tanh4(a1), stable_tanh4(a2), stable_tanh4(a3));
-    for (var k = 0u; k < 4u; k++) {
-      if (rows[k] < H) { hw[cur + rows[k]] = hn[k]; }
-    }
+    storageBarrier();
     workgroupBarrier();
     if (n + 1u < gen.prime_len) {
       x = vec4u(prime[n + 1u]);
@@ -158,7 +179,7 @@ fn generate(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) l
     // logits of the four streams, column v of W_hy^T per invocation
     for (var v = l; v < V; v += WGR) {
       var y = vec4f(params[gen.off_b_y + v]);
-      for (var i = 0u; i < H; i++) { y += W_hyT[i * V + v] * hw[cur + i]; }
+      for (var i = 0u; i < H; i++) { y += W_hyT[i * V + v] * hw_get(hb, cur + i); }
       logits[st.x * V + v] = y.x;
       if (live.y) { logits[st.y * V + v] = y.y; }
       if (live.z) { logits[st.z * V + v] = y.z; }

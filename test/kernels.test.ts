@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { CpuEngine } from '../src/cpu/engine.js';
 import type { OptimizerConfig } from '../src/engine.js';
 import { GpuEngine, type GpuEngineOptions } from '../src/gpu/engine.js';
 import { STEP_SLOT, bindGroup, dispatch, makeKernel } from '../src/gpu/kernel.js';
@@ -160,4 +161,34 @@ describe('GPU memory', () => {
     evaluator.destroy();
     e.destroy();
   });
+});
+
+describe('large hidden sizes: the kernels chosen by the workgroup memory they need', () => {
+  // H = 600: persistent sweeps of four streams fit (32 KiB), eight-stream ones and generate8 do
+  // not; H = 1030: no persistent sweep fits (per-timestep schedule), generate loops over two
+  // blocks of rows.
+  for (const H of [600, 1030]) {
+    test(`H=${H}: one step and samples of 1 and 5 streams agree with the CPU`, async () => {
+      const shape = { V: 7, H, B: 5, T: 3 };
+      const opt: OptimizerConfig = { name: 'sgd', lr: 0.1, clip: 0 };
+      const p = initParams(shape, 13);
+      const cpu = new CpuEngine(shape, opt, p);
+      const g = await GpuEngine.create(gpu(), shape, opt, p);
+      expect(g.recurrence).toBe(H === 600 ? 'persistent' : 'step');
+      const n = shape.B * shape.T;
+      const batch = { inputs: Uint32Array.from({ length: n }, (_, i) => (i * 3) % 7), targets: Uint32Array.from({ length: n }, (_, i) => (i * 5 + 2) % 7) };
+      expectClose([await g.forwardBackward(batch, { reset: true })], [await cpu.forwardBackward(batch, { reset: true })], { name: 'loss', atol: 1e-5, rtol: 1e-4 });
+      const a = await cpu.inspect();
+      const b = await g.inspect();
+      expectClose(b.hs, a.hs, { name: 'hs', atol: 1e-5, rtol: 1e-4 });
+      for (const k of PARAM_NAMES) expectClose(b.grads[k], a.grads[k], { name: 'd' + k, atol: 2e-5, rtol: 1e-3 });
+      const prime = Uint32Array.of(2, 5);
+      for (const o of [{ streams: 1, greedy: true }, { streams: 1, temperature: 1, seed: 3 }, { streams: 5, temperature: 1, seed: 4 }]) {
+        const want = await cpu.generate({ prime, length: 12, ...o });
+        const got = await g.generate({ prime, length: 12, ...o });
+        expect(got.map((x) => [...x]), JSON.stringify(o)).toEqual(want.map((x) => [...x]));
+      }
+      g.destroy();
+    });
+  }
 });

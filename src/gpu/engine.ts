@@ -434,11 +434,15 @@ export class GpuEngine implements Engine {
         { TOTAL: lay.total, WG, OFF_b_h: lay.offset.b_h, OFF_W_hy: lay.offset.W_hy, OFF_b_y: lay.offset.b_y }],
       ['optimizer', 'grad_norm_reduce', ['read', 'storage'], { TOTAL: lay.total }],
       ['loss', 'loss_mean', ['read', 'storage'], { N }],
-      ['sample', 'generate', ['uniform', 'read', 'read', 'read', 'read', 'storage', 'storage'], { HMAX: hmaxOf(H) }],
-      ...(64 * hmaxOf(H) <= ctx.device.limits.maxComputeWorkgroupStorageSize
+      ['sample', 'generate', ['uniform', 'read', 'read', 'read', 'read', 'storage', 'storage'], { HMAX: hmaxOf(H), WGR: Math.min(256, hmaxOf(H) / 4) }],
+      ...(64 * hmaxOf(H) + 32 <= wgMemory
         ? ([['sample', 'generate8', ['uniform', 'read', 'read', 'read', 'read', 'storage', 'storage'], { HMAX: hmaxOf(H), WGR: hmaxOf(H) / 8 }]] as Spec[])
         : []),
-      ...(H % 4 === 0 ? ([['sample', 'generate1', ['uniform', 'read', 'read', 'read', 'read', 'storage', 'storage'], { HMAX: hmaxOf(H), WGR: hmaxOf(H) / 8 }]] as Spec[]) : []),
+      // the samplers that keep h in workgroup memory, where it fits (generate1: 2 halves of HMAX
+      // floats + 4 u32; generate8: 2 halves x 2 sets x HMAX vec4 + 8 u32)
+      ...(H % 4 === 0 && 8 * hmaxOf(H) + 16 <= wgMemory
+        ? ([['sample', 'generate1', ['uniform', 'read', 'read', 'read', 'read', 'storage', 'storage'], { HMAX: hmaxOf(H), WGR: hmaxOf(H) / 8 }]] as Spec[])
+        : []),
       ['recurrence', 'transpose_hh', ['read', 'storage'], { WG }],
       ['recurrence', 'transpose_hy', ['read', 'storage'], { WG }],
     ];
@@ -841,7 +845,8 @@ export class GpuEngine implements Engine {
     const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     const prime = this.scratchBuffer('generate.prime', 4 * o.prime.length, STORAGE);
     const out = this.scratchBuffer('generate.out', 4 * streams * o.length, STORAGE);
-    const logits = this.scratchBuffer('generate.logits', 4 * streams * V, STORAGE);
+    // logits (streams, V), then for generate (four streams per workgroup) h: 2 halves x H x 4 streams per group
+    const logits = this.scratchBuffer('generate.logits', 4 * (streams * V + Math.ceil(streams / 4) * 8 * H), STORAGE);
     d.queue.writeBuffer(prime, 0, o.prime);
     const enc = d.createCommandEncoder({ label: 'generate' });
     this.encode(enc, [
