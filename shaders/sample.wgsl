@@ -115,6 +115,21 @@ fn draw(y0: u32, m: f32, u: f32, best: u32) -> u32 {
   return last;
 }
 
+// One invocation: the k-th generated character of stream s from its logits
+// (logits[s*V ..]): argmax when greedy, else the sampling rule; written to out and returned.
+fn next_char(s: u32, k: u32) -> u32 {
+  let y0 = s * gen.V;
+  var best = 0u;
+  var m = logits[y0];
+  for (var v = 1u; v < gen.V; v++) {
+    if (logits[y0 + v] > m) { m = logits[y0 + v]; best = v; }
+  }
+  var pick = best;
+  if (gen.greedy == 0u) { pick = draw(y0, m, rand_uniform(gen.seed, s, k), best); }
+  out[s * gen.length + k] = pick;
+  return pick;
+}
+
 // h of generate's group, slot i (half * H + row) at base hb: four floats, one per stream
 fn hw_get(hb: u32, i: u32) -> vec4f {
   let k = hb + 4u * i;
@@ -188,18 +203,7 @@ fn generate(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) l
     storageBarrier();
     workgroupBarrier();
     if (l < 4u && s0 + l < gen.streams) {
-      let s = s0 + l;
-      let y0 = s * V;
-      let k = n + 1u - gen.prime_len;
-      var best = 0u;
-      var m = logits[y0];
-      for (var v = 1u; v < V; v++) {
-        if (logits[y0 + v] > m) { m = logits[y0 + v]; best = v; }
-      }
-      var pick = best;
-      if (gen.greedy == 0u) { pick = draw(y0, m, rand_uniform(gen.seed, s, k), best); }
-      out[s * gen.length + k] = pick;
-      x_next[l] = pick;
+      x_next[l] = next_char(s0 + l, n + 1u - gen.prime_len);
     }
     workgroupBarrier();
     x = vec4u(x_next[0], x_next[1], x_next[2], x_next[3]);
@@ -271,16 +275,7 @@ fn generate1(@builtin(local_invocation_index) l: u32) {
     storageBarrier();
     workgroupBarrier();
     if (l == 0u) {
-      let k = n + 1u - gen.prime_len;
-      var best = 0u;
-      var m = logits[0];
-      for (var v = 1u; v < V; v++) {
-        if (logits[v] > m) { m = logits[v]; best = v; }
-      }
-      var pick = best;
-      if (gen.greedy == 0u) { pick = draw(0u, m, rand_uniform(gen.seed, 0u, k), best); }
-      out[k] = pick;
-      x_next[0] = pick;
+      x_next[0] = next_char(0u, n + 1u - gen.prime_len);
     }
     workgroupBarrier();
     x = x_next[0];
@@ -372,18 +367,7 @@ fn generate8(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) 
     storageBarrier();
     workgroupBarrier();
     if (l < 8u && s0 + l < gen.streams) {
-      let s = s0 + l;
-      let y0 = s * V;
-      let k = n + 1u - gen.prime_len;
-      var best = 0u;
-      var m = logits[y0];
-      for (var v = 1u; v < V; v++) {
-        if (logits[y0 + v] > m) { m = logits[y0 + v]; best = v; }
-      }
-      var pick = best;
-      if (gen.greedy == 0u) { pick = draw(y0, m, rand_uniform(gen.seed, s, k), best); }
-      out[s * gen.length + k] = pick;
-      x_next8[l] = pick;
+      x_next8[l] = next_char(s0 + l, n + 1u - gen.prime_len);
     }
     workgroupBarrier();
     xa = vec4u(x_next8[0], x_next8[1], x_next8[2], x_next8[3]);
