@@ -15,8 +15,8 @@ import type { GpuContext } from './context.js';
 import { type BindingKind, type Kernel, STEP_SLOT, bindGroup, dispatch, makeKernel } from './kernel.js';
 import type { ShaderName } from './shaders.js';
 
-// The WebGPU engine. Every buffer is allocated once, in the constructor, from the table in
-// BUFFERS; one training step (forward over all timesteps, BPTT, update) is one command buffer
+// The WebGPU engine. Every buffer is allocated once, in the constructor, from bufferTable();
+// one training step (forward over all timesteps, BPTT, update) is one command buffer
 // with no CPU round trip inside; only the loss (when asked) and generated text are read back.
 
 /** Invocations per workgroup for every kernel (portable: at most 256). */
@@ -29,6 +29,14 @@ export type KernelVariant = 'tiled' | 'reference';
 /** How the sequential sweep runs ('tiled' kernels): one persistent workgroup per four streams
  * looping over T, or one dispatch per timestep. */
 export type RecurrenceSchedule = 'persistent' | 'step';
+
+/** The persistent sweep kernels chosen for a shape (recurrence.wgsl): one stream with its
+ * rows in the vec4 lanes, or four or eight streams per workgroup. */
+interface Sweep {
+  forward: string;
+  backward: string;
+  streams: 1 | 4 | 8;
+}
 
 export interface GpuEngineOptions {
   /** 'auto' (default): 'reference' for tiny steps (below SMALL_STEP multiply-adds), where the
@@ -80,7 +88,7 @@ function bufferTable(s: StepShape, lay: Layout) {
     ps: T * B * V, // (T, B, V) logits, then probabilities
     dy: T * B * V, // (T, B, V) p - onehot(target)
     losses: T * B, // (T, B)
-    loss: 4, // [0] mean loss of the step, [1] its gradient norm
+    loss: 4, // [0] mean loss of the step
     dhs: T * B * H, // (T, B, H) W_hy^T dy, then dtanh
     dh_next: B * H, // (B, H) scratch of the backward sweep
     W_hhT: H * H, // (H, H) W_hh transposed, for the forward sweep and generation
@@ -131,14 +139,14 @@ export class GpuEngine implements Engine {
   recurrence: RecurrenceSchedule;
   recurrenceReason: string;
   kernelsReason = '';
-  /** streams that share one workgroup (persistent sweep) or one invocation (per-timestep) */
-  private streamsPerGroup = 4;
+  /** the persistent sweep's kernels, where it fits */
+  private readonly sweep?: Sweep;
 
   /** The recurrence schedule in words, e.g. "persistent, 8 streams per workgroup". */
   get recurrenceDetail(): string {
     if (this.kernels === 'reference') return 'persistent, 1 stream per workgroup';
     return this.recurrence === 'persistent'
-      ? `persistent, ${this.streamsPerGroup === 1 ? '1 stream, rows in the vec4 lanes' : `${this.streamsPerGroup} streams per workgroup`}`
+      ? `persistent, ${this.sweep!.streams === 1 ? '1 stream, rows in the vec4 lanes' : `${this.sweep!.streams} streams per workgroup`}`
       : 'one dispatch per timestep, 4 streams per invocation';
   }
   gradNorm = NaN;
@@ -146,6 +154,7 @@ export class GpuEngine implements Engine {
   private readonly ctx: GpuContext;
   private readonly buf: Record<BufferName, GPUBuffer>;
   private readonly hyper: GPUBuffer;
+  private readonly hyperScratch = new ArrayBuffer(48);
   /** staging buffers for losses in flight (read back asynchronously, in order) */
   private readonly lossRing: { buffer: GPUBuffer; inFlight: boolean }[];
   /** per-step uploads: step k of an unsubmitted group copies its batch and hyperparameters
@@ -161,11 +170,12 @@ export class GpuEngine implements Engine {
   private parent?: GpuEngine;
   private phases: Phases;
   private readonly schedules: Partial<Record<RecurrenceSchedule, Phases>>;
+  /** the samplers of shaders/sample.wgsl: any stream count (generate); one stream with H a
+   * multiple of 4 (generate1); more than four streams (generate8), where their workgroup
+   * memory fits */
   private readonly sampler: Kernel;
-  /** one stream, H a multiple of 4 (shaders/sample.wgsl generate1) */
-  /** more than four streams, eight per workgroup, where the workgroup memory allows */
-  private readonly sampler8?: Kernel;
   private readonly sampler1?: Kernel;
+  private readonly sampler8?: Kernel;
   /** W_hhT and W_hyT from the live weights, before generation */
   private readonly transposes: Op[];
   private readonly launch: GPUBuffer;
@@ -183,6 +193,7 @@ export class GpuEngine implements Engine {
     optimizer: OptimizerConfig,
     kernels: Record<string, Kernel>,
     opts: Required<GpuEngineOptions> & { kernels: KernelVariant },
+    sweep: Sweep | undefined,
     sharedParams?: GPUBuffer,
   ) {
     this.ctx = ctx;
@@ -220,15 +231,14 @@ export class GpuEngine implements Engine {
     this.schedules = {};
     if (opts.kernels === 'reference') this.schedules.persistent = this.referencePhases(kernels);
     else {
-      if (kernels.forward_persistent || kernels.forward_persistent8 || kernels.forward_persistent1)
-        this.schedules.persistent = this.tiledPhases(kernels, 'persistent');
+      this.sweep = sweep;
+      if (sweep) this.schedules.persistent = this.tiledPhases(kernels, 'persistent');
       if (kernels.forward_step) this.schedules.step = this.tiledPhases(kernels, 'step');
     }
     this.recurrence = opts.recurrence === 'step' || !this.schedules.persistent ? 'step' : 'persistent';
     this.recurrenceReason =
       opts.kernels === 'reference' ? 'reference kernels (one stream per workgroup)' : opts.recurrence === 'auto' ? '' : 'chosen by the caller';
     this.phases = this.schedules[this.recurrence]!;
-    this.streamsPerGroup = kernels.forward_persistent1 ? 1 : kernels.forward_persistent8 ? 8 : 4;
     if (opts.profile) this.profiler = new Profiler(this, ctx);
   }
 
@@ -341,8 +351,6 @@ export class GpuEngine implements Engine {
     const G = Math.ceil(B / 4); // stream groups of four
     const tiles = (m: number, n: number) => groups(Math.ceil(m / 4) * Math.ceil(n / 4));
     const tiles8 = (m: number, n: number) => groups(Math.ceil(m / 8) * Math.ceil(n / 8));
-    const perStep = (name: string, kernel: Kernel, buffers: (GPUBuffer | GPUBufferBinding)[], x: number, t: number) =>
-      this.op(name, kernel, buffers, x, t);
     // the four products of the step (shaders/matmul.wgsl), each with the block size for its size
     const mm = (name: string, buffers: (GPUBuffer | GPUBufferBinding)[], m: Parameters<GpuEngine['mmUniform']>[1]) => {
       const big = matmulBlock(this.ctx, m.M, m.N) === 8;
@@ -355,18 +363,11 @@ export class GpuEngine implements Engine {
 
     const forward: Op[] = [this.op('transpose_hh', k.transpose_hh, [p('W_hh'), b.W_hhT], groups(H * H))];
     const fwdBindings = [p('W_xh'), b.W_hhT, p('b_h'), b.inputs, b.hs, b.hprev];
-    // eight streams per workgroup where there are more than four and the memory allows
-    // one stream: rows in the vec4 lanes; eight streams per workgroup where there are more
-    // than four and the memory allows; else four
-    const [fwdKernel, bwdKernel, groupsOf] = k.forward_persistent1
-      ? [k.forward_persistent1, k.backward_persistent1, 1]
-      : k.forward_persistent8
-        ? [k.forward_persistent8, k.backward_persistent8, 8]
-        : [k.forward_persistent, k.backward_persistent, 4];
-    if (schedule === 'persistent') forward.push(this.op('forward_recurrence', fwdKernel, fwdBindings, Math.ceil(B / groupsOf)));
+    const sweep = this.sweep!;
+    if (schedule === 'persistent') forward.push(this.op('forward_recurrence', k[sweep.forward], fwdBindings, Math.ceil(B / sweep.streams)));
     else {
       forward.push(copy(b.hprev, 0, b.hs, 0));
-      for (let t = 0; t < T; t++) forward.push(perStep('forward_recurrence', k.forward_step, fwdBindings, groups(G * H), t));
+      for (let t = 0; t < T; t++) forward.push(this.op('forward_recurrence', k.forward_step, fwdBindings, groups(G * H), t));
       forward.push(copy(b.hs, T * hsBytes, b.hprev, 0));
     }
     forward.push(
@@ -378,11 +379,11 @@ export class GpuEngine implements Engine {
     // dhs (N,H) = dy (N,V) . W_hy (V,H)
     const backward: Op[] = [mm('output_backprop', [b.dy, p('W_hy'), b.dhs], { M: N, N: H, K: V, A_M: V, A_K: 1, B_K: H, B_N: 1, C_M: H, C_N: 1 })];
     const bwdBindings = [p('W_hh'), b.hs, b.dhs, b.dh_next];
-    if (schedule === 'persistent') backward.push(this.op('backward_recurrence', bwdKernel, bwdBindings, Math.ceil(B / groupsOf)));
+    if (schedule === 'persistent') backward.push(this.op('backward_recurrence', k[sweep.backward], bwdBindings, Math.ceil(B / sweep.streams)));
     else
       for (let t = T - 1; t >= 0; t--) {
-        backward.push(perStep('backward_recurrence', k.backward_dtanh_step, bwdBindings, groups(B * H), t));
-        if (t > 0) backward.push(perStep('backward_recurrence', k.backward_dnext_step, bwdBindings, groups(G * H), t));
+        backward.push(this.op('backward_recurrence', k.backward_dtanh_step, bwdBindings, groups(B * H), t));
+        if (t > 0) backward.push(this.op('backward_recurrence', k.backward_dnext_step, bwdBindings, groups(G * H), t));
       }
     backward.push(
       // dW_hy (V,H) = dy^T (V,N) . hs[1..] (N,H) / B
@@ -435,11 +436,11 @@ export class GpuEngine implements Engine {
       ['optimizer', 'grad_norm_reduce', ['read', 'storage'], { TOTAL: lay.total }],
       ['loss', 'loss_mean', ['read', 'storage'], { N }],
       ['sample', 'generate', ['uniform', 'read', 'read', 'read', 'read', 'storage', 'storage'], { HMAX: hmaxOf(H), WGR: Math.min(256, hmaxOf(H) / 4) }],
+      // the samplers that keep h in workgroup memory, where it fits (generate8: 2 halves x 2 sets
+      // x HMAX vec4 + 8 u32; generate1: 2 halves of HMAX floats + 4 u32)
       ...(64 * hmaxOf(H) + 32 <= wgMemory
         ? ([['sample', 'generate8', ['uniform', 'read', 'read', 'read', 'read', 'storage', 'storage'], { HMAX: hmaxOf(H), WGR: hmaxOf(H) / 8 }]] as Spec[])
         : []),
-      // the samplers that keep h in workgroup memory, where it fits (generate1: 2 halves of HMAX
-      // floats + 4 u32; generate8: 2 halves x 2 sets x HMAX vec4 + 8 u32)
       ...(H % 4 === 0 && 8 * hmaxOf(H) + 16 <= wgMemory
         ? ([['sample', 'generate1', ['uniform', 'read', 'read', 'read', 'read', 'storage', 'storage'], { HMAX: hmaxOf(H), WGR: hmaxOf(H) / 8 }]] as Spec[])
         : []),
@@ -461,14 +462,18 @@ export class GpuEngine implements Engine {
     const wg = { WG };
     const hmax = { HMAX: hmaxOf(H) };
     const hmax8 = { HMAX: hmaxOf(H), WGR: hmaxOf(H) / 8 };
-    // one stream with H % 4 == 0: rows in the vec4 lanes (aligned vec4 loads of the weights)
-    const one = B === 1 && H % 4 === 0;
+    // one stream with H % 4 == 0: rows in the vec4 lanes (aligned vec4 loads of the weights);
+    // more than four streams: eight per workgroup where the memory allows; else four. The
+    // one- and eight-stream sweeps own eight rows per invocation (HMAX/8 invocations).
+    const streams = B === 1 && H % 4 === 0 ? 1 : eightStreams ? 8 : 4;
+    const suffix = streams === 4 ? '' : String(streams);
+    const sweep: Sweep | undefined =
+      opts.kernels === 'tiled' && wantPersistent ? { forward: `forward_persistent${suffix}`, backward: `backward_persistent${suffix}`, streams } : undefined;
     const tiled: Spec[] = [
-      ...(wantPersistent
+      ...(sweep
         ? ([
-            // the eight-stream and one-stream sweeps own eight rows per invocation: HMAX/8 invocations
-            ['recurrence', one ? 'forward_persistent1' : eightStreams ? 'forward_persistent8' : 'forward_persistent', rec, eightStreams || one ? hmax8 : hmax],
-            ['recurrence', one ? 'backward_persistent1' : eightStreams ? 'backward_persistent8' : 'backward_persistent', bwd, eightStreams || one ? hmax8 : hmax],
+            ['recurrence', sweep.forward, rec, streams === 4 ? hmax : hmax8],
+            ['recurrence', sweep.backward, bwd, streams === 4 ? hmax : hmax8],
           ] as Spec[])
         : []),
       ...(wantStep
@@ -492,7 +497,7 @@ export class GpuEngine implements Engine {
         kernels[entry] = await makeKernel(ctx, { shader, entry, bindings: [...bindings], constants, launch });
       }),
     );
-    const e = new GpuEngine(ctx, shape, optimizer, kernels, opts, shareParamsWith?.buf.params);
+    const e = new GpuEngine(ctx, shape, optimizer, kernels, opts, sweep, shareParamsWith?.buf.params);
     e.kernelsReason = kernelsAuto
       ? `${small ? 'below' : 'above'} ${SMALL_STEP} multiply-adds per step (T*B*H*(H+V) = ${T * B * H * (H + V)})`
       : 'chosen by the caller';
@@ -535,11 +540,12 @@ export class GpuEngine implements Engine {
     this.recurrenceReason = `measured forward+backward: persistent ${ms.persistent!.toFixed(2)} ms, per-timestep ${ms.step!.toFixed(2)} ms`;
   }
 
-  /** uniform Hyper of shaders/optimizer.wgsl for the next step (t = this.t + 1). */
+  /** uniform Hyper of shaders/optimizer.wgsl for the next step (t = this.t + 1), in a buffer
+   * reused every step (queue.writeBuffer copies it at once). */
   private hyperBytes(lr: number): ArrayBuffer {
     const o = this.optimizer;
     const t = this.t + 1;
-    const u = new ArrayBuffer(48);
+    const u = this.hyperScratch;
     new Float32Array(u, 0, 11).set([
       lr, o.clip, o.clipNorm, o.eps, o.momentum, o.alpha, o.beta1, o.beta2,
       1 - Math.pow(o.beta1, t), 1 - Math.pow(o.beta2, t), o.weightDecay,
@@ -557,11 +563,16 @@ export class GpuEngine implements Engine {
   /** Throws on a destroyed engine or a GPU error; submits recorded steps first, so that what
    * follows (a buffer write, a read, another engine on the same parameters) sees them. */
   private check(): void {
+    this.assertLive();
+    this.flush();
+    this.parent?.flush();
+  }
+
+  /** Throws on a destroyed engine or a GPU error. */
+  private assertLive(): void {
     if (this.destroyed) throw new GpuError('This GPU engine was destroyed.');
     const f = this.ctx.failure();
     if (f) throw f;
-    this.flush();
-    this.parent?.flush();
   }
 
   /** Submits the steps recorded so far. */
@@ -635,7 +646,7 @@ export class GpuEngine implements Engine {
       this.profiler?.discard(); // not a training step
       d.queue.submit([enc.finish()]);
     }
-    const losses = await this.read(all, 4 * chunks * T);
+    const losses = await this.read(all, 4 * chunks * T, 'evaluate.staging');
     let sum = 0;
     for (let c = 0; c < chunks; c++) for (let t = 0; t < Math.min(T, n - c * T); t++) sum += losses[c * T + t];
     return { loss: sum / n, count: n };
@@ -740,8 +751,7 @@ export class GpuEngine implements Engine {
         await staging.buffer.mapAsync(GPUMapMode.READ);
         const [loss, norm] = new Float32Array(staging.buffer.getMappedRange(0, 8));
         staging.buffer.unmap();
-        const f = this.ctx.failure();
-        if (f) throw f;
+        this.assertLive();
         this.gradNorm = norm;
         onGradNorm?.(norm);
         return (this.lastLoss = loss);
@@ -772,9 +782,7 @@ export class GpuEngine implements Engine {
    * may record further steps before awaiting a loss: the queue keeps running meanwhile. */
   async step(batch: Batch, opts: StepOptions = {}): Promise<number | undefined> {
     if (this.profiler) await this.profiler.idle(); // one step's timings at a time
-    if (this.destroyed) throw new GpuError('This GPU engine was destroyed.');
-    const f = this.ctx.failure();
-    if (f) throw f;
+    this.assertLive(); // (no flush: the step joins the recorded ones)
     this.checkBatch(batch);
     const hyper = this.hyperBytes(opts.lr ?? this.optimizer.lr);
     this.t++;
@@ -796,18 +804,21 @@ export class GpuEngine implements Engine {
     return loss;
   }
 
-  /** Copies a buffer (or the first `bytes` of it) to a new staging buffer and reads it. Not
-   * used by the training loop: for inspection, checkpoints and generation only. */
-  private async read(src: GPUBuffer, bytes = src.size): Promise<Float32Array> {
+  /** Copies a buffer (or the first `bytes` of it) to a staging buffer and reads it. Reads that
+   * recur (generation, evaluation) name a scratch staging buffer kept for the next call; the
+   * others (inspection, checkpoints, which may run concurrently) get a temporary one. */
+  private async read(src: GPUBuffer, bytes = src.size, reuse?: string): Promise<Float32Array> {
     this.check();
     const d = this.ctx.device;
-    const staging = d.createBuffer({ label: 'engine.read', size: Math.max(16, bytes), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const usage = GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST;
+    const staging = reuse ? this.scratchBuffer(reuse, bytes, usage) : d.createBuffer({ label: 'engine.read', size: Math.max(16, bytes), usage });
     const enc = d.createCommandEncoder({ label: 'engine.read' });
     enc.copyBufferToBuffer(src, 0, staging, 0, bytes);
     d.queue.submit([enc.finish()]);
     await staging.mapAsync(GPUMapMode.READ);
     const out = new Float32Array(staging.getMappedRange(0, bytes).slice(0));
-    staging.destroy();
+    if (reuse) staging.unmap();
+    else staging.destroy();
     this.check();
     return out;
   }
@@ -849,23 +860,19 @@ export class GpuEngine implements Engine {
     const logits = this.scratchBuffer('generate.logits', 4 * (streams * V + Math.ceil(streams / 4) * 8 * H), STORAGE);
     d.queue.writeBuffer(prime, 0, o.prime);
     const enc = d.createCommandEncoder({ label: 'generate' });
-    this.encode(enc, [
-      ...this.transposes,
-      streams === 1 && this.sampler1
-        ? this.op('generate', this.sampler1, [this.genUniform, this.buf.params, this.buf.W_hhT, this.buf.W_hyT, prime, out, logits], 1)
-        : streams > 4 && this.sampler8
-          ? this.op('generate', this.sampler8, [this.genUniform, this.buf.params, this.buf.W_hhT, this.buf.W_hyT, prime, out, logits], Math.ceil(streams / 8))
-          : this.op('generate', this.sampler, [this.genUniform, this.buf.params, this.buf.W_hhT, this.buf.W_hyT, prime, out, logits], Math.ceil(streams / 4)),
-    ]);
+    const [sampler, perGroup] =
+      streams === 1 && this.sampler1 ? [this.sampler1, 1] : streams > 4 && this.sampler8 ? [this.sampler8, 8] : [this.sampler, 4];
+    const buffers = [this.genUniform, this.buf.params, this.buf.W_hhT, this.buf.W_hyT, prime, out, logits];
+    this.encode(enc, [...this.transposes, this.op('generate', sampler, buffers, Math.ceil(streams / perGroup))]);
     this.profiler?.discard(); // not a training step
     d.queue.submit([enc.finish()]);
-    const flat = new Uint32Array((await this.read(out, 4 * streams * o.length)).buffer);
+    const flat = new Uint32Array((await this.read(out, 4 * streams * o.length, 'generate.staging')).buffer);
     return Array.from({ length: streams }, (_, s) => flat.slice(s * o.length, (s + 1) * o.length));
   }
 
   /** GPU bytes this engine holds, against the model's own tensors. */
   memory(): MemoryReport {
-    const { V, H, B, T } = this.shape;
+    const b = bufferTable(this.shape, this.layout);
     const P = 4 * this.layout.total;
     const o = this.optimizer.name;
     const states = o === 'adam' || o === 'adamw' ? 2 : o === 'sgd' && !this.optimizer.momentum ? 0 : 1;
@@ -877,8 +884,7 @@ export class GpuEngine implements Engine {
         params: P,
         grads: P,
         optimizer: states * P,
-        // hs, ps, dy, dhs, losses
-        activations: 4 * ((T + 1) * B * H + 2 * T * B * V + T * B * H + T * B),
+        activations: 4 * (b.hs + b.ps + b.dy + b.dhs + b.losses),
       },
     };
   }
