@@ -119,6 +119,10 @@ export const SMALL_STEP = 1 << 16;
 
 /** Training steps recorded into one command buffer when their losses are not wanted. */
 const STEPS_PER_SUBMIT = 8;
+/** Dispatches recorded into one command buffer before it is submitted and a new one begun:
+ * lavapipe crashes the process (SIGSEGV) on a command buffer of about 24,000 dispatches
+ * (the per-timestep sweep at T = 8192), so long ones are cut into several submits. */
+const DISPATCHES_PER_SUBMIT = 4096;
 /** Losses that may be in flight (asked for, not yet read back) at once. */
 const LOSSES_IN_FLIGHT = 4;
 
@@ -357,6 +361,8 @@ export class GpuEngine implements Engine {
       return this.op(name, big ? k.matmul8 : k.matmul, buffers, big ? tiles8(m.M, m.N) : tiles(m.M, m.N), 0, this.mmUniform(name, m));
     };
     const hsBytes = 4 * B * H;
+    // per-timestep dispatches share their kernel's bind groups and differ only in the launch slot
+    const at = (o: Op, t: number): Op => (o.kind === 'dispatch' && o.launch ? { ...o, launch: { ...o.launch, slot: t } } : o);
     const copy = (src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number): Op => ({
       kind: 'copy', src, srcOffset, dst, dstOffset, size: hsBytes,
     });
@@ -366,8 +372,9 @@ export class GpuEngine implements Engine {
     const sweep = this.sweep!;
     if (schedule === 'persistent') forward.push(this.op('forward_recurrence', k[sweep.forward], fwdBindings, Math.ceil(B / sweep.streams)));
     else {
+      const fwd = this.op('forward_recurrence', k.forward_step, fwdBindings, groups(G * H));
       forward.push(copy(b.hprev, 0, b.hs, 0));
-      for (let t = 0; t < T; t++) forward.push(this.op('forward_recurrence', k.forward_step, fwdBindings, groups(G * H), t));
+      for (let t = 0; t < T; t++) forward.push(at(fwd, t));
       forward.push(copy(b.hs, T * hsBytes, b.hprev, 0));
     }
     forward.push(
@@ -380,11 +387,14 @@ export class GpuEngine implements Engine {
     const backward: Op[] = [mm('output_backprop', [b.dy, p('W_hy'), b.dhs], { M: N, N: H, K: V, A_M: V, A_K: 1, B_K: H, B_N: 1, C_M: H, C_N: 1 })];
     const bwdBindings = [p('W_hh'), b.hs, b.dhs, b.dh_next];
     if (schedule === 'persistent') backward.push(this.op('backward_recurrence', k[sweep.backward], bwdBindings, Math.ceil(B / sweep.streams)));
-    else
+    else {
+      const dtanh = this.op('backward_recurrence', k.backward_dtanh_step, bwdBindings, groups(B * H));
+      const dnext = this.op('backward_recurrence', k.backward_dnext_step, bwdBindings, groups(G * H));
       for (let t = T - 1; t >= 0; t--) {
-        backward.push(this.op('backward_recurrence', k.backward_dtanh_step, bwdBindings, groups(B * H), t));
-        if (t > 0) backward.push(this.op('backward_recurrence', k.backward_dnext_step, bwdBindings, groups(G * H), t));
+        backward.push(at(dtanh, t));
+        if (t > 0) backward.push(at(dnext, t));
       }
+    }
     backward.push(
       // dW_hy (V,H) = dy^T (V,N) . hs[1..] (N,H) / B
       mm('dW_hy', [b.dy, b.hs, g('W_hy')], { M: V, N: H, K: N, A_M: 1, A_K: V, B_K: H, B_N: 1, B_OFF: B * H, C_M: H, C_N: 1, ALPHA: 1 / B }),
@@ -524,9 +534,8 @@ export class GpuEngine implements Engine {
       const ops = [...this.schedules[s]!.forward, ...this.schedules[s]!.backward];
       const best = [];
       for (let rep = 0; rep < 3; rep++) {
-        const enc = d.createCommandEncoder({ label: 'engine.tune' });
-        this.encode(enc, ops);
         const t0 = performance.now();
+        const enc = this.encode(d.createCommandEncoder({ label: 'engine.tune' }), ops);
         d.queue.submit([enc.finish()]);
         await d.queue.onSubmittedWorkDone();
         if (rep > 0) best.push(performance.now() - t0); // the first run compiles
@@ -639,9 +648,9 @@ export class GpuEngine implements Engine {
       batch.inputs.set(data.subarray(start, start + len));
       batch.targets.set(data.subarray(start + 1, start + 1 + len));
       this.writeBatch(batch);
-      const enc = d.createCommandEncoder({ label: 'evaluate' });
+      let enc = d.createCommandEncoder({ label: 'evaluate' });
       if (c === 0) enc.clearBuffer(this.buf.hprev);
-      this.encode(enc, this.phases.forward);
+      enc = this.encode(enc, this.phases.forward);
       enc.copyBufferToBuffer(this.buf.losses, 0, all, 4 * c * T, 4 * T);
       this.profiler?.discard(); // not a training step
       d.queue.submit([enc.finish()]);
@@ -678,10 +687,13 @@ export class GpuEngine implements Engine {
   }
 
   /** Records ops into the encoder: consecutive dispatches share one compute pass (each kernel
-   * gets its own pass, with timestamps, when profiling). */
-  private encode(enc: GPUCommandEncoder, ops: Op[]): void {
+   * gets its own pass, with timestamps, when profiling). An encoder that reaches
+   * DISPATCHES_PER_SUBMIT is submitted and recording goes on in a new one: record into the
+   * encoder returned. */
+  private encode(enc: GPUCommandEncoder, ops: Op[]): GPUCommandEncoder {
     let pass: GPUComputePassEncoder | undefined;
     let passName = '';
+    let count = this.dispatches.get(enc) ?? 0;
     const end = () => {
       pass?.end();
       pass = undefined;
@@ -693,14 +705,26 @@ export class GpuEngine implements Engine {
         continue;
       }
       if (pass && this.profiler && passName !== o.name) end();
+      if (count >= DISPATCHES_PER_SUBMIT) {
+        end();
+        this.ctx.device.queue.submit([enc.finish()]);
+        enc = this.ctx.device.createCommandEncoder({ label: 'engine.continued' });
+        count = 0;
+      }
       if (!pass) {
         passName = o.name;
         pass = enc.beginComputePass({ label: `engine.${o.name}`, timestampWrites: this.profiler?.next(o.name) });
       }
       dispatch(pass, o.kernel, o.group, o.x, o.launch);
+      count++;
     }
     end();
+    this.dispatches.set(enc, count);
+    return enc;
   }
+
+  /** Dispatches recorded so far into each open command encoder. */
+  private readonly dispatches = new WeakMap<GPUCommandEncoder, number>();
 
   /** Records the given phases of a step into the pending command buffer (up to
    * STEPS_PER_SUBMIT steps share one submit); its batch and hyperparameters come from upload
@@ -724,7 +748,7 @@ export class GpuEngine implements Engine {
     d.queue.writeBuffer(this.uploads, slot + 2 * n, order);
     d.queue.writeBuffer(this.uploads, slot + 3 * n, starts);
     if (hyper) d.queue.writeBuffer(this.uploads, hyperAt, hyper);
-    const enc = (this.pending ??= d.createCommandEncoder({ label: 'engine.steps' }));
+    let enc = (this.pending ??= d.createCommandEncoder({ label: 'engine.steps' }));
     this.pendingSteps++;
     enc.copyBufferToBuffer(this.uploads, slot, this.buf.inputs, 0, n);
     enc.copyBufferToBuffer(this.uploads, slot + n, this.buf.targets, 0, n);
@@ -733,7 +757,8 @@ export class GpuEngine implements Engine {
     if (hyper) enc.copyBufferToBuffer(this.uploads, hyperAt, this.hyper, 0, 48);
     if (reset) enc.clearBuffer(this.buf.hprev);
     const normNeeded = wantLoss && this.optimizer.clipNorm === 0;
-    for (const ph of phases) this.encode(enc, ph === 'backward' && normNeeded ? [...this.phases.backward, this.gradNormOp] : this.phases[ph]);
+    for (const ph of phases) enc = this.encode(enc, ph === 'backward' && normNeeded ? [...this.phases.backward, this.gradNormOp] : this.phases[ph]);
+    this.pending = enc;
     if (!wantLoss) {
       if (this.pendingSteps >= this.stepsPerSubmit) this.flush();
       return undefined;
@@ -859,11 +884,10 @@ export class GpuEngine implements Engine {
     // logits (streams, V), then for generate (four streams per workgroup) h: 2 halves x H x 4 streams per group
     const logits = this.scratchBuffer('generate.logits', 4 * (streams * V + Math.ceil(streams / 4) * 8 * H), STORAGE);
     d.queue.writeBuffer(prime, 0, o.prime);
-    const enc = d.createCommandEncoder({ label: 'generate' });
     const [sampler, perGroup] =
       streams === 1 && this.sampler1 ? [this.sampler1, 1] : streams > 4 && this.sampler8 ? [this.sampler8, 8] : [this.sampler, 4];
     const buffers = [this.genUniform, this.buf.params, this.buf.W_hhT, this.buf.W_hyT, prime, out, logits];
-    this.encode(enc, [...this.transposes, this.op('generate', sampler, buffers, Math.ceil(streams / perGroup))]);
+    const enc = this.encode(d.createCommandEncoder({ label: 'generate' }), [...this.transposes, this.op('generate', sampler, buffers, Math.ceil(streams / perGroup))]);
     this.profiler?.discard(); // not a training step
     d.queue.submit([enc.finish()]);
     const flat = new Uint32Array((await this.read(out, 4 * streams * o.length, 'generate.staging')).buffer);
