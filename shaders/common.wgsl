@@ -24,3 +24,10 @@ fn stable_tanh4(x: vec4f) -> vec4f {
   let e = exp(-2.0 * abs(x));
   return sign(x) * (1.0 - e) / (1.0 + e);
 }
+
+// Index of this invocation among all of a one-dimensional kernel's invocations. Dispatches of
+// more workgroups than maxComputeWorkgroupsPerDimension (65535) are laid out as (X, Y) rows of
+// X workgroups (src/gpu/kernel.ts dispatch); kernels bound-check the index as before.
+fn flat_id(gid: vec3u, nwg: vec3u, wg: u32) -> u32 {
+  return gid.y * nwg.x * wg + gid.x;
+}

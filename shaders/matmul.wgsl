@@ -29,13 +29,14 @@ struct Mm {             // field order of mmUniform in src/gpu/engine.ts
 @group(0) @binding(2) var<storage, read_write> C: array<f32>;
 
 @compute @workgroup_size(WG)
-fn matmul(@builtin(global_invocation_id) gid: vec3u) {
+fn matmul(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let id = flat_id(gid, nwg, WG);
   let M = mm.M; let N = mm.N; let K = mm.K; let A_M = mm.A_M; let A_K = mm.A_K; let A_OFF = mm.A_OFF;
   let B_K = mm.B_K; let B_N = mm.B_N; let B_OFF = mm.B_OFF; let C_M = mm.C_M; let C_N = mm.C_N; let ALPHA = mm.ALPHA;
   let tiles_n = (N + 3u) / 4u;
-  if (gid.x >= tiles_n * ((M + 3u) / 4u)) { return; }
-  let m0 = (gid.x / tiles_n) * 4u;
-  let n0 = (gid.x % tiles_n) * 4u;
+  if (id >= tiles_n * ((M + 3u) / 4u)) { return; }
+  let m0 = (id / tiles_n) * 4u;
+  let n0 = (id % tiles_n) * 4u;
   let r = vec4u(0u, 1u, 2u, 3u);
   let a_row = min(vec4u(m0) + r, vec4u(M - 1u)) * A_M + A_OFF;
   let b_col = min(vec4u(n0) + r, vec4u(N - 1u)) * B_N + B_OFF;
@@ -65,13 +66,14 @@ fn matmul(@builtin(global_invocation_id) gid: vec3u) {
 
 // matmul8: the same product with an 8x8 block per invocation (16 loads per 64 multiply-adds).
 @compute @workgroup_size(WG)
-fn matmul8(@builtin(global_invocation_id) gid: vec3u) {
+fn matmul8(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let id = flat_id(gid, nwg, WG);
   let M = mm.M; let N = mm.N; let K = mm.K; let A_M = mm.A_M; let A_K = mm.A_K; let A_OFF = mm.A_OFF;
   let B_K = mm.B_K; let B_N = mm.B_N; let B_OFF = mm.B_OFF; let C_M = mm.C_M; let C_N = mm.C_N; let ALPHA = mm.ALPHA;
   let tiles_n = (N + 7u) / 8u;
-  if (gid.x >= tiles_n * ((M + 7u) / 8u)) { return; }
-  let m0 = (gid.x / tiles_n) * 8u;
-  let n0 = (gid.x % tiles_n) * 8u;
+  if (id >= tiles_n * ((M + 7u) / 8u)) { return; }
+  let m0 = (id / tiles_n) * 8u;
+  let n0 = (id % tiles_n) * 8u;
   let r = vec4u(0u, 1u, 2u, 3u);
   let a_lo = min(vec4u(m0) + r, vec4u(M - 1u)) * A_M + A_OFF;
   let a_hi = min(vec4u(m0 + 4u) + r, vec4u(M - 1u)) * A_M + A_OFF;
@@ -104,12 +106,13 @@ fn matmul8(@builtin(global_invocation_id) gid: vec3u) {
 }
 
 @compute @workgroup_size(WG)
-fn matmul_naive(@builtin(global_invocation_id) gid: vec3u) {
+fn matmul_naive(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let id = flat_id(gid, nwg, WG);
   let M = mm.M; let N = mm.N; let K = mm.K; let A_M = mm.A_M; let A_K = mm.A_K; let A_OFF = mm.A_OFF;
   let B_K = mm.B_K; let B_N = mm.B_N; let B_OFF = mm.B_OFF; let C_M = mm.C_M; let C_N = mm.C_N; let ALPHA = mm.ALPHA;
-  if (gid.x >= M * N) { return; }
-  let m = gid.x / N;
-  let n = gid.x % N;
+  if (id >= M * N) { return; }
+  let m = id / N;
+  let n = id % N;
   var s = 0.0;
   for (var k = 0u; k < K; k++) { s += A[A_OFF + m * A_M + k * A_K] * Bm[B_OFF + k * B_K + n * B_N]; }
   C[m * C_M + n * C_N] = ALPHA * s;

@@ -44,8 +44,9 @@ fn is_bias(e: u32) -> bool {
 }
 
 @compute @workgroup_size(WG)
-fn update(@builtin(global_invocation_id) gid: vec3u) {
-  let e = gid.x;
+fn update(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let id = flat_id(gid, nwg, WG);
+  let e = id;
   if (e >= TOTAL) { return; }
   var g = grads[e];
   if (hyper.clip_norm > 0.0) {

@@ -16,9 +16,10 @@ override WG: u32 = 64;
 
 // Invocation pos: one row of V.
 @compute @workgroup_size(WG)
-fn softmax_xent(@builtin(global_invocation_id) gid: vec3u) {
+fn softmax_xent(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let id = flat_id(gid, nwg, WG);
   let V = launch.V; let H = launch.H; let B = launch.B; let T = launch.T;
-  let pos = gid.x;
+  let pos = id;
   if (pos >= T * B) { return; }
   let o = pos * V;
   let y_t = targets[pos];
@@ -54,12 +55,13 @@ fn softmax_xent(@builtin(global_invocation_id) gid: vec3u) {
 // batch): T*B*H additions in all instead of a pass over every position per column.
 // dW_xh_sorted1: the same, one row per invocation, for H not a multiple of 4.
 @compute @workgroup_size(WG)
-fn dW_xh_sorted(@builtin(global_invocation_id) gid: vec3u) {
+fn dW_xh_sorted(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let id = flat_id(gid, nwg, WG);
   let V = launch.V; let H = launch.H; let B = launch.B;
   let H4 = H / 4u;
-  if (gid.x >= V * H4) { return; }
-  let c = gid.x / H4;
-  let i4 = gid.x % H4;
+  if (id >= V * H4) { return; }
+  let c = id / H4;
+  let i4 = id % H4;
   var s = vec4f(0.0);
   for (var k = starts[c]; k < starts[c + 1u]; k++) { s += dtanh[by_input[k] * H4 + i4]; }
   s /= f32(B);
@@ -73,11 +75,12 @@ fn dW_xh_sorted(@builtin(global_invocation_id) gid: vec3u) {
 @group(0) @binding(0) var<storage, read> dtanh1: array<f32>;        // (T, B, H)
 
 @compute @workgroup_size(WG)
-fn dW_xh_sorted1(@builtin(global_invocation_id) gid: vec3u) {
+fn dW_xh_sorted1(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let id = flat_id(gid, nwg, WG);
   let V = launch.V; let H = launch.H; let B = launch.B;
-  if (gid.x >= V * H) { return; }
-  let c = gid.x / H;
-  let i = gid.x % H;
+  if (id >= V * H) { return; }
+  let c = id / H;
+  let i = id % H;
   var s = 0.0;
   for (var k = starts[c]; k < starts[c + 1u]; k++) { s += dtanh1[by_input[k] * H + i]; }
   dW_xh[i * V + c] = s / f32(B);
@@ -90,9 +93,10 @@ fn dW_xh_sorted1(@builtin(global_invocation_id) gid: vec3u) {
 
 // Invocation e < H writes db_h[e], H <= e < H + V writes db_y[e - H].
 @compute @workgroup_size(WG)
-fn bias_grads(@builtin(global_invocation_id) gid: vec3u) {
+fn bias_grads(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let id = flat_id(gid, nwg, WG);
   let V = launch.V; let H = launch.H; let B = launch.B; let T = launch.T;
-  let e = gid.x;
+  let e = id;
   var s = 0.0;
   if (e < H) {
     for (var p = 0u; p < T * B; p++) { s += g_dtanh[p * H + e]; }

@@ -239,11 +239,12 @@ fn forward_persistent1(@builtin(local_invocation_index) l: u32) {
 
 // Invocation (g, i) of timestep launch.t; hs[0] already holds the carried state.
 @compute @workgroup_size(WG)
-fn forward_step(@builtin(global_invocation_id) gid: vec3u) {
+fn forward_step(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let id = flat_id(gid, nwg, WG);
   let V = launch.V; let H = launch.H; let B = launch.B; let T = launch.T;
-  if (gid.x >= H * ((B + S - 1u) / S)) { return; }
-  let g = gid.x / H;
-  let i = gid.x % H;
+  if (id >= H * ((B + S - 1u) / S)) { return; }
+  let g = id / H;
+  let i = id % H;
   let t = launch.t;
   let st = streams4(4u * g);
   let prev = vec4u(t * B) + st;
@@ -428,23 +429,25 @@ fn backward_persistent1(@builtin(local_invocation_index) l: u32) {
 //   backward_dtanh_step: dhs[t] = (dhs[t] + dh_next) * (1 - h_t^2)   (dh_next = 0 at t = T-1)
 //   backward_dnext_step: dh_next = W_hh^T dhs[t]
 @compute @workgroup_size(WG)
-fn backward_dtanh_step(@builtin(global_invocation_id) gid: vec3u) {
+fn backward_dtanh_step(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let id = flat_id(gid, nwg, WG);
   let V = launch.V; let H = launch.H; let B = launch.B; let T = launch.T;
-  if (gid.x >= B * H) { return; }
+  if (id >= B * H) { return; }
   let t = launch.t;
-  let e = t * B * H + gid.x;
+  let e = t * B * H + id;
   let h = hs_in[B * H + e];
   var dn = 0.0;
-  if (t + 1u < T) { dn = dh_next[gid.x]; }
+  if (t + 1u < T) { dn = dh_next[id]; }
   dhs[e] = (dhs[e] + dn) * (1.0 - h * h);
 }
 
 @compute @workgroup_size(WG)
-fn backward_dnext_step(@builtin(global_invocation_id) gid: vec3u) {
+fn backward_dnext_step(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let id = flat_id(gid, nwg, WG);
   let V = launch.V; let H = launch.H; let B = launch.B; let T = launch.T;
-  if (gid.x >= H * ((B + S - 1u) / S)) { return; }
-  let g = gid.x / H;
-  let j = gid.x % H;
+  if (id >= H * ((B + S - 1u) / S)) { return; }
+  let g = id / H;
+  let j = id % H;
   let st = streams4(4u * g);
   let cur = (vec4u(launch.t * B) + st) * H;
   var s = vec4f(0.0);
@@ -462,19 +465,21 @@ fn backward_dnext_step(@builtin(global_invocation_id) gid: vec3u) {
 @group(0) @binding(1) var<storage, read_write> W_dst: array<f32>;     // (H, H)
 
 @compute @workgroup_size(WG)
-fn transpose_hh(@builtin(global_invocation_id) gid: vec3u) {
+fn transpose_hh(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let id = flat_id(gid, nwg, WG);
   let V = launch.V; let H = launch.H; let B = launch.B; let T = launch.T;
-  if (gid.x >= H * H) { return; }
-  let j = gid.x / H;
-  let i = gid.x % H;
-  W_dst[gid.x] = W_src[i * H + j];
+  if (id >= H * H) { return; }
+  let j = id / H;
+  let i = id % H;
+  W_dst[id] = W_src[i * H + j];
 }
 
 @compute @workgroup_size(WG)
-fn transpose_hy(@builtin(global_invocation_id) gid: vec3u) {
+fn transpose_hy(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let id = flat_id(gid, nwg, WG);
   let V = launch.V; let H = launch.H;
-  if (gid.x >= H * V) { return; }
-  let i = gid.x / V;
-  let v = gid.x % V;
-  W_dst[gid.x] = W_src[v * H + i];
+  if (id >= H * V) { return; }
+  let i = id / V;
+  let v = id % V;
+  W_dst[id] = W_src[v * H + i];
 }

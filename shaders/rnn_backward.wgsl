@@ -23,8 +23,9 @@ override WG: u32 = 64;
 @group(0) @binding(3) var<storage, read_write> dhs: array<f32>;   // (T, B, H)
 
 @compute @workgroup_size(WG)
-fn output_backprop(@builtin(global_invocation_id) gid: vec3u) {
-  let e = gid.x;
+fn output_backprop(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let id = flat_id(gid, nwg, WG);
+  let e = id;
   if (e >= T * B * H) { return; }
   let pos = e / H;
   let i = e % H;
@@ -83,8 +84,9 @@ fn dy(pos: u32, v: u32) -> f32 {
 }
 
 @compute @workgroup_size(WG)
-fn grad_reduce(@builtin(global_invocation_id) gid: vec3u) {
-  let e = gid.x;
+fn grad_reduce(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let id = flat_id(gid, nwg, WG);
+  let e = id;
   if (e >= TOTAL) { return; }
   let N = T * B;
   var s = 0.0;

@@ -51,8 +51,9 @@ fn forward_recurrence(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocatio
 
 // Invocation pos writes the V probabilities of position pos and its loss.
 @compute @workgroup_size(WG)
-fn output_softmax(@builtin(global_invocation_id) gid: vec3u) {
-  let pos = gid.x;
+fn output_softmax(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let id = flat_id(gid, nwg, WG);
+  let pos = id;
   if (pos >= T * B) { return; }
   let h = (pos + B) * H; // h_t of this position
   let o = pos * V;

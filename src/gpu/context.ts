@@ -34,8 +34,9 @@ export async function createContext(gpu: GPU | undefined, label = 'char-rnn'): P
   const a = adapter.limits;
   // Ask for what the kernels use, up to what the adapter offers (the defaults are lower).
   const requiredLimits: Record<string, number> = {
-    maxStorageBufferBindingSize: Math.min(a.maxStorageBufferBindingSize, 1 << 30),
-    maxBufferSize: Math.min(a.maxBufferSize, 1 << 30),
+    // the largest buffers the adapter offers (the defaults are 128 and 256 MiB)
+    maxStorageBufferBindingSize: a.maxStorageBufferBindingSize,
+    maxBufferSize: a.maxBufferSize,
     maxStorageBuffersPerShaderStage: Math.min(a.maxStorageBuffersPerShaderStage, 8),
     maxComputeWorkgroupsPerDimension: a.maxComputeWorkgroupsPerDimension,
     maxComputeInvocationsPerWorkgroup: Math.min(a.maxComputeInvocationsPerWorkgroup, 256),

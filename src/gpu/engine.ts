@@ -12,8 +12,9 @@ import {
 import { GpuError } from '../errors.js';
 import { type Layout, PARAM_NAMES, type ParamName, type Params, type StepShape, layout } from '../model.js';
 import type { GpuContext } from './context.js';
-import { type BindingKind, type Kernel, STEP_SLOT, bindGroup, dispatch, makeKernel } from './kernel.js';
+import { type BindingKind, type Kernel, MAX_WORKGROUPS, STEP_SLOT, bindGroup, dispatch, makeKernel } from './kernel.js';
 import type { ShaderName } from './shaders.js';
+import { checkBuffersFit, maxGenerateLength, mib } from './limits.js';
 
 // The WebGPU engine. Every buffer is allocated once, in the constructor, from bufferTable();
 // one training step (forward over all timesteps, BPTT, update) is one command buffer
@@ -47,6 +48,8 @@ export interface GpuEngineOptions {
   recurrence?: RecurrenceSchedule | 'auto';
   /** Time every kernel with timestamp queries (each step then waits for its timings). */
   profile?: boolean;
+  /** Positions whose losses evaluate() gathers on the GPU per readback (default 4M, 16 MiB). */
+  evaluateBlock?: number;
 }
 
 /** GPU time per training step by kernel, averaged over the profiled steps. */
@@ -73,7 +76,7 @@ export interface MemoryReport {
 }
 
 /** GPU buffers of the engine: element counts from the step shape (f32 or u32, 4 bytes each). */
-function bufferTable(s: StepShape, lay: Layout) {
+function bufferTable(s: StepShape, lay: Layout = layout(s)) {
   const { V, H, B, T } = s;
   return {
     params: lay.total, // W_xh | W_hh | b_h | W_hy | b_y, flat (src/model.ts layout)
@@ -188,6 +191,7 @@ export class GpuEngine implements Engine {
   private readonly scratch = new Map<string, GPUBuffer>();
   private readonly profiler?: Profiler;
   private lastLoss = NaN;
+  private readonly evaluateBlock: number;
   private destroyed = false;
 
   /** Use GpuEngine.create (pipelines compile asynchronously). */
@@ -205,6 +209,7 @@ export class GpuEngine implements Engine {
     this.optimizer = withDefaults(optimizer);
     this.layout = layout(shape);
     this.kernels = opts.kernels;
+    this.evaluateBlock = opts.evaluateBlock;
     const table = bufferTable(shape, this.layout);
     const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     this.buf = {} as Record<BufferName, GPUBuffer>;
@@ -297,11 +302,8 @@ export class GpuEngine implements Engine {
   /** A dispatch of x workgroups; kernels with a launch uniform read slot `slot` (timestep t)
    * of `launch` (default: the engine's step sizes). */
   private op(name: string, kernel: Kernel, buffers: (GPUBuffer | GPUBufferBinding)[], x: number, slot = 0, launch = this.launch): Op {
-    const max = this.ctx.device.limits.maxComputeWorkgroupsPerDimension;
-    if (x > max)
-      throw new GpuError(
-        `${kernel.label} needs ${x} workgroups, more than this adapter's limit of ${max}: lower --batch, --seq-len or --hidden.`,
-      );
+    if (x > MAX_WORKGROUPS && !kernel.grid) // (the shape checks of create() keep these in range)
+      throw new Error(`${kernel.label}: ${x} workgroups, over ${MAX_WORKGROUPS}, for a kernel that is not laid out in rows`);
     const group = bindGroup(this.ctx, kernel, buffers);
     const launchGroup = kernel.launchLayout
       ? this.ctx.device.createBindGroup({ label: `${kernel.label}.launch`, layout: kernel.launchLayout, entries: [{ binding: 0, resource: { buffer: launch, size: 64 } }] })
@@ -419,11 +421,13 @@ export class GpuEngine implements Engine {
     options: GpuEngineOptions = {},
   ): Promise<GpuEngine> {
     const { V, H, B, T } = shape;
+    checkBuffersFit(ctx.device.limits, shape, bufferTable);
     const small = T * B * H * (H + V) < SMALL_STEP;
     const kernelsAuto = (options.kernels ?? 'auto') === 'auto';
     const opts = {
       recurrence: 'auto',
       profile: false,
+      evaluateBlock: 1 << 22,
       ...options,
       kernels: kernelsAuto ? (small ? 'reference' : 'tiled') : options.kernels,
     } as Required<GpuEngineOptions> & { kernels: KernelVariant };
@@ -637,9 +641,11 @@ export class GpuEngine implements Engine {
     if (n < 1) return { loss: NaN, count: 0 };
     const chunks = Math.ceil(n / T);
     const d = this.ctx.device;
-    // per-position losses of every chunk gathered on the GPU, read back once
-    const all = this.scratchBuffer('evaluate.losses', 4 * chunks * T, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
+    // per-position losses of up to `per` chunks gathered on the GPU, then read back at once
+    const per = Math.min(chunks, Math.max(1, Math.floor(this.evaluateBlock / T)));
+    const all = this.scratchBuffer('evaluate.losses', 4 * per * T, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
     const batch = { inputs: new Uint32Array(T), targets: new Uint32Array(T) };
+    let sum = 0;
     for (let c = 0; c < chunks; c++) {
       const start = c * T;
       const len = Math.min(T, n - start);
@@ -651,13 +657,15 @@ export class GpuEngine implements Engine {
       let enc = d.createCommandEncoder({ label: 'evaluate' });
       if (c === 0) enc.clearBuffer(this.buf.hprev);
       enc = this.encode(enc, this.phases.forward);
-      enc.copyBufferToBuffer(this.buf.losses, 0, all, 4 * c * T, 4 * T);
+      enc.copyBufferToBuffer(this.buf.losses, 0, all, 4 * (c % per) * T, 4 * T);
       this.profiler?.discard(); // not a training step
       d.queue.submit([enc.finish()]);
+      if (c % per === per - 1 || c === chunks - 1) {
+        const first = c - (c % per);
+        const losses = await this.read(all, 4 * per * T, 'evaluate.staging');
+        for (let k = first; k <= c; k++) for (let t = 0; t < Math.min(T, n - k * T); t++) sum += losses[(k - first) * T + t];
+      }
     }
-    const losses = await this.read(all, 4 * chunks * T, 'evaluate.staging');
-    let sum = 0;
-    for (let c = 0; c < chunks; c++) for (let t = 0; t < Math.min(T, n - c * T); t++) sum += losses[c * T + t];
     return { loss: sum / n, count: n };
   }
 
@@ -870,6 +878,16 @@ export class GpuEngine implements Engine {
     const { V, H } = this.shape;
     if (o.prime.length === 0) throw new Error('generate: the prime must hold at least one character');
     if (o.length === 0) return Array.from({ length: streams }, () => new Uint32Array(0));
+    const limit = Math.min(d.limits.maxStorageBufferBindingSize, d.limits.maxBufferSize);
+    const logitsBytes = 4 * (streams * V + Math.ceil(streams / 4) * 8 * H);
+    if (logitsBytes > limit || streams > 4 * MAX_WORKGROUPS)
+      throw new GpuError(`${streams} streams are more than this GPU generates at once with this model (${mib(logitsBytes)} of logits for V=${V}): generate fewer streams (--num), or use --device cpu.`);
+    if (o.length > maxGenerateLength(d.limits, streams))
+      throw new GpuError(
+        `${o.length} characters in each of ${streams} stream${streams > 1 ? 's' : ''} need ${mib(4 * streams * o.length)} of GPU memory in one buffer, more than ` +
+          `the ${mib(limit)} this adapter allows: generate at most ${maxGenerateLength(d.limits, streams)} characters per stream (--length), ` +
+          `fewer streams (--num), or use --device cpu.`,
+      );
     const lay = this.layout;
     const u = new ArrayBuffer(52); // struct Gen of shaders/sample.wgsl
     new Uint32Array(u, 0, 4).set([o.prime.length, o.length, o.greedy ? 1 : 0, (o.seed ?? 0) >>> 0]);
@@ -882,7 +900,7 @@ export class GpuEngine implements Engine {
     const prime = this.scratchBuffer('generate.prime', 4 * o.prime.length, STORAGE);
     const out = this.scratchBuffer('generate.out', 4 * streams * o.length, STORAGE);
     // logits (streams, V), then for generate (four streams per workgroup) h: 2 halves x H x 4 streams per group
-    const logits = this.scratchBuffer('generate.logits', 4 * (streams * V + Math.ceil(streams / 4) * 8 * H), STORAGE);
+    const logits = this.scratchBuffer('generate.logits', logitsBytes, STORAGE);
     d.queue.writeBuffer(prime, 0, o.prime);
     const [sampler, perGroup] =
       streams === 1 && this.sampler1 ? [this.sampler1, 1] : streams > 4 && this.sampler8 ? [this.sampler8, 8] : [this.sampler, 4];

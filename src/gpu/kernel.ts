@@ -14,7 +14,13 @@ export interface Kernel {
   /** group(1): the kernel's sizes as a uniform (shaders/common.wgsl `launch`, matmul.wgsl
    * `mm`), bound at a dynamic offset (per-timestep kernels pick their timestep's slot) */
   readonly launchLayout?: GPUBindGroupLayout;
+  /** the entry point indexes its invocations with flat_id (shaders/common.wgsl): it may be
+   * dispatched with more than MAX_WORKGROUPS workgroups, laid out in rows */
+  readonly grid: boolean;
 }
+
+/** Workgroups per dimension every adapter accepts (the WebGPU default limit). */
+export const MAX_WORKGROUPS = 65535;
 
 /** Bytes between the timestep slots of a launch uniform (the largest minUniformBufferOffsetAlignment). */
 export const STEP_SLOT = 256;
@@ -86,7 +92,9 @@ async function createKernel(
   } catch (e) {
     throw new GpuError(`Creating the compute pipeline ${label} failed: ${(e as Error).message}`);
   }
-  return { label, pipeline, layout, launchLayout };
+  const code = shaderParts(spec.shader).map((p) => p.code).join('\n');
+  const grid = new RegExp(`fn ${spec.entry}\\([^{]*num_workgroups`).test(code);
+  return { label, pipeline, layout, launchLayout, grid };
 }
 
 export function bindGroup(ctx: GpuContext, k: Kernel, buffers: (GPUBuffer | GPUBufferBinding)[]): GPUBindGroup {
@@ -97,7 +105,9 @@ export function bindGroup(ctx: GpuContext, k: Kernel, buffers: (GPUBuffer | GPUB
   });
 }
 
-/** `launch`: the group(1) uniform and its slot, for kernels that read their sizes from one. */
+/** `x` workgroups, in rows of MAX_WORKGROUPS where there are more (grid kernels only: the
+ * engine checks that when it builds the op). `launch`: the group(1) uniform and its slot, for
+ * kernels that read their sizes from one. */
 export function dispatch(
   pass: GPUComputePassEncoder,
   k: Kernel,
@@ -108,5 +118,6 @@ export function dispatch(
   pass.setPipeline(k.pipeline);
   pass.setBindGroup(0, group);
   if (launch) pass.setBindGroup(1, launch.group, [launch.slot * STEP_SLOT]);
-  pass.dispatchWorkgroups(x);
+  if (x <= MAX_WORKGROUPS) pass.dispatchWorkgroups(x);
+  else pass.dispatchWorkgroups(MAX_WORKGROUPS, Math.ceil(x / MAX_WORKGROUPS));
 }
