@@ -8,6 +8,14 @@ import { lrAt } from './schedule.js';
 // loss read back only every `logEvery` steps (and at validation steps and the last one),
 // validation over the whole held-out text with the state carried through it.
 
+/** The loss (nats/char) above which a run has diverged, for a vocabulary of V characters: a
+ * model that predicts every character as equally likely scores ln V, a trained one less; a
+ * loss above 3 ln V + 10 means predictions confidently wrong nearly everywhere, which a run
+ * reaches only when its weights have blown up (too high a learning rate). */
+export function divergedAbove(V: number): number {
+  return 3 * Math.log(V) + 10;
+}
+
 export interface LogEntry {
   /** steps done, this one included */
   step: number;
@@ -98,14 +106,18 @@ export class Trainer {
     // A logged step's loss is awaited only after the next step has been recorded, so the GPU
     // always has work queued while the loss travels back (validation and the last step wait).
     let inFlight: { loss: Promise<{ loss: number; gradNorm: number }>; step: number; epoch: number; lr: number; k: number } | undefined;
+    const limit = divergedAbove(this.engine.shape.V);
+    const diverged = (what: string, loss: number, p: { step: number; lr: number }) => {
+      if (Number.isFinite(loss) && loss <= limit) return;
+      throw new DivergedError(
+        `Training diverged at step ${p.step}: the ${what} is ${Number.isFinite(loss) ? `${loss < 1e6 ? loss.toFixed(2) : loss.toExponential(2)} nats/char, above ` +
+          `${limit.toFixed(2)} (3 ln V + 10; predicting every character as equally likely scores ${Math.log(this.engine.shape.V).toFixed(2)})` : loss}. ` +
+          `Lower the learning rate (--lr ${Number((p.lr / 10).toPrecision(2))}) or clip the gradients (--clip 5 or --clip-norm 1).`,
+      );
+    };
     const log = async (p: NonNullable<typeof inFlight>, validate: boolean) => {
       const { loss, gradNorm } = await p.loss;
-      if (!Number.isFinite(loss)) {
-        throw new DivergedError(
-          `Training diverged at step ${p.step}: the loss is ${loss}. Lower the learning rate (--lr ${p.lr / 10}) ` +
-            `or clip the gradients (--clip 5 or --clip-norm 1).`,
-        );
-      }
+      diverged('loss', loss, p);
       const elapsed = (performance.now() - t0) / 1000;
       last = {
         step: p.step, epoch: p.epoch, loss, lr: p.lr, gradNorm,
@@ -113,6 +125,7 @@ export class Trainer {
       };
       if (validate) {
         const v = (await this.validate())!;
+        diverged('validation loss', v.loss, p); // (of the weights after this step's update)
         Object.assign(last, { valLoss: v.loss, valBpc: v.bpc, valPerplexity: v.perplexity });
       }
       this.history.push(last);
@@ -123,7 +136,9 @@ export class Trainer {
       const reset = this.cursor.next();
       const lr = lrAt(this.step, cfg);
       const validate = this.val !== undefined && ((cfg.evalEvery > 0 && (this.step + 1) % cfg.evalEvery === 0) || k === steps - 1);
-      const wantLoss = (this.step + 1) % cfg.logEvery === 0 || k === steps - 1 || validate;
+      // a step whose weights are saved or sampled has its loss checked first (syncAt)
+      const synced = hooks.afterStep !== undefined && (hooks.syncAt?.(this.step + 1) ?? true);
+      const wantLoss = (this.step + 1) % cfg.logEvery === 0 || k === steps - 1 || validate || synced;
       let gradNorm = NaN;
       const pending = this.engine.step(this.cursor.batch, { reset, wantLoss, lr, onGradNorm: (n) => (gradNorm = n) });
       pending.catch(() => undefined); // a loss still in flight when an earlier one throws is dropped
@@ -137,14 +152,9 @@ export class Trainer {
           loss: pending.then((loss) => ({ loss: loss!, gradNorm })),
           step: this.step, epoch: this.cursor.epoch, lr, k,
         };
-        const sync = hooks.afterStep && (hooks.syncAt?.(this.step) ?? true);
-        if (validate || k === steps - 1 || sync) await log(p, validate);
+        if (validate || k === steps - 1 || synced) await log(p, validate);
         else inFlight = p;
       } else await pending;
-      if (hooks.afterStep && inFlight && (hooks.syncAt?.(this.step) ?? true)) {
-        await log(inFlight, false);
-        inFlight = undefined;
-      }
       await hooks.afterStep?.(this.step);
     }
     if (inFlight) await log(inFlight, false);
