@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 // The library: one engine for the browser and Node. Node code adds `nodeContext` from
 // 'char-rnn-webgpu/node'; the browser calls createContext(navigator.gpu).
 export { PARAMS, PARAM_NAMES, layout, parameterCount, type Dims, type Params, type StepShape } from './model.js';
@@ -8,7 +9,7 @@ export { CpuEngine } from './cpu/engine.js';
 export { GpuEngine } from './gpu/engine.js';
 export { createContext, type GpuContext } from './gpu/context.js';
 export { createEngine, type DeviceKind } from './engines.js';
-export { DEFAULT_CONFIG, TUTORIAL_CONFIG, validateConfig, type TrainConfig } from './config.js';
+export { DEFAULT_CONFIG, TUTORIAL_CONFIG, optimizerOf, validateConfig, type TrainConfig } from './config.js';
 export { planBatches, BatchCursor } from './data.js';
 export { Trainer, type LogEntry } from './train.js';
 export { sampleText, type SampleOptions } from './sample.js';
