@@ -167,7 +167,7 @@ export class Session {
     }
     const plan = data ? planBatches(data.length, cfg.batch, cfg.seqLen, false) : { B: 1, T: 1 };
     const shape = { V: vocab.size, H: cfg.hidden, B: plan.B, T: plan.T };
-    const params = start?.params ?? initParams(shape, cfg.seed);
+    const params = start?.params ?? initParams(shape, cfg.seed, cfg.initScale);
     await this.halt();
     const engine = await createEngine(spec.device, shape, { name: cfg.optimizer, lr: cfg.lr, clip: cfg.clip }, params, this.ctx);
     this.engine?.destroy();

@@ -26,7 +26,7 @@ export async function runCheck(
 ): Promise<CheckReport> {
   const plan = planBatches(data.length, cfg.batch, cfg.seqLen);
   const shape = { V, H: cfg.hidden, B: plan.B, T: plan.T };
-  const p0 = start ?? initParams(shape, cfg.seed);
+  const p0 = start ?? initParams(shape, cfg.seed, cfg.initScale);
   const opt = optimizerOf(cfg);
   const cpu = new CpuEngine(shape, opt, p0);
   const gpu = await GpuEngine.create(ctx, shape, opt, p0);

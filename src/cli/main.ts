@@ -146,7 +146,7 @@ async function train(o: TrainOpts): Promise<void> {
   const plan = planBatches(data.length, cfg.batch, cfg.seqLen, o.seqLen !== undefined || resumed !== undefined);
   cfg.seqLen = plan.T;
   const shape = { V: vocab.size, H: cfg.hidden, B: plan.B, T: plan.T };
-  const startParams: Params = ckpt ? ckpt.params : initParams(shape, cfg.seed);
+  const startParams: Params = ckpt ? ckpt.params : initParams(shape, cfg.seed, cfg.initScale);
   const ctx = await gpuContextFor(o.device);
   if (o.profile && o.device !== 'gpu') throw new UsageError('--profile times the GPU kernels: use it with --device gpu.');
   const engine = await createEngine(o.device, shape, optimizerOf(cfg), startParams, ctx, { profile: o.profile, kernels: o.kernels });
@@ -373,6 +373,7 @@ export function buildProgram(): Command {
       .option('--eps <x>', `optimizer epsilon (default ${DEFAULT_CONFIG.eps})`, num('--eps'))
       .option('--weight-decay <x>', `adamw weight decay on the matrices (default ${DEFAULT_CONFIG.weightDecay})`, num('--weight-decay'))
       .option('--val-fraction <x>', `last fraction of the text held out for validation (default ${DEFAULT_CONFIG.valFraction})`, num('--val-fraction'))
+      .option('--init-scale <s>', 'initial weight matrices: auto = randn*min(0.1, 1/sqrt(H)), uniform = +-1/sqrt(H) (PyTorch), or a number s for randn*s (default auto)', (v) => (v === 'auto' || v === 'uniform' ? v : num('--init-scale')(v)))
       .option('--eval-every <n>', `validate every n steps, 0 = only at the end (default ${DEFAULT_CONFIG.evalEvery})`, num('--eval-every', true))
       .option('--text <file>', 'training text, a UTF-8 file')
       .option('--string <s>', 'training text given inline, e.g. hello');
