@@ -305,7 +305,7 @@ export class Session {
     if (!this.data) throw new TextError(this.summaryInfo.textProblem ?? 'There is no text to compare on.');
     const params = await this.current((engine) => engine.getParams());
     const cfg = { ...this.config, steps: CHECK_STEPS, lr: Math.min(this.config.lr, CHECK_MAX_LR) };
-    const report = await runCheck(this.ctx, this.data, this.vocabulary.size, cfg, params);
+    const report = await runCheck(this.ctx, this.data, this.vocabulary.size, cfg, { start: params });
     return { report, steps: cfg.steps, optimizer: cfg.optimizer, lr: cfg.lr, capped: cfg.lr < this.config.lr };
   }
 

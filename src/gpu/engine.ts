@@ -47,6 +47,10 @@ export interface GpuEngineOptions {
   recurrence?: RecurrenceSchedule | 'auto';
   /** Time every kernel with timestamp queries (each step then waits for its timings). */
   profile?: boolean;
+  /** Streams per workgroup of the persistent sweep (default: one for B = 1 with H % 4 == 0,
+   * else eight where B > 4 and the workgroup memory allows, else four). The tests force each;
+   * one that does not fit the shape or the adapter is an error. */
+  streams?: 1 | 4 | 8;
 }
 
 /** GPU time per training step by kernel, averaged over the profiled steps. */
@@ -465,7 +469,9 @@ export class GpuEngine implements Engine {
     // one stream with H % 4 == 0: rows in the vec4 lanes (aligned vec4 loads of the weights);
     // more than four streams: eight per workgroup where the memory allows; else four. The
     // one- and eight-stream sweeps own eight rows per invocation (HMAX/8 invocations).
-    const streams = B === 1 && H % 4 === 0 ? 1 : eightStreams ? 8 : 4;
+    const streams = options.streams ?? (B === 1 && H % 4 === 0 ? 1 : eightStreams ? 8 : 4);
+    if ((streams === 1 && (B !== 1 || H % 4 !== 0)) || (streams === 8 && PERSISTENT8_BYTES_PER_H * hmaxOf(H) > wgMemory))
+      throw new GpuError(`The persistent sweep of ${streams} stream(s) per workgroup does not fit B=${B}, H=${H} on this adapter: leave 'streams' out.`);
     const suffix = streams === 4 ? '' : String(streams);
     const sweep: Sweep | undefined =
       opts.kernels === 'tiled' && wantPersistent ? { forward: `forward_persistent${suffix}`, backward: `backward_persistent${suffix}`, streams } : undefined;
@@ -825,12 +831,13 @@ export class GpuEngine implements Engine {
 
   async inspect(): Promise<Activations> {
     const { V, H, B, T } = this.shape;
-    const [hs, ps, grads] = await Promise.all([
+    const [hs, ps, grads, dtanh] = await Promise.all([
       this.read(this.buf.hs, 4 * (T + 1) * B * H),
       this.read(this.buf.ps, 4 * T * B * V),
       this.read(this.buf.grads),
+      this.read(this.buf.dhs, 4 * T * B * H), // dtanh after the backward sweep, in both kernel variants
     ]);
-    return { hs, ps, grads: this.unflatten(grads), loss: this.lastLoss };
+    return { hs, ps, grads: this.unflatten(grads), dtanh, loss: this.lastLoss };
   }
 
   /** Carried hidden state (B, H), for checkpoints and comparisons. */
