@@ -3,6 +3,7 @@ import { CpuEngine } from '../src/cpu/engine.js';
 import type { OptimizerConfig } from '../src/engine.js';
 import { GpuEngine, type GpuEngineOptions } from '../src/gpu/engine.js';
 import { STEP_SLOT, bindGroup, dispatch, makeKernel } from '../src/gpu/kernel.js';
+import type { GpuContext } from '../src/gpu/context.js';
 import { initParams } from '../src/init.js';
 import { PARAM_NAMES } from '../src/model.js';
 import { expectClose, randomArray, useGpu } from './helpers.js';
@@ -134,8 +135,19 @@ describe('tiled engine vs reference kernels, 3 training steps on the GPU', () =>
   }
 });
 
+/** Counts every buffer and bind group created on the context's device from now until the
+ * returned stop() (the device's own methods, wrapped: the engine's helpers cannot hide one). */
+function countAllocations(ctx: GpuContext): { counts: { buffers: number; bindGroups: number }; stop: () => void } {
+  const d = ctx.device;
+  const counts = { buffers: 0, bindGroups: 0 };
+  const { createBuffer, createBindGroup } = d;
+  d.createBuffer = (desc) => (counts.buffers++, createBuffer.call(d, desc));
+  d.createBindGroup = (desc) => (counts.bindGroups++, createBindGroup.call(d, desc));
+  return { counts, stop: () => Object.assign(d, { createBuffer, createBindGroup }) };
+}
+
 describe('GPU memory', () => {
-  test('everything is allocated up front: steps, losses, generation and evaluation allocate nothing more', async () => {
+  test('everything is allocated up front: steps, losses, generation and evaluation create no buffer or bind group', async () => {
     const shape = { V: 21, H: 40, B: 5, T: 9 };
     const e = await GpuEngine.create(gpu(), shape, { name: 'adam', lr: 0.01, clip: 0 }, initParams(shape, 3));
     const n = shape.B * shape.T;
@@ -146,11 +158,18 @@ describe('GPU memory', () => {
       for (let s = 0; s < 20; s++) await e.step(batch, { wantLoss: s % 3 === 0 });
       await e.generate({ prime: Uint32Array.of(1), length: 30, streams: 6, temperature: 1 });
       await e.generate({ prime: Uint32Array.of(1, 2), length: 30, streams: 1, temperature: 1 });
+      await e.generate({ prime: Uint32Array.of(3), length: 10, streams: 3, greedy: true });
       await evaluator.evaluate(text);
     };
     await warmUp();
     const before = e.memory();
-    await warmUp();
+    const count = countAllocations(gpu());
+    try {
+      await warmUp();
+    } finally {
+      count.stop();
+    }
+    expect(count.counts).toEqual({ buffers: 0, bindGroups: 0 });
     expect(e.memory().bytes).toBe(before.bytes);
     // what is allocated is the model's state plus small uniforms and staging buffers
     const t = before.tensors;

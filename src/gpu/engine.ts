@@ -186,6 +186,8 @@ export class GpuEngine implements Engine {
   private readonly genUniform: GPUBuffer;
   private readonly allocated = new Map<GPUBuffer, number>();
   private readonly scratch = new Map<string, GPUBuffer>();
+  /** generate's dispatch per sampler, with the scratch buffers and workgroup count it was made for */
+  private readonly samplerOps = new Map<Kernel, { buffers: GPUBuffer[]; x: number; op: Op }>();
   private readonly profiler?: Profiler;
   private lastLoss = NaN;
   private destroyed = false;
@@ -869,8 +871,13 @@ export class GpuEngine implements Engine {
     const enc = d.createCommandEncoder({ label: 'generate' });
     const [sampler, perGroup] =
       streams === 1 && this.sampler1 ? [this.sampler1, 1] : streams > 4 && this.sampler8 ? [this.sampler8, 8] : [this.sampler, 4];
-    const buffers = [this.genUniform, this.buf.params, this.buf.W_hhT, this.buf.W_hyT, prime, out, logits];
-    this.encode(enc, [...this.transposes, this.op('generate', sampler, buffers, Math.ceil(streams / perGroup))]);
+    // the sampler's bind group is made again only when a scratch buffer grew
+    const x = Math.ceil(streams / perGroup);
+    const made = this.samplerOps.get(sampler);
+    const op = made && made.x === x && made.buffers.every((b, i) => b === [prime, out, logits][i]) ? made.op
+      : this.op('generate', sampler, [this.genUniform, this.buf.params, this.buf.W_hhT, this.buf.W_hyT, prime, out, logits], x);
+    this.samplerOps.set(sampler, { buffers: [prime, out, logits], x, op });
+    this.encode(enc, [...this.transposes, op]);
     this.profiler?.discard(); // not a training step
     d.queue.submit([enc.finish()]);
     const flat = new Uint32Array((await this.read(out, 4 * streams * o.length, 'generate.staging')).buffer);
