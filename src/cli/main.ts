@@ -11,7 +11,7 @@ import { OPTIMIZERS } from '../engine.js';
 import { createEngine, type DeviceKind } from '../engines.js';
 import { CharRnnError, DivergedError, TextError, UsageError } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
-import { initParams } from '../init.js';
+import { type InitScale, initParams } from '../init.js';
 import type { Params, StepShape } from '../model.js';
 import { GpuEngine, type KernelVariant } from '../gpu/engine.js';
 import { sampleText } from '../sample.js';
@@ -35,6 +35,13 @@ function num(name: string, integer = false) {
       throw new InvalidArgumentError(`${name} must be ${integer ? 'an integer' : 'a finite number'}, got '${v}'.`);
     return x;
   };
+}
+
+function initScaleArg(v: string): InitScale {
+  if (v === 'auto' || v === 'uniform') return v;
+  const x = Number(v);
+  if (v.trim() === '' || !Number.isFinite(x) || x <= 0) throw new InvalidArgumentError(`--init-scale must be auto, uniform or a number > 0 (randn * x), got '${v}'.`);
+  return x;
 }
 
 const deviceOption = () =>
@@ -380,7 +387,7 @@ export function buildProgram(): Command {
       .option('--eps <x>', `optimizer epsilon (default ${DEFAULT_CONFIG.eps})`, num('--eps'))
       .option('--weight-decay <x>', `adamw weight decay on the matrices (default ${DEFAULT_CONFIG.weightDecay})`, num('--weight-decay'))
       .option('--val-fraction <x>', `last fraction of the text held out for validation (default ${DEFAULT_CONFIG.valFraction})`, num('--val-fraction'))
-      .option('--init-scale <s>', 'initial weight matrices: auto = randn*min(0.1, 1/sqrt(H)), uniform = +-1/sqrt(H) (PyTorch), or a number s for randn*s (default auto)', (v) => (v === 'auto' || v === 'uniform' ? v : num('--init-scale')(v)))
+      .option('--init-scale <s>', 'initial weight matrices: auto = randn*min(0.1, 1/sqrt(H)), uniform = +-1/sqrt(H) (PyTorch), or a number s for randn*s (default auto)', initScaleArg)
       .option('--eval-every <n>', `validate every n steps, 0 = only at the end (default ${DEFAULT_CONFIG.evalEvery})`, num('--eval-every', true))
       .option('--text <file>', 'training text, a UTF-8 file')
       .option('--string <s>', 'training text given inline, e.g. hello');
@@ -426,7 +433,9 @@ export function buildProgram(): Command {
     .addOption(deviceOption())
     .action((o) => evaluate(o));
 
-  hyper(program.command('check').description('run the GPU and CPU engines side by side and compare every tensor'))
+  hyper(program.command('check').description(
+    "compare the GPU engine with the CPU's float64 one: every timestep recomputed from the GPU's own state (local step), " +
+      "and whole runs judged against the CPU's own spread from weights one float32 ulp away (trajectory)"))
     .option('--init <ckpt>', 'start both engines from these weights')
     .option('--json', 'print the report as JSON')
     .action((o) => check(o));
