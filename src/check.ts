@@ -28,6 +28,9 @@ export type CheckKind = 'local step' | 'trajectory';
 
 export interface CheckRow extends Comparison {
   kind: CheckKind;
+  /** what rtol multiplies: the value (|want|), or, for a recomputed sum, the sum of its terms'
+   * absolute values (dtanh and the gradients in the local comparison) */
+  rtolOf: 'value' | 'terms';
   /** trajectory rows: max |cpu' - cpu|, cpu' the CPU run from weights one float32 ulp away */
   spread?: number;
   /** trajectory rows: max|gpu - cpu| / spread */
@@ -85,7 +88,8 @@ export async function runCheck(ctx: GpuContext, data: Uint32Array, V: number, cf
 /** The local comparison of one forward and backward pass (see the top of this file). */
 function localRows(p: Params, s: StepShape, batch: Batch, got: Awaited<ReturnType<Engine['inspect']>>): CheckRow[] {
   const want = localStep(p, s, batch, { ...got, dtanh: got.dtanh! });
-  const row = (name: string, g: ArrayLike<number>, w: ArrayLike<number>, tol: Tolerance, scale = w): CheckRow => ({ ...compare(name, g, w, tol, scale), kind: 'local step' });
+  const row = (name: string, g: ArrayLike<number>, w: ArrayLike<number>, tol: Tolerance, scale?: ArrayLike<number>): CheckRow =>
+    ({ ...compare(name, g, w, tol, scale), kind: 'local step', rtolOf: scale ? 'terms' : 'value' });
   return [
     row('hs', got.hs, want.hs, GPU_TOLERANCE.hs),
     row('ps', got.ps, want.ps, GPU_TOLERANCE.ps),
@@ -102,7 +106,7 @@ export function trajectoryRow(name: string, got: ArrayLike<number>, want: ArrayL
   for (let i = 0; i < want.length; i++) spread = Math.max(spread, Math.abs(nudged[i] - want[i]));
   const ratio = c.maxAbs === 0 ? 0 : c.maxAbs / spread;
   const bySpread = !c.ok && ratio <= SPREAD_MULTIPLE;
-  return { ...c, kind: 'trajectory', spread, ratio, bySpread, ok: c.ok || bySpread };
+  return { ...c, kind: 'trajectory', rtolOf: 'value', spread, ratio, bySpread, ok: c.ok || bySpread };
 }
 
 /** Hidden states, probabilities and gradients of the first step, each engine on its own. */

@@ -342,14 +342,15 @@ async function check(o: Record<string, unknown> & { text?: string; string?: stri
       `${cfg.optimizer} lr ${cfg.lr}, ${cfg.steps} steps; GPU: ${ctx!.adapterName}`);
     const K = report.spreadMultiple;
     const rows = report.tensors.map((c) => [
-      c.kind, c.name, String(c.n), c.maxAbs.toExponential(2), c.maxRel.toExponential(2), String(c.atol), String(c.rtol),
+      c.kind, c.name, String(c.n), c.maxAbs.toExponential(2), c.maxRel.toExponential(2), String(c.atol), `${c.rtol}${c.rtolOf === 'terms' ? ' *' : ''}`,
       `${(100 * c.used).toFixed(1)}%`, c.spread === undefined ? '' : c.spread.toExponential(2),
       c.ratio === undefined ? '' : c.ratio.toPrecision(3), c.ok ? (c.bySpread ? `ok (<= ${K}x spread)` : 'ok') : 'FAIL',
     ]);
     const head = ['comparison', 'tensor', 'elements', 'max|diff|', 'max rel', 'atol', 'rtol', 'used', 'f64 spread', 'diff/spread', ''];
     const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
     for (const r of [head, ...rows]) out(r.map((x, i) => (i < 2 || i === 10 ? x.padEnd(w[i]) : x.padStart(w[i]))).join('  ').trimEnd());
-    out('local step: the CPU recomputes each timestep from the GPU\'s own state at the step before (one step\'s rounding).');
+    out('local step: the CPU recomputes each timestep from the GPU\'s own state at the step before (one step\'s rounding); ' +
+      '* rtol times the sum of the terms\' absolute values.');
     if (rows.length > 0 && report.tensors.some((c) => c.kind === 'trajectory'))
       out(`trajectory: each engine on its own; f64 spread = max|CPU' - CPU| with CPU' from weights one float32 ulp away; ` +
         `a row passes within tolerance or at most ${K}x the spread.`);
