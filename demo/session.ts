@@ -167,7 +167,7 @@ export class Session {
     }
     const plan = data ? planBatches(data.length, cfg.batch, cfg.seqLen, false) : { B: 1, T: 1 };
     const shape = { V: vocab.size, H: cfg.hidden, B: plan.B, T: plan.T };
-    const params = start?.params ?? initParams(shape, cfg.seed);
+    const params = start?.params ?? initParams(shape, cfg.seed, cfg.initScale);
     await this.halt();
     const engine = await createEngine(spec.device, shape, { name: cfg.optimizer, lr: cfg.lr, clip: cfg.clip }, params, this.ctx);
     this.engine?.destroy();
@@ -305,7 +305,7 @@ export class Session {
     if (!this.data) throw new TextError(this.summaryInfo.textProblem ?? 'There is no text to compare on.');
     const params = await this.current((engine) => engine.getParams());
     const cfg = { ...this.config, steps: CHECK_STEPS, lr: Math.min(this.config.lr, CHECK_MAX_LR) };
-    const report = await runCheck(this.ctx, this.data, this.vocabulary.size, cfg, params);
+    const report = await runCheck(this.ctx, this.data, this.vocabulary.size, cfg, { start: params });
     return { report, steps: cfg.steps, optimizer: cfg.optimizer, lr: cfg.lr, capped: cfg.lr < this.config.lr };
   }
 

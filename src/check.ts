@@ -1,60 +1,162 @@
-import { type Comparison, compare, GPU_TOLERANCE } from './compare.js';
+import { type Comparison, compare, GPU_TOLERANCE, SPREAD_MULTIPLE, type Tolerance } from './compare.js';
 import { type TrainConfig, optimizerOf } from './config.js';
 import { CpuEngine } from './cpu/engine.js';
+import { localStep } from './cpu/local.js';
+import { type Batch, type Engine } from './engine.js';
 import { BatchCursor, planBatches } from './data.js';
 import type { GpuContext } from './gpu/context.js';
-import { GpuEngine } from './gpu/engine.js';
+import { GpuEngine, type GpuEngineOptions } from './gpu/engine.js';
 import { initParams } from './init.js';
-import { PARAM_NAMES, type Params } from './model.js';
+import { PARAM_NAMES, type Params, type StepShape, toFloat64 } from './model.js';
+import { randU32 } from './rng.js';
 
-// GPU vs CPU on the same initial weights and text: hidden states, probabilities and every
-// dW_* of the first step, then the loss of each of `steps` training steps and every parameter
-// after them. Backs `char-rnn check`, the page's comparison panel and the tests.
+// GPU vs CPU on the same initial weights and text, in two ways. Backs `char-rnn check`, the
+// page's comparison panel and the tests.
+//
+// - Local step: the GPU runs the first step's forward and backward pass; the CPU recomputes
+//   every timestep from the GPU's own values at the step before (src/cpu/local.ts): h_t from
+//   the GPU's h_{t-1}, p_t from its h_t, dtanh_t from its p_t, h_t and dtanh_{t+1}, the
+//   gradients from its hs, ps and dtanh. The tolerance bounds one step's float32 rounding,
+//   whatever T and however chaotic the recurrence: this is what measures the kernels.
+// - Trajectory: both engines run the whole first step and then `steps` training steps on their
+//   own. A chaotic recurrence (spectral radius of W_hh above 1) amplifies any rounding
+//   difference exponentially in t, so the drift max|gpu - cpu| is judged against the CPU's own
+//   sensitivity: the spread max|cpu' - cpu| of a second CPU run from weights nudged by one
+//   float32 ulp. A row passes within its tolerance, or when drift <= SPREAD_MULTIPLE * spread.
+
+export type CheckKind = 'local step' | 'trajectory';
+
+export interface CheckRow extends Comparison {
+  kind: CheckKind;
+  /** what rtol multiplies: the value (|want|), or, for a recomputed sum, the sum of its terms'
+   * absolute values (dtanh and the gradients in the local comparison) */
+  rtolOf: 'value' | 'terms';
+  /** trajectory rows: max |cpu' - cpu|, cpu' the CPU run from weights one float32 ulp away */
+  spread?: number;
+  /** trajectory rows: max|gpu - cpu| / spread */
+  ratio?: number;
+  /** trajectory rows: passed by drift <= SPREAD_MULTIPLE * spread, not by the tolerance */
+  bySpread?: boolean;
+}
 
 export interface CheckReport {
   ok: boolean;
-  tensors: Comparison[];
-  loss: { cpu: number[]; gpu: number[] };
+  tensors: CheckRow[];
+  /** loss of each training step: GPU, CPU, and the CPU from nudged weights */
+  loss: { cpu: number[]; gpu: number[]; nudged: number[] };
+  /** the multiple of the float64 spread a trajectory's drift may reach */
+  spreadMultiple: number;
 }
 
-export async function runCheck(
-  ctx: GpuContext,
-  data: Uint32Array,
-  V: number,
-  cfg: TrainConfig,
-  start?: Params,
-): Promise<CheckReport> {
+export interface CheckOptions {
+  /** weights both engines start from (default: initParams with cfg.seed and cfg.initScale) */
+  start?: Params;
+  /** kernel variant and recurrence schedule of the GPU engine */
+  gpu?: GpuEngineOptions;
+  /** the weights uploaded to the GPU engine, if not `start` (the tests plant a fault here) */
+  upload?: Params;
+  /** false: the local comparison only (no trajectories, no training steps). Default true. */
+  trajectory?: boolean;
+}
+
+export async function runCheck(ctx: GpuContext, data: Uint32Array, V: number, cfg: TrainConfig, o: CheckOptions = {}): Promise<CheckReport> {
   const plan = planBatches(data.length, cfg.batch, cfg.seqLen);
   const shape = { V, H: cfg.hidden, B: plan.B, T: plan.T };
-  const p0 = start ?? initParams(shape, cfg.seed);
+  const p0 = o.start ?? initParams(shape, cfg.seed, cfg.initScale);
   const opt = optimizerOf(cfg);
-  const cpu = new CpuEngine(shape, opt, p0);
-  const gpu = await GpuEngine.create(ctx, shape, opt, p0);
+  const gpu = await GpuEngine.create(ctx, shape, opt, o.upload ?? p0, undefined, o.gpu ?? {});
+  const report: CheckReport = { ok: false, tensors: [], loss: { cpu: [], gpu: [], nudged: [] }, spreadMultiple: SPREAD_MULTIPLE };
   try {
-    const tensors: Comparison[] = [];
     const first = new BatchCursor(data, plan);
     first.next();
-    await cpu.forwardBackward(first.batch, { reset: true });
-    await gpu.forwardBackward(first.batch, { reset: true });
-    const [a, b] = [await cpu.inspect(), await gpu.inspect()];
-    tensors.push(compare('hs (step 0)', b.hs, a.hs, GPU_TOLERANCE.hs));
-    tensors.push(compare('ps (step 0)', b.ps, a.ps, GPU_TOLERANCE.ps));
-    for (const k of PARAM_NAMES) tensors.push(compare(`d${k} (step 0)`, b.grads[k], a.grads[k], GPU_TOLERANCE.grads));
-
-    const loss = { cpu: [] as number[], gpu: [] as number[] };
-    const cc = new BatchCursor(data, plan);
-    const gc = new BatchCursor(data, plan);
-    for (let s = 0; s < cfg.steps; s++) {
-      const reset = cc.next();
-      gc.next();
-      loss.cpu.push((await cpu.step(cc.batch, { reset, wantLoss: true }))!);
-      loss.gpu.push((await gpu.step(gc.batch, { reset, wantLoss: true }))!);
+    const gpuLoss = await gpu.forwardBackward(first.batch, { reset: true });
+    const got = await gpu.inspect();
+    report.tensors.push(...localRows(p0, shape, first.batch, { ...got, loss: gpuLoss }));
+    if (o.trajectory ?? true) {
+      const cpu = new CpuEngine(shape, opt, p0);
+      const nudged = new CpuEngine(shape, opt, nudge(p0, cfg.seed));
+      report.tensors.push(...(await firstStepRows(first.batch, got, cpu, nudged)));
+      report.tensors.push(...(await trainingRows(data, plan, cfg.steps, gpu, cpu, nudged, report.loss)));
     }
-    if (cfg.steps > 0) tensors.push(compare(`loss (${cfg.steps} steps)`, loss.gpu, loss.cpu, GPU_TOLERANCE.loss));
-    const [pc, pg] = [await cpu.getParams(), await gpu.getParams()];
-    for (const k of PARAM_NAMES) tensors.push(compare(`${k} (after ${cfg.steps} steps)`, pg[k], pc[k], GPU_TOLERANCE.params));
-    return { ok: tensors.every((t) => t.ok), tensors, loss };
   } finally {
     gpu.destroy();
   }
+  report.ok = report.tensors.every((t) => t.ok);
+  return report;
+}
+
+/** The local comparison of one forward and backward pass (see the top of this file). */
+function localRows(p: Params, s: StepShape, batch: Batch, got: Awaited<ReturnType<Engine['inspect']>>): CheckRow[] {
+  const want = localStep(p, s, batch, { ...got, dtanh: got.dtanh! });
+  const row = (name: string, g: ArrayLike<number>, w: ArrayLike<number>, tol: Tolerance, scale?: ArrayLike<number>): CheckRow =>
+    ({ ...compare(name, g, w, tol, scale), kind: 'local step', rtolOf: scale ? 'terms' : 'value' });
+  return [
+    row('hs', got.hs, want.hs, GPU_TOLERANCE.hs),
+    row('ps', got.ps, want.ps, GPU_TOLERANCE.ps),
+    row('loss', [got.loss], [want.loss], GPU_TOLERANCE.loss),
+    row('dtanh', got.dtanh!, want.dtanh, GPU_TOLERANCE.sums, want.dtanhScale),
+    ...PARAM_NAMES.map((k) => row(`d${k}`, got.grads[k], want.grads[k], GPU_TOLERANCE.sums, want.scale[k])),
+  ];
+}
+
+/** A whole-trajectory comparison, judged against the float64 spread (see the top of this file). */
+export function trajectoryRow(name: string, got: ArrayLike<number>, want: ArrayLike<number>, nudged: ArrayLike<number>, tol: Tolerance): CheckRow {
+  const c = compare(name, got, want, tol);
+  let spread = 0;
+  for (let i = 0; i < want.length; i++) spread = Math.max(spread, Math.abs(nudged[i] - want[i]));
+  const ratio = c.maxAbs === 0 ? 0 : c.maxAbs / spread;
+  const bySpread = !c.ok && ratio <= SPREAD_MULTIPLE;
+  return { ...c, kind: 'trajectory', rtolOf: 'value', spread, ratio, bySpread, ok: c.ok || bySpread };
+}
+
+/** Hidden states, probabilities and gradients of the first step, each engine on its own. */
+async function firstStepRows(batch: Batch, got: Awaited<ReturnType<Engine['inspect']>>, cpu: CpuEngine, nudged: CpuEngine): Promise<CheckRow[]> {
+  await cpu.forwardBackward(batch, { reset: true });
+  await nudged.forwardBackward(batch, { reset: true });
+  const [a, n] = [await cpu.inspect(), await nudged.inspect()];
+  return [
+    trajectoryRow('hs (step 0)', got.hs, a.hs, n.hs, GPU_TOLERANCE.hs),
+    trajectoryRow('ps (step 0)', got.ps, a.ps, n.ps, GPU_TOLERANCE.ps),
+    ...PARAM_NAMES.map((k) => trajectoryRow(`d${k} (step 0)`, got.grads[k], a.grads[k], n.grads[k], GPU_TOLERANCE.grads)),
+  ];
+}
+
+/** `steps` training steps on each engine: the loss of every step, every parameter at the end. */
+async function trainingRows(
+  data: Uint32Array, plan: ReturnType<typeof planBatches>, steps: number,
+  gpu: GpuEngine, cpu: CpuEngine, nudged: CpuEngine, loss: CheckReport['loss'],
+): Promise<CheckRow[]> {
+  const engines: [Engine, number[]][] = [[gpu, loss.gpu], [cpu, loss.cpu], [nudged, loss.nudged]];
+  for (const [e, out] of engines) {
+    const cursor = new BatchCursor(data, plan);
+    for (let s = 0; s < steps; s++) {
+      const reset = cursor.next();
+      out.push((await e.step(cursor.batch, { reset, wantLoss: true }))!);
+    }
+  }
+  if (steps === 0) return [];
+  const [pg, pc, pn] = [await gpu.getParams(), await cpu.getParams(), await nudged.getParams()];
+  return [
+    trajectoryRow(`loss (${steps} steps)`, loss.gpu, loss.cpu, loss.nudged, GPU_TOLERANCE.loss),
+    ...PARAM_NAMES.map((k) => trajectoryRow(`${k} (after ${steps} steps)`, pg[k], pc[k], pn[k], GPU_TOLERANCE.params)),
+  ];
+}
+
+/** The weights moved by one float32 ulp each, up or down by a seeded coin (counter stream
+ * 1000 + k of the seed for tensor k). */
+export function nudge(p: Params, seed: number): Params<Float64Array> {
+  const out = toFloat64(p);
+  const f = new Float32Array(1);
+  const u = new Uint32Array(f.buffer);
+  PARAM_NAMES.forEach((k, stream) => {
+    const w = out[k];
+    for (let n = 0; n < w.length; n++) {
+      f[0] = Math.abs(w[n]);
+      const a = f[0];
+      u[0]++;
+      const ulp = f[0] - a;
+      w[n] += randU32(seed, 1000 + stream, n) & 1 ? ulp : -ulp;
+    }
+  });
+  return out;
 }

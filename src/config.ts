@@ -1,5 +1,6 @@
 import { OPTIMIZERS, type OptimizerConfig, type OptimizerName } from './engine.js';
 import { UsageError } from './errors.js';
+import { INIT_SCALES, type InitScale } from './init.js';
 
 /** One training run's settings. The CLI fills it from argv, the page from its controls. */
 export interface TrainConfig {
@@ -48,6 +49,9 @@ export interface TrainConfig {
   valFraction: number;
   /** Validate every this many steps and at the end (0 = only at the end). */
   evalEvery: number;
+  /** Initial weight matrices (src/init.ts): 'auto' randn*min(0.1, 1/sqrt(H)), 'uniform'
+   * (PyTorch's +-1/sqrt(H)), or a number s for randn*s. Checkpoints without it used 0.1. */
+  initScale: InitScale;
 }
 
 export const SCHEDULES = ['constant', 'step', 'cosine'] as const;
@@ -77,6 +81,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
   weightDecay: 0.01,
   valFraction: 0.05,
   evalEvery: 200,
+  initScale: 'auto',
 };
 
 /** Learning rate and clipping defaults per optimizer, used where the user gave none. */
@@ -138,5 +143,6 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   if (!Number.isFinite(c.weightDecay) || c.weightDecay < 0) throw bad('weight decay (--weight-decay)', c.weightDecay, 'a finite number >= 0');
   unit('validation fraction (--val-fraction)', c.valFraction, true);
   if (!isInt(c.evalEvery) || c.evalEvery < 0) throw bad('validation interval (--eval-every)', c.evalEvery, 'an integer >= 0');
+  if (!(INIT_SCALES as readonly unknown[]).includes(c.initScale) && !(typeof c.initScale === 'number' && Number.isFinite(c.initScale) && c.initScale > 0)) throw bad('initial scale (--init-scale)', c.initScale, `${INIT_SCALES.join(', ')} or a finite number > 0`);
   return c;
 }

@@ -79,6 +79,8 @@ export interface Activations {
   ps: Tensor;
   /** dW_xh ... db_y, keyed by parameter name: summed over time, mean over streams. */
   grads: Params;
+  /** (T, B, H) dtanh_t = (W_hy^T dy_t + W_hh^T dtanh_{t+1}) * (1 - h_t^2), after a backward pass. */
+  dtanh?: Tensor;
   loss: number;
 }
 

@@ -59,7 +59,7 @@ export function trainerStateOf(c: Checkpoint, device: 'cpu' | 'gpu', source: str
   let config: TrainConfig;
   try {
     run = JSON.parse(meta.run);
-    config = JSON.parse(meta.config);
+    config = { initScale: 0.1, ...JSON.parse(meta.config) }; // runs saved before initScale existed used randn*0.1
   } catch {
     throw new CheckpointError(`${source}: the run metadata is not valid JSON; the file is damaged.`);
   }

@@ -108,8 +108,11 @@ describe('char-rnn check', () => {
   test('GPU and CPU agree on every tensor; table and JSON', () => {
     const r = run('check', '--string', 'hello world, hello rnn', '--hidden', '6', '--steps', '5');
     expect(r.code, r.out + r.err).toBe(0);
-    for (const name of ['hs', 'ps', 'dW_xh', 'dW_hh', 'db_h', 'dW_hy', 'db_y', 'loss', 'W_hh (after 5 steps)']) expect(r.out).toContain(name);
-    expect(r.out).toMatch(/all 13 tensors within tolerance/);
+    for (const name of ['hs', 'ps', 'dtanh', 'dW_xh', 'dW_hh', 'db_h', 'dW_hy', 'db_y', 'loss', 'W_hh (after 5 steps)']) expect(r.out).toContain(name);
+    expect(r.out).toMatch(/^local step +dtanh /m);
+    expect(r.out).toMatch(/^trajectory +hs \(step 0\) /m);
+    expect(r.out).toMatch(/f64 spread/);
+    expect(r.out).toMatch(/all 22 comparisons pass/);
     const j = run('check', '--string', 'hello', '--steps', '3', '--optimizer', 'adagrad', '--json');
     expect(j.code).toBe(0);
     const rep = JSON.parse(j.out);
@@ -133,6 +136,8 @@ describe('bad input: a clear message, a non-zero exit, no stack trace', () => {
     ['non-numeric steps', ['train', '--text', good, '--steps', 'many'], 2, /--steps must be an integer, got 'many'/],
     ['unknown optimizer', ['train', '--text', good, '--optimizer', 'adam2'], 2, /Allowed choices are sgd, adagrad/],
     ['unknown option', ['train', '--text', good, '--hiden', '3'], 2, /unknown option '--hiden'/],
+    ['bad --init-scale', ['train', '--text', good, '--init-scale', 'big'], 2, /--init-scale must be auto, uniform or a number > 0 \(randn \* x\), got 'big'/],
+    ['zero --init-scale', ['check', '--string', 'hello', '--init-scale', '0'], 2, /--init-scale must be auto, uniform or a number > 0/],
     ['unknown command', ['trian'], 2, /unknown command 'trian'/],
     ['missing checkpoint', ['sample', '--checkpoint', join(dir, 'none.safetensors')], 1, /none\.safetensors does not exist/],
     ['not safetensors', ['sample', '--checkpoint', good], 1, /good\.txt.*(truncated or not a safetensors file|not a safetensors)/s],

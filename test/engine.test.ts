@@ -50,24 +50,30 @@ const SHAPES: [string, StepShape, number][] = [
   ['V=67 H=70 (neither a multiple of the workgroup nor of 4) B=2 T=5', { V: 67, H: 70, B: 2, T: 5 }, 0.2],
   ['V=31 H=130 B=9 T=3 (streams not a multiple of 4, rows past 128)', { V: 31, H: 130, B: 9, T: 3 }, 0.15],
   ['V=23 H=44 B=1 T=11 (one stream, rows in the vec4 lanes, last vec4 half-used)', { V: 23, H: 44, B: 1, T: 11 }, 0.3],
+  ['V=9 H=8 B=1 T=6 (one stream, two vec4 rows)', { V: 9, H: 8, B: 1, T: 6 }, 0.4],
   ['large pre-activations (|a| > 90)', { V: 13, H: 17, B: 2, T: 6 }, 50],
 ];
 
-/** Every kernel variant of the GPU engine: the simple reference kernels and the tiled ones
- * with each recurrence schedule. */
-const VARIANTS: [string, GpuEngineOptions][] = [
-  ['reference', { kernels: 'reference' }],
-  ['tiled, persistent sweep', { kernels: 'tiled', recurrence: 'persistent' }],
-  ['tiled, one dispatch per timestep', { kernels: 'tiled', recurrence: 'step' }],
+/** Every kernel variant of the GPU engine, forced: the simple reference kernels and the tiled
+ * ones with each recurrence schedule (persistent sweeps of 1, 4 and 8 streams per workgroup,
+ * one dispatch per timestep), each on the shapes it accepts (one stream: B = 1, H % 4 == 0). */
+const VARIANTS: [string, GpuEngineOptions, (s: StepShape) => boolean][] = [
+  ['reference', { kernels: 'reference' }, () => true],
+  ['tiled, persistent sweep of 1 stream', { kernels: 'tiled', recurrence: 'persistent', streams: 1 }, (s) => s.B === 1 && s.H % 4 === 0],
+  ['tiled, persistent sweep of 4 streams', { kernels: 'tiled', recurrence: 'persistent', streams: 4 }, () => true],
+  ['tiled, persistent sweep of 8 streams', { kernels: 'tiled', recurrence: 'persistent', streams: 8 }, () => true],
+  ['tiled, one dispatch per timestep', { kernels: 'tiled', recurrence: 'step' }, () => true],
 ];
 
-describe.each(VARIANTS)('forward and backward kernels, GPU (%s) vs CPU', (_, variant) => {
-  for (const [name, shape, scale] of SHAPES) {
+describe.each(VARIANTS)('forward and backward kernels, GPU (%s) vs CPU', (_, variant, accepts) => {
+  for (const [name, shape, scale] of SHAPES.filter(([, s]) => accepts(s))) {
     test(name, async () => {
       const opt: OptimizerConfig = { name: 'sgd', lr: 0.1, clip: 0 };
       const p = randomParams(shape, 5, scale);
       const cpu = new CpuEngine(shape, opt, p);
       const g = await GpuEngine.create(gpu(), shape, opt, p, undefined, variant);
+      expect(g.kernels).toBe(variant.kernels);
+      if (variant.kernels === 'tiled') expect(g.recurrenceDetail).toMatch(variant.recurrence === 'step' ? /^one dispatch per timestep/ : `persistent, ${variant.streams} stream`);
       const batch = randomBatch(shape, 9);
       // two calls: the second starts from the carried state of the first
       for (const reset of [true, false]) {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { loadCheckpoint, saveCheckpoint } from '../src/checkpoint.js';
 import { GPU_TOLERANCE } from '../src/compare.js';
-import { DEFAULT_CONFIG, optimizerOf, type TrainConfig } from '../src/config.js';
+import { DEFAULT_CONFIG, optimizerOf, type TrainConfig, validateConfig } from '../src/config.js';
 import { CpuEngine } from '../src/cpu/engine.js';
 import { planBatches, splitText } from '../src/data.js';
 import { createEngine, type DeviceKind } from '../src/engines.js';
@@ -28,7 +28,7 @@ const { train, val } = splitText(vocab.encode(text), 0.05);
 async function trainer(device: DeviceKind, cfg: TrainConfig) {
   const plan = planBatches(train.length, cfg.batch, cfg.seqLen);
   const shape = { V: vocab.size, H: cfg.hidden, B: plan.B, T: plan.T };
-  const engine = await createEngine(device, shape, optimizerOf(cfg), initParams(shape, cfg.seed), gpu());
+  const engine = await createEngine(device, shape, optimizerOf(cfg), initParams(shape, cfg.seed, cfg.initScale), gpu());
   return new Trainer(engine, train, cfg, 0, val);
 }
 
@@ -113,6 +113,22 @@ describe('exact resume through a checkpoint file', () => {
       for (const t of [whole, first, second]) t.engine.destroy();
     });
   }
+});
+
+describe('checkpoints from before --init-scale', () => {
+  test('a run configuration without initScale loads as randn*0.1 (the only initialisation then) and resumes', async () => {
+    const first = await trainer('cpu', base);
+    await first.run(3);
+    const { initScale: _, ...old } = base;
+    const bytes = saveCheckpoint(runCheckpoint([...vocab.chars], old as TrainConfig, await first.state(), 'cpu'));
+    const { state, config } = trainerStateOf(loadCheckpoint(bytes), 'cpu', 'old');
+    expect(config).toEqual({ ...base, initScale: 0.1 });
+    expect(validateConfig(config)).toBe(config);
+    const second = await trainer('cpu', config);
+    second.restore(state);
+    await second.run(2);
+    expect(second.step).toBe(5);
+  });
 });
 
 describe('the CLI on real text', () => {

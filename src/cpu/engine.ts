@@ -29,6 +29,7 @@ export class CpuEngine implements Engine {
   private hprev: Float64Array; // (B, H) state carried to the next step
   private hs: Float64Array; // (T+1, B, H)
   private ps: Float64Array; // (T, B, V)
+  private dtanh: Float64Array; // (T, B, H)
   private losses: Float64Array; // (T, B) -log p[target]
   private loss = NaN;
 
@@ -45,6 +46,7 @@ export class CpuEngine implements Engine {
     this.hprev = f64(B * H);
     this.hs = f64((T + 1) * B * H);
     this.ps = f64(T * B * V);
+    this.dtanh = f64(T * B * H);
     this.losses = f64(T * B);
   }
 
@@ -169,6 +171,7 @@ export class CpuEngine implements Engine {
           const h = hs[cur + i];
           dtanh[i] = s * (1 - h * h);
         }
+        this.dtanh.set(dtanh, (t * B + b) * H);
         for (let i = 0; i < H; i++) {
           dW_xh[i * V + x] += dtanh[i];
           for (let j = 0; j < H; j++) dW_hh[i * H + j] += dtanh[i] * hs[prev + j];
@@ -242,7 +245,7 @@ export class CpuEngine implements Engine {
   }
 
   async inspect(): Promise<Activations> {
-    return { hs: this.hs.slice(), ps: this.ps.slice(), grads: toFloat64(this.g), loss: this.loss };
+    return { hs: this.hs.slice(), ps: this.ps.slice(), grads: toFloat64(this.g), dtanh: this.dtanh.slice(), loss: this.loss };
   }
 
   /** The loss of the current parameters on a batch, nothing changed (for finite differences). */

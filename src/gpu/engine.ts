@@ -50,6 +50,10 @@ export interface GpuEngineOptions {
   profile?: boolean;
   /** Positions whose losses evaluate() gathers on the GPU per readback (default 4M, 16 MiB). */
   evaluateBlock?: number;
+  /** Streams per workgroup of the persistent sweep (default: one for B = 1 with H % 4 == 0,
+   * else eight where B > 4 and the workgroup memory allows, else four). The tests force each;
+   * one that does not fit the shape or the adapter is an error. */
+  streams?: 1 | 4 | 8;
 }
 
 /** GPU time per training step by kernel, averaged over the profiled steps. */
@@ -189,6 +193,8 @@ export class GpuEngine implements Engine {
   private readonly genUniform: GPUBuffer;
   private readonly allocated = new Map<GPUBuffer, number>();
   private readonly scratch = new Map<string, GPUBuffer>();
+  /** generate's dispatch per sampler, with the scratch buffers and workgroup count it was made for */
+  private readonly samplerOps = new Map<Kernel, { buffers: GPUBuffer[]; x: number; op: Op }>();
   private readonly profiler?: Profiler;
   private lastLoss = NaN;
   private readonly evaluateBlock: number;
@@ -479,7 +485,9 @@ export class GpuEngine implements Engine {
     // one stream with H % 4 == 0: rows in the vec4 lanes (aligned vec4 loads of the weights);
     // more than four streams: eight per workgroup where the memory allows; else four. The
     // one- and eight-stream sweeps own eight rows per invocation (HMAX/8 invocations).
-    const streams = B === 1 && H % 4 === 0 ? 1 : eightStreams ? 8 : 4;
+    const streams = options.streams ?? (B === 1 && H % 4 === 0 ? 1 : eightStreams ? 8 : 4);
+    if ((streams === 1 && (B !== 1 || H % 4 !== 0)) || (streams === 8 && PERSISTENT8_BYTES_PER_H * hmaxOf(H) > wgMemory))
+      throw new GpuError(`The persistent sweep of ${streams} stream(s) per workgroup does not fit B=${B}, H=${H} on this adapter: leave 'streams' out.`);
     const suffix = streams === 4 ? '' : String(streams);
     const sweep: Sweep | undefined =
       opts.kernels === 'tiled' && wantPersistent ? { forward: `forward_persistent${suffix}`, backward: `backward_persistent${suffix}`, streams } : undefined;
@@ -858,12 +866,13 @@ export class GpuEngine implements Engine {
 
   async inspect(): Promise<Activations> {
     const { V, H, B, T } = this.shape;
-    const [hs, ps, grads] = await Promise.all([
+    const [hs, ps, grads, dtanh] = await Promise.all([
       this.read(this.buf.hs, 4 * (T + 1) * B * H),
       this.read(this.buf.ps, 4 * T * B * V),
       this.read(this.buf.grads),
+      this.read(this.buf.dhs, 4 * T * B * H), // dtanh after the backward sweep, in both kernel variants
     ]);
-    return { hs, ps, grads: this.unflatten(grads), loss: this.lastLoss };
+    return { hs, ps, grads: this.unflatten(grads), dtanh, loss: this.lastLoss };
   }
 
   /** Carried hidden state (B, H), for checkpoints and comparisons. */
@@ -904,8 +913,13 @@ export class GpuEngine implements Engine {
     d.queue.writeBuffer(prime, 0, o.prime);
     const [sampler, perGroup] =
       streams === 1 && this.sampler1 ? [this.sampler1, 1] : streams > 4 && this.sampler8 ? [this.sampler8, 8] : [this.sampler, 4];
-    const buffers = [this.genUniform, this.buf.params, this.buf.W_hhT, this.buf.W_hyT, prime, out, logits];
-    const enc = this.encode(d.createCommandEncoder({ label: 'generate' }), [...this.transposes, this.op('generate', sampler, buffers, Math.ceil(streams / perGroup))]);
+    // the sampler's bind group is made again only when a scratch buffer grew
+    const x = Math.ceil(streams / perGroup);
+    const made = this.samplerOps.get(sampler);
+    const op = made && made.x === x && made.buffers.every((b, i) => b === [prime, out, logits][i]) ? made.op
+      : this.op('generate', sampler, [this.genUniform, this.buf.params, this.buf.W_hhT, this.buf.W_hyT, prime, out, logits], x);
+    this.samplerOps.set(sampler, { buffers: [prime, out, logits], x, op });
+    const enc = this.encode(d.createCommandEncoder({ label: 'generate' }), [...this.transposes, op]);
     this.profiler?.discard(); // not a training step
     d.queue.submit([enc.finish()]);
     const flat = new Uint32Array((await this.read(out, 4 * streams * o.length, 'generate.staging')).buffer);
