@@ -31,6 +31,62 @@ export interface StepShape extends Dims {
 }
 
 export type Tensor = Float32Array | Float64Array;
+
+// ---------------------------------------------------------------------------------------------
+// Cells and layers. The tutorial's model above is the one-layer tanh RNN; the table below
+// describes every model: a cell (PyTorch's RNN, LSTM or GRU, G gate blocks of H rows each, in
+// PyTorch's order: lstm i f g o, gru r z n) and L stacked layers, layer l > 0 reading layer
+// l-1's h. Per layer l:
+//   W_xh.l (G*H, l ? H : V)   W_hh.l (G*H, H)   b_h.l (G*H)   gru only: b_hn.l (H)
+// then W_hy (V, H), b_y (V). The one-layer rnn keeps the tutorial's names (W_xh, W_hh, b_h).
+// GRU's b_h.l holds b_ir + b_hr, b_iz + b_hz and b_in; b_hn stays apart (it sits inside r⊙).
+
+export const CELLS = {
+  rnn: { gates: 1, cellState: false },
+  lstm: { gates: 4, cellState: true },
+  gru: { gates: 3, cellState: false },
+} as const;
+export type CellName = keyof typeof CELLS;
+export const CELL_NAMES = Object.keys(CELLS) as CellName[];
+
+/** A model: V characters, H hidden units per layer, the cell, L layers. */
+export interface ModelDims extends Dims {
+  cell: CellName;
+  layers: number;
+}
+
+/** Which equation term a tensor is. */
+export type ParamRole = 'W_xh' | 'W_hh' | 'b_h' | 'b_hn' | 'W_hy' | 'b_y';
+
+export interface ParamSpec {
+  name: string;
+  role: ParamRole;
+  /** the layer it belongs to; -1 for the output layer (W_hy, b_y) */
+  layer: number;
+  shape: readonly number[];
+  size: number;
+  /** weight decay and initialisation read this, never the name */
+  kind: 'matrix' | 'bias';
+}
+
+/** The model's tensors in storage order (the checkpoint's, the flat GPU buffer's). */
+export function paramTable(d: ModelDims): ParamSpec[] {
+  const { V, H, cell, layers } = d;
+  const G = CELLS[cell].gates;
+  const tutorial = cell === 'rnn' && layers === 1;
+  const t: ParamSpec[] = [];
+  const add = (role: ParamRole, layer: number, shape: number[], kind: 'matrix' | 'bias') =>
+    t.push({ name: layer < 0 || tutorial ? role : `${role}.${layer}`, role, layer, shape, size: shape.reduce((a, b) => a * b, 1), kind });
+  for (let l = 0; l < layers; l++) {
+    add('W_xh', l, [G * H, l ? H : V], 'matrix');
+    add('W_hh', l, [G * H, H], 'matrix');
+    add('b_h', l, [G * H], 'bias');
+    if (cell === 'gru') add('b_hn', l, [H], 'bias');
+  }
+  add('W_hy', -1, [V, H], 'matrix');
+  add('b_y', -1, [V], 'bias');
+  return t;
+}
 export type Params<A extends Tensor = Tensor> = Record<ParamName, A>;
 
 export function paramShape(name: ParamName, d: Dims): number[] {

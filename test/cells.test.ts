@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { CELL_NAMES, CELL_STEPS, CELLS } from '../src/cpu/cells.js';
-import { randomArray } from './helpers.js';
+import { CELL_STEPS } from '../src/cpu/cells.js';
+import { CpuNetwork } from '../src/cpu/network.js';
+import { CELL_NAMES, CELLS, type ModelDims, paramTable } from '../src/model.js';
+import { expectClose, randomArray } from './helpers.js';
 
 // The pointwise math of each cell (src/cpu/cells.ts): its backward step against central finite
 // differences of its forward step, at pre-activations small and large.
@@ -53,4 +56,70 @@ describe('cell steps: backward = finite differences of forward', () => {
         if (CELLS[cell].cellState) check('c', c, dc);
         if (cell === 'gru') check('b_hn', bhn, dbhn);
       });
+});
+
+// The whole network (src/cpu/network.ts): every cell x L in {1,2,3} x dropout in {0, 0.3},
+// its gradients against central finite differences of its own loss (relative error < 1e-6),
+// and against PyTorch (scripts/torch_reference.py, float64).
+
+function randomParams(dims: ModelDims, seed: number, scale = 0.6): Record<string, Float64Array> {
+  return Object.fromEntries(paramTable(dims).map((p, k) => [p.name, f64(randomArray(p.size, seed * 100 + k + 1, scale))]));
+}
+
+function batchOf(V: number, B: number, T: number, seed: number) {
+  const pick = (k: number) => (Math.imul(k + 7 * seed, 2654435761) >>> 9) % V;
+  return { inputs: Uint32Array.from({ length: T * B }, (_, k) => pick(k)), targets: Uint32Array.from({ length: T * B }, (_, k) => pick(k + 101)) };
+}
+
+describe('CpuNetwork: gradients = finite differences of the loss', () => {
+  for (const cell of CELL_NAMES)
+    for (const layers of [1, 2, 3])
+      for (const p of [0, 0.3])
+        test(`${cell}, ${layers} layer${layers > 1 ? 's' : ''}, dropout ${p}`, () => {
+          const s = { V: 7, H: 4, B: 2, T: 5, cell, layers };
+          const net = new CpuNetwork(s);
+          const P = randomParams(s, layers + 10 * CELL_NAMES.indexOf(cell));
+          const batch = batchOf(s.V, s.B, s.T, layers);
+          const h0 = Array.from({ length: layers }, (_, l) => f64(randomArray(s.B * s.H, 50 + l, 0.5)));
+          const c0 = Array.from({ length: layers }, (_, l) => f64(randomArray(s.B * s.H, 60 + l, 0.5)));
+          const dropout = { p, seed: 3, step: 2 };
+          net.forward(P, batch, h0, c0, dropout);
+          const grads = Object.fromEntries(net.table.map((t) => [t.name, new Float64Array(t.size)]));
+          net.backward(P, batch, grads);
+          let worst = 0;
+          for (const t of net.table)
+            for (let k = 0; k < t.size; k++) {
+              const keep = P[t.name][k];
+              const at = (d: number) => {
+                P[t.name][k] = keep + d;
+                return net.forward(P, batch, h0, c0, dropout);
+              };
+              const e = 1e-3; // five-point stencil: error O(e^4)
+              const numeric = (s.T * (8 * (at(e) - at(-e)) - (at(2 * e) - at(-2 * e)))) / (12 * e); // summed over time
+              P[t.name][k] = keep;
+              const g = grads[t.name][k];
+              const rel = Math.abs(g - numeric) / Math.max(Math.abs(g) + Math.abs(numeric), 1e-5); // (below 1e-5: an absolute 1e-11)
+              expect(rel, `${t.name}[${k}]: ${g} vs ${numeric}`).toBeLessThan(1e-6);
+              worst = Math.max(worst, rel);
+            }
+          expect(worst).toBeGreaterThan(0);
+        });
+});
+
+describe('CpuNetwork against PyTorch (float64, 2 layers)', () => {
+  for (const cell of CELL_NAMES)
+    test(`${cell}: loss and every gradient of one step`, () => {
+      const ref = JSON.parse(readFileSync(new URL(`./fixtures/torch-${cell}-L2.json`, import.meta.url), 'utf8'));
+      const s = { V: ref.V, H: ref.H, B: ref.B, T: ref.T, cell, layers: ref.layers };
+      const net = new CpuNetwork(s);
+      const P = Object.fromEntries(Object.entries(ref.params as Record<string, number[]>).map(([k, v]) => [k, f64(v)]));
+      expect(Object.keys(P)).toEqual(net.table.map((t) => t.name));
+      const zero = Array.from({ length: s.layers }, () => new Float64Array(s.B * s.H));
+      const batch = { inputs: Uint32Array.from(ref.inputs), targets: Uint32Array.from(ref.targets) };
+      const loss = net.forward(P, batch, zero, zero);
+      expect(Math.abs(loss - ref.loss)).toBeLessThan(1e-12);
+      const grads = Object.fromEntries(net.table.map((t) => [t.name, new Float64Array(t.size)]));
+      net.backward(P, batch, grads);
+      for (const t of net.table) expectClose(grads[t.name], ref.grads[t.name], { name: `d${t.name}`, atol: 1e-11, rtol: 1e-9 });
+    });
 });

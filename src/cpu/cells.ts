@@ -14,9 +14,7 @@
 //   gru   r = σ(ax_r + ah_r)  z = σ(ax_z + ah_z)  n = tanh(ax_n + r⊙(ah_n + b_hn))
 //         h' = (1-z)⊙n + z⊙h
 
-export const CELLS = { rnn: { gates: 1, cellState: false }, lstm: { gates: 4, cellState: true }, gru: { gates: 3, cellState: false } } as const;
-export type CellName = keyof typeof CELLS;
-export const CELL_NAMES = Object.keys(CELLS) as CellName[];
+import type { CellName } from '../model.js';
 
 type F64 = Float64Array;
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
