@@ -2,7 +2,7 @@ import { type Comparison, compare, GPU_TOLERANCE, SPREAD_MULTIPLE, type Toleranc
 import { type TrainConfig, optimizerOf } from './config.js';
 import { CpuEngine } from './cpu/engine.js';
 import { localStep } from './cpu/local.js';
-import { type Batch, type Engine } from './engine.js';
+import { type Batch, type Engine, type EngineState } from './engine.js';
 import { BatchCursor, planBatches } from './data.js';
 import type { GpuContext } from './gpu/context.js';
 import { GpuEngine, type GpuEngineOptions } from './gpu/engine.js';
@@ -16,8 +16,9 @@ import { randU32 } from './rng.js';
 // - Local step: the GPU runs the first step's forward and backward pass; the CPU recomputes
 //   every timestep from the GPU's own values at the step before (src/cpu/local.ts): h_t from
 //   the GPU's h_{t-1}, p_t from its h_t, dtanh_t from its p_t, h_t and dtanh_{t+1}, the
-//   gradients from its hs, ps and dtanh. The tolerance bounds one step's float32 rounding,
-//   whatever T and however chaotic the recurrence: this is what measures the kernels.
+//   gradients from its hs, ps and dtanh; after the training steps, the last update from the
+//   GPU's weights, optimizer state and gradients before it. The tolerance bounds one step's
+//   float32 rounding, whatever T and however chaotic the recurrence: this measures the kernels.
 // - Trajectory: both engines run the whole first step and then `steps` training steps on their
 //   own. A chaotic recurrence (spectral radius of W_hh above 1) amplifies any rounding
 //   difference exponentially in t, so the drift max|gpu - cpu| is judged against the CPU's own
@@ -121,22 +122,31 @@ async function firstStepRows(batch: Batch, got: Awaited<ReturnType<Engine['inspe
   ];
 }
 
-/** `steps` training steps on each engine: the loss of every step, every parameter at the end. */
+/** `steps` training steps on each engine: the loss of every step, every parameter at the end;
+ * and the last GPU step's update recomputed on the CPU from the GPU's own weights, optimizer
+ * state and gradients (a local step of the optimizer). */
 async function trainingRows(
   data: Uint32Array, plan: ReturnType<typeof planBatches>, steps: number,
   gpu: GpuEngine, cpu: CpuEngine, nudged: CpuEngine, loss: CheckReport['loss'],
 ): Promise<CheckRow[]> {
+  if (steps === 0) return [];
+  let before: EngineState | undefined;
   const engines: [Engine, number[]][] = [[gpu, loss.gpu], [cpu, loss.cpu], [nudged, loss.nudged]];
   for (const [e, out] of engines) {
     const cursor = new BatchCursor(data, plan);
     for (let s = 0; s < steps; s++) {
       const reset = cursor.next();
+      if (e === gpu && s === steps - 1) before = await gpu.getState();
       out.push((await e.step(cursor.batch, { reset, wantLoss: true }))!);
     }
   }
-  if (steps === 0) return [];
   const [pg, pc, pn] = [await gpu.getParams(), await cpu.getParams(), await nudged.getParams()];
+  const update = new CpuEngine(gpu.shape, gpu.optimizer, before!.params);
+  update.setState(before!);
+  update.applyGradients((await gpu.inspect()).grads); // the gradients of the GPU's last step
+  const pu = await update.getParams();
   return [
+    ...PARAM_NAMES.map((k): CheckRow => ({ ...compare(`${k} (update ${steps})`, pg[k], pu[k], GPU_TOLERANCE.update), kind: 'local step', rtolOf: 'value' })),
     trajectoryRow(`loss (${steps} steps)`, loss.gpu, loss.cpu, loss.nudged, GPU_TOLERANCE.loss),
     ...PARAM_NAMES.map((k) => trajectoryRow(`${k} (after ${steps} steps)`, pg[k], pc[k], pn[k], GPU_TOLERANCE.params)),
   ];

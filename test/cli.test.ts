@@ -111,8 +111,9 @@ describe('char-rnn check', () => {
     for (const name of ['hs', 'ps', 'dtanh', 'dW_xh', 'dW_hh', 'db_h', 'dW_hy', 'db_y', 'loss', 'W_hh (after 5 steps)']) expect(r.out).toContain(name);
     expect(r.out).toMatch(/^local step +dtanh /m);
     expect(r.out).toMatch(/^trajectory +hs \(step 0\) /m);
+    expect(r.out).toMatch(/^local step +W_hh \(update 5\) /m);
     expect(r.out).toMatch(/f64 spread/);
-    expect(r.out).toMatch(/all 22 comparisons pass/);
+    expect(r.out).toMatch(/all 27 comparisons pass/);
     const j = run('check', '--string', 'hello', '--steps', '3', '--optimizer', 'adagrad', '--json');
     expect(j.code).toBe(0);
     const rep = JSON.parse(j.out);

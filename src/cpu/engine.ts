@@ -238,6 +238,13 @@ export class CpuEngine implements Engine {
     return opts.wantLoss ? loss : undefined;
   }
 
+  /** One optimizer update from given gradients instead of this engine's own (src/check.ts
+   * recomputes the GPU's last update from its gradients). */
+  applyGradients(g: Params, lr = this.optimizer.lr): void {
+    for (const k of PARAM_NAMES) this.g[k].set(g[k]);
+    this.update(lr);
+  }
+
   async forwardBackward(batch: Batch, opts: { reset?: boolean } = {}): Promise<number> {
     const loss = this.forward(batch, opts.reset ?? false);
     this.backward(batch);
