@@ -3,8 +3,8 @@
 //   h = tanh(W_xh x + W_hh h + b_h);  y = W_hy h + b_y
 //   x = argmax(y)                      (greedy: the tutorial's predict)
 //   x = first kept v with sum_{kept u<=v} exp((y_u - max y)/temperature) > r * total  (sampling)
-// where r = rand_uniform(seed, s, k) for the k-th generated character: the same counter-based
-// numbers as src/rng.ts, so the CPU engine draws the same characters (sampleIndex in
+// where r = rand_uniform(seed, SAMPLE_STREAM + s, k) for the k-th generated character of stream
+// s: the same counter-based numbers as src/rng.ts, so the CPU engine draws the same characters (sampleIndex in
 // src/cpu/engine.ts). "Kept": the top_k most likely characters, then the smallest most-likely
 // set whose probability reaches top_p, in the order (y descending, index ascending).
 //
@@ -57,6 +57,9 @@ fn hash32(v: u32) -> u32 {     // lowbias32, as hash32 in src/rng.ts
   x ^= x >> 16u;
   return x;
 }
+
+// SAMPLE_STREAM of src/rng.ts
+const SAMPLE_STREAM: u32 = 0x20000000u;
 
 fn rand_uniform(seed: u32, stream: u32, counter: u32) -> f32 {
   let r = hash32(hash32(hash32(seed) + stream) + counter);
@@ -125,7 +128,7 @@ fn next_char(s: u32, k: u32) -> u32 {
     if (logits[y0 + v] > m) { m = logits[y0 + v]; best = v; }
   }
   var pick = best;
-  if (gen.greedy == 0u) { pick = draw(y0, m, rand_uniform(gen.seed, s, k), best); }
+  if (gen.greedy == 0u) { pick = draw(y0, m, rand_uniform(gen.seed, SAMPLE_STREAM + s, k), best); }
   out[s * gen.length + k] = pick;
   return pick;
 }

@@ -15,6 +15,12 @@ export function randU32(seed: number, stream: number, counter: number): number {
   return hash32((hash32((hash32(seed >>> 0) + (stream >>> 0)) >>> 0) + (counter >>> 0)) >>> 0);
 }
 
+/** The streams of generated text: sample stream s draws its k-th character from stream
+ * SAMPLE_STREAM + s, counter k (shaders/sample.wgsl the same). The initialisation uses the
+ * streams from 0 (one per tensor); seed 0, stream 0, counter 0 gives exactly 0 (hash32(0) = 0),
+ * which would always draw the first character of the vocabulary. */
+export const SAMPLE_STREAM = 0x20000000;
+
 /** Uniform in [0, 1) with 24 random bits: exact in float32 and float64 alike. */
 export function randUniform(seed: number, stream: number, counter: number): number {
   return (randU32(seed, stream, counter) >>> 8) / 16777216;

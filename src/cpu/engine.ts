@@ -9,7 +9,7 @@ import {
   withDefaults,
 } from '../engine.js';
 import { PARAM_NAMES, type Params, type StepShape, toFloat64, zeroParams } from '../model.js';
-import { randUniform } from '../rng.js';
+import { SAMPLE_STREAM, randUniform } from '../rng.js';
 
 // The reference engine: the tutorial's equations as plain loops in float64, written from the
 // math and independently of the WGSL. Shapes as in src/model.ts; batches time-major (t*B + b).
@@ -301,7 +301,7 @@ export class CpuEngine implements Engine {
           y[v] = a;
         }
         const k = n - (o.prime.length - 1);
-        x = o.greedy ? argmax(y) : sampleIndex(y, temperature, randUniform(seed, s, k), o.topK ?? 0, o.topP ?? 1);
+        x = o.greedy ? argmax(y) : sampleIndex(y, temperature, randUniform(seed, SAMPLE_STREAM + s, k), o.topK ?? 0, o.topP ?? 1);
         gen[k] = x;
       }
       out.push(gen);
