@@ -3,7 +3,7 @@
 // Sizes of the training step for the kernels of recurrence.wgsl and output.wgsl, read at run
 // time (not compiled in) so that one pipeline per device serves every shape: software
 // adapters spend 0.1-0.7 s compiling each specialization. One 256-byte slot per timestep t
-// (src/gpu/engine.ts stepUniform), selected by dynamic offset; t = 0 for kernels that loop.
+// (src/gpu/families.ts Launch, written by phases.ts), selected by dynamic offset; t = 0 for kernels that loop.
 struct Launch {
   t: u32,
   V: u32,

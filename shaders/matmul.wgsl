@@ -15,7 +15,7 @@
 
 override WG: u32 = 64;
 
-struct Mm {             // field order of mmUniform in src/gpu/engine.ts
+struct Mm {             // packed from the table Mm in src/gpu/families.ts
   M: u32, N: u32, K: u32,
   A_M: u32, A_K: u32, A_OFF: u32,
   B_K: u32, B_N: u32, B_OFF: u32,

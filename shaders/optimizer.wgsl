@@ -17,7 +17,7 @@ override OFF_W_hy: u32;
 override OFF_b_y: u32;
 override WG: u32 = 64;
 
-struct Hyper {           // field order of writeHyper in src/gpu/engine.ts
+struct Hyper {           // packed from the table Hyper in src/gpu/families.ts
   lr: f32,
   clip: f32,
   clip_norm: f32,

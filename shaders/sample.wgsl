@@ -20,7 +20,7 @@
 override HMAX: u32 = 64;
 override WGR: u32 = HMAX / 4u;
 
-struct Gen {             // field order of generate() in src/gpu/engine.ts
+struct Gen {             // packed from the table Gen in src/gpu/families.ts
   prime_len: u32,
   length: u32,
   greedy: u32,

@@ -2,7 +2,8 @@ import { describe, expect, test } from 'vitest';
 import { CpuEngine } from '../src/cpu/engine.js';
 import type { OptimizerConfig } from '../src/engine.js';
 import { GpuEngine, type GpuEngineOptions } from '../src/gpu/engine.js';
-import { STEP_SLOT, bindGroup, dispatch, makeKernel } from '../src/gpu/kernel.js';
+import { Mm, matmul } from '../src/gpu/families.js';
+import { STEP_SLOT, bindGroup, dispatch, launchGroup, makeKernel, pack } from '../src/gpu/kernel.js';
 import type { GpuContext } from '../src/gpu/context.js';
 import { initParams } from '../src/init.js';
 import { PARAM_NAMES } from '../src/model.js';
@@ -27,7 +28,7 @@ interface Product {
 async function runMatmul(entry: 'matmul' | 'matmul8' | 'matmul_naive', m: Product, A: Float32Array, Bm: Float32Array): Promise<Float32Array> {
   const ctx = gpu();
   const d = ctx.device;
-  const k = await makeKernel(ctx, { shader: 'matmul', entry, bindings: ['read', 'read', 'storage'], constants: { WG: 64 }, launch: true });
+  const k = await makeKernel(ctx, matmul, entry, { WG: 64 });
   const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
   const a = d.createBuffer({ size: 4 * A.length, usage: STORAGE });
   const b = d.createBuffer({ size: 4 * Bm.length, usage: STORAGE });
@@ -36,16 +37,13 @@ async function runMatmul(entry: 'matmul' | 'matmul8' | 'matmul_naive', m: Produc
   const u = d.createBuffer({ size: STEP_SLOT, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   d.queue.writeBuffer(a, 0, A);
   d.queue.writeBuffer(b, 0, Bm);
-  const raw = new ArrayBuffer(48);
-  new Uint32Array(raw, 0, 11).set([m.M, m.N, m.K, m.A_M, m.A_K, m.A_OFF, m.B_K, m.B_N, m.B_OFF, m.C_M, m.C_N]);
-  new Float32Array(raw, 44, 1)[0] = m.ALPHA;
-  d.queue.writeBuffer(u, 0, raw);
-  const launch = d.createBindGroup({ layout: k.launchLayout!, entries: [{ binding: 0, resource: { buffer: u, size: 64 } }] });
+  d.queue.writeBuffer(u, 0, pack(Mm, m));
+  const launch = launchGroup(ctx, k, u);
   const enc = d.createCommandEncoder();
   const pass = enc.beginComputePass();
   const tile = entry === 'matmul' ? 4 : entry === 'matmul8' ? 8 : 1;
   const tiles = Math.ceil(m.M / tile) * Math.ceil(m.N / tile);
-  dispatch(pass, k, bindGroup(ctx, k, [a, b, c]), Math.ceil(tiles / 64), { group: launch, slot: 0 });
+  dispatch(pass, k, bindGroup(ctx, k, { A: a, Bm: b, C: c }), Math.ceil(tiles / 64), { group: launch, slot: 0 });
   pass.end();
   const staging = d.createBuffer({ size: cBytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   enc.copyBufferToBuffer(c, 0, staging, 0, cBytes);
@@ -67,7 +65,7 @@ function cpuMatmul(m: Product, A: Float32Array, Bm: Float32Array): Float64Array 
   return C;
 }
 
-// The engine's four products (src/gpu/engine.ts tiledPhases) at awkward sizes: positions N,
+// The engine's four products (src/gpu/phases.ts tiledPhases) at awkward sizes: positions N,
 // vocabulary V and hidden size H that are not multiples of 4, an offset row block, a scale.
 const P = 23, V = 13, H = 10, B = 3; // and 8x8 blocks: none of them a multiple of 8
 const PRODUCTS: [string, Product][] = [

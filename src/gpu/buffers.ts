@@ -1,0 +1,115 @@
+import type { OptimizerConfig } from '../engine.js';
+import { type Layout, type ParamName, type StepShape, layout } from '../model.js';
+import type { GpuContext } from './context.js';
+
+// Every GPU buffer of an engine: the one table of the step's tensors (allocated once, before
+// any kernel runs), the small uniforms and staging buffers beside it, and the scratch buffers
+// of generation and evaluation (kept between calls). memory() counts them all.
+
+/** GPU buffers of the engine: element counts from the step shape (f32 or u32, 4 bytes each). */
+export function bufferTable(s: StepShape, lay: Layout = layout(s)) {
+  const { V, H, B, T } = s;
+  return {
+    params: lay.total, // W_xh | W_hh | b_h | W_hy | b_y, flat (src/model.ts layout)
+    grads: lay.total, // dW_xh | ... | db_y, same layout
+    m: lay.total, // optimizer state, same layout
+    v: lay.total, // second optimizer state (Adam's v), same layout
+    grad_norm: 4, // [0] global gradient norm of the step
+    inputs: T * B, // u32 (T, B)
+    targets: T * B, // u32 (T, B)
+    hs: (T + 1) * B * H, // (T+1, B, H)
+    hprev: B * H, // (B, H) state carried between steps
+    ps: T * B * V, // (T, B, V) logits, then probabilities
+    dy: T * B * V, // (T, B, V) p - onehot(target)
+    losses: T * B, // (T, B)
+    loss: 4, // [0] mean loss of the step
+    dhs: T * B * H, // (T, B, H) W_hy^T dy, then dtanh
+    dh_next: B * H, // (B, H) scratch of the backward sweep
+    W_hhT: H * H, // (H, H) W_hh transposed, for the forward sweep and generation
+    W_hyT: H * V, // (H, V) W_hy transposed, for generation
+    by_input: T * B, // u32 (T*B) positions sorted by their input character (for dW_xh)
+    starts: V + 1, // u32 (V+1) where each character's positions start in by_input
+  };
+}
+export type BufferName = keyof ReturnType<typeof bufferTable>;
+export type Buffers = Record<BufferName, GPUBuffer>;
+
+/** Usage of the tensors and scratch buffers (a function: GPUBufferUsage exists only once a
+ * WebGPU implementation is loaded). */
+export const storageUsage = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+/** GPU memory of the engine against what the model needs. */
+export interface MemoryReport {
+  /** bytes of every GPU buffer this engine allocated */
+  bytes: number;
+  /** the part of it that is model state: parameters, gradients, optimizer state, activations */
+  tensors: { params: number; grads: number; optimizer: number; activations: number };
+}
+
+/** The buffers an engine holds: each is counted from creation to destroy(). */
+export class GpuMemory {
+  private readonly allocated = new Map<GPUBuffer, number>();
+  private readonly scratch = new Map<string, GPUBuffer>();
+  constructor(private readonly ctx: GpuContext) {}
+
+  /** Creates a GPU buffer and counts it in memory(). */
+  alloc(label: string, bytes: number, usage: number): GPUBuffer {
+    const b = this.ctx.device.createBuffer({ label, size: Math.max(16, Math.ceil(bytes / 4) * 4), usage });
+    this.allocated.set(b, b.size);
+    return b;
+  }
+
+  private free(b: GPUBuffer): void {
+    this.allocated.delete(b);
+    b.destroy();
+  }
+
+  /** A scratch buffer kept between calls (grown when a larger one is needed): generation and
+   * evaluation allocate only on their first call or a larger request. */
+  scratchBuffer(name: string, bytes: number, usage: number): GPUBuffer {
+    const have = this.scratch.get(name);
+    if (have && have.size >= bytes) return have;
+    if (have) this.free(have);
+    const b = this.alloc(`engine.${name}`, bytes, usage);
+    this.scratch.set(name, b);
+    return b;
+  }
+
+  /** The step's tensors of bufferTable; `params` is `sharedParams` where given (an evaluator
+   * reads the live weights of a training engine). */
+  tensors(shape: StepShape, lay: Layout, sharedParams?: GPUBuffer): Buffers {
+    const buf = {} as Buffers;
+    for (const [name, n] of Object.entries(bufferTable(shape, lay)) as [BufferName, number][])
+      if (!(name === 'params' && sharedParams)) buf[name] = this.alloc(`engine.${name}`, 4 * n, storageUsage());
+    if (sharedParams) buf.params = sharedParams;
+    return buf;
+  }
+
+  bytes(): number {
+    let bytes = 0;
+    for (const n of this.allocated.values()) bytes += n;
+    return bytes;
+  }
+
+  destroy(): void {
+    for (const [b] of this.allocated) b.destroy();
+    this.allocated.clear();
+  }
+}
+
+/** Parameter (or gradient, optimizer state) `k` inside a flat buffer of the model layout. */
+export function paramBinding(lay: Layout, k: ParamName, buffer: GPUBuffer): GPUBufferBinding {
+  return { buffer, offset: 4 * lay.offset[k], size: 4 * lay.size[k] };
+}
+
+/** GPU bytes held, against the model's own tensors. */
+export function memoryReport(bytes: number, shape: StepShape, lay: Layout, opt: Required<OptimizerConfig>): MemoryReport {
+  const b = bufferTable(shape, lay);
+  const P = 4 * lay.total;
+  const o = opt.name;
+  const states = o === 'adam' || o === 'adamw' ? 2 : o === 'sgd' && !opt.momentum ? 0 : 1;
+  return {
+    bytes,
+    tensors: { params: P, grads: P, optimizer: states * P, activations: 4 * (b.hs + b.ps + b.dy + b.dhs + b.losses) },
+  };
+}

@@ -1,0 +1,166 @@
+import { family, struct } from './kernel.js';
+
+// Every kernel family of shaders/, one table each: the bindings of each bind group as the
+// WGSL names them, in binding order, and which table each entry point binds; the uniform
+// structs as tables of their fields in WGSL order. The bind-group layouts, the bind groups
+// and the uniform bytes are all made from these (src/gpu/kernel.ts). A binding that one entry
+// point reads through a vec4 view (`W_hhT4` for `W_hhT`) keeps the name of its f32 view here,
+// so that every variant of a sweep binds the same record.
+
+// ---- uniforms
+
+/** `Launch` of shaders/common.wgsl: one STEP_SLOT-byte slot per timestep t (t = 0 for kernels
+ * that loop over T). */
+export const Launch = struct('Launch', { t: 'u32', V: 'u32', H: 'u32', B: 'u32', T: 'u32' });
+
+/** `Mm` of shaders/matmul.wgsl: C (M,N) = ALPHA * A B, with the strides and offsets of A, B, C. */
+export const Mm = struct('Mm', {
+  M: 'u32', N: 'u32', K: 'u32',
+  A_M: 'u32', A_K: 'u32', A_OFF: 'u32',
+  B_K: 'u32', B_N: 'u32', B_OFF: 'u32',
+  C_M: 'u32', C_N: 'u32',
+  ALPHA: 'f32',
+});
+
+/** `Hyper` of shaders/optimizer.wgsl: the step's hyperparameters (bc1, bc2: Adam's bias corrections). */
+export const Hyper = struct('Hyper', {
+  lr: 'f32', clip: 'f32', clip_norm: 'f32', eps: 'f32', momentum: 'f32', alpha: 'f32',
+  beta1: 'f32', beta2: 'f32', bc1: 'f32', bc2: 'f32', weight_decay: 'f32',
+  optimizer: 'u32', // index in OPTIMIZERS (src/engine.ts)
+});
+
+/** `Gen` of shaders/sample.wgsl: one generate() call (offsets into the flat parameters). */
+export const Gen = struct('Gen', {
+  prime_len: 'u32', length: 'u32', greedy: 'u32', seed: 'u32',
+  temperature: 'f32', top_k: 'u32', top_p: 'f32',
+  streams: 'u32', V: 'u32', H: 'u32', off_W_xh: 'u32', off_b_h: 'u32', off_b_y: 'u32',
+});
+
+// ---- the tiled kernels (sizes from the launch uniform)
+
+/** shaders/recurrence.wgsl: the sequential sweeps, persistent (1, 4 or 8 streams per
+ * workgroup) or one dispatch per timestep, and the transposes they read. */
+export const recurrence = family({
+  shader: 'recurrence',
+  launch: Launch,
+  layouts: {
+    forward: {
+      W_xh: 'read', // (H, V)
+      W_hhT: 'read', // (H, H) transposed (W_hhT4 in forward_persistent1)
+      b_h: 'read', // (H)
+      inputs: 'read', // u32 (T, B)
+      hs: 'storage', // (T+1, B, H)
+      hprev: 'storage', // (B, H)
+    },
+    backward: {
+      W_hh: 'read', // (H, H) (W_hh4 in backward_persistent1)
+      hs_in: 'read', // (T+1, B, H)
+      dhs: 'storage', // (T, B, H): in W_hy^T dy, out dtanh
+      dh_next: 'storage', // (B, H) scratch
+    },
+    transpose: { W_src: 'read', W_dst: 'storage' },
+  },
+  entries: {
+    forward_persistent: 'forward',
+    forward_persistent8: 'forward',
+    forward_persistent1: 'forward',
+    forward_step: 'forward',
+    backward_persistent: 'backward',
+    backward_persistent8: 'backward',
+    backward_persistent1: 'backward',
+    backward_dtanh_step: 'backward',
+    backward_dnext_step: 'backward',
+    transpose_hh: 'transpose',
+    transpose_hy: 'transpose',
+  },
+});
+
+/** shaders/matmul.wgsl: C = ALPHA * A B over all positions (4x4 or 8x8 block per invocation). */
+export const matmul = family({
+  shader: 'matmul',
+  launch: Mm,
+  layouts: { product: { A: 'read', Bm: 'read', C: 'storage' } },
+  entries: { matmul: 'product', matmul8: 'product', matmul_naive: 'product' },
+});
+
+/** shaders/output.wgsl: softmax + cross-entropy + dy, dW_xh by input character, the biases. */
+export const output = family({
+  shader: 'output',
+  launch: Launch,
+  layouts: {
+    softmax: {
+      b_y: 'read', // (V)
+      targets: 'read', // u32 (T, B)
+      ps: 'storage', // (T, B, V): in logits, out p
+      dy: 'storage', // (T, B, V)
+      losses: 'storage', // (T, B)
+    },
+    dW_xh: {
+      dtanh: 'read', // (T, B, H) (dtanh1 in dW_xh_sorted1)
+      by_input: 'read', // u32 (T*B) positions sorted by input
+      starts: 'read', // u32 (V+1)
+      dW_xh: 'storage', // (H, V)
+    },
+    biases: { g_dtanh: 'read', g_dy: 'read', db_h: 'storage', db_y: 'storage' },
+  },
+  entries: { softmax_xent: 'softmax', dW_xh_sorted: 'dW_xh', dW_xh_sorted1: 'dW_xh', bias_grads: 'biases' },
+});
+
+// ---- the reference kernels (sizes as override constants)
+
+/** shaders/rnn_forward.wgsl: one stream per workgroup, one output per invocation. */
+export const rnn_forward = family({
+  shader: 'rnn_forward',
+  layouts: {
+    recurrence: { W_xh: 'read', W_hh: 'read', b_h: 'read', inputs: 'read', hs: 'storage', hprev: 'storage' },
+    output: { W_hy: 'read', b_y: 'read', hs_in: 'read', targets: 'read', ps: 'storage', losses: 'storage' },
+  },
+  entries: { forward_recurrence: 'recurrence', output_softmax: 'output' },
+});
+
+/** shaders/rnn_backward.wgsl: the reference backward pass and every gradient in one reduction. */
+export const rnn_backward = family({
+  shader: 'rnn_backward',
+  layouts: {
+    output: { W_hy: 'read', ps: 'read', targets: 'read', dhs: 'storage' },
+    recurrence: { W_hh: 'read', hs: 'read', dhs_rw: 'storage', dh_next: 'storage' },
+    grads: { g_hs: 'read', g_ps: 'read', g_dtanh: 'read', g_inputs: 'read', g_targets: 'read', grads: 'storage' },
+  },
+  entries: { output_backprop: 'output', backward_recurrence: 'recurrence', grad_reduce: 'grads' },
+});
+
+// ---- both variants
+
+/** shaders/optimizer.wgsl: clipping and the update, element-wise; the global gradient norm. */
+export const optimizer = family({
+  shader: 'optimizer',
+  layouts: {
+    update: { hyper: Hyper, grads: 'read', params: 'storage', m: 'storage', v: 'storage', grad_norm: 'read' },
+    norm: { g_all: 'read', norm_out: 'storage' },
+  },
+  entries: { update: 'update', grad_norm_reduce: 'norm' },
+});
+
+/** shaders/loss.wgsl: the mean loss of a step. */
+export const loss = family({
+  shader: 'loss',
+  layouts: { mean: { losses: 'read', loss: 'storage' } },
+  entries: { loss_mean: 'mean' },
+});
+
+/** shaders/sample.wgsl: generation, all streams and characters in one dispatch. */
+export const sample = family({
+  shader: 'sample',
+  layouts: {
+    generate: {
+      gen: Gen,
+      params: 'read', // flat parameters
+      W_hhT: 'read', // (H, H) (W_hhT4 in generate1)
+      W_hyT: 'read', // (H, V)
+      prime: 'read', // u32 (prime_len)
+      out: 'storage', // u32 (streams, length)
+      logits: 'storage', // (streams, V), then generate's h
+    },
+  },
+  entries: { generate: 'generate', generate1: 'generate', generate8: 'generate' },
+});

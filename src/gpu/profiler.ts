@@ -1,0 +1,99 @@
+import type { GpuContext } from './context.js';
+import type { KernelVariant, RecurrenceSchedule } from './plan.js';
+
+/** GPU time per training step by kernel, averaged over the profiled steps. */
+export interface Profile {
+  adapter: string;
+  variant: KernelVariant;
+  recurrence: RecurrenceSchedule;
+  /** the schedule in words (streams per workgroup) */
+  detail: string;
+  /** why that schedule (limits, or the measured times) */
+  reason: string;
+  steps: number;
+  /** GPU ms per step by kernel, slowest first */
+  kernels: { name: string; ms: number }[];
+  totalMs: number;
+}
+
+/** Timestamp queries around every compute pass of a step (one pass per kernel, consecutive
+ * dispatches of one kernel share a pass), read back after each step and summed by kernel. */
+export class Profiler {
+  private static readonly MAX_PASSES = 1024;
+  private readonly querySet?: GPUQuerySet;
+  private readonly resolveBuf?: GPUBuffer;
+  private readonly staging?: GPUBuffer;
+  private names: string[] = [];
+  private readonly ns = new Map<string, number>();
+  private steps = 0;
+  private readonly ctx: GpuContext;
+
+  constructor(ctx: GpuContext) {
+    this.ctx = ctx;
+    if (!ctx.device.features.has('timestamp-query')) return;
+    const n = 2 * Profiler.MAX_PASSES;
+    this.querySet = ctx.device.createQuerySet({ label: 'engine.profile', type: 'timestamp', count: n });
+    this.resolveBuf = ctx.device.createBuffer({ label: 'engine.profile.resolve', size: 8 * n, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    this.staging = ctx.device.createBuffer({ label: 'engine.profile.staging', size: 8 * n, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  }
+
+  /** timestampWrites for the next pass, named after its kernel. */
+  next(name: string): GPUComputePassTimestampWrites | undefined {
+    if (!this.querySet || this.names.length >= Profiler.MAX_PASSES) return undefined;
+    const i = this.names.push(name) - 1;
+    return { querySet: this.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 };
+  }
+
+  /** Forgets passes recorded outside a step (the schedule measurement). */
+  discard(): void {
+    this.names = [];
+  }
+
+  resolve(enc: GPUCommandEncoder): void {
+    if (!this.querySet || this.names.length === 0) return;
+    const n = 2 * this.names.length;
+    enc.resolveQuerySet(this.querySet, 0, n, this.resolveBuf!, 0);
+    enc.copyBufferToBuffer(this.resolveBuf!, 0, this.staging!, 0, 8 * n);
+  }
+
+  private collecting: Promise<void> = Promise.resolve();
+
+  /** Resolves when no step's timings are being read back. */
+  idle(): Promise<void> {
+    return this.collecting;
+  }
+
+  collect(): Promise<void> {
+    return (this.collecting = this.read());
+  }
+
+  private async read(): Promise<void> {
+    this.steps++;
+    if (!this.staging || this.names.length === 0) return;
+    const n = 2 * this.names.length;
+    await this.staging.mapAsync(GPUMapMode.READ, 0, 8 * n);
+    const t = new BigInt64Array(this.staging.getMappedRange(0, 8 * n));
+    this.names.forEach((name, i) => this.ns.set(name, (this.ns.get(name) ?? 0) + Number(t[2 * i + 1] - t[2 * i])));
+    this.staging.unmap();
+    this.names = [];
+  }
+
+  /** The timings so far, with the schedule they were taken with. */
+  report(schedule: Pick<Profile, 'variant' | 'recurrence' | 'detail' | 'reason'>): Profile {
+    const steps = Math.max(1, this.steps);
+    const kernels = [...this.ns].map(([name, ns]) => ({ name, ms: ns / 1e6 / steps })).sort((a, b) => b.ms - a.ms);
+    return {
+      adapter: this.ctx.adapterName + (this.querySet ? '' : ' (no timestamp-query: no kernel timings)'),
+      ...schedule,
+      steps: this.steps,
+      kernels,
+      totalMs: kernels.reduce((a, b) => a + b.ms, 0),
+    };
+  }
+
+  destroy(): void {
+    this.querySet?.destroy();
+    this.resolveBuf?.destroy();
+    this.staging?.destroy();
+  }
+}
