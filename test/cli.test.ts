@@ -24,7 +24,7 @@ function run(...args: string[]) {
 }
 
 function runEnv(env: Record<string, string>, ...args: string[]) {
-  const r = spawnSync(process.execPath, ['dist/cli.js', ...args], { encoding: 'utf8', env: { ...process.env, XDG_RUNTIME_DIR: '/tmp', ...env } });
+  const r = spawnSync(process.execPath, ['dist/cli.js', ...args], { encoding: 'utf8', timeout: 180_000, env: { ...process.env, XDG_RUNTIME_DIR: '/tmp', ...env } });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 

@@ -14,7 +14,7 @@ const corpus = join(dir, 'story.txt');
 copyFileSync('corpus/lighthouse.txt', corpus);
 const env = { ...process.env, XDG_RUNTIME_DIR: '/tmp' };
 const cli = (...args: string[]) => {
-  const r = spawnSync(process.execPath, ['dist/cli.js', ...args], { encoding: 'utf8', env });
+  const r = spawnSync(process.execPath, ['dist/cli.js', ...args], { encoding: 'utf8', timeout: 180_000, env });
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
 const common = ['--text', corpus, '--hidden', '32', '--batch', '2', '--seq-len', '20', '--optimizer', 'adagrad', '--sample-length', '0', '--eval-every', '100'];

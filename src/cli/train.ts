@@ -43,6 +43,7 @@ export interface TrainOpts {
 /** Options that do not depend on the text or the checkpoint. */
 function checkOptions(o: TrainOpts): void {
   if (o.init && o.resume) throw new UsageError('Give --init (new run from weights) or --resume (continue a run), not both.');
+  if (o.allowNewText && !o.resume) throw new UsageError('--allow-new-text is for --resume: a new run or --init takes any text.');
   const positive = (name: string, v: number | undefined, what: string) => {
     if (v !== undefined && v < 1) throw new UsageError(`Bad ${name} ${v}: it must be an integer >= 1 (${what}). Leave it out for none.`);
   };
@@ -82,7 +83,6 @@ function textOf(o: TrainOpts, saved: SavedRun | undefined): { corpus: Corpus; ne
         `or add --allow-new-text to go on training on this one (the data then starts from its beginning).`,
     );
   }
-  if (o.allowNewText && !o.resume) throw new UsageError('--allow-new-text is for --resume: a new run or --init takes any text.');
   return { corpus, newText };
 }
 
@@ -160,8 +160,10 @@ async function runSteps(
   save: () => Promise<void>, sampleNow: (step: number) => Promise<void>,
 ): Promise<NodeJS.Signals | undefined> {
   let stop: NodeJS.Signals | undefined;
+  const bar = progress(total);
   const onSignal = (s: NodeJS.Signals) => {
     if (stop) {
+      bar.stop(); // gives the terminal its cursor back
       err(`\n${s} again: quitting now` + (o.save ? ` (${o.save} keeps its last checkpoint)` : '') + '.');
       process.exit(s === 'SIGTERM' ? 143 : 130);
     }
@@ -184,7 +186,6 @@ async function runSteps(
       logFile = undefined;
     }
   };
-  const bar = progress(total);
   bar.start(trainer.step);
   const t0 = performance.now();
   const startStep = trainer.step;
