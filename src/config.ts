@@ -113,12 +113,16 @@ export const TUTORIAL_CONFIG: TrainConfig = {
 
 const isInt = (x: number) => Number.isInteger(x);
 
+/** The most steps a run may ask for: more is a typo, not a plan. */
+export const MAX_STEPS = 1_000_000_000;
+
 /** Throws UsageError naming the first bad value and the accepted range. */
 export function validateConfig(c: TrainConfig): TrainConfig {
   const bad = (what: string, v: unknown, want: string) =>
     new UsageError(`Bad ${what}: ${String(v)}. It must be ${want}.`);
   if (!isInt(c.hidden) || c.hidden < 1 || c.hidden > 4096) throw bad('hidden size (--hidden)', c.hidden, 'an integer from 1 to 4096');
-  if (!isInt(c.steps) || c.steps < 0) throw bad('step count (--steps)', c.steps, 'an integer >= 0');
+  if (!isInt(c.steps) || c.steps < 0 || c.steps > MAX_STEPS)
+    throw bad('step count (--steps)', c.steps, `an integer from 0 to ${MAX_STEPS.toLocaleString('en-US')} (at 10,000 steps a second, more than a day)`);
   if (!Number.isFinite(c.lr) || c.lr <= 0) throw bad('learning rate (--lr)', c.lr, 'a finite number > 0, e.g. 0.01 for sgd, 0.1 for adagrad');
   if (!OPTIMIZERS.includes(c.optimizer)) throw bad('optimizer (--optimizer)', c.optimizer, `one of ${OPTIMIZERS.join(', ')}`);
   if (!Number.isFinite(c.clip) || c.clip < 0) throw bad('clip (--clip)', c.clip, 'a finite number >= 0 (0 turns clipping off)');

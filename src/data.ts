@@ -1,5 +1,6 @@
 import type { Batch } from './engine.js';
 import { TextError } from './errors.js';
+import type { IndexArray } from './text.js';
 
 // Batching as char-rnn does it: the encoded text is cut into B contiguous streams of L
 // characters; step after step trains on the next T characters of every stream, the hidden
@@ -45,12 +46,12 @@ export function planBatches(n: number, B: number, seqLen: number, seqLenExplicit
 export class BatchCursor {
   readonly plan: BatchPlan;
   readonly batch: Batch;
-  private readonly data: Uint32Array;
+  private readonly data: IndexArray;
   /** chunk index inside the epoch of the next batch */
   chunk = 0;
   epoch = 0;
 
-  constructor(data: Uint32Array, plan: BatchPlan) {
+  constructor(data: IndexArray, plan: BatchPlan) {
     this.data = data;
     this.plan = plan;
     this.batch = { inputs: new Uint32Array(plan.T * plan.B), targets: new Uint32Array(plan.T * plan.B) };
@@ -77,8 +78,8 @@ export class BatchCursor {
 
 /** The last `valFraction` of the encoded text is the validation set (contiguous, never trained
  * on). A validation set of fewer than 2 characters is none (the tutorial's "hello"). */
-export function splitText(data: Uint32Array, valFraction: number): { train: Uint32Array; val: Uint32Array | undefined } {
+export function splitText<A extends IndexArray>(data: A, valFraction: number): { train: A; val: A | undefined } {
   const nVal = Math.floor(data.length * valFraction);
   if (nVal < 2) return { train: data, val: undefined };
-  return { train: data.subarray(0, data.length - nVal), val: data.subarray(data.length - nVal) };
+  return { train: data.subarray(0, data.length - nVal) as A, val: data.subarray(data.length - nVal) as A };
 }

@@ -114,8 +114,9 @@ export interface Engine {
   /** Global gradient norm of the last step that read its loss back. */
   readonly gradNorm: number;
   /** Mean -log p (nats/char) over data[1..n) given data[0..n-1), one stream from h = 0 with the
-   * state carried through, forward only, in chunks of this engine's T. Needs B = 1. */
-  evaluate(data: Uint32Array): Promise<{ loss: number; count: number }>;
+   * state carried through, forward only, in chunks of this engine's T. Needs B = 1. Any of
+   * the index arrays (Uint8/16/32) works: chunks are copied into the engine's own batch. */
+  evaluate(data: Uint8Array | Uint16Array | Uint32Array): Promise<{ loss: number; count: number }>;
   /** An engine of B = 1 and the given T that reads this engine's live parameters (for evaluate). */
   evaluator(T: number): Promise<Engine>;
   /** Forward over the batch, BPTT, optimizer update. */

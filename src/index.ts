@@ -2,7 +2,8 @@
 // The library: one engine for the browser and Node. Node code adds `nodeContext` from
 // 'char-rnn-webgpu/node'; the browser calls createContext(navigator.gpu).
 export { PARAMS, PARAM_NAMES, layout, parameterCount, type Dims, type Params, type StepShape } from './model.js';
-export { Vocab, decodeUtf8 } from './vocab.js';
+export { Vocab } from './vocab.js';
+export { decodeUtf8, encodeUtf8, scanUtf8, type IndexArray, type TextScan } from './text.js';
 export { initParams } from './init.js';
 export type { Engine, Batch, OptimizerConfig, GenerateOptions, Activations } from './engine.js';
 export { CpuEngine } from './cpu/engine.js';

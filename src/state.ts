@@ -1,16 +1,15 @@
 import type { Checkpoint, FloatArray } from './checkpoint.js';
 import type { TrainConfig } from './config.js';
-import type { EngineState } from './engine.js';
 import { PARAM_NAMES, type Params, toFloat32 } from './model.js';
 import type { TrainerState } from './train.js';
-import { CheckpointError } from './errors.js';
+import { CheckpointError, UsageError } from './errors.js';
 
 // A training run in a checkpoint: the model tensors (W_xh ...), the optimizer state named after
 // them (mW_xh ..., vW_xh ...), the carried hidden state `hprev` (B, H), all float32; for the
 // CPU engine, the same again in float64 under `f64.` names so that a resumed run continues
 // bit for bit. Metadata `run` holds the step, data position, engine, schedule position (the
 // step) and the random state (sampling is counter-based: seed and step say it all);
-// `config` the run configuration.
+// `config` the run configuration; `text` where the training text came from and its hash.
 
 export interface RunMeta {
   step: number;
@@ -20,10 +19,40 @@ export interface RunMeta {
   device: 'cpu' | 'gpu';
   B: number;
   H: number;
+  /** timesteps per chunk and characters per stream: with B, what `chunk` counts in */
+  T?: number;
+  L?: number;
   rng: { seed: number; counter: number };
 }
 
-export function runCheckpoint(vocab: string[], cfg: TrainConfig, s: TrainerState, device: 'cpu' | 'gpu'): Checkpoint {
+/** The training text of a run, as recorded in its checkpoint. */
+export interface TextRecord {
+  /** the --text path as given, or '--string' */
+  source: string;
+  /** the absolute path of a --text file */
+  path?: string;
+  /** the text itself when it was given with --string */
+  string?: string;
+  /** characters (code points) */
+  chars: number;
+  /** content hash (scanUtf8) */
+  hash: string;
+}
+
+/** Where a run stands in its data: B streams of L characters, read T at a time. */
+export interface DataPlan {
+  B: number;
+  T: number;
+  L: number;
+}
+
+export function runCheckpoint(
+  vocab: string[],
+  cfg: TrainConfig,
+  s: TrainerState,
+  device: 'cpu' | 'gpu',
+  data?: { plan: DataPlan; text: TextRecord },
+): Checkpoint {
   const e = s.engine;
   const extra: Record<string, FloatArray | { shape: number[]; data: FloatArray }> = {};
   for (const k of PARAM_NAMES) {
@@ -39,27 +68,42 @@ export function runCheckpoint(vocab: string[], cfg: TrainConfig, s: TrainerState
     }
     extra['f64.hprev'] = Float64Array.from(e.hprev);
   }
-  const run: RunMeta = { step: s.step, chunk: s.chunk, epoch: s.epoch, t: e.t, device, B: cfg.batch, H: cfg.hidden, rng: { seed: cfg.seed, counter: s.step } };
+  const run: RunMeta = {
+    step: s.step, chunk: s.chunk, epoch: s.epoch, t: e.t, device, B: cfg.batch, H: cfg.hidden,
+    T: data?.plan.T, L: data?.plan.L, rng: { seed: cfg.seed, counter: s.step },
+  };
+  const metadata: Record<string, string> = { config: JSON.stringify(cfg), run: JSON.stringify(run) };
+  if (data) metadata.text = JSON.stringify(data.text);
   return {
     params: toFloat32(e.params),
     vocab,
     hidden: cfg.hidden,
     step: s.step,
     extra,
-    metadata: { config: JSON.stringify(cfg), run: JSON.stringify(run) },
+    metadata,
   };
 }
 
 /** The trainer state of a checkpoint written by runCheckpoint, for `device`. */
-export function trainerStateOf(c: Checkpoint, device: 'cpu' | 'gpu', source: string): { state: TrainerState; config: TrainConfig } {
+export interface SavedRun {
+  state: TrainerState;
+  config: TrainConfig;
+  run: RunMeta;
+  /** absent in checkpoints written before texts were recorded */
+  text?: TextRecord;
+}
+
+export function trainerStateOf(c: Checkpoint, device: 'cpu' | 'gpu', source: string): SavedRun {
   const meta = c.metadata ?? {};
   if (!meta.run || !meta.config)
     throw new CheckpointError(`${source} holds weights but no training state (it was written by --steps 0 or an older version): use --init ${source} to start a new run from its weights.`);
   let run: RunMeta;
   let config: TrainConfig;
+  let text: TextRecord | undefined;
   try {
     run = JSON.parse(meta.run);
     config = { initScale: 0.1, ...JSON.parse(meta.config) }; // runs saved before initScale existed used randn*0.1
+    text = meta.text ? JSON.parse(meta.text) : undefined;
   } catch {
     throw new CheckpointError(`${source}: the run metadata is not valid JSON; the file is damaged.`);
   }
@@ -80,7 +124,35 @@ export function trainerStateOf(c: Checkpoint, device: 'cpu' | 'gpu', source: str
   }
   const hprev = get('hprev');
   if (hprev.length !== run.B * run.H) throw new CheckpointError(`${source}: hprev has ${hprev.length} values, expected ${run.B * run.H}.`);
-  return { state: { engine: { params, m, v, hprev, t: run.t }, step: run.step, chunk: run.chunk, epoch: run.epoch }, config };
+  return { state: { engine: { params, m, v, hprev, t: run.t }, step: run.step, chunk: run.chunk, epoch: run.epoch }, config, run, text };
+}
+
+/** Fits a saved run to the settings it is resumed with, or refuses. The optimizer cannot
+ * change (its state means something else); the hidden size cannot (checked on load). A new
+ * batch size, sequence length, validation split or text changes what the data cursor and
+ * the carried hidden state refer to: the streams then start over from their beginning (the
+ * epoch count kept) with the hidden state at zero. Returns one note per change, for the user. */
+export function fitSavedRun(saved: SavedRun, cfg: TrainConfig, plan: DataPlan, newText: boolean, source: string): string[] {
+  const was = saved.config;
+  if (cfg.optimizer !== was.optimizer)
+    throw new UsageError(
+      `--optimizer ${cfg.optimizer} does not match the optimizer ${was.optimizer} of ${source}: its saved state ` +
+        `(mW_xh, vW_xh, ...) is ${was.optimizer}'s. Leave --optimizer out to continue the run, or start a new ` +
+        `${cfg.optimizer} run from its weights with --init ${source}.`,
+    );
+  const notes: string[] = [];
+  const B0 = saved.run.B;
+  const T0 = saved.run.T ?? was.seqLen;
+  if (plan.B !== B0) notes.push(`--batch ${plan.B} differs from the saved ${B0}`);
+  if (plan.T !== T0) notes.push(`--seq-len ${plan.T} differs from the saved ${T0}`);
+  if (plan.B === B0 && plan.T === T0 && saved.run.L !== undefined && plan.L !== saved.run.L)
+    notes.push(`the training part of the text is now ${plan.L} characters per stream, was ${saved.run.L} (--val-fraction ${cfg.valFraction}, saved ${was.valFraction})`);
+  if (newText) notes.push('the text is not the one of the checkpoint');
+  if (notes.length === 0) return notes;
+  const s = saved.state;
+  s.chunk = 0;
+  s.engine = { ...s.engine, hprev: new Float64Array(plan.B * cfg.hidden) };
+  return [...notes, `the hidden state starts from zero and the data from the start of its ${plan.B} stream${plan.B > 1 ? 's' : ''} (epoch ${s.epoch} kept)`];
 }
 
 const PARAM_NAMES_SET = Object.fromEntries(PARAM_NAMES.map((k) => [k, true]));

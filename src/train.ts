@@ -3,6 +3,7 @@ import { BatchCursor, planBatches } from './data.js';
 import type { Engine, EngineState } from './engine.js';
 import { DivergedError } from './errors.js';
 import { lrAt } from './schedule.js';
+import type { IndexArray } from './text.js';
 
 // The training loop shared by the CLI, the page and the tests: one engine step per chunk, the
 // loss read back only every `logEvery` steps (and at validation steps and the last one),
@@ -60,13 +61,13 @@ export class Trainer {
   readonly engine: Engine;
   readonly cursor: BatchCursor;
   readonly config: TrainConfig;
-  readonly val: Uint32Array | undefined;
+  readonly val: IndexArray | undefined;
   /** optimizer steps done so far (a resumed run starts from the checkpoint's count) */
   step: number;
   readonly history: LogEntry[] = [];
   private evaluator?: Engine;
 
-  constructor(engine: Engine, data: Uint32Array, config: TrainConfig, startStep = 0, val?: Uint32Array) {
+  constructor(engine: Engine, data: IndexArray, config: TrainConfig, startStep = 0, val?: IndexArray) {
     this.engine = engine;
     this.config = config;
     this.cursor = new BatchCursor(data, planBatches(data.length, config.batch, config.seqLen));
@@ -131,7 +132,14 @@ export class Trainer {
       this.history.push(last);
       await hooks.onLog?.(last);
     };
+    let yielded = performance.now();
     for (let k = 0; k < steps; k++) {
+      // The CPU engine's step is synchronous inside: give the event loop (a signal handler,
+      // the page's Pause button) a turn every 50 ms, or it would never run.
+      if (performance.now() - yielded > 50) {
+        await new Promise((r) => setTimeout(r, 0));
+        yielded = performance.now();
+      }
       if (hooks.shouldStop?.()) break;
       const reset = this.cursor.next();
       const lr = lrAt(this.step, cfg);

@@ -1,4 +1,4 @@
-import { TextError, VocabularyError } from './errors.js';
+import { VocabularyError } from './errors.js';
 
 // The vocabulary is the sorted set of the text's characters, where a character is a Unicode
 // code point (an emoji is one character). Sorted by code point, as Python's sorted(set(text)).
@@ -85,43 +85,4 @@ export function countCodePoints(text: string): number {
     n++;
   }
   return n;
-}
-
-/** Decodes UTF-8, and on invalid input says where: byte offset, line and column. */
-export function decodeUtf8(bytes: Uint8Array, name = 'the text'): string {
-  try {
-    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
-  } catch {
-    const at = firstInvalidUtf8(bytes);
-    const before = new TextDecoder().decode(bytes.subarray(0, at));
-    const lines = before.split('\n');
-    const hex = Array.from(bytes.subarray(at, at + 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
-    throw new TextError(
-      `${name} is not valid UTF-8: bad byte sequence at byte ${at} (line ${lines.length}, column ${
-        lines[lines.length - 1].length + 1
-      }: ${hex}). Convert it to UTF-8 first, e.g. iconv -f latin1 -t utf-8.`,
-    );
-  }
-}
-
-function firstInvalidUtf8(b: Uint8Array): number {
-  let i = 0;
-  while (i < b.length) {
-    const c = b[i];
-    let n: number, min: number;
-    if (c < 0x80) { i++; continue; }
-    else if (c >= 0xc2 && c <= 0xdf) { n = 1; min = 0x80; }
-    else if (c >= 0xe0 && c <= 0xef) { n = 2; min = 0x800; }
-    else if (c >= 0xf0 && c <= 0xf4) { n = 3; min = 0x10000; }
-    else return i;
-    let cp = c & (0x3f >> n);
-    for (let k = 1; k <= n; k++) {
-      const d = b[i + k];
-      if (d === undefined || (d & 0xc0) !== 0x80) return i;
-      cp = (cp << 6) | (d & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
-    i += n + 1;
-  }
-  return b.length;
 }

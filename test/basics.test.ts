@@ -6,7 +6,8 @@ import { TextError, UsageError, VocabularyError } from '../src/errors.js';
 import { initParams } from '../src/init.js';
 import { layout, parameterCount } from '../src/model.js';
 import { hash32, randNormal, randU32, randUniform } from '../src/rng.js';
-import { decodeUtf8, Vocab } from '../src/vocab.js';
+import { decodeUtf8 } from '../src/text.js';
+import { Vocab } from '../src/vocab.js';
 
 describe('vocabulary', () => {
   test('sorted code points; an emoji is one character', () => {

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -20,7 +20,11 @@ const file = (name: string, content: string | Uint8Array) => {
 };
 
 function run(...args: string[]) {
-  const r = spawnSync(process.execPath, ['dist/cli.js', ...args], { encoding: 'utf8', env: { ...process.env, XDG_RUNTIME_DIR: '/tmp' } });
+  return runEnv({}, ...args);
+}
+
+function runEnv(env: Record<string, string>, ...args: string[]) {
+  const r = spawnSync(process.execPath, ['dist/cli.js', ...args], { encoding: 'utf8', timeout: 180_000, env: { ...process.env, XDG_RUNTIME_DIR: '/tmp', ...env } });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -142,6 +146,18 @@ describe('bad input: a clear message, a non-zero exit, no stack trace', () => {
     ['unknown command', ['trian'], 2, /unknown command 'trian'/],
     ['missing checkpoint', ['sample', '--checkpoint', join(dir, 'none.safetensors')], 1, /none\.safetensors does not exist/],
     ['not safetensors', ['sample', '--checkpoint', good], 1, /good\.txt.*(truncated or not a safetensors file|not a safetensors)/s],
+    ['UTF-16 text', ['train', '--text', file('utf16.txt', Uint8Array.from([0xff, 0xfe, 104, 0, 105, 0]))], 1, /utf16\.txt looks like UTF-16 \(little-endian.*iconv -f utf-16 -t utf-8/],
+    ['eval without a text', ['eval', '--checkpoint', join(dir, 'none.safetensors')], 2, /No text to score: give --text FILE or --string S/],
+    ['--save-every 0', ['train', '--text', good, '--save', join(dir, 'se.safetensors'), '--save-every', '0'], 2, /Bad --save-every 0: it must be an integer >= 1/],
+    ['--save-every -5', ['train', '--text', good, '--save', join(dir, 'se.safetensors'), '--save-every', '-5'], 2, /Bad --save-every -5/],
+    ['--save-every without --save', ['train', '--text', good, '--save-every', '5'], 2, /--save-every needs --save FILE/],
+    ['--sample-every -1', ['train', '--text', good, '--sample-every', '-1'], 2, /Bad --sample-every -1: it must be an integer >= 1/],
+    ['--sample-length -5', ['train', '--text', good, '--sample-length', '-5'], 2, /Bad --sample-length -5: it must be an integer >= 0/],
+    ['--temperature 0', ['train', '--text', good, '--temperature', '0'], 2, /Bad --temperature 0: it must be a number > 0.*--greedy/],
+    ['--temperature with --greedy', ['train', '--text', good, '--temperature', '0.5', '--greedy'], 2, /--temperature T or --greedy, not both/],
+    ['--steps beyond the limit', ['train', '--text', good, '--steps', '1000000000000000'], 2, /Bad step count \(--steps\): 1000000000000000\. It must be an integer from 0 to 1,000,000,000/],
+    ['empty --prime', ['train', '--text', good, '--prime', ''], 2, /--prime is empty/],
+    ['--allow-new-text without --resume', ['train', '--text', good, '--allow-new-text'], 2, /--allow-new-text is for --resume/],
   ] as [string, string[], number, RegExp][])('%s', (_name, args, code, message) => {
     expectFailure(run(...args), code, message);
   });
@@ -157,6 +173,70 @@ describe('bad input: a clear message, a non-zero exit, no stack trace', () => {
     expectFailure(run('sample', '--checkpoint', wrong), 1, /W_hh has shape \[4,4\], expected \[3,3\]/);
     const ok = file('ok.safetensors', bytes);
     expectFailure(run('sample', '--checkpoint', ok, '--prime', 'hx'), 1, /Character 'x' \(U\+0078\) at character 1 of the prime is not in the vocabulary of this model \(4 characters: "e" "h" "l" "o"\)/);
+  });
+
+  test('options that would fail after training fail before it, nothing saved', () => {
+    const save = join(dir, 'never.safetensors');
+    for (const extra of [['--temperature', '0', '--sample-every', '10'], ['--prime', '€'], ['--sample-every', '10', '--prime', 'hx']]) {
+      const r = run('train', '--text', good, '--hidden', '4', '--steps', '30', '--device', 'cpu', '--save', save, ...extra);
+      expect(r.code, r.err).toBeGreaterThan(0);
+      expect(r.err).not.toMatch(/training characters|trained \d|sample at step/);
+      expect(r.err).toMatch(/--temperature|\(U\+20AC\) at character 0 of the prime \(--prime\)|'x' \(U\+0078\) at character 1 of the prime/);
+      expect(existsSync(save)).toBe(false);
+    }
+  });
+
+  test('output paths checked before any work: a clear message, exit 2', () => {
+    const args = ['train', '--text', good, '--hidden', '4', '--steps', '30', '--device', 'cpu'];
+    for (const [extra, message] of [
+      [['--save', join(good, 'x.safetensors')], /--save .*good\.txt\/x\.safetensors: cannot create its directory, .*good\.txt is a file/],
+      [['--save', dir], /--save .* is a directory\. Give a file path, e\.g\. .*model\.safetensors/],
+      [['--save', '/proc/none/x.safetensors'], /--save \/proc\/none\/x\.safetensors: cannot create the directory \/proc\/none/],
+      [['--log-file', dir], /--log-file .* is a directory/],
+      [['--save', join(dir, 'unsaved.safetensors'), '--log-file', join(good, 'log.jsonl')], /--log-file .*good\.txt is a file/],
+    ] as [string[], RegExp][]) {
+      const r = run(...args, ...extra);
+      expectFailure(r, 2, message);
+      expect(r.err).not.toMatch(/training characters/);
+    }
+    expect(existsSync(join(dir, 'unsaved.safetensors'))).toBe(false);
+    // missing directories are created
+    const deep = join(dir, 'a', 'b', 'm.safetensors');
+    expect(run(...args, '--save', deep, '--log-file', join(dir, 'c', 'log.jsonl'), '--sample-length', '0').code).toBe(0);
+    expect(existsSync(deep) && existsSync(join(dir, 'c', 'log.jsonl'))).toBe(true);
+    // a log that fails while training (here a file that opens but takes no writes) stops, the run goes on
+    const r = run(...args, '--save', join(dir, 'logfail.safetensors'), '--log-file', '/proc/version', '--sample-length', '0');
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(/Could not append to --log-file \/proc\/version \(EIO\): logging stopped, training goes on/);
+    expect(r.err).toMatch(/saved .*logfail\.safetensors \(step 30\)/);
+  });
+
+  test('temporary files of saves killed by kill -9 are removed by the next save', () => {
+    const target = join(dir, 'stale.safetensors');
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid; // a process that has exited
+    const stale = file(`.stale.safetensors.${dead}.tmp`, 'half a checkpoint');
+    const other = file('.other.safetensors.1.tmp', 'not ours'); // another target's: kept
+    expect(run('train', '--string', 'hello', '--hidden', '3', '--steps', '2', '--device', 'cpu', '--save', target, '--sample-length', '0').code).toBe(0);
+    expect(existsSync(stale)).toBe(false);
+    expect(existsSync(other)).toBe(true);
+    expect(readdirSync(dir).filter((n) => n.startsWith('.stale.'))).toEqual([]);
+  });
+
+  test('Windows line ends are noted in the summary line', () => {
+    const r = run('train', '--text', file('crlf.txt', 'hello\r\nworld\r\n'), '--hidden', '3', '--steps', '2', '--device', 'cpu', '--sample-length', '0');
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(/note: 2 Windows line ends \(\\r\\n\): "\\r" \(U\+000D\) is a character of the vocabulary/);
+  });
+
+  test('check: its own defaults in --help, and no --device cpu advice without an adapter', () => {
+    const h = run('check', '--help');
+    expect(h.out).toMatch(/--hidden <n> +hidden units H \(default 8\)/);
+    expect(h.out).toMatch(/--steps <n> +steps compared \(default 20\)/);
+    const r = runEnv({ VK_ICD_FILENAMES: join(dir, 'no-driver.json') }, 'check');
+    expect(r.code).toBe(1); // (Dawn prints its own Vulkan warnings before)
+    expect(r.err).toMatch(/char-rnn: No WebGPU adapter was found.*char-rnn check compares the GPU engine with the CPU engine, so it needs a GPU/s);
+    expect(r.err).not.toMatch(/unexpected error/);
+    expect(r.err).not.toMatch(/Or run on the CPU engine/);
   });
 
   test('--help on every command', () => {

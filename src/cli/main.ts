@@ -1,32 +1,20 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import cliProgress from 'cli-progress';
-import { type Checkpoint, loadCheckpoint, saveCheckpoint } from '../checkpoint.js';
-import { DEFAULT_CONFIG, OPTIMIZER_LR, SCHEDULES, type TrainConfig, optimizerOf, validateConfig } from '../config.js';
-import { planBatches, splitText } from '../data.js';
-import { runCheckpoint, trainerStateOf } from '../state.js';
-import { appendFileSync } from 'node:fs';
+import { DEFAULT_CONFIG, SCHEDULES } from '../config.js';
+import { planBatches } from '../data.js';
 import { OPTIMIZERS } from '../engine.js';
 import { createEngine, type DeviceKind } from '../engines.js';
-import { CharRnnError, DivergedError, TextError, UsageError } from '../errors.js';
-import type { GpuContext } from '../gpu/context.js';
-import { type InitScale, initParams } from '../init.js';
-import type { Params, StepShape } from '../model.js';
-import { GpuEngine, type KernelVariant } from '../gpu/engine.js';
+import { CharRnnError, UsageError } from '../errors.js';
+import type { InitScale } from '../init.js';
 import { sampleText } from '../sample.js';
-import { type LogEntry, Trainer } from '../train.js';
 import { runCheck } from '../check.js';
+import { encodeUtf8 } from '../text.js';
 import { describeChar, Vocab } from '../vocab.js';
-import { readCheckpointFile, readTextFile, writeFileAtomic } from '../node/files.js';
-import { nodeContext } from '../node/gpu.js';
+import { configFrom, destroyContext, err, gpuContextFor, loadCheckpointPath, out, readCorpus, readText } from './common.js';
+import { train } from './train.js';
 
 // `char-rnn`: train, sample and check from the command line. A thin face over the engine:
 // it parses arguments, reads files and prints; the work is done by src/.
 // Exit codes: 0 success, 1 failure, 2 bad usage.
-
-const out = (s: string) => process.stdout.write(s + '\n');
-const err = (s: string) => process.stderr.write(s + '\n');
 
 function num(name: string, integer = false) {
   return (v: string): number => {
@@ -46,224 +34,6 @@ function initScaleArg(v: string): InitScale {
 
 const deviceOption = () =>
   new Option('--device <kind>', 'engine: gpu (WebGPU) or cpu (the float64 reference)').choices(['gpu', 'cpu']).default('gpu');
-
-let liveContext: GpuContext | undefined;
-async function gpuContextFor(device: DeviceKind): Promise<GpuContext | undefined> {
-  if (device !== 'gpu') return undefined;
-  return (liveContext ??= await nodeContext('char-rnn'));
-}
-
-function readText(o: { text?: string; string?: string }): { text: string; source: string } {
-  if (o.text !== undefined && o.string !== undefined) throw new UsageError('Give the training text with --text FILE or --string S, not both.');
-  if (o.string !== undefined) {
-    if (o.string.length === 0) throw new TextError('The --string text is empty. Give at least 2 characters.');
-    return { text: o.string, source: '--string' };
-  }
-  if (o.text === undefined) throw new UsageError('No training text: give --text FILE or --string S.');
-  return { text: readTextFile(o.text), source: o.text };
-}
-
-function loadCheckpointPath(path: string): Checkpoint {
-  return loadCheckpoint(readCheckpointFile(path), path);
-}
-
-function saveTo(path: string, c: Checkpoint): void {
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileAtomic(path, saveCheckpoint(c));
-}
-
-const CONFIG_KEYS = Object.keys(DEFAULT_CONFIG) as (keyof TrainConfig)[];
-
-/** The run configuration from parsed options over a base (defaults, or a resumed run's). */
-function configFrom(o: Record<string, unknown>, base: TrainConfig = DEFAULT_CONFIG): TrainConfig {
-  const c = { ...base } as Record<string, unknown>;
-  for (const k of CONFIG_KEYS) if (o[k] !== undefined) c[k] = o[k];
-  const cfg = c as unknown as TrainConfig;
-  if (base === DEFAULT_CONFIG) {
-    // learning rate and clipping default per optimizer (README)
-    if (o.lr === undefined) cfg.lr = OPTIMIZER_LR[cfg.optimizer].lr;
-    if (o.clip === undefined) cfg.clip = OPTIMIZER_LR[cfg.optimizer].clip;
-  }
-  return validateConfig(cfg);
-}
-
-function progress(total: number) {
-  const tty = process.stderr.isTTY;
-  const bar = new cliProgress.SingleBar(
-    {
-      format: 'step {value}/{total} {bar} epoch {epoch} | loss {loss} | val {val} | {speed} chars/s | ETA {eta_formatted}',
-      stream: process.stderr,
-      hideCursor: true,
-      etaBuffer: 50,
-      noTTYOutput: false,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  let lastLine = -1;
-  let lastVal = '-';
-  return {
-    start: (step: number) => tty && bar.start(total, step, { loss: '-', speed: '-', epoch: 0, val: '-' }),
-    update(e: LogEntry) {
-      const val = e.valLoss === undefined ? undefined : `${e.valLoss.toFixed(4)} (${e.valBpc!.toFixed(3)} bpc)`;
-      if (val) lastVal = val;
-      if (tty) bar.update(e.step, { loss: e.loss.toFixed(4), val: lastVal, epoch: e.epoch, speed: Math.round(e.charsPerSec).toLocaleString('en-US') });
-      else {
-        const line = Math.floor((10 * e.step) / Math.max(total, 1));
-        if (line !== lastLine || e.step === total || val) {
-          lastLine = line;
-          err(`step ${e.step}/${total}  epoch ${e.epoch}  loss ${e.loss.toFixed(4)}${val ? `  val ${val}` : ''}  lr ${e.lr.toPrecision(3)}  ${Math.round(e.charsPerSec)} chars/s`);
-        }
-      }
-    },
-    stop: () => tty && bar.stop(),
-  };
-}
-
-interface TrainOpts {
-  text?: string;
-  string?: string;
-  device: DeviceKind;
-  init?: string;
-  resume?: string;
-  save?: string;
-  saveEvery?: number;
-  sampleEvery?: number;
-  logFile?: string;
-  sampleLength: number;
-  profile?: boolean;
-  kernels?: KernelVariant | 'auto';
-  temperature: number;
-  greedy?: boolean;
-  prime?: string;
-  [k: string]: unknown;
-}
-
-async function train(o: TrainOpts): Promise<void> {
-  const { text, source } = readText(o);
-  if (o.init && o.resume) throw new UsageError('Give --init (new run from weights) or --resume (continue a run), not both.');
-  const from = o.init ?? o.resume;
-  const ckpt = from ? loadCheckpointPath(from) : undefined;
-  if (ckpt && o.hidden !== undefined && o.hidden !== ckpt.hidden)
-    throw new UsageError(`--hidden ${o.hidden} does not match the hidden size ${ckpt.hidden} of ${from}. Leave --hidden out.`);
-  const resumed = o.resume ? trainerStateOf(ckpt!, o.device, o.resume) : undefined;
-  // a resumed run keeps its configuration; options given now override it (e.g. more --steps)
-  const cfg = resumed ? configFrom(o, resumed.config) : configFrom({ ...o, hidden: ckpt?.hidden ?? o.hidden });
-  const vocab = ckpt ? new Vocab(ckpt.vocab) : Vocab.fromText(text);
-  const { train: data, val } = splitText(vocab.encode(text, source), cfg.valFraction);
-  const plan = planBatches(data.length, cfg.batch, cfg.seqLen, o.seqLen !== undefined || resumed !== undefined);
-  cfg.seqLen = plan.T;
-  const shape = { V: vocab.size, H: cfg.hidden, B: plan.B, T: plan.T };
-  const startParams: Params = ckpt ? ckpt.params : initParams(shape, cfg.seed, cfg.initScale);
-  const ctx = await gpuContextFor(o.device);
-  if (o.profile && o.device !== 'gpu') throw new UsageError('--profile times the GPU kernels: use it with --device gpu.');
-  const engine = await createEngine(o.device, shape, optimizerOf(cfg), startParams, ctx, { profile: o.profile, kernels: o.kernels });
-  const trainer = new Trainer(engine, data, cfg, o.init ? ckpt!.step : 0, val);
-  if (resumed) trainer.restore(resumed.state);
-  // --steps is the run's total; with --init, the steps to add to the checkpoint's count
-  const total = o.init ? trainer.step + cfg.steps : cfg.steps;
-  const todo = Math.max(0, total - trainer.step);
-  err(
-    `char-rnn: ${data.length.toLocaleString('en-US')} training characters from ${source}` +
-      (val ? ` (+${val.length.toLocaleString('en-US')} validation)` : '') +
-      `, vocabulary ${vocab.size}, hidden ${cfg.hidden}, batch ${plan.B} x ${plan.T} timesteps, ${cfg.optimizer} lr ${cfg.lr}` +
-      (cfg.schedule !== 'constant' ? ` (${cfg.schedule})` : '') + (cfg.clip ? ` clip ${cfg.clip}` : '') + (cfg.clipNorm ? ` clip-norm ${cfg.clipNorm}` : '') +
-      `, device ${o.device}${ctx ? ` (${ctx.adapterName})` : ''}` + (resumed ? `; resuming ${o.resume} at step ${trainer.step}` : ''),
-  );
-  const save = async () => {
-    if (!o.save) return;
-    const state = await trainer.state();
-    for (const k of Object.keys(state.engine.params) as (keyof Params)[])
-      if (!state.engine.params[k].every(Number.isFinite))
-        throw new DivergedError(`The weights hold NaN or Inf after step ${trainer.step}: not saved; ${o.save} keeps its last good checkpoint. Lower --lr or clip.`);
-    saveTo(o.save, runCheckpoint([...vocab.chars], cfg, state, o.device));
-  };
-  const log = (e: LogEntry) => {
-    if (!o.logFile) return;
-    appendFileSync(o.logFile, JSON.stringify({
-      step: e.step, epoch: e.epoch, train_loss: e.loss, val_loss: e.valLoss ?? null, val_bpc: e.valBpc ?? null,
-      val_perplexity: e.valPerplexity ?? null, lr: e.lr, grad_norm: e.gradNorm, chars_per_sec: e.charsPerSec, elapsed: e.elapsed,
-    }) + '\n');
-  };
-  const prime = o.prime ?? [...text][0];
-  const sampleNow = async (step: number) => {
-    const [s] = await sampleText(engine, vocab, { prime, length: o.sampleLength || 200, temperature: o.temperature, seed: cfg.seed + step });
-    err(`\n--- sample at step ${step} ---\n${s}\n---`);
-  };
-
-  let interrupted = false;
-  const onSigint = () => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
-    err('\nInterrupted: finishing the current step' + (o.save ? ` and saving ${o.save}` : '') + ' (Ctrl-C again to quit now).');
-  };
-  process.on('SIGINT', onSigint);
-  const bar = progress(total);
-  bar.start(trainer.step);
-  const t0 = performance.now();
-  const startStep = trainer.step;
-  try {
-    await trainer.run(todo, {
-      shouldStop: () => interrupted,
-      onLog: (e) => {
-        bar.update(e);
-        log(e);
-      },
-      syncAt: (step) => Boolean((o.saveEvery && step % o.saveEvery === 0) || (o.sampleEvery && step % o.sampleEvery === 0)),
-      afterStep: async (step) => {
-        if (o.saveEvery && step % o.saveEvery === 0 && step < total) await save();
-        if (o.sampleEvery && step % o.sampleEvery === 0) await sampleNow(step);
-      },
-    });
-  } catch (e) {
-    bar.stop();
-    if (e instanceof DivergedError)
-      throw new DivergedError(e.message + (o.save ? ` Nothing was written: ${o.save} keeps its last good checkpoint.` : ''));
-    throw e;
-  } finally {
-    process.off('SIGINT', onSigint);
-  }
-  bar.stop();
-  await save();
-  const seconds = (performance.now() - t0) / 1000;
-  const steps = trainer.step - startStep;
-  const last = trainer.history.at(-1);
-  err(
-    `trained ${steps} steps in ${seconds.toFixed(2)} s (${Math.round((steps * plan.B * plan.T) / Math.max(seconds, 1e-9)).toLocaleString('en-US')} chars/s)` +
-      (last ? `, loss ${last.loss.toFixed(4)}` : '') +
-      (last?.valLoss !== undefined ? `, validation ${last.valLoss.toFixed(4)} nats/char = ${last.valBpc!.toFixed(3)} bits/char, perplexity ${last.valPerplexity!.toFixed(2)}` : ''),
-  );
-  if (o.save) err(`saved ${o.save} (step ${trainer.step})`);
-  if (o.profile && engine instanceof GpuEngine) printProfile(engine, shape);
-  if (o.sampleLength > 0) {
-    const [s] = await sampleText(engine, vocab, { prime, length: o.sampleLength, greedy: o.greedy, temperature: o.temperature, seed: cfg.seed });
-    err(o.greedy ? `greedy sample from ${JSON.stringify(prime)}:` : `sample (temperature ${o.temperature}, seed ${cfg.seed}):`);
-    out(s);
-  }
-  trainer.destroy();
-  engine.destroy();
-  if (interrupted) process.exitCode = 130;
-}
-
-/** `train --profile`: GPU time per kernel and step, the schedule chosen, memory in use. */
-function printProfile(engine: GpuEngine, s: StepShape): void {
-  const p = engine.profile();
-  const flops = 6 * s.T * s.B * (s.H * s.H + s.V * s.H);
-  err(`\nprofile: ${p.adapter}; ${p.steps} steps timed (each waited for its timings)`);
-  err(`  kernels: ${p.variant} (${engine.kernelsReason}); recurrence: ${p.detail}${p.reason ? ` (${p.reason})` : ''}`);
-  if (p.kernels.length) {
-    const w = Math.max(...p.kernels.map((k) => k.name.length));
-    for (const k of p.kernels)
-      err(`  ${k.name.padEnd(w)}  ${k.ms.toFixed(3).padStart(9)} ms/step  ${((100 * k.ms) / p.totalMs).toFixed(1).padStart(5)}%`);
-    err(`  ${'total'.padEnd(w)}  ${p.totalMs.toFixed(3).padStart(9)} ms/step  = ${(flops / (p.totalMs * 1e6)).toFixed(2)} GFLOP/s of model FLOPs (6(H^2+VH) per character)`);
-  }
-  const m = engine.memory();
-  const t = m.tensors;
-  const mb = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
-  err(
-    `  GPU memory: ${mb(m.bytes)} allocated; model state ${mb(t.params + t.grads + t.optimizer + t.activations)} ` +
-      `(parameters ${mb(t.params)}, gradients ${mb(t.grads)}, optimizer ${mb(t.optimizer)}, activations ${mb(t.activations)})`,
-  );
-}
 
 async function sample(o: {
   checkpoint: string;
@@ -290,29 +60,26 @@ async function sample(o: {
 }
 
 async function evaluate(o: { checkpoint: string; text?: string; string?: string; device: DeviceKind }): Promise<void> {
+  const { bytes, scan, source } = readCorpus(o, 'text to score');
   const c = loadCheckpointPath(o.checkpoint);
-  const { text, source } = readText(o);
   const vocab = new Vocab(c.vocab);
   // runs of known characters are scored (state reset at each run); unknown ones are counted
-  const runs: number[][] = [[]];
-  const unknown = new Map<string, number>();
-  for (const ch of text) {
-    if (vocab.has(ch)) runs[runs.length - 1].push(vocab.indexOf(ch));
-    else {
-      unknown.set(ch, (unknown.get(ch) ?? 0) + 1);
-      if (runs[runs.length - 1].length) runs.push([]);
-    }
-  }
+  const unknown = new Map<number, number>();
+  const ids = encodeUtf8(bytes, scan, vocab, { unknown: vocab.size, onUnknown: (cp) => unknown.set(cp, (unknown.get(cp) ?? 0) + 1) });
   const ctx = await gpuContextFor(o.device);
   const T = 256;
   const engine = await createEngine(o.device, { V: vocab.size, H: c.hidden, B: 1, T }, { name: 'sgd', lr: 1, clip: 0 }, c.params, ctx);
   let sum = 0;
   let count = 0;
-  for (const r of runs) {
-    if (r.length < 2) continue;
-    const e = await engine.evaluate(Uint32Array.from(r));
-    sum += e.loss * e.count;
-    count += e.count;
+  for (let start = 0; start < ids.length; ) {
+    let end = start;
+    while (end < ids.length && ids[end] !== vocab.size) end++;
+    if (end - start >= 2) {
+      const e = await engine.evaluate(ids.subarray(start, end));
+      sum += e.loss * e.count;
+      count += e.count;
+    }
+    start = end + 1;
   }
   engine.destroy();
   if (count === 0) throw new UsageError(`${source} has no two consecutive characters of the model's vocabulary to score.`);
@@ -321,7 +88,7 @@ async function evaluate(o: { checkpoint: string; text?: string; string?: string;
   out(`loss ${loss.toFixed(4)} nats/char, ${(loss / Math.LN2).toFixed(4)} bits/char, perplexity ${Math.exp(loss).toFixed(3)}`);
   if (unknown.size) {
     const n = [...unknown.values()].reduce((a, b) => a + b, 0);
-    const list = [...unknown.entries()].slice(0, 20).map(([ch, k]) => `${describeChar(ch)} x${k}`).join(', ');
+    const list = [...unknown.entries()].slice(0, 20).map(([cp, k]) => `${describeChar(String.fromCodePoint(cp))} x${k}`).join(', ');
     out(`${n} characters not in the model's vocabulary were skipped (${unknown.size} distinct: ${list}${unknown.size > 20 ? ', ...' : ''}); the state restarts after each.`);
   }
 }
@@ -334,7 +101,7 @@ async function check(o: Record<string, unknown> & { text?: string; string?: stri
   const data = vocab.encode(text, source);
   const plan = planBatches(data.length, cfg.batch, cfg.seqLen, o.seqLen !== undefined);
   cfg.seqLen = plan.T;
-  const ctx = await gpuContextFor('gpu');
+  const ctx = await gpuContextFor('gpu', 'check');
   const report = await runCheck(ctx!, data, vocab.size, cfg, { start: init?.params });
   if (o.json) out(JSON.stringify(report, null, 2));
   else {
@@ -358,6 +125,17 @@ async function check(o: Record<string, unknown> & { text?: string; string?: stri
     out(report.ok ? `all ${report.tensors.length} comparisons pass` : `${bad} of ${report.tensors.length} comparisons OUT OF TOLERANCE`);
   }
   if (!report.ok) process.exitCode = 1;
+}
+
+/** `check --help` shows check's own defaults where they differ from training's. */
+function describeCheckDefaults(c: Command): void {
+  const own: Record<string, string> = {
+    '--hidden': 'hidden units H (default 8)',
+    '--steps': 'steps compared (default 20)',
+    '--seq-len': 'timesteps per step, 0 = whole text (default 0)',
+    '--string': 'text given inline (default hello)',
+  };
+  for (const opt of c.options) if (opt.long && own[opt.long]) opt.description = own[opt.long];
 }
 
 export function buildProgram(): Command {
@@ -396,7 +174,8 @@ export function buildProgram(): Command {
   hyper(program.command('train').description('train a model on a text and print a sample'))
     .addOption(deviceOption())
     .option('--init <ckpt>', 'start a new run from the weights (and vocabulary) of a checkpoint; --steps more steps')
-    .option('--resume <ckpt>', 'continue the run saved in a checkpoint exactly, up to --steps in all')
+    .option('--resume <ckpt>', 'continue the run saved in a checkpoint exactly, up to --steps in all, on the text it records (no --text needed)')
+    .option('--allow-new-text', 'with --resume and --text: go on training on a text other than the recorded one (the data starts from its beginning)')
     .option('--save <ckpt>', 'write the model and training state here (safetensors, written atomically); with --steps 0, the initial weights')
     .option('--save-every <n>', 'also save every n steps', num('--save-every', true))
     .option('--sample-every <n>', 'print a sample every n steps', num('--sample-every', true))
@@ -404,7 +183,7 @@ export function buildProgram(): Command {
     .option('--log-every <n>', `read the loss back every n steps (default ${DEFAULT_CONFIG.logEvery})`, num('--log-every', true))
     .option('--sample-length <n>', 'characters to sample after training, 0 = none', num('--sample-length', true), 200)
     .option('--prime <s>', 'text to start the sample from (default: the first character of the text)')
-    .option('--temperature <t>', 'sampling temperature', num('--temperature'), 1)
+    .option('--temperature <t>', 'sampling temperature, > 0 (default 1)', num('--temperature'))
     .option('--greedy', 'sample the most likely character each time')
     .option('--profile', 'time every GPU kernel (timestamp queries; each step then waits for the GPU) and report memory')
     .addOption(new Option('--kernels <variant>', 'GPU kernels: tiled, reference (the simple ones), auto (by step size)').choices(['auto', 'tiled', 'reference']).default('auto'))
@@ -440,6 +219,7 @@ export function buildProgram(): Command {
     .option('--init <ckpt>', 'start both engines from these weights')
     .option('--json', 'print the report as JSON')
     .action((o) => check(o));
+  describeCheckDefaults(program.commands.find((c) => c.name() === 'check')!);
   return program;
 }
 
@@ -464,8 +244,7 @@ export async function main(argv: string[]): Promise<number> {
     err(`char-rnn: unexpected error: ${(e as Error).stack ?? e}`);
     return 1;
   } finally {
-    liveContext?.destroy();
-    liveContext = undefined;
+    destroyContext();
   }
 }
 

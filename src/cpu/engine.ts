@@ -82,7 +82,7 @@ export class CpuEngine implements Engine {
     return new CpuEngine({ ...this.shape, B: 1, T }, this.optimizer, this.p, true);
   }
 
-  async evaluate(data: Uint32Array): Promise<{ loss: number; count: number }> {
+  async evaluate(data: Uint8Array | Uint16Array | Uint32Array): Promise<{ loss: number; count: number }> {
     const { T, B } = this.shape;
     if (B !== 1) throw new Error('evaluate needs an engine with B = 1 (see evaluator())');
     const n = data.length - 1;

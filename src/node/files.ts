@@ -1,9 +1,10 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { dirname, basename, join } from 'node:path';
-import { CheckpointError, TextError } from '../errors.js';
-import { decodeUtf8 } from '../vocab.js';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { dirname, basename, join, resolve } from 'node:path';
+import { CheckpointError, TextError, UsageError } from '../errors.js';
+import { decodeUtf8 } from '../text.js';
 
-// File access for the CLI: clear errors for missing or unusable files, atomic writes.
+// File access for the CLI: clear errors for missing or unusable files, output paths checked
+// before any work, atomic writes.
 
 function readBytes(path: string, what: string, Err: typeof TextError | typeof CheckpointError): Uint8Array {
   let st;
@@ -20,21 +21,103 @@ function readBytes(path: string, what: string, Err: typeof TextError | typeof Ch
   }
 }
 
-/** A UTF-8 text file, checked: exists, not empty, valid UTF-8 (else says where it is not). */
-export function readTextFile(path: string): string {
+/** A text file's bytes, checked: exists, is a file, not empty (UTF-8 is checked by scanUtf8). */
+export function readTextBytes(path: string): Uint8Array {
   const bytes = readBytes(path, 'Text file', TextError);
   if (bytes.length === 0) throw new TextError(`Text file ${path} is empty. Give a file with at least 2 characters.`);
-  return decodeUtf8(bytes, `Text file ${path}`);
+  return bytes;
+}
+
+/** A UTF-8 text file, checked: exists, not empty, valid UTF-8 (else says where it is not). */
+export function readTextFile(path: string): string {
+  return decodeUtf8(readTextBytes(path), `Text file ${path}`);
 }
 
 export function readCheckpointFile(path: string): Uint8Array {
   return readBytes(path, 'Checkpoint', CheckpointError);
 }
 
+const tmpName = (path: string, pid: number) => join(dirname(path), `.${basename(path)}.${pid}.tmp`);
+
+function isDirectory(p: string): boolean | undefined {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return undefined; // does not exist (or cannot be looked at)
+  }
+}
+
+/** mkdir -p that says which part is in the way. (Node's own recursive mkdir never returns
+ * for some unwritable paths, e.g. under /proc.) */
+function makeDirectory(dir: string, option: string, path: string): void {
+  const missing: string[] = [];
+  let d = resolve(dir);
+  while (isDirectory(d) === undefined && dirname(d) !== d) {
+    missing.unshift(d);
+    d = dirname(d);
+  }
+  if (isDirectory(d) === false)
+    throw new UsageError(`${option} ${path}: cannot create its directory, ${d} is a file. Give a path in a directory.`);
+  for (const m of missing) {
+    try {
+      mkdirSync(m);
+    } catch (e) {
+      throw new UsageError(`${option} ${path}: cannot create the directory ${m} (${(e as NodeJS.ErrnoException).code}). Give a path in a directory you can write to.`);
+    }
+  }
+}
+
+/** Checks, before any work, that `path` can be written as `option` says (creating missing
+ * directories): not a directory, and its directory takes a new file (a probe file is created
+ * and removed). With `append`, the file itself is opened for appending. */
+export function checkOutputPath(path: string, option: string, append = false): void {
+  if (path === '' || path.endsWith('/')) throw new UsageError(`${option} '${path}' is not a file name. Give a file path, e.g. ${path || 'runs/'}model.safetensors.`);
+  if (isDirectory(path)) throw new UsageError(`${option} ${path} is a directory. Give a file path, e.g. ${join(path, append ? 'log.jsonl' : 'model.safetensors')}.`);
+  makeDirectory(dirname(path), option, path);
+  const probe = append ? path : tmpName(path, process.pid);
+  try {
+    closeSync(openSync(probe, append ? 'a' : 'w'));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(`${option} ${path} cannot be written (${code}: ${append ? 'cannot open the file for appending' : `cannot create files in ${dirname(path)}`}). Choose another path or fix the permissions.`);
+  }
+  if (!append) rmSync(probe, { force: true });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, but not ours
+  }
+}
+
+/** Removes `.NAME.PID.tmp` files beside `path` left by processes that died while saving. */
+export function removeStaleTemporaries(path: string): string[] {
+  const prefix = `.${basename(path)}.`;
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(dirname(path));
+  } catch {
+    return removed;
+  }
+  for (const n of names) {
+    const m = n.startsWith(prefix) ? /^(\d+)\.tmp$/.exec(n.slice(prefix.length)) : null;
+    if (!m || Number(m[1]) === process.pid || alive(Number(m[1]))) continue;
+    rmSync(join(dirname(path), n), { force: true });
+    removed.push(n);
+  }
+  return removed;
+}
+
 /** Writes to a temporary file beside the target, flushes it, then renames it over the target:
- * a reader (or a crash) sees the old file or the new one, never half of one. */
+ * a reader (or a crash) sees the old file or the new one, never half of one. Temporary files
+ * of earlier processes that were killed while saving are removed first. */
 export function writeFileAtomic(path: string, bytes: Uint8Array): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  removeStaleTemporaries(path);
+  const tmp = tmpName(path, process.pid);
   try {
     const fd = openSync(tmp, 'w');
     try {
