@@ -7,6 +7,7 @@
 //
 // Matrices are row-major: W_hh[i*H + j] maps h_{t-1}[j] to the pre-activation of h_t[i].
 
+/** The tutorial's tensors (the one-layer tanh RNN); every model's are in paramTable below. */
 export const PARAMS = {
   W_xh: ['H', 'V'],
   W_hh: ['H', 'H'],
@@ -18,10 +19,13 @@ export const PARAMS = {
 export type ParamName = keyof typeof PARAMS;
 export const PARAM_NAMES = Object.keys(PARAMS) as ParamName[];
 
-/** Model size: V characters in the vocabulary, H hidden units. */
+/** Model size: V characters in the vocabulary, H hidden units per layer; the cell and the
+ * number of layers (default: the tutorial's tanh RNN, one layer; see paramTable below). */
 export interface Dims {
   V: number;
   H: number;
+  cell?: CellName;
+  layers?: number;
 }
 
 /** Per-step work size: B streams of T timesteps each. */
@@ -87,18 +91,35 @@ export function paramTable(d: ModelDims): ParamSpec[] {
   add('b_y', -1, [V], 'bias');
   return t;
 }
-export type Params<A extends Tensor = Tensor> = Record<ParamName, A>;
+/** The model's tensors by name (the names of paramTable). */
+export type Params<A extends Tensor = Tensor> = Record<string, A>;
 
-export function paramShape(name: ParamName, d: Dims): number[] {
-  return PARAMS[name].map((s) => d[s]);
+/** The model of a shape: the tutorial's one-layer tanh RNN unless cell and layers say otherwise. */
+export function modelOf(d: Dims): ModelDims {
+  return { V: d.V, H: d.H, cell: d.cell ?? 'rnn', layers: d.layers ?? 1 };
 }
 
-export function paramSize(name: ParamName, d: Dims): number {
-  return paramShape(name, d).reduce((a, b) => a * b, 1);
+/** The tensor names of a model, in storage order. */
+export function paramNames(d: Dims): string[] {
+  return paramTable(modelOf(d)).map((p) => p.name);
+}
+
+function spec(name: string, d: Dims): ParamSpec {
+  const p = paramTable(modelOf(d)).find((q) => q.name === name);
+  if (!p) throw new Error(`${name} is not a tensor of this model (${paramNames(d).join(', ')})`);
+  return p;
+}
+
+export function paramShape(name: string, d: Dims): number[] {
+  return [...spec(name, d).shape];
+}
+
+export function paramSize(name: string, d: Dims): number {
+  return spec(name, d).size;
 }
 
 export function parameterCount(d: Dims): number {
-  return PARAM_NAMES.reduce((n, k) => n + paramSize(k, d), 0);
+  return paramTable(modelOf(d)).reduce((n, p) => n + p.size, 0);
 }
 
 /** Float elements each tensor starts on inside one flat buffer: 64 floats = 256 bytes,
@@ -106,8 +127,8 @@ export function parameterCount(d: Dims): number {
 export const TENSOR_ALIGN = 64;
 
 export interface Layout {
-  offset: Record<ParamName, number>;
-  size: Record<ParamName, number>;
+  offset: Record<string, number>;
+  size: Record<string, number>;
   /** Elements of the whole flat buffer, padding included. */
   total: number;
 }
@@ -115,31 +136,31 @@ export interface Layout {
 /** Where each parameter lives inside one flat buffer (parameters, gradients and optimizer
  * state share this layout, so the optimizer is one element-wise pass over all of them). */
 export function layout(d: Dims): Layout {
-  const offset = {} as Record<ParamName, number>;
-  const size = {} as Record<ParamName, number>;
+  const offset: Record<string, number> = {};
+  const size: Record<string, number> = {};
   let at = 0;
-  for (const k of PARAM_NAMES) {
-    offset[k] = at;
-    size[k] = paramSize(k, d);
-    at += Math.ceil(size[k] / TENSOR_ALIGN) * TENSOR_ALIGN;
+  for (const p of paramTable(modelOf(d))) {
+    offset[p.name] = at;
+    size[p.name] = p.size;
+    at += Math.ceil(p.size / TENSOR_ALIGN) * TENSOR_ALIGN;
   }
   return { offset, size, total: at };
 }
 
 export function zeroParams<A extends Tensor>(d: Dims, make: (n: number) => A): Params<A> {
-  const p = {} as Params<A>;
-  for (const k of PARAM_NAMES) p[k] = make(paramSize(k, d));
+  const p: Params<A> = {};
+  for (const t of paramTable(modelOf(d))) p[t.name] = make(t.size);
   return p;
 }
 
 export function toFloat32(p: Params): Params<Float32Array> {
-  const out = {} as Params<Float32Array>;
-  for (const k of PARAM_NAMES) out[k] = Float32Array.from(p[k]);
+  const out: Params<Float32Array> = {};
+  for (const k of Object.keys(p)) out[k] = Float32Array.from(p[k]);
   return out;
 }
 
 export function toFloat64(p: Params): Params<Float64Array> {
-  const out = {} as Params<Float64Array>;
-  for (const k of PARAM_NAMES) out[k] = Float64Array.from(p[k]);
+  const out: Params<Float64Array> = {};
+  for (const k of Object.keys(p)) out[k] = Float64Array.from(p[k]);
   return out;
 }
