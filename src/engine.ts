@@ -45,8 +45,11 @@ export interface EngineState {
   m: Params;
   /** second optimizer state (Adam's v), same layout */
   v: Params;
-  /** (B, H) hidden state carried to the next step */
+  /** (L, B, H) hidden state of every layer carried to the next step, layer-major ((B, H) for
+   * one layer) */
   hprev: Tensor;
+  /** (L, B, H) the LSTM's cell state carried likewise (absent for the other cells) */
+  cprev?: Tensor;
   /** optimizer steps taken (Adam's t) */
   t: number;
 }
@@ -69,18 +72,35 @@ export interface StepOptions {
    * loss is read back. (engine.gradNorm holds the latest one read, which may belong to a later
    * step when several losses are in flight.) */
   onGradNorm?: (norm: number) => void;
+  /** Inverted dropout on every layer's output during this step (src/dropout.ts: the masks
+   * come from seed, step, layer, position and unit, the same on both engines). */
+  dropout?: Dropout;
+}
+
+/** The dropout of one training step: probability p, the run's seed, the step's index (the
+ * optimizer steps taken before it). */
+export interface Dropout {
+  p: number;
+  seed: number;
+  step: number;
 }
 
 /** What one forward + backward pass computed, for comparisons and the page's views. */
 export interface Activations {
-  /** (T+1, B, H): hs[0] is the state the step started from, hs[t+1] = h_t. */
+  /** (L, T+1, B, H), layer-major ((T+1, B, H) for one layer): hs[l][0] is the state the step
+   * started from, hs[l][t+1] = h_t of layer l. */
   hs: Tensor;
+  /** (L, T+1, B, H) the LSTM's cell states likewise. */
+  cs?: Tensor;
   /** (T, B, V) softmax probabilities. */
   ps: Tensor;
   /** dW_xh ... db_y, keyed by parameter name: summed over time, mean over streams. */
   grads: Params;
   /** (T, B, H) dtanh_t = (W_hy^T dy_t + W_hh^T dtanh_{t+1}) * (1 - h_t^2), after a backward pass. */
   dtanh?: Tensor;
+  /** (L, T, B, G*H) the loss's gradient with respect to each layer's input-side pre-activations
+   * ax = W_xh x + b_h (gate-major rows, src/cpu/cells.ts); for the one-layer tanh RNN, dtanh. */
+  dpre?: Tensor;
   loss: number;
 }
 
@@ -122,7 +142,7 @@ export interface Engine {
   /** Forward over the batch, BPTT, optimizer update. */
   step(batch: Batch, opts?: StepOptions): Promise<number | undefined>;
   /** Forward and backward only (no update); the results stay readable through inspect(). */
-  forwardBackward(batch: Batch, opts?: { reset?: boolean }): Promise<number>;
+  forwardBackward(batch: Batch, opts?: { reset?: boolean; dropout?: Dropout }): Promise<number>;
   inspect(): Promise<Activations>;
   /** Generated indices, one array per stream, prime excluded. */
   generate(opts: GenerateOptions): Promise<Uint32Array[]>;
