@@ -5,7 +5,7 @@ import { type ShaderName, shaderParts } from './shaders.js';
 // The machinery every kernel family shares (the families themselves are in families.ts):
 //   - a uniform struct is a table of its scalar fields in WGSL order; pack() writes it;
 //   - a binding table names each binding as the WGSL does, in binding order, with its
-//     access: 'read' (var<storage, read>), 'storage' (var<storage, read_write>) or a uniform
+//     access: 'read' (a read-only storage array), 'storage' (a read-write storage array) or a uniform
 //     struct (var<uniform>); the bind-group layout and the bind-group entries come from it;
 //   - a family is one WGSL file: its binding tables, and each entry point's table.
 // A compiled entry point is a Kernel typed by its binding table, so a bind group is made
@@ -41,7 +41,7 @@ export function pack<S extends Struct>(s: S, values: StructValues<S>, out = new 
   return out;
 }
 
-/** 'read': var<storage, read>; 'storage': var<storage, read_write>; a Struct: var<uniform>. */
+/** 'read': a read-only storage binding; 'storage': a read-write one; a Struct: a uniform. */
 export type Access = 'read' | 'storage' | Struct;
 /** A bind group's bindings by WGSL variable name, in binding order (binding i is the i-th key). */
 export type Bindings = Record<string, Access>;
