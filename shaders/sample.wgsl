@@ -48,23 +48,8 @@ struct Gen {             // packed from the table Gen in src/gpu/families.ts
 var<workgroup> x_next: array<u32, 4>;
 var<workgroup> h1: array<f32, 2u * HMAX>;     // generate1: h of the stream, alternating halves
 
-fn hash32(v: u32) -> u32 {     // lowbias32, as hash32 in src/rng.ts
-  var x = v;
-  x ^= x >> 16u;
-  x *= 0x7feb352du;
-  x ^= x >> 15u;
-  x *= 0x846ca68bu;
-  x ^= x >> 16u;
-  return x;
-}
-
-// SAMPLE_STREAM of src/rng.ts
+// SAMPLE_STREAM of src/rng.ts (hash32 and rand_uniform are in common.wgsl)
 const SAMPLE_STREAM: u32 = 0x20000000u;
-
-fn rand_uniform(seed: u32, stream: u32, counter: u32) -> f32 {
-  let r = hash32(hash32(hash32(seed) + stream) + counter);
-  return f32(r >> 8u) / 16777216.0;
-}
 
 fn e_of(y0: u32, v: u32, m: f32) -> f32 {
   return exp((logits[y0 + v] - m) / gen.temperature);
