@@ -1,6 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { GPU_TOLERANCE } from '../src/compare.js';
+import { argmax, sampleIndex } from '../src/cpu/engine.js';
 import { CpuNetwork } from '../src/cpu/network.js';
+import { SAMPLE_STREAM, randUniform } from '../src/rng.js';
 import type { Batch, Dropout, OptimizerConfig } from '../src/engine.js';
 import { GpuEngine, type GpuEngineOptions } from '../src/gpu/engine.js';
 import { CELL_NAMES, CELLS, type CellName, type ModelDims, type Params, type StepShape, paramTable, toFloat64, zeroParams } from '../src/model.js';
@@ -156,6 +158,71 @@ describe('layer kernels: training', () => {
       const after = await e.getParams();
       for (const t of paramTable(s)) expectClose(after[t.name], P64[t.name], { name: `${t.name} after 4 steps`, ...GPU_TOLERANCE.params });
     } finally {
+      e.destroy();
+    }
+  });
+});
+
+describe('layer kernels: generation and evaluation', () => {
+  /** Generation as the engine defines it, on the float64 network one character at a time. */
+  function generateCpu(s: ModelDims, P: Params, prime: Uint32Array, length: number, streams: number, greedy: boolean, seed: number): Uint32Array[] {
+    const net = new CpuNetwork({ ...s, B: 1, T: 1 });
+    const P64 = toFloat64(P);
+    const out: Uint32Array[] = [];
+    for (let st = 0; st < streams; st++) {
+      let h = Array.from({ length: s.layers }, () => new Float64Array(s.H));
+      let c = Array.from({ length: s.layers }, () => new Float64Array(s.H));
+      const gen = new Uint32Array(length);
+      let x = prime[0];
+      for (let n = 0; n < prime.length - 1 + length; n++) {
+        net.forward(P64, { inputs: Uint32Array.of(x), targets: Uint32Array.of(0) }, h, c);
+        h = net.hs.map((a) => a.slice(s.H));
+        if (CELLS[s.cell].cellState) c = net.cs.map((a) => a.slice(s.H));
+        if (n < prime.length - 1) {
+          x = prime[n + 1];
+          continue;
+        }
+        const y = Array.from(net.ps, Math.log);
+        const k = n - (prime.length - 1);
+        x = greedy ? argmax(y) : sampleIndex(y, 0.8, randUniform(seed, SAMPLE_STREAM + st, k), 0, 1);
+        gen[k] = x;
+      }
+      out.push(gen);
+    }
+    return out;
+  }
+
+  test.each([['lstm', 2], ['gru', 3], ['rnn', 2], ['rnn', 1]] as [CellName, number][])('%s, %i layer(s): greedy and sampled characters as on the CPU', async (cell, layers) => {
+    const s: Shape = { V: 13, H: 19, B: 2, T: 4, cell, layers };
+    const P = randomParams(s, 21, 0.6);
+    const e = await GpuEngine.create(gpu(), s, SGD, P, undefined, { layerKernels: true });
+    try {
+      const prime = Uint32Array.of(3, 1, 4);
+      for (const greedy of [true, false]) {
+        const got = await e.generate({ prime, length: 40, streams: 3, greedy, temperature: 0.8, seed: 42 });
+        const want = generateCpu(s, P, prime, 40, 3, greedy, 42);
+        for (let st = 0; st < 3; st++) expect(Array.from(got[st]), `${greedy ? 'greedy' : 'sampled'} stream ${st}`).toEqual(Array.from(want[st]));
+      }
+    } finally {
+      e.destroy();
+    }
+  });
+
+  test.each([['lstm', 2], ['gru', 2]] as [CellName, number][])('%s, %i layers: evaluate() carries every layer\'s state across chunks', async (cell, layers) => {
+    const s: Shape = { V: 7, H: 11, B: 2, T: 4, cell, layers };
+    const P = randomParams(s, 8, 0.5);
+    const e = await GpuEngine.create(gpu(), s, SGD, P);
+    const ev = await e.evaluator(5);
+    try {
+      const data = Uint32Array.from({ length: 23 }, (_, i) => (i * 5 + (i >> 2)) % s.V);
+      const got = await ev.evaluate(data);
+      const net = new CpuNetwork({ ...s, B: 1, T: data.length - 1 });
+      const zero = () => Array.from({ length: layers }, () => new Float64Array(s.H));
+      const want = net.forward(toFloat64(P), { inputs: data.subarray(0, -1), targets: data.subarray(1) }, zero(), zero());
+      expect(got.count).toBe(data.length - 1);
+      expectClose([got.loss], [want], { name: 'evaluation loss', ...GPU_TOLERANCE.loss });
+    } finally {
+      ev.destroy();
       e.destroy();
     }
   });

@@ -56,6 +56,7 @@ export interface CellKernels {
   backward_sweep: KernelOf<CellsFamily, 'backward_sweep'>;
   drop_forward: KernelOf<CellsFamily, 'drop_forward'>;
   drop_backward: KernelOf<CellsFamily, 'drop_backward'>;
+  generate_cells: KernelOf<CellsFamily, 'generate_cells'>;
   matmul: KernelOf<typeof matmul, 'matmul'>;
   matmul8: KernelOf<typeof matmul, 'matmul8'>;
   softmax_xent: KernelOf<typeof output, 'softmax_xent'>;
@@ -70,11 +71,12 @@ export async function compileCellKernels(ctx: GpuContext, shape: StepShape, lay:
   const f = cells(m.cell);
   const GH = CELLS[m.cell].gates * shape.H;
   const wg = { WG };
-  const [forward_sweep, backward_sweep, drop_forward, drop_backward, mm4, mm8, softmax_xent, dW_xh, update, grad_norm, loss_mean] = await Promise.all([
+  const [forward_sweep, backward_sweep, drop_forward, drop_backward, generate_cells, mm4, mm8, softmax_xent, dW_xh, update, grad_norm, loss_mean] = await Promise.all([
     makeKernel(ctx, f, 'forward_sweep', wg),
     makeKernel(ctx, f, 'backward_sweep', wg),
     makeKernel(ctx, f, 'drop_forward', wg),
     makeKernel(ctx, f, 'drop_backward', wg),
+    makeKernel(ctx, f, 'generate_cells', wg),
     makeKernel(ctx, matmul, 'matmul', wg),
     makeKernel(ctx, matmul, 'matmul8', wg),
     makeKernel(ctx, output, 'softmax_xent', wg),
@@ -83,7 +85,7 @@ export async function compileCellKernels(ctx: GpuContext, shape: StepShape, lay:
     makeKernel(ctx, optimizer, 'grad_norm_reduce', { TOTAL: lay.total }),
     makeKernel(ctx, loss, 'loss_mean', { N: shape.T * shape.B }),
   ]);
-  return { forward_sweep, backward_sweep, drop_forward, drop_backward, matmul: mm4, matmul8: mm8, softmax_xent, dW_xh, update, grad_norm, loss_mean };
+  return { forward_sweep, backward_sweep, drop_forward, drop_backward, generate_cells, matmul: mm4, matmul8: mm8, softmax_xent, dW_xh, update, grad_norm, loss_mean };
 }
 
 /** `Drop` of shaders/cells.wgsl for one step (no dropout: every mask 1). */

@@ -13,6 +13,7 @@ import { GpuError } from '../errors.js';
 import { CELLS, type Layout, type Params, type StepShape, layout, modelOf, paramNames } from '../model.js';
 import { type Buffers, GpuMemory, type MemoryReport, bufferTable, decayMask, memoryReport } from './buffers.js';
 import { type CellBuffers, type CellKernels, type CellOps, allocCellBuffers, cellBufferTable, cellOps, compileCellKernels, dropBytes } from './cells.js';
+import { CellSampler } from './cellGeneration.js';
 import type { GpuContext } from './context.js';
 import { evaluateText } from './evaluation.js';
 import { Sampler } from './generation.js';
@@ -76,7 +77,7 @@ export class GpuEngine implements Engine {
   private phases: Phases;
   private readonly recorder: Recorder;
   private readonly submitter: Submitter;
-  private readonly sampler?: Sampler;
+  private readonly sampler: Sampler | CellSampler;
   /** the layer kernels' buffers and dropout uniform (cell models only) */
   private readonly cellBuf?: CellBuffers;
   private readonly drop?: GPUBuffer;
@@ -118,6 +119,7 @@ export class GpuEngine implements Engine {
       const ops: CellOps = cellOps(ctx, this.mem, this.buf, this.cellBuf, this.layout, this.shape, kernels.cells, this.optimizer);
       this.ops = ops;
       this.drop = ops.drop;
+      this.sampler = new CellSampler(ctx, this.mem, this.buf, this.shape, this.layout, kernels.cells.generate_cells, this.recorder);
     }
     this.submitter = new Submitter(ctx, this.mem, this.buf, this.shape, this.ops.hyper, this.recorder, p.profile ? 1 : STEPS_PER_SUBMIT, this.profiler, this.drop);
     const { schedules } = this.ops;
@@ -393,7 +395,6 @@ export class GpuEngine implements Engine {
 
   async generate(o: GenerateOptions): Promise<Uint32Array[]> {
     this.check();
-    if (!this.sampler) throw new GpuError(`generate() on the GPU does not run ${modelOf(this.shape).cell} models of ${modelOf(this.shape).layers} layer(s) yet: use --device cpu to sample.`);
     return this.sampler.generate(o, (src, bytes, reuse) => this.read(src, bytes, reuse), () => this.profiler?.discard());
   }
 

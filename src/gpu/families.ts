@@ -183,8 +183,19 @@ export function cells(cell: CellName) {
       },
       dropForward: { cell: Layer, drop: Drop, drop_h: 'read', hd: 'storage' },
       dropBackward: { cell: Layer, drop: Drop, dh_rw: 'storage' },
+      generate: {
+        gen: Gen,
+        params: 'read',
+        gl: 'read', // u32 [L, off_W_hy, off_b_y, 0], then per layer [off_W_xh, off_W_hh, off_b_h, off_b_hn]
+        gstate: 'storage', // (streams, L, 3, H) scratch
+        prime: 'read', // u32 (prime_len)
+        out: 'storage', // u32 (streams, length)
+        logits: 'storage', // (streams, V)
+      },
     },
-    entries: { forward_sweep: 'forward', backward_sweep: 'backward', drop_forward: 'dropForward', drop_backward: 'dropBackward' },
+    entries: {
+      forward_sweep: 'forward', backward_sweep: 'backward', drop_forward: 'dropForward', drop_backward: 'dropBackward', generate_cells: 'generate',
+    },
   });
 }
 
