@@ -227,3 +227,35 @@ describe('layer kernels: generation and evaluation', () => {
     }
   });
 });
+
+test('layer kernels allocate everything up front: steps with dropout, losses, generation and evaluation create no buffer or bind group', async () => {
+  const s: Shape = { V: 15, H: 21, B: 3, T: 6, cell: 'lstm', layers: 2 };
+  const e = await GpuEngine.create(gpu(), s, { name: 'adamw', lr: 0.01, clip: 1 }, randomParams(s, 4, 0.3));
+  const evaluator = await e.evaluator(8);
+  try {
+    const batch = randomBatch(s, 9);
+    const text = Uint32Array.from({ length: 50 }, (_, i) => (i * 7) % s.V);
+    const warmUp = async () => {
+      for (let k = 0; k < 10; k++) await e.step(batch, { wantLoss: k % 3 === 0, dropout: { p: 0.2, seed: 1, step: k } });
+      await e.generate({ prime: Uint32Array.of(1), length: 20, streams: 4, temperature: 1 });
+      await evaluator.evaluate(text);
+    };
+    await warmUp();
+    const before = e.memory().bytes;
+    const d = gpu().device;
+    const counts = { buffers: 0, bindGroups: 0 };
+    const { createBuffer, createBindGroup } = d;
+    d.createBuffer = (desc) => (counts.buffers++, createBuffer.call(d, desc));
+    d.createBindGroup = (desc) => (counts.bindGroups++, createBindGroup.call(d, desc));
+    try {
+      await warmUp();
+    } finally {
+      Object.assign(d, { createBuffer, createBindGroup });
+    }
+    expect(counts).toEqual({ buffers: 0, bindGroups: 0 });
+    expect(e.memory().bytes).toBe(before);
+  } finally {
+    evaluator.destroy();
+    e.destroy();
+  }
+});
