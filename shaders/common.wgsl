@@ -31,3 +31,23 @@ fn stable_tanh4(x: vec4f) -> vec4f {
 fn flat_id(gid: vec3u, nwg: vec3u, wg: u32) -> u32 {
   return gid.y * nwg.x * wg + gid.x;
 }
+
+// The counter-based random numbers of src/rng.ts, bit for bit: lowbias32 (hash32), and the
+// n-th uniform of a stream, 24 random bits in [0, 1) (randUniform).
+fn hash32(v: u32) -> u32 {
+  var x = v;
+  x ^= x >> 16u;
+  x *= 0x7feb352du;
+  x ^= x >> 15u;
+  x *= 0x846ca68bu;
+  x ^= x >> 16u;
+  return x;
+}
+
+fn rand_u32(seed: u32, stream: u32, counter: u32) -> u32 {
+  return hash32(hash32(hash32(seed) + stream) + counter);
+}
+
+fn rand_uniform(seed: u32, stream: u32, counter: u32) -> f32 {
+  return f32(rand_u32(seed, stream, counter) >> 8u) / 16777216.0;
+}

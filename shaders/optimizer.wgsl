@@ -8,13 +8,11 @@
 //   adagrad: m += g*g;            w -= lr*g / sqrt(m + eps)
 //   rmsprop: m = alpha*m + (1-alpha)*g*g;  w -= lr*g / (sqrt(m) + eps)
 //   adam:    m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g*g;  w -= lr*(m/bc1) / (sqrt(v/bc2) + eps)
-//   adamw:   w -= lr*weight_decay*w on matrices (not biases), then adam
+//   adamw:   w -= lr*weight_decay*w on matrices (not biases: `decay`, from the kind of each
+//            tensor in src/model.ts paramTable), then adam
 // bc1 = 1 - b1^t, bc2 = 1 - b2^t are computed on the CPU for step t (in float64).
 
 override TOTAL: u32;
-override OFF_b_h: u32;
-override OFF_W_hy: u32;
-override OFF_b_y: u32;
 override WG: u32 = 64;
 
 struct Hyper {           // packed from the table Hyper in src/gpu/families.ts
@@ -38,9 +36,10 @@ struct Hyper {           // packed from the table Hyper in src/gpu/families.ts
 @group(0) @binding(3) var<storage, read_write> m: array<f32>;
 @group(0) @binding(4) var<storage, read_write> v: array<f32>;
 @group(0) @binding(5) var<storage, read> grad_norm: array<f32>;   // [0] = ||grads||
+@group(0) @binding(6) var<storage, read> decay: array<u32>;        // per 64-element block (TENSOR_ALIGN): 1 matrix, 0 bias
 
 fn is_bias(e: u32) -> bool {
-  return (e >= OFF_b_h && e < OFF_W_hy) || e >= OFF_b_y;
+  return decay[e / 64u] == 0u;
 }
 
 @compute @workgroup_size(WG)

@@ -15,123 +15,19 @@
 // neighbouring addresses. Invocation s < 4 then draws stream s's character.
 // generate1, for a single stream with H a multiple of 4: the vec4 lanes are four consecutive
 // rows instead of four streams, so each W_hhT load is one aligned vec4 and no lane is idle.
-// Sizes and the flat-buffer offsets of src/model.ts come in the Gen uniform.
+// Sizes and the flat-buffer offsets of src/model.ts come in the Gen uniform. The Gen uniform, the
+// prime, out and logits bindings and the draw itself are in shaders/sample_draw.wgsl.
 
 override HMAX: u32 = 64;
 override WGR: u32 = HMAX / 4u;
 
-struct Gen {             // packed from the table Gen in src/gpu/families.ts
-  prime_len: u32,
-  length: u32,
-  greedy: u32,
-  seed: u32,
-  temperature: f32,
-  top_k: u32,            // 0 = all
-  top_p: f32,            // 1 = all
-  streams: u32,
-  V: u32,
-  H: u32,
-  off_W_xh: u32,
-  off_b_h: u32,
-  off_b_y: u32,
-}
-
-@group(0) @binding(0) var<uniform> gen: Gen;
 @group(0) @binding(1) var<storage, read> params: array<f32>;       // flat parameters
 @group(0) @binding(2) var<storage, read> W_hhT: array<f32>;        // (H, H): W_hhT[j*H+i] = W_hh[i*H+j]
 @group(0) @binding(3) var<storage, read> W_hyT: array<f32>;        // (H, V): W_hyT[i*V+v] = W_hy[v*H+i]
-@group(0) @binding(4) var<storage, read> prime: array<u32>;        // (prime_len)
-@group(0) @binding(5) var<storage, read_write> out: array<u32>;    // (streams, length)
-@group(0) @binding(6) var<storage, read_write> logits: array<f32>; // (streams, V), then generate's h
 @group(0) @binding(2) var<storage, read> W_hhT4: array<vec4f>;     // W_hhT as (H, H/4) vec4
 
 var<workgroup> x_next: array<u32, 4>;
 var<workgroup> h1: array<f32, 2u * HMAX>;     // generate1: h of the stream, alternating halves
-
-fn hash32(v: u32) -> u32 {     // lowbias32, as hash32 in src/rng.ts
-  var x = v;
-  x ^= x >> 16u;
-  x *= 0x7feb352du;
-  x ^= x >> 15u;
-  x *= 0x846ca68bu;
-  x ^= x >> 16u;
-  return x;
-}
-
-// SAMPLE_STREAM of src/rng.ts
-const SAMPLE_STREAM: u32 = 0x20000000u;
-
-fn rand_uniform(seed: u32, stream: u32, counter: u32) -> f32 {
-  let r = hash32(hash32(hash32(seed) + stream) + counter);
-  return f32(r >> 8u) / 16777216.0;
-}
-
-fn e_of(y0: u32, v: u32, m: f32) -> f32 {
-  return exp((logits[y0 + v] - m) / gen.temperature);
-}
-
-// One invocation: the sampling rule of the header over logits[y0 .. y0+V).
-fn draw(y0: u32, m: f32, u: f32, best: u32) -> u32 {
-  var total = 0.0;
-  for (var v = 0u; v < gen.V; v++) { total += e_of(y0, v, m); }
-  var cy = -3.4e38;
-  var ci = gen.V;
-  var limited = gen.top_p < 1.0 || (gen.top_k > 0u && gen.top_k < gen.V);
-  if (limited) {
-    var kept = 0u;
-    var cum = 0.0;
-    var py = 3.4e38;
-    var pi = -1;
-    loop {
-      var by = -3.4e38;
-      var bi = -1;
-      for (var v = 0u; v < gen.V; v++) {
-        let yv = logits[y0 + v];
-        let after = yv < py || (yv == py && i32(v) > pi);
-        if (after && (bi < 0 || yv > by)) { by = yv; bi = i32(v); }
-      }
-      if (bi < 0) { break; }
-      py = by;
-      pi = bi;
-      kept++;
-      cum += e_of(y0, u32(bi), m) / total;
-      if ((gen.top_k > 0u && kept >= gen.top_k) || cum >= gen.top_p) { break; }
-    }
-    cy = py;
-    ci = u32(pi);
-  }
-  var kept_total = 0.0;
-  for (var v = 0u; v < gen.V; v++) {
-    let yv = logits[y0 + v];
-    if (!limited || yv > cy || (yv == cy && v <= ci)) { kept_total += e_of(y0, v, m); }
-  }
-  let r = u * kept_total;
-  var acc = 0.0;
-  var last = best;
-  for (var v = 0u; v < gen.V; v++) {
-    let yv = logits[y0 + v];
-    if (limited && !(yv > cy || (yv == cy && v <= ci))) { continue; }
-    acc += e_of(y0, v, m);
-    last = v;
-    if (acc > r) { return v; }
-  }
-  return last;
-}
-
-// One invocation: the k-th generated character of stream s from its logits
-// (logits[s*V ..]): argmax when greedy, else the sampling rule; written to out and returned.
-fn next_char(s: u32, k: u32) -> u32 {
-  let y0 = s * gen.V;
-  var best = 0u;
-  var m = logits[y0];
-  for (var v = 1u; v < gen.V; v++) {
-    if (logits[y0 + v] > m) { m = logits[y0 + v]; best = v; }
-  }
-  var pick = best;
-  if (gen.greedy == 0u) { pick = draw(y0, m, rand_uniform(gen.seed, SAMPLE_STREAM + s, k), best); }
-  out[s * gen.length + k] = pick;
-  return pick;
-}
 
 // h of generate's group, slot i (half * H + row) at base hb: four floats, one per stream
 fn hw_get(hb: u32, i: u32) -> vec4f {

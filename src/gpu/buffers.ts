@@ -1,5 +1,5 @@
 import type { OptimizerConfig } from '../engine.js';
-import { type Layout, type ParamName, type StepShape, layout } from '../model.js';
+import { CELLS, type Layout, type StepShape, TENSOR_ALIGN, layout, modelOf, paramTable } from '../model.js';
 import type { GpuContext } from './context.js';
 
 // Every GPU buffer of an engine: the one table of the step's tensors (allocated once, before
@@ -9,6 +9,8 @@ import type { GpuContext } from './context.js';
 /** GPU buffers of the engine: element counts from the step shape (f32 or u32, 4 bytes each). */
 export function bufferTable(s: StepShape, lay: Layout = layout(s)) {
   const { V, H, B, T } = s;
+  const { cell, layers: L } = modelOf(s);
+  const carried = CELLS[cell].cellState ? 2 : 1; // h, and the LSTM's c
   return {
     params: lay.total, // W_xh | W_hh | b_h | W_hy | b_y, flat (src/model.ts layout)
     grads: lay.total, // dW_xh | ... | db_y, same layout
@@ -17,8 +19,8 @@ export function bufferTable(s: StepShape, lay: Layout = layout(s)) {
     grad_norm: 4, // [0] global gradient norm of the step
     inputs: T * B, // u32 (T, B)
     targets: T * B, // u32 (T, B)
-    hs: (T + 1) * B * H, // (T+1, B, H)
-    hprev: B * H, // (B, H) state carried between steps
+    hs: L * (T + 1) * B * H, // (L, T+1, B, H)
+    hprev: carried * L * B * H, // (L, B, H) state carried between steps, then the LSTM's c (L, B, H)
     ps: T * B * V, // (T, B, V) logits, then probabilities
     dy: T * B * V, // (T, B, V) p - onehot(target)
     losses: T * B, // (T, B)
@@ -29,6 +31,7 @@ export function bufferTable(s: StepShape, lay: Layout = layout(s)) {
     W_hyT: H * V, // (H, V) W_hy transposed, for generation
     by_input: T * B, // u32 (T*B) positions sorted by their input character (for dW_xh)
     starts: V + 1, // u32 (V+1) where each character's positions start in by_input
+    decay: lay.total / TENSOR_ALIGN, // u32 per TENSOR_ALIGN block of params: 1 on a matrix (weight decay), 0 on a bias
   };
 }
 export type BufferName = keyof ReturnType<typeof bufferTable>;
@@ -97,8 +100,17 @@ export class GpuMemory {
   }
 }
 
+/** `decay` of bufferTable: which blocks of the flat buffer hold a matrix, from the `kind` of
+ * each tensor (every tensor starts on a block). */
+export function decayMask(s: StepShape, lay: Layout): Uint32Array {
+  const mask = new Uint32Array(lay.total / TENSOR_ALIGN);
+  for (const p of paramTable(modelOf(s)))
+    if (p.kind === 'matrix') mask.fill(1, lay.offset[p.name] / TENSOR_ALIGN, Math.ceil((lay.offset[p.name] + p.size) / TENSOR_ALIGN));
+  return mask;
+}
+
 /** Parameter (or gradient, optimizer state) `k` inside a flat buffer of the model layout. */
-export function paramBinding(lay: Layout, k: ParamName, buffer: GPUBuffer): GPUBufferBinding {
+export function paramBinding(lay: Layout, k: string, buffer: GPUBuffer): GPUBufferBinding {
   return { buffer, offset: 4 * lay.offset[k], size: 4 * lay.size[k] };
 }
 

@@ -1,6 +1,7 @@
 import {
   type Activations,
   type Batch,
+  type Dropout,
   type Engine,
   type EngineState,
   type GenerateOptions,
@@ -9,8 +10,10 @@ import {
   withDefaults,
 } from '../engine.js';
 import { GpuError } from '../errors.js';
-import { type Layout, PARAM_NAMES, type Params, type StepShape, layout } from '../model.js';
-import { type Buffers, GpuMemory, type MemoryReport, bufferTable, memoryReport } from './buffers.js';
+import { CELLS, type Layout, type Params, type StepShape, layout, modelOf, paramNames } from '../model.js';
+import { type Buffers, GpuMemory, type MemoryReport, bufferTable, decayMask, memoryReport } from './buffers.js';
+import { type CellBuffers, type CellKernels, type CellOps, allocCellBuffers, cellBufferTable, cellOps, compileCellKernels, dropBytes } from './cells.js';
+import { CellSampler } from './cellGeneration.js';
 import type { GpuContext } from './context.js';
 import { evaluateText } from './evaluation.js';
 import { Sampler } from './generation.js';
@@ -39,7 +42,15 @@ export type { MemoryReport } from './buffers.js';
 // every buffer is allocated once (buffers.ts), the ops of a step are built once (phases.ts);
 // one training step (forward over all timesteps, BPTT, update) is one command buffer with no
 // CPU round trip inside (submit.ts); only the loss (when asked), generated text (generation.ts)
-// and evaluation losses (evaluation.ts) are read back.
+// and evaluation losses (evaluation.ts) are read back. The one-layer tanh RNN runs the tuned
+// kernels of phases.ts; every other cell and depth the layer kernels of cells.ts.
+
+/** The model runs the layer kernels of cells.ts (any cell, any depth) rather than the tuned
+ * one-layer tanh RNN of phases.ts. */
+export function isCellModel(s: StepShape, options: GpuEngineOptions = {}): boolean {
+  const m = modelOf(s);
+  return m.cell !== 'rnn' || m.layers > 1 || (options.layerKernels ?? false);
+}
 
 export class GpuEngine implements Engine {
   readonly device = 'gpu' as const;
@@ -66,7 +77,12 @@ export class GpuEngine implements Engine {
   private phases: Phases;
   private readonly recorder: Recorder;
   private readonly submitter: Submitter;
-  private readonly sampler: Sampler;
+  private readonly sampler: Sampler | CellSampler;
+  /** the layer kernels' buffers and dropout uniform (cell models only) */
+  private readonly cellBuf?: CellBuffers;
+  private readonly drop?: GPUBuffer;
+  private readonly dropScratch = new ArrayBuffer(16);
+  private readonly names: string[];
   private readonly profiler?: Profiler;
   /** the engine whose parameters an evaluator reads: its recorded steps go first */
   private parent?: GpuEngine;
@@ -79,26 +95,36 @@ export class GpuEngine implements Engine {
     shape: StepShape,
     optimizer: OptimizerConfig,
     p: Plan,
-    kernels: Awaited<ReturnType<typeof compileKernels>>,
+    kernels: { rnn: Awaited<ReturnType<typeof compileKernels>> } | { cells: CellKernels },
     sharedParams?: GPUBuffer,
   ) {
     this.ctx = ctx;
     this.shape = { ...shape };
     this.optimizer = withDefaults(optimizer);
     this.layout = layout(shape);
+    this.names = paramNames(shape);
     this.plan = p;
     this.kernels = p.kernels;
     this.kernelsReason = p.kernelsReason;
     this.mem = new GpuMemory(ctx);
     this.buf = this.mem.tensors(shape, this.layout, sharedParams);
+    ctx.device.queue.writeBuffer(this.buf.decay, 0, decayMask(shape, this.layout));
     if (p.profile) this.profiler = new Profiler(ctx);
     this.recorder = new Recorder(ctx, this.profiler);
-    this.ops = stepOps(ctx, this.mem, this.buf, this.layout, this.shape, kernels, this.optimizer);
-    this.submitter = new Submitter(ctx, this.mem, this.buf, this.shape, this.ops.hyper, this.recorder, p.profile ? 1 : STEPS_PER_SUBMIT, this.profiler);
-    this.sampler = new Sampler(ctx, this.mem, this.buf, this.shape, this.layout, kernels, this.ops.transposes, this.recorder);
+    if ('rnn' in kernels) {
+      this.ops = stepOps(ctx, this.mem, this.buf, this.layout, this.shape, kernels.rnn, this.optimizer);
+      this.sampler = new Sampler(ctx, this.mem, this.buf, this.shape, this.layout, kernels.rnn, this.ops.transposes, this.recorder);
+    } else {
+      this.cellBuf = allocCellBuffers(this.mem, shape);
+      const ops: CellOps = cellOps(ctx, this.mem, this.buf, this.cellBuf, this.layout, this.shape, kernels.cells, this.optimizer);
+      this.ops = ops;
+      this.drop = ops.drop;
+      this.sampler = new CellSampler(ctx, this.mem, this.buf, this.shape, this.layout, kernels.cells.generate_cells, this.recorder);
+    }
+    this.submitter = new Submitter(ctx, this.mem, this.buf, this.shape, this.ops.hyper, this.recorder, p.profile ? 1 : STEPS_PER_SUBMIT, this.profiler, this.drop);
     const { schedules } = this.ops;
     this.recurrence = p.recurrence === 'step' || !schedules.persistent ? 'step' : 'persistent';
-    this.recurrenceReason = p.recurrenceReason;
+    this.recurrenceReason = this.drop ? 'layer kernels: one workgroup per stream' : p.recurrenceReason;
     this.phases = schedules[this.recurrence]!;
   }
 
@@ -112,12 +138,13 @@ export class GpuEngine implements Engine {
     shareParamsWith?: GpuEngine,
     options: GpuEngineOptions = {},
   ): Promise<GpuEngine> {
-    checkBuffersFit(ctx.device.limits, shape, bufferTable);
-    const p = plan(ctx.device.limits, shape, options);
-    const kernels = await compileKernels(ctx, shape, layout(shape), p);
+    const cellModel = isCellModel(shape, options);
+    checkBuffersFit(ctx.device.limits, shape, cellModel ? (s) => ({ ...bufferTable(s), ...cellBufferTable(s) }) : bufferTable);
+    const p = plan(ctx.device.limits, shape, cellModel ? { ...options, recurrence: 'persistent' } : options);
+    const kernels = cellModel ? { cells: await compileCellKernels(ctx, shape, layout(shape)) } : { rnn: await compileKernels(ctx, shape, layout(shape), p) };
     const e = new GpuEngine(ctx, shape, optimizer, p, kernels, shareParamsWith?.buf.params);
     if (params) e.setParams(params);
-    if (p.kernels === 'tiled' && p.recurrence === 'auto') await e.chooseRecurrence();
+    if (!cellModel && p.kernels === 'tiled' && p.recurrence === 'auto') await e.chooseRecurrence();
     return e;
   }
 
@@ -146,7 +173,7 @@ export class GpuEngine implements Engine {
   }
 
   async evaluator(T: number): Promise<GpuEngine> {
-    const e = await GpuEngine.create(this.ctx, { ...this.shape, B: 1, T }, this.optimizer, undefined, this);
+    const e = await GpuEngine.create(this.ctx, { ...this.shape, B: 1, T }, this.optimizer, undefined, this, { layerKernels: !!this.drop });
     e.parent = this;
     return e;
   }
@@ -169,8 +196,8 @@ export class GpuEngine implements Engine {
   setParams(p: Params): void {
     this.check();
     const flat = new Float32Array(this.layout.total);
-    for (const k of PARAM_NAMES) {
-      if (p[k].length !== this.layout.size[k])
+    for (const k of this.names) {
+      if (p[k]?.length !== this.layout.size[k])
         throw new Error(`setParams: ${k} has ${p[k].length} elements, expected ${this.layout.size[k]}`);
       flat.set(p[k], this.layout.offset[k]);
     }
@@ -178,26 +205,29 @@ export class GpuEngine implements Engine {
     q.writeBuffer(this.buf.params, 0, flat);
     q.writeBuffer(this.buf.m, 0, new Float32Array(this.layout.total));
     q.writeBuffer(this.buf.v, 0, new Float32Array(this.layout.total));
-    q.writeBuffer(this.buf.hprev, 0, new Float32Array(this.shape.B * this.shape.H));
+    q.writeBuffer(this.buf.hprev, 0, new Float32Array(this.buf.hprev.size / 4));
     this.t = 0;
   }
 
   private flatten(p: Params): Float32Array {
     const flat = new Float32Array(this.layout.total);
-    for (const k of PARAM_NAMES) flat.set(p[k], this.layout.offset[k]);
+    for (const k of this.names) flat.set(p[k], this.layout.offset[k]);
     return flat;
   }
 
   private unflatten(flat: Float32Array): Params<Float32Array> {
     const out = {} as Params<Float32Array>;
-    for (const k of PARAM_NAMES)
+    for (const k of this.names)
       out[k] = flat.slice(this.layout.offset[k], this.layout.offset[k] + this.layout.size[k]);
     return out;
   }
 
   async getState(): Promise<EngineState> {
-    const [p, m, v, h] = await Promise.all([this.read(this.buf.params), this.read(this.buf.m), this.read(this.buf.v), this.hiddenState()]);
-    return { params: this.unflatten(p), m: this.unflatten(m), v: this.unflatten(v), hprev: h, t: this.t };
+    const [p, m, v, carried] = await Promise.all([this.read(this.buf.params), this.read(this.buf.m), this.read(this.buf.v), this.read(this.buf.hprev)]);
+    const n = this.carriedSize();
+    const s: EngineState = { params: this.unflatten(p), m: this.unflatten(m), v: this.unflatten(v), hprev: carried.slice(0, n), t: this.t };
+    if (this.hasCellState()) s.cprev = carried.slice(n, 2 * n);
+    return s;
   }
 
   setState(s: EngineState): void {
@@ -205,7 +235,13 @@ export class GpuEngine implements Engine {
     const q = this.ctx.device.queue;
     q.writeBuffer(this.buf.m, 0, this.flatten(s.m));
     q.writeBuffer(this.buf.v, 0, this.flatten(s.v));
+    const n = this.carriedSize();
+    if (s.hprev.length !== n) throw new Error(`setState: hprev has ${s.hprev.length} elements, expected ${n} (layers x B x H)`);
     q.writeBuffer(this.buf.hprev, 0, Float32Array.from(s.hprev));
+    if (this.hasCellState()) {
+      if (s.cprev?.length !== n) throw new Error(`setState: this LSTM needs cprev of ${n} elements (layers x B x H)`);
+      q.writeBuffer(this.buf.hprev, 4 * n, Float32Array.from(s.cprev));
+    }
     this.t = s.t;
   }
 
@@ -216,6 +252,7 @@ export class GpuEngine implements Engine {
   async evaluate(data: Uint32Array): Promise<{ loss: number; count: number }> {
     if (this.shape.B !== 1) throw new Error('evaluate needs an engine with B = 1 (see evaluator())');
     this.check();
+    if (this.drop) this.ctx.device.queue.writeBuffer(this.drop, 0, dropBytes(undefined, this.dropScratch)); // no dropout
     return evaluateText(
       {
         ctx: this.ctx, shape: this.shape, mem: this.mem, buf: this.buf, recorder: this.recorder, block: this.plan.evaluateBlock,
@@ -226,6 +263,15 @@ export class GpuEngine implements Engine {
       },
       data,
     );
+  }
+
+  /** Elements of the carried h of all layers (L, B, H); the LSTM's c follows them in hprev. */
+  private carriedSize(): number {
+    return modelOf(this.shape).layers * this.shape.B * this.shape.H;
+  }
+
+  private hasCellState(): boolean {
+    return CELLS[modelOf(this.shape).cell].cellState;
   }
 
   private checkBatch(batch: Batch): void {
@@ -251,10 +297,14 @@ export class GpuEngine implements Engine {
     reset: boolean,
     wantLoss: boolean,
     onGradNorm?: (norm: number) => void,
+    dropout?: Dropout,
   ): Promise<number> | undefined {
     const normNeeded = wantLoss && this.optimizer.clipNorm === 0;
     const ops: Op[][] = phases.map((ph) => (ph === 'backward' && normNeeded ? [...this.phases.backward, this.ops.gradNorm] : this.phases[ph]));
-    const read = this.submitter.record(batch, hyper, ops, reset, wantLoss);
+    if (dropout && dropout.p > 0 && !this.drop)
+      throw new Error('The tuned kernels of the one-layer tanh RNN have no dropout: create the engine with { layerKernels: true }.');
+    const drop = this.drop ? dropBytes(dropout, this.dropScratch) : undefined;
+    const read = this.submitter.record(batch, hyper, ops, reset, wantLoss, drop);
     return read?.then(({ loss, norm }) => {
       this.assertLive();
       this.gradNorm = norm;
@@ -274,7 +324,7 @@ export class GpuEngine implements Engine {
     this.t++;
     // the loss pass reads losses[] of this step's forward pass (the update does not touch them)
     const phases: (keyof Phases)[] = opts.wantLoss ? ['forward', 'backward', 'update', 'loss'] : ['forward', 'backward', 'update'];
-    const loss = this.record(batch, hyper, phases, opts.reset ?? false, opts.wantLoss ?? false, opts.onGradNorm);
+    const loss = this.record(batch, hyper, phases, opts.reset ?? false, opts.wantLoss ?? false, opts.onGradNorm, opts.dropout);
     if (this.profiler) {
       this.submitter.flush();
       await this.profiler.collect();
@@ -282,10 +332,10 @@ export class GpuEngine implements Engine {
     return loss;
   }
 
-  async forwardBackward(batch: Batch, opts: { reset?: boolean } = {}): Promise<number> {
+  async forwardBackward(batch: Batch, opts: { reset?: boolean; dropout?: Dropout } = {}): Promise<number> {
     this.check();
     this.checkBatch(batch);
-    const loss = this.record(batch, undefined, ['forward', 'backward', 'loss'], opts.reset ?? false, true)!;
+    const loss = this.record(batch, undefined, ['forward', 'backward', 'loss'], opts.reset ?? false, true, undefined, opts.dropout)!;
     if (this.profiler) await this.profiler.collect();
     return loss;
   }
@@ -311,6 +361,7 @@ export class GpuEngine implements Engine {
 
   async inspect(): Promise<Activations> {
     const { V, H, B, T } = this.shape;
+    if (this.cellBuf) return this.inspectCells(this.cellBuf);
     const [hs, ps, grads, dtanh] = await Promise.all([
       this.read(this.buf.hs, 4 * (T + 1) * B * H),
       this.read(this.buf.ps, 4 * T * B * V),
@@ -320,9 +371,26 @@ export class GpuEngine implements Engine {
     return { hs, ps, grads: this.unflatten(grads), dtanh, loss: this.lastLoss };
   }
 
-  /** Carried hidden state (B, H), for checkpoints and comparisons. */
+  /** inspect() of a cell model: every layer's h (and c), and dpre per layer. */
+  private async inspectCells(cb: CellBuffers): Promise<Activations> {
+    const { V, H, B, T } = this.shape;
+    const { layers: L, cell } = modelOf(this.shape);
+    const GH = CELLS[cell].gates * H;
+    const [hs, cs, ps, grads, dpre] = await Promise.all([
+      this.read(this.buf.hs, 4 * L * (T + 1) * B * H),
+      this.hasCellState() ? this.read(cb.cs, 4 * L * (T + 1) * B * H) : undefined,
+      this.read(this.buf.ps, 4 * T * B * V),
+      this.read(this.buf.grads),
+      this.read(cb.dpre, 4 * L * T * B * GH),
+    ]);
+    const a: Activations = { hs, ps, grads: this.unflatten(grads), dpre, loss: this.lastLoss };
+    if (cs) a.cs = cs;
+    return a;
+  }
+
+  /** Carried hidden state of every layer (L, B, H), for checkpoints and comparisons. */
   async hiddenState(): Promise<Float32Array> {
-    return this.read(this.buf.hprev, 4 * this.shape.B * this.shape.H);
+    return this.read(this.buf.hprev, 4 * this.carriedSize());
   }
 
   async generate(o: GenerateOptions): Promise<Uint32Array[]> {

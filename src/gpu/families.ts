@@ -1,3 +1,4 @@
+import type { CellName } from '../model.js';
 import { family, struct } from './kernel.js';
 
 // Every kernel family of shaders/, one table each: the bindings of each bind group as the
@@ -35,6 +36,14 @@ export const Gen = struct('Gen', {
   temperature: 'f32', top_k: 'u32', top_p: 'f32',
   streams: 'u32', V: 'u32', H: 'u32', off_W_xh: 'u32', off_b_h: 'u32', off_b_y: 'u32',
 });
+
+/** `Layer` of shaders/cells.wgsl: which layer a layer kernel runs, and where its tensors are
+ * in the flat parameters (one uniform per layer, written once). */
+export const Layer = struct('Layer', { layer: 'u32', L: 'u32', off_W_xh: 'u32', off_W_hh: 'u32', off_b_h: 'u32', off_b_hn: 'u32' });
+
+/** `Drop` of shaders/cells.wgsl: the dropout of one training step (keep_from = ceil(p * 2^24),
+ * scale = 1/(1-p); zero and one without dropout). */
+export const Drop = struct('Drop', { keep_from: 'u32', scale: 'f32', seed: 'u32', step: 'u32' });
 
 // ---- the tiled kernels (sizes from the launch uniform)
 
@@ -135,11 +144,60 @@ export const rnn_backward = family({
 export const optimizer = family({
   shader: 'optimizer',
   layouts: {
-    update: { hyper: Hyper, grads: 'read', params: 'storage', m: 'storage', v: 'storage', grad_norm: 'read' },
+    update: {
+      hyper: Hyper, grads: 'read', params: 'storage', m: 'storage', v: 'storage', grad_norm: 'read',
+      decay: 'read', // u32 per TENSOR_ALIGN block of the flat buffer: 1 on a matrix, 0 on a bias
+    },
     norm: { g_all: 'read', norm_out: 'storage' },
   },
   entries: { update: 'update', grad_norm_reduce: 'norm' },
 });
+
+/** shaders/cells.wgsl after the cell's file (cell_rnn, cell_lstm, cell_gru.wgsl): the layers of
+ * any cell and depth; one pipeline set per cell. */
+export function cells(cell: CellName) {
+  return family({
+    shader: `cells_${cell}`,
+    launch: Launch,
+    layouts: {
+      forward: {
+        cell: Layer,
+        params: 'read', // flat parameters
+        inputs: 'read', // u32 (T, B)
+        ax: 'read', // (T, B, G*H) W_xh.l times the layer below's dropped h (l > 0)
+        hs: 'storage', // (L, T+1, B, H)
+        cs: 'storage', // (L, T+1, B, H) LSTM
+        act: 'storage', // (L, T, B, S*H) saved by the cell
+        carry: 'storage', // (L, B, H) h, then (L, B, H) c: carried between steps
+      },
+      backward: {
+        cell: Layer,
+        params: 'read',
+        hs_in: 'read', // (L, T+1, B, H)
+        cs_in: 'read', // (L, T+1, B, H)
+        act_in: 'read', // (L, T, B, S*H)
+        dh: 'read', // (T, B, H) from above
+        dpre: 'storage', // (L, T, B, G*H) dLoss/d ax
+        dah: 'storage', // (T, B, G*H) dLoss/d ah of the layer
+        dnext: 'storage', // (2, B, H) scratch
+      },
+      dropForward: { cell: Layer, drop: Drop, drop_h: 'read', hd: 'storage' },
+      dropBackward: { cell: Layer, drop: Drop, dh_rw: 'storage' },
+      generate: {
+        gen: Gen,
+        params: 'read',
+        gl: 'read', // u32 [L, off_W_hy, off_b_y, 0], then per layer [off_W_xh, off_W_hh, off_b_h, off_b_hn]
+        gstate: 'storage', // (streams, L, 3, H) scratch
+        prime: 'read', // u32 (prime_len)
+        out: 'storage', // u32 (streams, length)
+        logits: 'storage', // (streams, V)
+      },
+    },
+    entries: {
+      forward_sweep: 'forward', backward_sweep: 'backward', drop_forward: 'dropForward', drop_backward: 'dropBackward', generate_cells: 'generate',
+    },
+  });
+}
 
 /** shaders/loss.wgsl: the mean loss of a step. */
 export const loss = family({

@@ -56,7 +56,7 @@ export function stepOps(ctx: GpuContext, mem: GpuMemory, buf: Buffers, lay: Layo
   const hyper = mem.alloc('engine.hyper', Hyper.bytes, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
   const update = [
     ...(opt.clipNorm > 0 ? [gradNorm] : []),
-    op(ctx, 'update', k.update, { hyper, grads: buf.grads, params: buf.params, m: buf.m, v: buf.v, grad_norm: buf.grad_norm }, Math.ceil(lay.total / WG)),
+    op(ctx, 'update', k.update, { hyper, grads: buf.grads, params: buf.params, m: buf.m, v: buf.v, grad_norm: buf.grad_norm, decay: buf.decay }, Math.ceil(lay.total / WG)),
   ];
   const loss = [op(ctx, 'loss_mean', k.loss_mean, { losses: buf.losses, loss: buf.loss }, 1)];
   const schedules: StepOps['schedules'] = {};

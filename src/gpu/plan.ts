@@ -32,6 +32,10 @@ export interface GpuEngineOptions {
    * else eight where B > 4 and the workgroup memory allows, else four). The tests force each;
    * one that does not fit the shape or the adapter is an error. */
   streams?: 1 | 4 | 8;
+  /** Run the layer kernels of cells.ts (any cell and depth) for the one-layer tanh RNN too,
+   * instead of its tuned kernels: they apply dropout, which the tuned ones do not. Other cells
+   * and depths always run them. */
+  layerKernels?: boolean;
 }
 
 /** Invocations per workgroup for every kernel (portable: at most 256). */
@@ -222,7 +226,7 @@ export async function compileKernels(ctx: GpuContext, shape: StepShape, lay: Lay
   const sweep: Record<string, number> = p.streams === 4 ? { HMAX } : { HMAX, WGR: HMAX / 8 };
   const [fwd, bwd] = SWEEPS[p.streams];
   return all({
-    update: makeKernel(ctx, optimizer, 'update', { TOTAL: lay.total, WG, OFF_b_h: lay.offset.b_h, OFF_W_hy: lay.offset.W_hy, OFF_b_y: lay.offset.b_y }),
+    update: makeKernel(ctx, optimizer, 'update', { TOTAL: lay.total, WG }),
     grad_norm: makeKernel(ctx, optimizer, 'grad_norm_reduce', { TOTAL: lay.total }),
     loss_mean: makeKernel(ctx, loss, 'loss_mean', { N: T * B }),
     transpose_hh: makeKernel(ctx, recurrence, 'transpose_hh', wg),

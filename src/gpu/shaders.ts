@@ -1,5 +1,11 @@
 // The WGSL sources, imported once from shaders/ (Vite inlines them in the page and the CLI
-// bundle; vitest loads them directly). common.wgsl is joined in front of every kernel file.
+// bundle; vitest loads them directly). common.wgsl is joined in front of every kernel file;
+// the cell-agnostic layer kernels (cells.wgsl) are joined after the cell's pointwise math.
+import cellGru from '../../shaders/cell_gru.wgsl?raw';
+import cellLstm from '../../shaders/cell_lstm.wgsl?raw';
+import cellRnn from '../../shaders/cell_rnn.wgsl?raw';
+import cells from '../../shaders/cells.wgsl?raw';
+import cellsGenerate from '../../shaders/cells_generate.wgsl?raw';
 import common from '../../shaders/common.wgsl?raw';
 import loss from '../../shaders/loss.wgsl?raw';
 import matmul from '../../shaders/matmul.wgsl?raw';
@@ -9,6 +15,7 @@ import recurrence from '../../shaders/recurrence.wgsl?raw';
 import rnnBackward from '../../shaders/rnn_backward.wgsl?raw';
 import rnnForward from '../../shaders/rnn_forward.wgsl?raw';
 import sample from '../../shaders/sample.wgsl?raw';
+import sampleDraw from '../../shaders/sample_draw.wgsl?raw';
 
 const FILES = {
   rnn_forward: rnnForward,
@@ -21,11 +28,28 @@ const FILES = {
   sample,
 };
 
-export type ShaderName = keyof typeof FILES;
+/** The layer kernels of each cell: the cell's file, then cells.wgsl (and, for generate_cells,
+ * sample_draw.wgsl and cells_generate.wgsl). */
+const CELL_FILES = {
+  cells_rnn: { file: 'cell_rnn', code: cellRnn },
+  cells_lstm: { file: 'cell_lstm', code: cellLstm },
+  cells_gru: { file: 'cell_gru', code: cellGru },
+};
+
+export type ShaderName = keyof typeof FILES | keyof typeof CELL_FILES;
 
 export function shaderParts(name: ShaderName): { file: string; code: string }[] {
-  return [
-    { file: 'shaders/common.wgsl', code: common },
-    { file: `shaders/${name}.wgsl`, code: FILES[name] },
-  ];
+  const head = { file: 'shaders/common.wgsl', code: common };
+  const draw = { file: 'shaders/sample_draw.wgsl', code: sampleDraw };
+  if (name in CELL_FILES) {
+    const c = CELL_FILES[name as keyof typeof CELL_FILES];
+    return [
+      head,
+      { file: `shaders/${c.file}.wgsl`, code: c.code },
+      { file: 'shaders/cells.wgsl', code: cells },
+      draw,
+      { file: 'shaders/cells_generate.wgsl', code: cellsGenerate },
+    ];
+  }
+  return [head, ...(name === 'sample' ? [draw] : []), { file: `shaders/${name}.wgsl`, code: FILES[name as keyof typeof FILES] }];
 }

@@ -2,7 +2,7 @@ import { type Batch, OPTIMIZERS, type OptimizerConfig } from '../engine.js';
 import type { StepShape } from '../model.js';
 import type { Buffers, GpuMemory } from './buffers.js';
 import type { GpuContext } from './context.js';
-import { Hyper } from './families.js';
+import { Drop, Hyper } from './families.js';
 import { pack } from './kernel.js';
 import type { Op, Recorder } from './ops.js';
 import type { Profiler } from './profiler.js';
@@ -43,13 +43,15 @@ export class Submitter {
     /** steps per submit: 1 when profiling (each step's timings are read on their own) */
     slots: number,
     private readonly profiler?: Profiler,
+    /** `drop` of the layer kernels (shaders/cells.wgsl), uploaded with each step (cell models) */
+    private readonly dropUniform?: GPUBuffer,
   ) {
     this.lossRing = Array.from({ length: LOSSES_IN_FLIGHT }, (_, i) => ({
       buffer: mem.alloc(`engine.loss${i}`, 16, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST),
       inFlight: false,
     }));
-    // slot: inputs | targets | by_input (T*B u32 each) | starts (V+1 u32) | hyper, 256-byte aligned
-    this.slotBytes = Math.ceil((12 * shape.T * shape.B + 4 * (shape.V + 1) + Hyper.bytes) / 256) * 256;
+    // slot: inputs | targets | by_input (T*B u32 each) | starts (V+1 u32) | hyper | drop, 256-byte aligned
+    this.slotBytes = Math.ceil((12 * shape.T * shape.B + 4 * (shape.V + 1) + Hyper.bytes + (dropUniform ? Drop.bytes : 0)) / 256) * 256;
     this.sortScratch = { order: new Uint32Array(shape.T * shape.B), starts: new Uint32Array(shape.V + 1), next: new Uint32Array(shape.V) };
     this.uploads = mem.alloc('engine.uploads', slots * this.slotBytes, GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
     this.stepsPerSubmit = slots;
@@ -83,7 +85,9 @@ export class Submitter {
    * hyperparameters come from upload slot k. With `wantLoss` the loss and gradient norm are
    * copied to a staging buffer, the command buffer is submitted, and the returned promise
    * reads them back. */
-  record(batch: Batch, hyper: ArrayBuffer | undefined, ops: Op[][], reset: boolean, wantLoss: boolean): Promise<{ loss: number; norm: number }> | undefined {
+  record(
+    batch: Batch, hyper: ArrayBuffer | undefined, ops: Op[][], reset: boolean, wantLoss: boolean, drop?: ArrayBuffer,
+  ): Promise<{ loss: number; norm: number }> | undefined {
     const d = this.ctx.device;
     const n = 4 * this.shape.T * this.shape.B;
     const slot = this.pendingSteps * this.slotBytes;
@@ -94,6 +98,8 @@ export class Submitter {
     d.queue.writeBuffer(this.uploads, slot + 2 * n, order);
     d.queue.writeBuffer(this.uploads, slot + 3 * n, starts);
     if (hyper) d.queue.writeBuffer(this.uploads, hyperAt, hyper);
+    const dropAt = hyperAt + Hyper.bytes;
+    if (drop && this.dropUniform) d.queue.writeBuffer(this.uploads, dropAt, drop);
     let enc = (this.pending ??= d.createCommandEncoder({ label: 'engine.steps' }));
     this.pendingSteps++;
     enc.copyBufferToBuffer(this.uploads, slot, this.buf.inputs, 0, n);
@@ -101,6 +107,7 @@ export class Submitter {
     enc.copyBufferToBuffer(this.uploads, slot + 2 * n, this.buf.by_input, 0, n);
     enc.copyBufferToBuffer(this.uploads, slot + 3 * n, this.buf.starts, 0, 4 * starts.length);
     if (hyper) enc.copyBufferToBuffer(this.uploads, hyperAt, this.hyper, 0, Hyper.bytes);
+    if (drop && this.dropUniform) enc.copyBufferToBuffer(this.uploads, dropAt, this.dropUniform, 0, Drop.bytes);
     if (reset) enc.clearBuffer(this.buf.hprev);
     for (const o of ops) enc = this.recorder.encode(enc, o);
     this.pending = enc;

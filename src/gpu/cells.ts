@@ -1,0 +1,219 @@
+import type { Dropout, OptimizerConfig } from '../engine.js';
+import { CELLS, type Layout, type ModelDims, type StepShape, modelOf, paramTable } from '../model.js';
+import { type Buffers, type GpuMemory, paramBinding, storageUsage } from './buffers.js';
+import type { GpuContext } from './context.js';
+import { Drop, Hyper, Launch, Layer, Mm, cells, loss, matmul, optimizer, output } from './families.js';
+import { type Bindings, type Family, type Kernel, STEP_SLOT, type StructValues, makeKernel, pack } from './kernel.js';
+import { type Op, op } from './ops.js';
+import type { Phases, StepOps } from './phases.js';
+import { WG, matmulBlock } from './plan.js';
+
+// The training step of any cell and depth (every model but the one-layer tanh RNN, which keeps
+// its tuned kernels of phases.ts). Per layer l, bottom up:
+//
+//   ax      (N, G*H) = hd[l-1] (N, H) . W_xh.l^T            (l > 0: one product over all
+//                                                              positions; layer 0 gathers
+//                                                              columns of W_xh.0 in the sweep)
+//   forward_sweep    h, c, saved gate values over t          (shaders/cells.wgsl)
+//   drop_forward     hd[l] = h ⊙ mask                        (the next layer's, or W_hy's, input)
+//   logits (N, V) = hd[L-1] . W_hy^T, softmax_xent           (shaders/matmul.wgsl, output.wgsl)
+//
+// and backward, top down: dh = dy . W_hy, ⊙ mask of layer L-1; per layer the backward sweep
+// (dpre = dLoss/d ax, dah = dLoss/d ah), then products over all positions:
+//   dW_hh.l = dah^T h[t-1] / B,  db_h.l = 1^T dpre / B,  db_hn.l = 1^T dah_n / B (GRU),
+//   dW_xh.l = dpre^T hd[l-1] / B (l > 0; layer 0: the sorted gather of output.wgsl),
+//   dh = dpre . W_xh.l, ⊙ mask of layer l-1;
+// then dW_hy = dy^T hd[L-1] / B, db_y = 1^T dy / B. N = T*B positions.
+
+/** Values each unit saves for its backward pass: `S` of shaders/cell_<cell>.wgsl. */
+const SAVED = { rnn: 1, lstm: 4, gru: 4 } as const;
+
+/** The buffers of this path beside bufferTable's (element counts, 4 bytes each). */
+export function cellBufferTable(s: StepShape) {
+  const { H, B, T } = s;
+  const { cell, layers: L } = modelOf(s);
+  const G = CELLS[cell].gates;
+  const N = T * B;
+  return {
+    cs: CELLS[cell].cellState ? L * (T + 1) * B * H : 0, // (L, T+1, B, H) the LSTM's c
+    act: L * N * SAVED[cell] * H, // (L, T, B, S*H) saved by the cell
+    ax: N * G * H, // (T, B, G*H) W_xh.l times the layer below's output (l > 0), one layer at a time
+    hd: L * N * H, // (L, T, B, H) each layer's output after dropout
+    dpre: L * N * G * H, // (L, T, B, G*H) dLoss/d ax per layer
+    dah: N * G * H, // (T, B, G*H) dLoss/d ah, one layer at a time
+    dnext: 2 * B * H, // (2, B, H) the backward sweep's carried dh and dc
+    ones: N, // (N) all 1: the bias gradients are products with it
+  };
+}
+export type CellBuffers = Record<keyof ReturnType<typeof cellBufferTable>, GPUBuffer>;
+
+type KernelOf<F, N extends string> = F extends Family<infer L, infer E> ? (N extends keyof E ? Kernel<L[E[N]] & Bindings> : never) : never;
+type CellsFamily = ReturnType<typeof cells>;
+
+/** The kernels of this path, by role. */
+export interface CellKernels {
+  forward_sweep: KernelOf<CellsFamily, 'forward_sweep'>;
+  backward_sweep: KernelOf<CellsFamily, 'backward_sweep'>;
+  drop_forward: KernelOf<CellsFamily, 'drop_forward'>;
+  drop_backward: KernelOf<CellsFamily, 'drop_backward'>;
+  generate_cells: KernelOf<CellsFamily, 'generate_cells'>;
+  matmul: KernelOf<typeof matmul, 'matmul'>;
+  matmul8: KernelOf<typeof matmul, 'matmul8'>;
+  softmax_xent: KernelOf<typeof output, 'softmax_xent'>;
+  dW_xh: KernelOf<typeof output, 'dW_xh_sorted'>;
+  update: KernelOf<typeof optimizer, 'update'>;
+  grad_norm: KernelOf<typeof optimizer, 'grad_norm_reduce'>;
+  loss_mean: KernelOf<typeof loss, 'loss_mean'>;
+}
+
+export async function compileCellKernels(ctx: GpuContext, shape: StepShape, lay: Layout): Promise<CellKernels> {
+  const m = modelOf(shape);
+  const f = cells(m.cell);
+  const GH = CELLS[m.cell].gates * shape.H;
+  const wg = { WG };
+  const [forward_sweep, backward_sweep, drop_forward, drop_backward, generate_cells, mm4, mm8, softmax_xent, dW_xh, update, grad_norm, loss_mean] = await Promise.all([
+    makeKernel(ctx, f, 'forward_sweep', wg),
+    makeKernel(ctx, f, 'backward_sweep', wg),
+    makeKernel(ctx, f, 'drop_forward', wg),
+    makeKernel(ctx, f, 'drop_backward', wg),
+    makeKernel(ctx, f, 'generate_cells', wg),
+    makeKernel(ctx, matmul, 'matmul', wg),
+    makeKernel(ctx, matmul, 'matmul8', wg),
+    makeKernel(ctx, output, 'softmax_xent', wg),
+    makeKernel(ctx, output, GH % 4 === 0 ? 'dW_xh_sorted' : 'dW_xh_sorted1', wg),
+    makeKernel(ctx, optimizer, 'update', { TOTAL: lay.total, WG }),
+    makeKernel(ctx, optimizer, 'grad_norm_reduce', { TOTAL: lay.total }),
+    makeKernel(ctx, loss, 'loss_mean', { N: shape.T * shape.B }),
+  ]);
+  return { forward_sweep, backward_sweep, drop_forward, drop_backward, generate_cells, matmul: mm4, matmul8: mm8, softmax_xent, dW_xh, update, grad_norm, loss_mean };
+}
+
+/** `Drop` of shaders/cells.wgsl for one step (no dropout: every mask 1). */
+export function dropBytes(d: Dropout | undefined, out = new ArrayBuffer(Drop.bytes)): ArrayBuffer {
+  const p = d?.p ?? 0;
+  return pack(Drop, { keep_from: Math.ceil(p * 2 ** 24), scale: p > 0 ? 1 / (1 - p) : 1, seed: (d?.seed ?? 0) >>> 0, step: (d?.step ?? 0) >>> 0 }, out);
+}
+
+type MmValues = Omit<StructValues<typeof Mm>, 'A_OFF' | 'B_OFF' | 'ALPHA'> & { A_OFF?: number; B_OFF?: number; ALPHA?: number };
+
+export interface CellOps extends StepOps {
+  /** `drop` of the layer kernels, copied from each step's upload slot */
+  drop: GPUBuffer;
+}
+
+/** The ops of a training step of this path, bind groups and uniforms made once. */
+export function cellOps(
+  ctx: GpuContext, mem: GpuMemory, buf: Buffers, cb: CellBuffers, lay: Layout, shape: StepShape, k: CellKernels, opt: Required<OptimizerConfig>,
+): CellOps {
+  const m: ModelDims = modelOf(shape);
+  const { V, H, B, T } = shape;
+  const L = m.layers;
+  const G = CELLS[m.cell].gates;
+  const GH = G * H;
+  const N = T * B;
+  const q = ctx.device.queue;
+  const uniform = (label: string, bytes: ArrayBuffer) => {
+    const u = mem.alloc(`engine.${label}`, Math.max(bytes.byteLength, STEP_SLOT), GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    q.writeBuffer(u, 0, bytes);
+    return u;
+  };
+  const launch = uniform('launch', pack(Launch, { t: 0, V, H, B, T }));
+  // dW_xh_sorted reads its row count from launch.H: G*H rows here
+  const launchGates = uniform('launch.gates', pack(Launch, { t: 0, V, H: GH, B, T }));
+  const drop = uniform('drop', dropBytes(undefined));
+  q.writeBuffer(cb.ones, 0, new Float32Array(N).fill(1));
+  const table = paramTable(m);
+  const name = (role: string, l: number) => table.find((p) => p.role === role && p.layer === l)!.name;
+  const layerU = Array.from({ length: L }, (_, l) =>
+    uniform(`layer${l}`, pack(Layer, {
+      layer: l, L, off_W_xh: lay.offset[name('W_xh', l)], off_W_hh: lay.offset[name('W_hh', l)], off_b_h: lay.offset[name('b_h', l)],
+      off_b_hn: m.cell === 'gru' ? lay.offset[name('b_hn', l)] : 0,
+    })),
+  );
+  const p = (n: string) => paramBinding(lay, n, buf.params);
+  const g = (n: string) => paramBinding(lay, n, buf.grads);
+  const groups = (n: number) => Math.ceil(n / WG);
+  const mm = (label: string, r: { A: GPUBuffer; Bm: GPUBuffer | GPUBufferBinding; C: GPUBuffer | GPUBufferBinding }, v: MmValues) => {
+    const big = matmulBlock(ctx, v.M, v.N) === 8;
+    const b = big ? 8 : 4;
+    const u = uniform(`mm.${label}`, pack(Mm, { ...v, A_OFF: v.A_OFF ?? 0, B_OFF: v.B_OFF ?? 0, ALPHA: v.ALPHA ?? 1 }));
+    return op(ctx, label, big ? k.matmul8 : k.matmul, r, groups(Math.ceil(v.M / b) * Math.ceil(v.N / b)), u);
+  };
+  const dropBackward = (l: number) => op(ctx, 'drop_backward', k.drop_backward, { cell: layerU[l], drop, dh_rw: buf.dhs }, groups(N * H), launch);
+
+  const forward: Op[] = [];
+  for (let l = 0; l < L; l++) {
+    // ax (N, GH) = hd[l-1] (N, H) . W_xh.l^T
+    if (l > 0)
+      forward.push(mm(`ax${l}`, { A: cb.hd, Bm: p(name('W_xh', l)), C: cb.ax }, { M: N, N: GH, K: H, A_M: H, A_K: 1, A_OFF: (l - 1) * N * H, B_K: 1, B_N: H, C_M: GH, C_N: 1 }));
+    forward.push(
+      op(ctx, 'forward_sweep', k.forward_sweep,
+        { cell: layerU[l], params: buf.params, inputs: buf.inputs, ax: cb.ax, hs: buf.hs, cs: cb.cs, act: cb.act, carry: buf.hprev }, B, launch),
+      op(ctx, 'drop_forward', k.drop_forward, { cell: layerU[l], drop, drop_h: buf.hs, hd: cb.hd }, groups(N * H), launch),
+    );
+  }
+  forward.push(
+    // logits (N, V) = hd[L-1] (N, H) . W_hy^T
+    mm('output_logits', { A: cb.hd, Bm: p('W_hy'), C: buf.ps }, { M: N, N: V, K: H, A_M: H, A_K: 1, A_OFF: (L - 1) * N * H, B_K: 1, B_N: H, C_M: V, C_N: 1 }),
+    op(ctx, 'softmax_xent', k.softmax_xent, { b_y: p('b_y'), targets: buf.targets, ps: buf.ps, dy: buf.dy, losses: buf.losses }, groups(N), launch),
+  );
+
+  const backward: Op[] = [
+    // dh (N, H) = dy (N, V) . W_hy (V, H)
+    mm('output_backprop', { A: buf.dy, Bm: p('W_hy'), C: buf.dhs }, { M: N, N: H, K: V, A_M: V, A_K: 1, B_K: H, B_N: 1, C_M: H, C_N: 1 }),
+    dropBackward(L - 1),
+  ];
+  const perB = 1 / B;
+  for (let l = L - 1; l >= 0; l--) {
+    backward.push(
+      op(ctx, 'backward_sweep', k.backward_sweep,
+        { cell: layerU[l], params: buf.params, hs_in: buf.hs, cs_in: cb.cs, act_in: cb.act, dh: buf.dhs, dpre: cb.dpre, dah: cb.dah, dnext: cb.dnext }, B, launch),
+      // dW_hh.l (GH, H) = dah^T (GH, N) . h[t-1] of layer l (N, H) / B
+      mm(`dW_hh${l}`, { A: cb.dah, Bm: buf.hs, C: g(name('W_hh', l)) },
+        { M: GH, N: H, K: N, A_M: 1, A_K: GH, B_K: H, B_N: 1, B_OFF: l * (T + 1) * B * H, C_M: H, C_N: 1, ALPHA: perB }),
+      // db_h.l (1, GH) = 1^T (1, N) . dpre[l] (N, GH) / B
+      mm(`db_h${l}`, { A: cb.ones, Bm: cb.dpre, C: g(name('b_h', l)) },
+        { M: 1, N: GH, K: N, A_M: 0, A_K: 1, B_K: GH, B_N: 1, B_OFF: l * N * GH, C_M: GH, C_N: 1, ALPHA: perB }),
+    );
+    if (m.cell === 'gru') // db_hn.l (1, H) = 1^T . dah of the n block / B
+      backward.push(mm(`db_hn${l}`, { A: cb.ones, Bm: cb.dah, C: g(name('b_hn', l)) },
+        { M: 1, N: H, K: N, A_M: 0, A_K: 1, B_K: GH, B_N: 1, B_OFF: 2 * H, C_M: H, C_N: 1, ALPHA: perB }));
+    if (l === 0) {
+      // dW_xh.0 (GH, V): per input character, the sum of its positions' dpre rows / B
+      const rows = { dtanh: { buffer: cb.dpre, offset: 0, size: 4 * N * GH }, by_input: buf.by_input, starts: buf.starts, dW_xh: g(name('W_xh', 0)) };
+      backward.push(op(ctx, 'dW_xh', k.dW_xh, rows, GH % 4 === 0 ? groups((V * GH) / 4) : groups(V * GH), launchGates));
+    } else {
+      backward.push(
+        // dW_xh.l (GH, H) = dpre[l]^T (GH, N) . hd[l-1] (N, H) / B
+        mm(`dW_xh${l}`, { A: cb.dpre, Bm: cb.hd, C: g(name('W_xh', l)) },
+          { M: GH, N: H, K: N, A_M: 1, A_K: GH, A_OFF: l * N * GH, B_K: H, B_N: 1, B_OFF: (l - 1) * N * H, C_M: H, C_N: 1, ALPHA: perB }),
+        // dh (N, H) = dpre[l] (N, GH) . W_xh.l (GH, H): the gradient at layer l-1's output
+        mm(`dh${l}`, { A: cb.dpre, Bm: p(name('W_xh', l)), C: buf.dhs },
+          { M: N, N: H, K: GH, A_M: GH, A_K: 1, A_OFF: l * N * GH, B_K: H, B_N: 1, C_M: H, C_N: 1 }),
+        dropBackward(l - 1),
+      );
+    }
+  }
+  backward.push(
+    // dW_hy (V, H) = dy^T (V, N) . hd[L-1] (N, H) / B;  db_y (1, V) = 1^T . dy / B
+    mm('dW_hy', { A: buf.dy, Bm: cb.hd, C: g('W_hy') }, { M: V, N: H, K: N, A_M: 1, A_K: V, B_K: H, B_N: 1, B_OFF: (L - 1) * N * H, C_M: H, C_N: 1, ALPHA: perB }),
+    mm('db_y', { A: cb.ones, Bm: buf.dy, C: g('b_y') }, { M: 1, N: V, K: N, A_M: 0, A_K: 1, B_K: V, B_N: 1, C_M: V, C_N: 1, ALPHA: perB }),
+  );
+
+  const gradNorm = op(ctx, 'grad_norm', k.grad_norm, { g_all: buf.grads, norm_out: buf.grad_norm }, 1);
+  const hyper = mem.alloc('engine.hyper', Hyper.bytes, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+  const update = [
+    ...(opt.clipNorm > 0 ? [gradNorm] : []),
+    op(ctx, 'update', k.update, { hyper, grads: buf.grads, params: buf.params, m: buf.m, v: buf.v, grad_norm: buf.grad_norm, decay: buf.decay }, groups(lay.total)),
+  ];
+  const lossOps = [op(ctx, 'loss_mean', k.loss_mean, { losses: buf.losses, loss: buf.loss }, 1)];
+  const phases: Phases = { forward, backward, update, loss: lossOps };
+  return { schedules: { persistent: phases }, gradNorm, transposes: [], hyper, drop };
+}
+
+/** The buffers of cellBufferTable, allocated once. */
+export function allocCellBuffers(mem: GpuMemory, s: StepShape): CellBuffers {
+  const out = {} as CellBuffers;
+  for (const [n, size] of Object.entries(cellBufferTable(s)) as [keyof CellBuffers, number][]) out[n] = mem.alloc(`engine.${n}`, 4 * size, storageUsage());
+  return out;
+}

@@ -1,0 +1,261 @@
+import { describe, expect, test } from 'vitest';
+import { GPU_TOLERANCE } from '../src/compare.js';
+import { argmax, sampleIndex } from '../src/cpu/engine.js';
+import { CpuNetwork } from '../src/cpu/network.js';
+import { SAMPLE_STREAM, randUniform } from '../src/rng.js';
+import type { Batch, Dropout, OptimizerConfig } from '../src/engine.js';
+import { GpuEngine, type GpuEngineOptions } from '../src/gpu/engine.js';
+import { CELL_NAMES, CELLS, type CellName, type ModelDims, type Params, type StepShape, paramTable, toFloat64, zeroParams } from '../src/model.js';
+import { expectClose, randomArray, useGpu } from './helpers.js';
+
+// The layer kernels of the GPU engine (src/gpu/cells.ts, shaders/cells.wgsl with each cell's
+// file) against the float64 network of src/cpu/network.ts, from the same weights and carried
+// states: every layer's h (and c), the probabilities, the loss, every gradient, the carried
+// state after the step; with and without dropout (the same masks on both); large
+// pre-activations; a few Adam steps.
+
+const gpu = useGpu();
+
+type Shape = StepShape & ModelDims;
+
+function randomBatch(s: StepShape, seed: number): Batch {
+  let x = seed;
+  const next = () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 16) % s.V;
+  const n = s.T * s.B;
+  return { inputs: Uint32Array.from({ length: n }, next), targets: Uint32Array.from({ length: n }, next) };
+}
+
+/** Uniform in [-scale, scale), biases too; `large`: W_xh and b_h of layer 0 in [-60, 60) instead,
+ * so that layer 0's pre-activations pass |90| (an exact gather and one addition in float32,
+ * while the products stay at `scale`: large products would measure float32's sensitivity, not
+ * the kernels). */
+function randomParams(m: ModelDims, seed: number, scale: number, large = false): Params<Float32Array> {
+  const p: Params<Float32Array> = {};
+  paramTable(m).forEach((t, i) => {
+    const big = large && t.layer === 0 && (t.role === 'W_xh' || t.role === 'b_h');
+    p[t.name] = randomArray(t.size, seed * 31 + i + 1, big ? 60 : scale);
+  });
+  return p;
+}
+
+/** The CPU network's per-layer tensors of `T1` rows each, concatenated layer-major. */
+const concat = (parts: Float64Array[]) => {
+  const out = new Float64Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) (out.set(p, at), (at += p.length));
+  return out;
+};
+
+const SGD: OptimizerConfig = { name: 'sgd', lr: 0.1, clip: 0 };
+
+/** One forward + backward pass on both, compared tensor by tensor; returns the CPU's largest
+ * |pre-activation| of layer 0 at t = 0. */
+async function compareStep(s: Shape, scale: number, dropout?: Dropout, options: GpuEngineOptions = {}, large = false): Promise<number> {
+  const { H, B, T, layers: L, cell } = s;
+  const P = randomParams(s, 7, scale, large);
+  const n = L * B * H;
+  const h0 = randomArray(n, 11, 0.8);
+  const c0 = CELLS[cell].cellState ? randomArray(n, 12, 1.5) : undefined;
+  const e = await GpuEngine.create(gpu(), s, SGD, P, undefined, options);
+  try {
+    e.setState({ params: P, m: zeroParams(s, (k) => new Float32Array(k)), v: zeroParams(s, (k) => new Float32Array(k)), hprev: h0, cprev: c0, t: 0 });
+    const batch = randomBatch(s, 5);
+    const loss = await e.forwardBackward(batch, { dropout });
+    const got = await e.inspect();
+    const state = await e.getState();
+
+    const net = new CpuNetwork({ ...s });
+    const P64 = toFloat64(P);
+    const slices = (a: Float32Array | undefined) => Array.from({ length: L }, (_, l) => Float64Array.from(a ? a.subarray(l * B * H, (l + 1) * B * H) : new Float32Array(B * H)));
+    const wantLoss = net.forward(P64, batch, slices(h0), slices(c0), dropout);
+    const grads = zeroParams(s, (k) => new Float64Array(k));
+    net.backward(P64, batch, grads);
+
+    const tag = `${cell} L=${L}${dropout ? ` p=${dropout.p}` : ''}`;
+    expectClose(got.hs, concat(net.hs), { name: `${tag} hs`, ...GPU_TOLERANCE.hs });
+    if (CELLS[cell].cellState) expectClose(got.cs!, concat(net.cs), { name: `${tag} cs`, ...GPU_TOLERANCE.hs });
+    expectClose(got.ps, net.ps, { name: `${tag} ps`, ...GPU_TOLERANCE.ps });
+    expectClose([loss], [wantLoss], { name: `${tag} loss`, ...GPU_TOLERANCE.loss });
+    for (const t of paramTable(s)) expectClose(got.grads[t.name], grads[t.name], { name: `${tag} d${t.name}`, ...GPU_TOLERANCE.grads });
+    const last = (a: Float64Array[]) => concat(a.map((x) => x.subarray(T * B * H)));
+    expectClose(state.hprev, last(net.hs), { name: `${tag} hprev`, ...GPU_TOLERANCE.hs });
+    if (c0) expectClose(state.cprev!, last(net.cs), { name: `${tag} cprev`, ...GPU_TOLERANCE.hs });
+    for (const x of [...got.hs, ...got.ps, ...got.dpre!]) expect(Number.isFinite(x)).toBe(true);
+
+    // layer 0 at t = 0: |b_h + W_xh[:, x] + W_hh h0| per row
+    const table = paramTable(s);
+    const nm = (role: string) => table.find((p) => p.role === role && p.layer === 0)!.name;
+    let maxPre = 0;
+    for (let b = 0; b < B; b++)
+      for (let r = 0; r < CELLS[cell].gates * H; r++) {
+        let a = P[nm('b_h')][r] + P[nm('W_xh')][r * s.V + batch.inputs[b]];
+        for (let j = 0; j < H; j++) a += P[nm('W_hh')][r * H + j] * h0[b * H + j];
+        maxPre = Math.max(maxPre, Math.abs(a));
+      }
+    return maxPre;
+  } finally {
+    e.destroy();
+  }
+}
+
+describe('layer kernels: one step against the float64 network', () => {
+  for (const cell of CELL_NAMES)
+    for (const layers of [1, 2, 3])
+      for (const p of [0, 0.3]) {
+        const s: Shape = { V: 11, H: 17, B: 3, T: 5, cell, layers };
+        test(`${cell}, ${layers} layer(s), dropout ${p} (V=11 H=17 B=3 T=5)`, async () => {
+          const dropout = p > 0 ? { p, seed: 1234, step: 3 } : undefined;
+          await compareStep(s, 0.3, dropout, cell === 'rnn' && layers === 1 ? { layerKernels: true } : {});
+        });
+      }
+
+  test.each([['lstm', 2], ['gru', 2], ['rnn', 2]] as [CellName, number][])('%s, %i layers, one stream, H=37 V=9 T=7', async (cell, layers) => {
+    await compareStep({ V: 9, H: 37, B: 1, T: 7, cell, layers }, 0.2, { p: 0.25, seed: 9, step: 0 });
+  });
+
+  test.each(CELL_NAMES.map((c) => [c]))('%s: pre-activations beyond 90 stay finite and match', async (cell) => {
+    const maxPre = await compareStep({ V: 13, H: 17, B: 2, T: 4, cell, layers: 2 }, 0.3, { p: 0.3, seed: 5, step: 1 }, {}, true);
+    expect(maxPre).toBeGreaterThan(90);
+  });
+});
+
+describe('layer kernels: training', () => {
+  /** Adam of shaders/optimizer.wgsl in float64 (defaults: beta1 0.9, beta2 0.999, eps 1e-8). */
+  function adam(P: Params<Float64Array>, g: Params<Float64Array>, m: Params<Float64Array>, v: Params<Float64Array>, t: number, lr: number) {
+    const bc1 = 1 - 0.9 ** t;
+    const bc2 = 1 - 0.999 ** t;
+    for (const k of Object.keys(P))
+      for (let i = 0; i < P[k].length; i++) {
+        m[k][i] = 0.9 * m[k][i] + 0.1 * g[k][i];
+        v[k][i] = 0.999 * v[k][i] + 0.001 * g[k][i] * g[k][i];
+        P[k][i] -= (lr * (m[k][i] / bc1)) / (Math.sqrt(v[k][i] / bc2) + 1e-8);
+      }
+  }
+
+  test.each([['lstm', 2], ['gru', 3], ['rnn', 2]] as [CellName, number][])('%s, %i layers: Adam losses step by step, dropout 0.2', async (cell, layers) => {
+    const s: Shape = { V: 9, H: 13, B: 2, T: 6, cell, layers };
+    const lr = 0.01;
+    const P = randomParams(s, 3, 0.2);
+    const e = await GpuEngine.create(gpu(), s, { name: 'adam', lr, clip: 0 }, P);
+    try {
+      const net = new CpuNetwork({ ...s });
+      const P64 = toFloat64(P);
+      const zeros = () => zeroParams(s, (k) => new Float64Array(k));
+      const [g, m, v] = [zeros(), zeros(), zeros()];
+      let h0 = Array.from({ length: layers }, () => new Float64Array(s.B * s.H));
+      let c0 = Array.from({ length: layers }, () => new Float64Array(s.B * s.H));
+      for (let step = 0; step < 4; step++) {
+        const batch = randomBatch(s, 100 + step);
+        const dropout = { p: 0.2, seed: 77, step };
+        const got = await e.step(batch, { wantLoss: true, dropout });
+        const want = net.forward(P64, batch, h0, c0, dropout);
+        net.backward(P64, batch, g);
+        adam(P64, g, m, v, step + 1, lr);
+        h0 = net.hs.map((h) => h.slice(s.T * s.B * s.H));
+        c0 = CELLS[cell].cellState ? net.cs.map((c) => c.slice(s.T * s.B * s.H)) : c0;
+        expectClose([got!], [want], { name: `${cell} loss at step ${step}`, ...GPU_TOLERANCE.loss });
+      }
+      const after = await e.getParams();
+      for (const t of paramTable(s)) expectClose(after[t.name], P64[t.name], { name: `${t.name} after 4 steps`, ...GPU_TOLERANCE.params });
+    } finally {
+      e.destroy();
+    }
+  });
+});
+
+describe('layer kernels: generation and evaluation', () => {
+  /** Generation as the engine defines it, on the float64 network one character at a time. */
+  function generateCpu(s: ModelDims, P: Params, prime: Uint32Array, length: number, streams: number, greedy: boolean, seed: number): Uint32Array[] {
+    const net = new CpuNetwork({ ...s, B: 1, T: 1 });
+    const P64 = toFloat64(P);
+    const out: Uint32Array[] = [];
+    for (let st = 0; st < streams; st++) {
+      let h = Array.from({ length: s.layers }, () => new Float64Array(s.H));
+      let c = Array.from({ length: s.layers }, () => new Float64Array(s.H));
+      const gen = new Uint32Array(length);
+      let x = prime[0];
+      for (let n = 0; n < prime.length - 1 + length; n++) {
+        net.forward(P64, { inputs: Uint32Array.of(x), targets: Uint32Array.of(0) }, h, c);
+        h = net.hs.map((a) => a.slice(s.H));
+        if (CELLS[s.cell].cellState) c = net.cs.map((a) => a.slice(s.H));
+        if (n < prime.length - 1) {
+          x = prime[n + 1];
+          continue;
+        }
+        const y = Array.from(net.ps, Math.log);
+        const k = n - (prime.length - 1);
+        x = greedy ? argmax(y) : sampleIndex(y, 0.8, randUniform(seed, SAMPLE_STREAM + st, k), 0, 1);
+        gen[k] = x;
+      }
+      out.push(gen);
+    }
+    return out;
+  }
+
+  test.each([['lstm', 2], ['gru', 3], ['rnn', 2], ['rnn', 1]] as [CellName, number][])('%s, %i layer(s): greedy and sampled characters as on the CPU', async (cell, layers) => {
+    const s: Shape = { V: 13, H: 19, B: 2, T: 4, cell, layers };
+    const P = randomParams(s, 21, 0.6);
+    const e = await GpuEngine.create(gpu(), s, SGD, P, undefined, { layerKernels: true });
+    try {
+      const prime = Uint32Array.of(3, 1, 4);
+      for (const greedy of [true, false]) {
+        const got = await e.generate({ prime, length: 40, streams: 3, greedy, temperature: 0.8, seed: 42 });
+        const want = generateCpu(s, P, prime, 40, 3, greedy, 42);
+        for (let st = 0; st < 3; st++) expect(Array.from(got[st]), `${greedy ? 'greedy' : 'sampled'} stream ${st}`).toEqual(Array.from(want[st]));
+      }
+    } finally {
+      e.destroy();
+    }
+  });
+
+  test.each([['lstm', 2], ['gru', 2]] as [CellName, number][])('%s, %i layers: evaluate() carries every layer\'s state across chunks', async (cell, layers) => {
+    const s: Shape = { V: 7, H: 11, B: 2, T: 4, cell, layers };
+    const P = randomParams(s, 8, 0.5);
+    const e = await GpuEngine.create(gpu(), s, SGD, P);
+    const ev = await e.evaluator(5);
+    try {
+      const data = Uint32Array.from({ length: 23 }, (_, i) => (i * 5 + (i >> 2)) % s.V);
+      const got = await ev.evaluate(data);
+      const net = new CpuNetwork({ ...s, B: 1, T: data.length - 1 });
+      const zero = () => Array.from({ length: layers }, () => new Float64Array(s.H));
+      const want = net.forward(toFloat64(P), { inputs: data.subarray(0, -1), targets: data.subarray(1) }, zero(), zero());
+      expect(got.count).toBe(data.length - 1);
+      expectClose([got.loss], [want], { name: 'evaluation loss', ...GPU_TOLERANCE.loss });
+    } finally {
+      ev.destroy();
+      e.destroy();
+    }
+  });
+});
+
+test('layer kernels allocate everything up front: steps with dropout, losses, generation and evaluation create no buffer or bind group', async () => {
+  const s: Shape = { V: 15, H: 21, B: 3, T: 6, cell: 'lstm', layers: 2 };
+  const e = await GpuEngine.create(gpu(), s, { name: 'adamw', lr: 0.01, clip: 1 }, randomParams(s, 4, 0.3));
+  const evaluator = await e.evaluator(8);
+  try {
+    const batch = randomBatch(s, 9);
+    const text = Uint32Array.from({ length: 50 }, (_, i) => (i * 7) % s.V);
+    const warmUp = async () => {
+      for (let k = 0; k < 10; k++) await e.step(batch, { wantLoss: k % 3 === 0, dropout: { p: 0.2, seed: 1, step: k } });
+      await e.generate({ prime: Uint32Array.of(1), length: 20, streams: 4, temperature: 1 });
+      await evaluator.evaluate(text);
+    };
+    await warmUp();
+    const before = e.memory().bytes;
+    const d = gpu().device;
+    const counts = { buffers: 0, bindGroups: 0 };
+    const { createBuffer, createBindGroup } = d;
+    d.createBuffer = (desc) => (counts.buffers++, createBuffer.call(d, desc));
+    d.createBindGroup = (desc) => (counts.bindGroups++, createBindGroup.call(d, desc));
+    try {
+      await warmUp();
+    } finally {
+      Object.assign(d, { createBuffer, createBindGroup });
+    }
+    expect(counts).toEqual({ buffers: 0, bindGroups: 0 });
+    expect(e.memory().bytes).toBe(before);
+  } finally {
+    evaluator.destroy();
+    e.destroy();
+  }
+});
