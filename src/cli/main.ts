@@ -7,6 +7,8 @@ import { createEngine, type DeviceKind } from '../engines.js';
 import type { Checkpoint } from '../checkpoint.js';
 import { CharRnnError, GpuError, UsageError } from '../errors.js';
 import type { InitScale } from '../init.js';
+import { checkOutputPath, writeFileAtomic } from '../node/files.js';
+import { toPytorch } from '../pytorch.js';
 import { sampleText } from '../sample.js';
 import { runCheck } from '../check.js';
 import { encodeUtf8 } from '../text.js';
@@ -98,6 +100,14 @@ async function evaluate(o: { checkpoint: string; text?: string; string?: string;
     const list = [...unknown.entries()].slice(0, 20).map(([cp, k]) => `${describeChar(String.fromCodePoint(cp))} x${k}`).join(', ');
     out(`${n} characters not in the model's vocabulary were skipped (${unknown.size} distinct: ${list}${unknown.size > 20 ? ', ...' : ''}); the state restarts after each.`);
   }
+}
+
+async function exportModel(o: { checkpoint: string; pytorch: string }): Promise<void> {
+  checkOutputPath(o.pytorch, '--pytorch');
+  const c = loadCheckpointPath(o.checkpoint);
+  writeFileAtomic(o.pytorch, toPytorch(c));
+  err(`char-rnn: wrote ${o.pytorch}: the ${c.cell ?? 'rnn'} of ${c.layers ?? 1} layer${(c.layers ?? 1) > 1 ? 's' : ''} of ${o.checkpoint} as a PyTorch state dict ` +
+    '(rnn.weight_ih_l0 ... out.bias; vocabulary in the metadata).');
 }
 
 async function check(o: Record<string, unknown> & { text?: string; string?: string; json?: boolean; init?: string }): Promise<void> {
@@ -227,6 +237,13 @@ export function buildProgram(): Command {
     .option('--string <s>', 'text given inline')
     .addOption(deviceOption())
     .action((o) => evaluate(o));
+
+  program
+    .command('export')
+    .description('write a model as a PyTorch state dict (safetensors) for torch.nn.RNN/LSTM/GRU(V, H, L, batch_first=True) + Linear(H, V); see the README')
+    .requiredOption('--checkpoint <ckpt>', 'model file written by train --save')
+    .requiredOption('--pytorch <out>', 'the state dict to write (.safetensors)')
+    .action((o) => exportModel(o));
 
   hyper(program.command('check').description(
     "compare the GPU engine with the CPU's float64 one: every timestep recomputed from the GPU's own state (local step), " +
