@@ -8,8 +8,9 @@ import {
   initParams,
   type LogEntry,
   loadCheckpoint,
-  PARAM_NAMES,
+  type CellName,
   type Params,
+  paramNames,
   parameterCount,
   planBatches,
   runCheck,
@@ -60,6 +61,9 @@ interface Start {
   vocab: readonly string[];
   hidden: number;
   step: number;
+  /** the model of a loaded checkpoint (default: the one-layer tanh RNN) */
+  cell?: CellName;
+  layers?: number;
 }
 
 export interface Progress {
@@ -155,7 +159,8 @@ export class Session {
   private async rebuild(spec: Spec, start?: Start & { checkpoint?: string }, keepSeries = false): Promise<void> {
     if (spec.text.length === 0)
       throw new TextError('The text is empty: pick a bundled text, paste or type at least 2 characters, or open a file.');
-    const cfg = validateConfig({ ...spec.config, hidden: start?.hidden ?? spec.config.hidden });
+    const model = start ? { cell: start.cell ?? 'rnn', layers: start.layers ?? 1 } : {};
+    const cfg = validateConfig({ ...spec.config, hidden: start?.hidden ?? spec.config.hidden, ...model });
     const vocab = start ? new Vocab(start.vocab) : Vocab.fromText(spec.text);
     let data: Uint32Array | undefined;
     let textProblem: string | undefined;
@@ -166,7 +171,7 @@ export class Session {
       textProblem = `${e.message} Sampling and "Look inside" work; to train, use a text made of the model's characters.`;
     }
     const plan = data ? planBatches(data.length, cfg.batch, cfg.seqLen, false) : { B: 1, T: 1 };
-    const shape = { V: vocab.size, H: cfg.hidden, B: plan.B, T: plan.T };
+    const shape = { V: vocab.size, H: cfg.hidden, B: plan.B, T: plan.T, cell: cfg.cell, layers: cfg.layers };
     const params = start?.params ?? initParams(shape, cfg.seed, cfg.initScale);
     await this.halt();
     const engine = await createEngine(spec.device, shape, { name: cfg.optimizer, lr: cfg.lr, clip: cfg.clip }, params, this.ctx);
@@ -313,9 +318,9 @@ export class Session {
   async saveCheckpoint(): Promise<Uint8Array> {
     const s = await this.snapshot();
     const params = {} as Params<Float32Array>;
-    for (const k of PARAM_NAMES) params[k] = Float32Array.from(s.params[k]);
+    for (const k of paramNames(this.summaryInfo)) params[k] = Float32Array.from(s.params[k]);
     const metadata = { config: JSON.stringify(this.config) };
-    return saveCheckpoint({ params, vocab: [...s.vocab], hidden: s.hidden, step: s.step, metadata });
+    return saveCheckpoint({ params, vocab: [...s.vocab], hidden: s.hidden, step: s.step, cell: this.config.cell, layers: this.config.layers, metadata });
   }
 
   /** Loads a checkpoint (from the page or the CLI); training settings come from its metadata

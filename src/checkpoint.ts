@@ -1,5 +1,5 @@
 import { CheckpointError, VocabularyError } from './errors.js';
-import { PARAMS, PARAM_NAMES, type Params, paramShape } from './model.js';
+import { CELL_NAMES, type CellName, type ModelDims, type Params, modelOf, paramNames, paramTable } from './model.js';
 import { Vocab } from './vocab.js';
 
 // Checkpoints are safetensors files (https://huggingface.co/docs/safetensors):
@@ -13,11 +13,23 @@ import { Vocab } from './vocab.js';
 // F64 holds the CPU engine's exact state for resuming). This module works on Uint8Array
 // alone, so the browser and Node share it; the caller reads and writes the bytes.
 
+// Format 1 holds the tutorial's one-layer tanh RNN (W_xh, W_hh, b_h, W_hy, b_y); format 2 any
+// cell and depth, under the names of src/model.ts's table (W_xh.0 ... b_y), with metadata
+// `cell`, `layers` and `dropout`. A one-layer rnn is always written as format 1, so that its
+// files stay exactly what they were; both formats load.
 export const CHECKPOINT_FORMAT = 'char-rnn-webgpu/1';
+export const CHECKPOINT_FORMAT_V2 = 'char-rnn-webgpu/2';
+const FORMATS = [CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_V2];
 
 export interface Checkpoint {
-  /** W_xh (H,V), W_hh (H,H), b_h (H), W_hy (V,H), b_y (V). */
+  /** The model's tensors by the names of paramTable (src/model.ts); for the one-layer tanh
+   * RNN W_xh (H,V), W_hh (H,H), b_h (H), W_hy (V,H), b_y (V). */
   params: Params<Float32Array>;
+  /** The cell and the number of layers (default: the one-layer tanh RNN, format 1). */
+  cell?: CellName;
+  layers?: number;
+  /** The dropout it was trained with (format 2 metadata; informational). */
+  dropout?: number;
   /** Characters in index order. */
   vocab: string[];
   /** Hidden units H. */
@@ -43,7 +55,7 @@ const BYTES = { F32: 4, F64: 8 } as const;
 const dtypeOf = (a: FloatArray) => (a instanceof Float64Array ? 'F64' : 'F32');
 
 /** Metadata keys that saveCheckpoint writes itself. */
-const RESERVED_METADATA = ['format', 'vocab', 'hidden', 'vocab_size', 'step'] as const;
+const RESERVED_METADATA = ['format', 'vocab', 'hidden', 'vocab_size', 'step', 'cell', 'layers', 'dropout'] as const;
 const METADATA_KEY = '__metadata__';
 
 function numel(shape: readonly number[]): number {
@@ -253,33 +265,38 @@ export function saveCheckpoint(c: Checkpoint): Uint8Array {
     throw new CheckpointError(`Cannot save checkpoint: hidden size ${c.hidden} is not a positive integer.`);
   if (!isNonNegativeInteger(c.step))
     throw new CheckpointError(`Cannot save checkpoint: step ${c.step} is not a non-negative integer.`);
-  const dims = { V: c.vocab.length, H: c.hidden };
+  const model = modelOf({ V: c.vocab.length, H: c.hidden, cell: c.cell, layers: c.layers });
+  if (!CELL_NAMES.includes(model.cell)) throw new CheckpointError(`Cannot save checkpoint: unknown cell ${JSON.stringify(model.cell)}.`);
+  if (!Number.isSafeInteger(model.layers) || model.layers < 1)
+    throw new CheckpointError(`Cannot save checkpoint: layer count ${model.layers} is not a positive integer.`);
+  const v1 = isTutorial(model);
+  const names = paramNames(model);
 
   const tensors: { name: string; shape: number[]; data: FloatArray }[] = [];
-  for (const name of PARAM_NAMES) {
+  for (const { name, shape } of paramTable(model)) {
     const data = c.params[name];
-    const shape = paramShape(name, dims);
     if (!data) throw new CheckpointError(`Cannot save checkpoint: parameter ${name} is missing.`);
     if (data.length !== numel(shape))
       throw new CheckpointError(
         `Cannot save checkpoint: ${name} has ${data.length} values, expected ${numel(shape)} (shape ${showShape(shape)}) ` +
-          `for hidden size ${dims.H} and vocabulary size ${dims.V}.`,
+          `for ${describe(model)}.`,
       );
-    tensors.push({ name, shape, data });
+    tensors.push({ name, shape: [...shape], data });
   }
   for (const [name, t] of Object.entries(c.extra ?? {})) {
-    if ((PARAM_NAMES as string[]).includes(name))
+    if (names.includes(name))
       throw new CheckpointError(`Cannot save checkpoint: extra tensor ${name} has the name of a model parameter.`);
     tensors.push(t instanceof Float32Array || t instanceof Float64Array ? { name, shape: [t.length], data: t } : { name, shape: t.shape, data: t.data });
   }
 
   const metadata: Record<string, string> = {
-    format: CHECKPOINT_FORMAT,
+    format: v1 ? CHECKPOINT_FORMAT : CHECKPOINT_FORMAT_V2,
     vocab: JSON.stringify(c.vocab),
     hidden: String(c.hidden),
     vocab_size: String(c.vocab.length),
     step: String(c.step),
   };
+  if (!v1) Object.assign(metadata, { cell: model.cell, layers: String(model.layers), dropout: String(c.dropout ?? 0) });
   for (const [k, v] of Object.entries(c.metadata ?? {})) {
     if ((RESERVED_METADATA as readonly string[]).includes(k))
       throw new CheckpointError(`Cannot save checkpoint: metadata key ${JSON.stringify(k)} is reserved for the checkpoint itself.`);
@@ -292,7 +309,7 @@ export function saveCheckpoint(c: Checkpoint): Uint8Array {
  * CheckpointError that names `source` (e.g. the file path), what is wrong and what to do. */
 export function loadCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Checkpoint {
   const { tensors, metadata, hasMetadata } = decode(bytes, source);
-  const notOurs = `Load a checkpoint saved by char-rnn-webgpu (format ${CHECKPOINT_FORMAT}).`;
+  const notOurs = `Load a checkpoint saved by char-rnn-webgpu (format ${FORMATS.join(' or ')}).`;
 
   if (!hasMetadata)
     throw new CheckpointError(
@@ -302,9 +319,9 @@ export function loadCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Checkp
   const format = metadata.format;
   if (format === undefined)
     throw new CheckpointError(`${source}: the metadata has no format entry, so it is not a char-rnn-webgpu checkpoint. ${notOurs}`);
-  if (format !== CHECKPOINT_FORMAT)
+  if (!FORMATS.includes(format))
     throw new CheckpointError(
-      `${source}: unknown checkpoint format ${JSON.stringify(format)}, expected ${JSON.stringify(CHECKPOINT_FORMAT)}. ` +
+      `${source}: unknown checkpoint format ${JSON.stringify(format)}, expected ${FORMATS.map((f) => JSON.stringify(f)).join(' or ')}. ` +
         `It was written by another program or another version of char-rnn-webgpu; use the matching version, or retrain.`,
     );
 
@@ -344,30 +361,29 @@ export function loadCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Checkp
       throw new CheckpointError(`${source}: the step metadata ${JSON.stringify(metadata.step)} is not a non-negative integer. ${damaged}`);
   }
 
+  const { cell, layers, dropout } = format === CHECKPOINT_FORMAT ? { cell: 'rnn' as CellName, layers: 1, dropout: undefined } : modelMetadata(metadata, source, damaged);
+  const model: ModelDims = { V, H, cell, layers };
+  const names = paramNames(model);
   const params = {} as Params<Float32Array>;
-  for (const name of PARAM_NAMES) {
+  for (const { name, shape: want, role, layer } of paramTable(model)) {
     const t = tensors.get(name);
     if (!t)
       throw new CheckpointError(
-        `${source}: tensor ${name} is missing; a char-rnn-webgpu checkpoint holds ${PARAM_NAMES.join(', ')}. ${damaged}`,
+        `${source}: tensor ${name} is missing; a char-rnn-webgpu checkpoint of ${describe(model)} holds ${names.join(', ')}. ${damaged}`,
       );
-    const want = paramShape(name, { V, H });
-    if (t.shape.length !== want.length || t.shape.some((s, i) => s !== want[i])) {
-      const sizes: string[] = [];
-      if ((PARAMS[name] as readonly string[]).includes('H')) sizes.push(`hidden size ${H}`);
-      if ((PARAMS[name] as readonly string[]).includes('V')) sizes.push(`vocabulary size ${V}`);
+    if (t.shape.length !== want.length || t.shape.some((s, i) => s !== want[i]))
       throw new CheckpointError(
-        `${source}: ${name} has shape ${showShape(t.shape)}, expected ${showShape(want)} for ${sizes.join(' and ')}. ` +
-          `The tensors do not match the hidden and vocab metadata: the file is damaged or was edited; use another checkpoint.`,
+        `${source}: ${name} has shape ${showShape(t.shape)}, expected ${showShape(want)} for ` +
+          `${describeSizes(model, role !== 'b_y', role === 'W_hy' || role === 'b_y' || (role === 'W_xh' && layer === 0))}. ` +
+          `The tensors do not match the metadata: the file is damaged or was edited; use another checkpoint.`,
       );
-    }
     if (!(t.data instanceof Float32Array))
       throw new CheckpointError(`${source}: ${name} is stored as ${t.dtype}; model tensors must be F32. Save it again as float32.`);
     params[name] = t.data;
   }
 
   const extra: Record<string, { shape: number[]; data: FloatArray }> = {};
-  for (const [name, t] of tensors) if (!(PARAM_NAMES as string[]).includes(name)) extra[name] = { shape: t.shape, data: t.data };
+  for (const [name, t] of tensors) if (!names.includes(name)) extra[name] = { shape: t.shape, data: t.data };
 
   for (const [name, t] of tensors) {
     const d = t.data;
@@ -383,5 +399,33 @@ export function loadCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Checkp
   const rest: Record<string, string> = {};
   for (const [k, v] of Object.entries(metadata)) if (!(RESERVED_METADATA as readonly string[]).includes(k)) rest[k] = v;
 
-  return { params, vocab: vocab as string[], hidden: H, step, extra, metadata: rest };
+  const c: Checkpoint = { params, vocab: vocab as string[], hidden: H, step, extra, metadata: rest };
+  if (format !== CHECKPOINT_FORMAT) Object.assign(c, { cell, layers, dropout });
+  return c;
+}
+
+const isTutorial = (m: ModelDims) => m.cell === 'rnn' && m.layers === 1;
+
+/** "a lstm of 2 layers with hidden size 64 and vocabulary size 65", for messages. */
+function describe(m: ModelDims): string {
+  return describeSizes(m, true, true);
+}
+
+/** The model and the sizes (hidden, vocabulary) a tensor's shape depends on. */
+function describeSizes(m: ModelDims, H: boolean, V: boolean): string {
+  const sizes = [H ? `hidden size ${m.H}` : '', V ? `vocabulary size ${m.V}` : ''].filter(Boolean).join(' and ');
+  return isTutorial(m) ? sizes : `a ${m.cell} of ${m.layers} layer${m.layers > 1 ? 's' : ''} with ${sizes}`;
+}
+
+/** cell, layers and dropout of a format-2 checkpoint's metadata. */
+function modelMetadata(metadata: Record<string, string>, source: string, damaged: string): { cell: CellName; layers: number; dropout: number } {
+  const cell = metadata.cell as CellName;
+  if (!CELL_NAMES.includes(cell))
+    throw new CheckpointError(`${source}: the cell metadata ${JSON.stringify(metadata.cell)} is not one of ${CELL_NAMES.join(', ')}. ${damaged}`);
+  const layers = Number(metadata.layers);
+  if (!/^[1-9][0-9]*$/.test(metadata.layers ?? '') || !Number.isSafeInteger(layers))
+    throw new CheckpointError(`${source}: the layers metadata ${JSON.stringify(metadata.layers)} is not a positive integer. ${damaged}`);
+  const dropout = Number(metadata.dropout ?? '0');
+  if (!(dropout >= 0 && dropout < 1)) throw new CheckpointError(`${source}: the dropout metadata ${JSON.stringify(metadata.dropout)} is not a number in [0, 1). ${damaged}`);
+  return { cell, layers, dropout };
 }

@@ -1,10 +1,19 @@
 import { OPTIMIZERS, type OptimizerConfig, type OptimizerName } from './engine.js';
 import { UsageError } from './errors.js';
 import { INIT_SCALES, type InitScale } from './init.js';
+import { CELL_NAMES, type CellName } from './model.js';
 
 /** One training run's settings. The CLI fills it from argv, the page from its controls. */
 export interface TrainConfig {
-  /** H, hidden units. */
+  /** The recurrent cell (src/model.ts): 'rnn' (tanh, the tutorial's), 'lstm' or 'gru', as
+   * PyTorch defines them. */
+  cell: CellName;
+  /** L, stacked layers, each reading the one below's h (1 = the tutorial's model). */
+  layers: number;
+  /** Inverted dropout probability on every layer's output during training (src/dropout.ts);
+   * 0 = none. Never in evaluation or sampling. */
+  dropout: number;
+  /** H, hidden units (per layer). */
   hidden: number;
   /** Optimizer steps to run. */
   steps: number;
@@ -58,6 +67,9 @@ export const SCHEDULES = ['constant', 'step', 'cosine'] as const;
 export type Schedule = (typeof SCHEDULES)[number];
 
 export const DEFAULT_CONFIG: TrainConfig = {
+  cell: 'rnn',
+  layers: 1,
+  dropout: 0,
   hidden: 100,
   steps: 1000,
   lr: 0.1,
@@ -113,6 +125,9 @@ export const TUTORIAL_CONFIG: TrainConfig = {
 
 const isInt = (x: number) => Number.isInteger(x);
 
+/** The most layers a model may stack. */
+export const MAX_LAYERS = 8;
+
 /** The most steps a run may ask for: more is a typo, not a plan. */
 export const MAX_STEPS = 1_000_000_000;
 
@@ -120,6 +135,9 @@ export const MAX_STEPS = 1_000_000_000;
 export function validateConfig(c: TrainConfig): TrainConfig {
   const bad = (what: string, v: unknown, want: string) =>
     new UsageError(`Bad ${what}: ${String(v)}. It must be ${want}.`);
+  if (!CELL_NAMES.includes(c.cell)) throw bad('cell (--cell)', c.cell, `one of ${CELL_NAMES.join(', ')}`);
+  if (!isInt(c.layers) || c.layers < 1 || c.layers > MAX_LAYERS) throw bad('layer count (--layers)', c.layers, `an integer from 1 to ${MAX_LAYERS}`);
+  if (!Number.isFinite(c.dropout) || c.dropout < 0 || c.dropout >= 1) throw bad('dropout (--dropout)', c.dropout, 'a number in [0, 1): the probability of dropping a unit, 0 = none');
   if (!isInt(c.hidden) || c.hidden < 1 || c.hidden > 4096) throw bad('hidden size (--hidden)', c.hidden, 'an integer from 1 to 4096');
   if (!isInt(c.steps) || c.steps < 0 || c.steps > MAX_STEPS)
     throw bad('step count (--steps)', c.steps, `an integer from 0 to ${MAX_STEPS.toLocaleString('en-US')} (at 10,000 steps a second, more than a day)`);

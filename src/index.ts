@@ -1,7 +1,10 @@
 /// <reference types="@webgpu/types" preserve="true" />
 // The library: one engine for the browser and Node. Node code adds `nodeContext` from
 // 'char-rnn-webgpu/node'; the browser calls createContext(navigator.gpu).
-export { PARAMS, PARAM_NAMES, layout, parameterCount, type Dims, type Params, type StepShape } from './model.js';
+export {
+  PARAMS, PARAM_NAMES, CELLS, CELL_NAMES, paramTable, paramNames, layout, parameterCount,
+  type CellName, type Dims, type ModelDims, type ParamSpec, type Params, type StepShape,
+} from './model.js';
 export { Vocab } from './vocab.js';
 export { decodeUtf8, encodeUtf8, scanUtf8, type IndexArray, type TextScan } from './text.js';
 export { initParams } from './init.js';
@@ -15,6 +18,7 @@ export { planBatches, BatchCursor } from './data.js';
 export { Trainer, type LogEntry } from './train.js';
 export { sampleText, type SampleOptions } from './sample.js';
 export { saveCheckpoint, loadCheckpoint, type Checkpoint } from './checkpoint.js';
+export { toPytorch, fromPytorch, loadModelFile } from './pytorch.js';
 export { runCheck, type CheckReport } from './check.js';
 export { compare, GPU_TOLERANCE, type Comparison } from './compare.js';
 export * from './errors.js';

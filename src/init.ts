@@ -1,7 +1,7 @@
-import { PARAM_NAMES, type Dims, type Params, paramSize } from './model.js';
+import { type Dims, type Params, modelOf, paramTable } from './model.js';
 import { randNormal, randUniform } from './rng.js';
 
-/** How the weight matrices start (biases always start at zero):
+/** How the weight matrices start (the same for every cell; the biases below):
  * - 'auto' (the default): randn * min(0.1, 1/sqrt(H)). For H <= 100 this is the tutorial's
  *   randn * 0.1, bit for bit; above, the scale shrinks so that W_hh's spectral radius stays
  *   about 1 (randn * 0.1 gives about 0.1*sqrt(H): 1.6 at H=256, 3.2 at H=1024, a recurrence
@@ -21,16 +21,23 @@ export function initScaleOf(scale: InitScale, H: number): number {
 }
 
 /** The initial weights, rounded to float32 so both engines start from the same numbers.
- * Tensor k draws from counter stream k of the seed, so the same seed gives the same weights on
- * every platform. */
+ * Tensor k of the model's table (src/model.ts) draws from counter stream k of the seed, so the
+ * same seed gives the same weights on every platform. Each tensor's `kind` decides:
+ * - matrices (every cell, every layer, W_hy): drawn as `scale` says above;
+ * - biases: zero, but for the LSTM's forget gate (rows H..2H of b_h.l), which starts at 1 so
+ *   that the cell state is kept at first (Gers et al. 2000; Jozefowicz et al. 2015; what
+ *   char-rnn's successors do). The GRU's b_hn starts at zero.
+ * For the one-layer tanh RNN this is the tutorial's initialisation, bit for bit. */
 export function initParams(d: Dims, seed: number, scale: InitScale = 'auto'): Params<Float32Array> {
   const s = initScaleOf(scale, d.H);
   const draw = scale === 'uniform' ? (k: number, n: number) => (2 * randUniform(seed, k, n) - 1) * s : (k: number, n: number) => randNormal(seed, k, n) * s;
+  const model = modelOf(d);
   const p = {} as Params<Float32Array>;
-  PARAM_NAMES.forEach((name, stream) => {
-    const a = new Float32Array(paramSize(name, d));
-    if (name.startsWith('W_')) for (let n = 0; n < a.length; n++) a[n] = draw(stream, n);
-    p[name] = a;
+  paramTable(model).forEach((t, stream) => {
+    const a = new Float32Array(t.size);
+    if (t.kind === 'matrix') for (let n = 0; n < a.length; n++) a[n] = draw(stream, n);
+    else if (model.cell === 'lstm' && t.role === 'b_h') a.fill(1, d.H, 2 * d.H);
+    p[t.name] = a;
   });
   return p;
 }

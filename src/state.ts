@@ -1,11 +1,12 @@
 import type { Checkpoint, FloatArray } from './checkpoint.js';
 import type { TrainConfig } from './config.js';
-import { PARAM_NAMES, type Params, toFloat32 } from './model.js';
+import { CELLS, type Params, modelOf, paramNames, toFloat32 } from './model.js';
 import type { TrainerState } from './train.js';
 import { CheckpointError, UsageError } from './errors.js';
 
 // A training run in a checkpoint: the model tensors (W_xh ...), the optimizer state named after
-// them (mW_xh ..., vW_xh ...), the carried hidden state `hprev` (B, H), all float32; for the
+// them (mW_xh ..., vW_xh ...), the carried hidden state `hprev` ((B, H) for the one-layer tanh
+// RNN, (L, B, H) for the other models) and the LSTM's `cprev` (L, B, H), all float32; for the
 // CPU engine, the same again in float64 under `f64.` names so that a resumed run continues
 // bit for bit. Metadata `run` holds the step, data position, engine, schedule position (the
 // step) and the random state (sampling is counter-based: seed and step say it all);
@@ -54,19 +55,24 @@ export function runCheckpoint(
   data?: { plan: DataPlan; text: TextRecord },
 ): Checkpoint {
   const e = s.engine;
+  const model = modelOf({ V: vocab.length, H: cfg.hidden, cell: cfg.cell, layers: cfg.layers });
+  const names = paramNames(model);
   const extra: Record<string, FloatArray | { shape: number[]; data: FloatArray }> = {};
-  for (const k of PARAM_NAMES) {
+  for (const k of names) {
     extra['m' + k] = Float32Array.from(e.m[k]);
     extra['v' + k] = Float32Array.from(e.v[k]);
   }
-  extra.hprev = { shape: [cfg.batch, cfg.hidden], data: Float32Array.from(e.hprev) };
+  const stateShape = model.cell === 'rnn' && model.layers === 1 ? [cfg.batch, cfg.hidden] : [model.layers, cfg.batch, cfg.hidden];
+  extra.hprev = { shape: stateShape, data: Float32Array.from(e.hprev) };
+  if (e.cprev) extra.cprev = { shape: stateShape, data: Float32Array.from(e.cprev) };
   if (device === 'cpu') {
-    for (const k of PARAM_NAMES) {
+    for (const k of names) {
       extra['f64.' + k] = Float64Array.from(e.params[k]);
       extra['f64.m' + k] = Float64Array.from(e.m[k]);
       extra['f64.v' + k] = Float64Array.from(e.v[k]);
     }
     extra['f64.hprev'] = Float64Array.from(e.hprev);
+    if (e.cprev) extra['f64.cprev'] = Float64Array.from(e.cprev);
   }
   const run: RunMeta = {
     step: s.step, chunk: s.chunk, epoch: s.epoch, t: e.t, device, B: cfg.batch, H: cfg.hidden,
@@ -78,6 +84,9 @@ export function runCheckpoint(
     params: toFloat32(e.params),
     vocab,
     hidden: cfg.hidden,
+    cell: model.cell,
+    layers: model.layers,
+    dropout: cfg.dropout,
     step: s.step,
     extra,
     metadata,
@@ -102,14 +111,19 @@ export function trainerStateOf(c: Checkpoint, device: 'cpu' | 'gpu', source: str
   let text: TextRecord | undefined;
   try {
     run = JSON.parse(meta.run);
-    config = { initScale: 0.1, ...JSON.parse(meta.config) }; // runs saved before initScale existed used randn*0.1
+    // runs saved before initScale existed used randn*0.1; before cells, the one-layer tanh RNN
+    config = { initScale: 0.1, cell: 'rnn', layers: 1, dropout: 0, ...JSON.parse(meta.config) };
     text = meta.text ? JSON.parse(meta.text) : undefined;
   } catch {
     throw new CheckpointError(`${source}: the run metadata is not valid JSON; the file is damaged.`);
   }
+  const model = modelOf({ V: c.vocab.length, H: c.hidden, cell: c.cell, layers: c.layers });
+  if (config.cell !== model.cell || config.layers !== model.layers)
+    throw new CheckpointError(`${source}: the run configuration (${config.cell}, ${config.layers} layers) does not match its tensors (${model.cell}, ${model.layers} layers); the file is damaged.`);
+  const names = paramNames(model);
   const get = (name: string): FloatArray => {
     const useF64 = device === 'cpu' && c.extra?.['f64.' + name];
-    const t = useF64 ? c.extra!['f64.' + name] : name in PARAM_NAMES_SET ? undefined : c.extra?.[name];
+    const t = useF64 ? c.extra!['f64.' + name] : names.includes(name) ? undefined : c.extra?.[name];
     const d = t && ('data' in t ? t.data : t);
     if (!d) throw new CheckpointError(`${source}: tensor ${name} of the training state is missing; the file is damaged. Use --init to start from its weights.`);
     return d;
@@ -117,14 +131,20 @@ export function trainerStateOf(c: Checkpoint, device: 'cpu' | 'gpu', source: str
   const params = {} as Params;
   const m = {} as Params;
   const v = {} as Params;
-  for (const k of PARAM_NAMES) {
+  for (const k of names) {
     params[k] = device === 'cpu' && c.extra?.['f64.' + k] ? get(k) : c.params[k];
     m[k] = get('m' + k);
     v[k] = get('v' + k);
   }
+  const n = model.layers * run.B * run.H;
   const hprev = get('hprev');
-  if (hprev.length !== run.B * run.H) throw new CheckpointError(`${source}: hprev has ${hprev.length} values, expected ${run.B * run.H}.`);
-  return { state: { engine: { params, m, v, hprev, t: run.t }, step: run.step, chunk: run.chunk, epoch: run.epoch }, config, run, text };
+  if (hprev.length !== n) throw new CheckpointError(`${source}: hprev has ${hprev.length} values, expected ${n} (layers x batch x hidden).`);
+  const engine: TrainerState['engine'] = { params, m, v, hprev, t: run.t };
+  if (CELLS[model.cell].cellState) {
+    engine.cprev = get('cprev');
+    if (engine.cprev.length !== n) throw new CheckpointError(`${source}: cprev has ${engine.cprev.length} values, expected ${n} (layers x batch x hidden).`);
+  }
+  return { state: { engine, step: run.step, chunk: run.chunk, epoch: run.epoch }, config, run, text };
 }
 
 /** Fits a saved run to the settings it is resumed with, or refuses. The optimizer cannot
@@ -134,6 +154,11 @@ export function trainerStateOf(c: Checkpoint, device: 'cpu' | 'gpu', source: str
  * epoch count kept) with the hidden state at zero. Returns one note per change, for the user. */
 export function fitSavedRun(saved: SavedRun, cfg: TrainConfig, plan: DataPlan, newText: boolean, source: string): string[] {
   const was = saved.config;
+  if (cfg.cell !== was.cell || cfg.layers !== was.layers)
+    throw new UsageError(
+      `--cell ${cfg.cell} --layers ${cfg.layers} does not match the model of ${source} (${was.cell}, ${was.layers} layer${was.layers > 1 ? 's' : ''}): ` +
+        `a run keeps its model. Leave --cell and --layers out to continue the run, or train a new model.`,
+    );
   if (cfg.optimizer !== was.optimizer)
     throw new UsageError(
       `--optimizer ${cfg.optimizer} does not match the optimizer ${was.optimizer} of ${source}: its saved state ` +
@@ -151,8 +176,8 @@ export function fitSavedRun(saved: SavedRun, cfg: TrainConfig, plan: DataPlan, n
   if (notes.length === 0) return notes;
   const s = saved.state;
   s.chunk = 0;
-  s.engine = { ...s.engine, hprev: new Float64Array(plan.B * cfg.hidden) };
+  const n = cfg.layers * plan.B * cfg.hidden;
+  s.engine = { ...s.engine, hprev: new Float64Array(n), cprev: s.engine.cprev ? new Float64Array(n) : undefined };
   return [...notes, `the hidden state starts from zero and the data from the start of its ${plan.B} stream${plan.B > 1 ? 's' : ''} (epoch ${s.epoch} kept)`];
 }
 
-const PARAM_NAMES_SET = Object.fromEntries(PARAM_NAMES.map((k) => [k, true]));

@@ -148,7 +148,8 @@ export class Trainer {
       const synced = hooks.afterStep !== undefined && (hooks.syncAt?.(this.step + 1) ?? true);
       const wantLoss = (this.step + 1) % cfg.logEvery === 0 || k === steps - 1 || validate || synced;
       let gradNorm = NaN;
-      const pending = this.engine.step(this.cursor.batch, { reset, wantLoss, lr, onGradNorm: (n) => (gradNorm = n) });
+      const dropout = cfg.dropout > 0 ? { p: cfg.dropout, seed: cfg.seed, step: this.step } : undefined;
+      const pending = this.engine.step(this.cursor.batch, { reset, wantLoss, lr, dropout, onGradNorm: (n) => (gradNorm = n) });
       pending.catch(() => undefined); // a loss still in flight when an earlier one throws is dropped
       this.step++;
       if (inFlight) {

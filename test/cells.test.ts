@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { CELL_STEPS } from '../src/cpu/cells.js';
+import { CpuEngine, argmax } from '../src/cpu/engine.js';
+import { initParams } from '../src/init.js';
 import { CpuNetwork } from '../src/cpu/network.js';
 import { CELL_NAMES, CELLS, type ModelDims, paramTable } from '../src/model.js';
 import { expectClose, randomArray } from './helpers.js';
@@ -122,4 +124,80 @@ describe('CpuNetwork against PyTorch (float64, 2 layers)', () => {
       net.backward(P, batch, grads);
       for (const t of net.table) expectClose(grads[t.name], ref.grads[t.name], { name: `d${t.name}`, atol: 1e-11, rtol: 1e-9 });
     });
+});
+
+describe('CpuEngine against PyTorch (float64, 2 layers)', () => {
+  for (const cell of CELL_NAMES)
+    test(`${cell}: loss, every gradient, and the weights after 3 Adam steps`, async () => {
+      const ref = JSON.parse(readFileSync(new URL(`./fixtures/torch-${cell}-L2.json`, import.meta.url), 'utf8'));
+      const shape = { V: ref.V, H: ref.H, B: ref.B, T: ref.T, cell, layers: ref.layers };
+      const adam = { name: 'adam' as const, lr: ref.adam.lr, beta1: ref.adam.beta1, beta2: ref.adam.beta2, eps: ref.adam.eps, clip: 0 };
+      const e = new CpuEngine(shape, adam, ref.params);
+      const batch = { inputs: Uint32Array.from(ref.inputs), targets: Uint32Array.from(ref.targets) };
+      expect(Math.abs((await e.forwardBackward(batch, { reset: true })) - ref.loss)).toBeLessThan(1e-12);
+      const { grads } = await e.inspect();
+      for (const name of Object.keys(ref.grads)) expectClose(grads[name], ref.grads[name], { name: `d${name}`, atol: 1e-11, rtol: 1e-9 });
+      const losses = [];
+      for (let k = 0; k < 3; k++) losses.push((await e.step(batch, { reset: true, wantLoss: true }))!);
+      expectClose(losses, ref.adam_losses, { name: 'Adam losses', atol: 1e-12, rtol: 1e-10 });
+      const after = await e.getParams();
+      for (const name of Object.keys(ref.after_adam)) expectClose(after[name], ref.after_adam[name], { name: `${name} after 3 steps`, atol: 1e-11, rtol: 1e-9 });
+    });
+});
+
+// The engine around the network: the carried state of every layer, greedy generation, dropout.
+
+describe('CpuEngine for every cell and depth', () => {
+  for (const cell of CELL_NAMES)
+    test(`${cell}, 2 layers: two carried steps = one step of twice the length; greedy text = the argmax of a forward pass`, async () => {
+      const shape = { V: 7, H: 5, B: 2, T: 4, cell, layers: 2 };
+      const sgd = { name: 'sgd' as const, lr: 0.1, clip: 0 };
+      const P = initParams(shape, 3, 0.5);
+      const a = new CpuEngine(shape, sgd, P);
+      const whole = new CpuEngine({ ...shape, T: 8 }, sgd, P);
+      const long = batchOf(shape.V, shape.B, 8, 1);
+      const half = (k: number) => ({ inputs: long.inputs.slice(k * 8, k * 8 + 8), targets: long.targets.slice(k * 8, k * 8 + 8) });
+      const l0 = await a.forwardBackward(half(0));
+      const l1 = await a.forwardBackward(half(1));
+      const lw = await whole.forwardBackward(long);
+      expect(Math.abs((l0 + l1) / 2 - lw)).toBeLessThan(1e-14);
+      const [sa, sw] = [await a.getState(), await whole.getState()];
+      expectClose(sa.hprev, sw.hprev, { name: 'hprev (L, B, H)', atol: 1e-15, rtol: 0 });
+      expect(sa.hprev.length).toBe(2 * shape.B * shape.H);
+      expect(sa.cprev?.length ?? 0).toBe(cell === 'lstm' ? 2 * shape.B * shape.H : 0);
+      if (cell === 'lstm') expectClose(sa.cprev!, sw.cprev!, { name: 'cprev', atol: 1e-15, rtol: 0 });
+
+      const prime = Uint32Array.from([1, 4]);
+      const [gen] = await a.generate({ prime, length: 6, greedy: true });
+      const text = Uint32Array.from([...prime, ...gen]);
+      const one = new CpuEngine({ ...shape, B: 1, T: text.length - 1 }, sgd, P);
+      await one.forwardBackward({ inputs: text.subarray(0, -1), targets: text.subarray(1) }, { reset: true });
+      const { ps, hs, dpre } = await one.inspect();
+      const V = shape.V;
+      for (let t = prime.length - 1; t < text.length - 1; t++) expect(argmax(ps.subarray(t * V, (t + 1) * V)), `position ${t}`).toBe(text[t + 1]);
+      expect(hs.length).toBe(2 * text.length * shape.H);
+      expect(dpre!.length).toBe(2 * (text.length - 1) * CELLS[cell].gates * shape.H);
+    });
+
+  test('dropout: the masks of src/dropout.ts, none in evaluation; AdamW decays the matrices only', async () => {
+    const shape = { V: 7, H: 5, B: 2, T: 4, cell: 'gru' as const, layers: 2 };
+    const P = initParams(shape, 3, 0.5);
+    const e = new CpuEngine(shape, { name: 'sgd', lr: 0.1, clip: 0 }, P);
+    const batch = batchOf(shape.V, shape.B, shape.T, 2);
+    const net = new CpuNetwork(shape);
+    const zero = [new Float64Array(10), new Float64Array(10)];
+    const P64 = Object.fromEntries(Object.entries(P).map(([k, v]) => [k, f64(v)]));
+    const dropout = { p: 0.3, seed: 5, step: 7 };
+    expect(await e.forwardBackward(batch, { reset: true, dropout })).toBe(net.forward(P64, batch, zero, zero, dropout));
+    expect(await e.forwardBackward(batch, { reset: true })).toBe(net.forward(P64, batch, zero, zero));
+    expect(net.forward(P64, batch, zero, zero, dropout)).not.toBe(net.forward(P64, batch, zero, zero));
+
+    const w = new CpuEngine(shape, { name: 'adamw', lr: 0.1, clip: 0, weightDecay: 0.5 }, P);
+    w.applyGradients(Object.fromEntries(Object.entries(P).map(([k, v]) => [k, new Float64Array(v.length)])));
+    const after = await w.getParams();
+    for (const t of paramTable(shape)) {
+      const decay = t.kind === 'matrix' ? 0.1 * 0.5 : 0;
+      expect(Array.from(after[t.name]), t.name).toEqual(Array.from(P[t.name], (x) => x - decay * x));
+    }
+  });
 });

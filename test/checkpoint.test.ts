@@ -240,7 +240,7 @@ describe('bad files', () => {
   test('missing metadata or format', () => {
     expectLoadError(rawFile('{}'), /no __metadata__/);
     expectLoadError(edited((_, m) => delete m.format), /no format entry/);
-    expectLoadError(edited((_, m) => (m.format = 'char-rnn-webgpu/2')), /unknown checkpoint format "char-rnn-webgpu\/2"/);
+    expectLoadError(edited((_, m) => (m.format = 'char-rnn-webgpu/3')), /unknown checkpoint format "char-rnn-webgpu\/3"/);
   });
 
   test('bad vocab', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { initParams } from '../src/init.js';
+import { CELL_NAMES, modelOf, paramTable } from '../src/model.js';
 import { randNormal } from '../src/rng.js';
 
 // The default initialisation starts with a stable recurrence at every H, and is the tutorial's
@@ -55,5 +56,25 @@ describe('initial weights', () => {
       expect(tutorial).toBeGreaterThan(1.5);
     }
     console.log(`spectral radius of W_hh at seed 42: ${rows.join('; ')}`);
+  });
+});
+
+describe('initial weights of every cell and depth', () => {
+  test("matrices drawn by their table position, biases zero but the LSTM's forget gate at 1", () => {
+    const H = 4;
+    for (const cell of CELL_NAMES)
+      for (const layers of [1, 3]) {
+        const d = { V: 5, H, cell, layers };
+        const p = initParams(d, 42);
+        paramTable(modelOf(d)).forEach((t, stream) => {
+          if (t.kind === 'matrix') expect(Array.from(p[t.name])).toEqual(Array.from(Float32Array.from(p[t.name], (_, n) => randNormal(42, stream, n) * 0.1)));
+          else {
+            const want = new Float32Array(t.size);
+            if (cell === 'lstm' && t.role === 'b_h') want.fill(1, H, 2 * H);
+            expect(Array.from(p[t.name]), `${cell} L=${layers} ${t.name}`).toEqual(Array.from(want));
+          }
+        });
+      }
+    expect(Object.keys(initParams({ V: 5, H, cell: 'rnn', layers: 1 }, 42))).toEqual(['W_xh', 'W_hh', 'b_h', 'W_hy', 'b_y']);
   });
 });

@@ -1,9 +1,10 @@
 import { resolve } from 'node:path';
-import { type Checkpoint, loadCheckpoint } from '../checkpoint.js';
+import type { Checkpoint } from '../checkpoint.js';
 import { DEFAULT_CONFIG, OPTIMIZER_LR, type TrainConfig, validateConfig } from '../config.js';
 import type { DeviceKind } from '../engines.js';
 import { GpuError, TextError, UsageError } from '../errors.js';
 import { type GpuContext, NO_ADAPTER_HELP } from '../gpu/context.js';
+import { loadModelFile } from '../pytorch.js';
 import type { TextRecord } from '../state.js';
 import { scanUtf8, type TextScan } from '../text.js';
 import { readCheckpointFile, readTextBytes, readTextFile } from '../node/files.js';
@@ -67,8 +68,9 @@ export function readCorpus(o: { text?: string; string?: string }, what = 'traini
   return { bytes, scan, source: o.text, record: { source: o.text, path: resolve(o.text), chars: scan.chars, hash: scan.hash } };
 }
 
+/** A checkpoint, or a PyTorch state dict written by `export --pytorch` (weights only). */
 export function loadCheckpointPath(path: string): Checkpoint {
-  return loadCheckpoint(readCheckpointFile(path), path);
+  return loadModelFile(readCheckpointFile(path), path);
 }
 
 const CONFIG_KEYS = Object.keys(DEFAULT_CONFIG) as (keyof TrainConfig)[];

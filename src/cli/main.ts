@@ -2,9 +2,13 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { DEFAULT_CONFIG, SCHEDULES } from '../config.js';
 import { planBatches } from '../data.js';
 import { OPTIMIZERS } from '../engine.js';
+import { CELL_NAMES, type Dims } from '../model.js';
 import { createEngine, type DeviceKind } from '../engines.js';
-import { CharRnnError, UsageError } from '../errors.js';
+import type { Checkpoint } from '../checkpoint.js';
+import { CharRnnError, GpuError, UsageError } from '../errors.js';
 import type { InitScale } from '../init.js';
+import { checkOutputPath, writeFileAtomic } from '../node/files.js';
+import { toPytorch } from '../pytorch.js';
 import { sampleText } from '../sample.js';
 import { runCheck } from '../check.js';
 import { encodeUtf8 } from '../text.js';
@@ -35,6 +39,11 @@ function initScaleArg(v: string): InitScale {
 const deviceOption = () =>
   new Option('--device <kind>', 'engine: gpu (WebGPU) or cpu (the float64 reference)').choices(['gpu', 'cpu']).default('gpu');
 
+/** The model a checkpoint holds: its vocabulary and hidden size, cell and layers. */
+function modelOfCheckpoint(c: Checkpoint): Dims {
+  return { V: c.vocab.length, H: c.hidden, cell: c.cell, layers: c.layers };
+}
+
 async function sample(o: {
   checkpoint: string;
   prime?: string;
@@ -53,7 +62,7 @@ async function sample(o: {
   const vocab = new Vocab(c.vocab);
   const prime = o.prime ?? (vocab.has('\n') ? '\n' : vocab.chars[0]);
   const ctx = await gpuContextFor(o.device);
-  const engine = await createEngine(o.device, { V: vocab.size, H: c.hidden, B: 1, T: 1 }, { name: 'sgd', lr: 1, clip: 0 }, c.params, ctx);
+  const engine = await createEngine(o.device, { ...modelOfCheckpoint(c), B: 1, T: 1 }, { name: 'sgd', lr: 1, clip: 0 }, c.params, ctx);
   const texts = await sampleText(engine, vocab, { prime, length: o.length, greedy: o.greedy, temperature: o.temperature, seed: o.seed, num: o.num, topK: o.topK, topP: o.topP });
   out(texts.join(o.num > 1 ? '\n\n' : ''));
   engine.destroy();
@@ -68,7 +77,7 @@ async function evaluate(o: { checkpoint: string; text?: string; string?: string;
   const ids = encodeUtf8(bytes, scan, vocab, { unknown: vocab.size, onUnknown: (cp) => unknown.set(cp, (unknown.get(cp) ?? 0) + 1) });
   const ctx = await gpuContextFor(o.device);
   const T = 256;
-  const engine = await createEngine(o.device, { V: vocab.size, H: c.hidden, B: 1, T }, { name: 'sgd', lr: 1, clip: 0 }, c.params, ctx);
+  const engine = await createEngine(o.device, { ...modelOfCheckpoint(c), B: 1, T }, { name: 'sgd', lr: 1, clip: 0 }, c.params, ctx);
   let sum = 0;
   let count = 0;
   for (let start = 0; start < ids.length; ) {
@@ -93,10 +102,23 @@ async function evaluate(o: { checkpoint: string; text?: string; string?: string;
   }
 }
 
+async function exportModel(o: { checkpoint: string; pytorch: string }): Promise<void> {
+  checkOutputPath(o.pytorch, '--pytorch');
+  const c = loadCheckpointPath(o.checkpoint);
+  writeFileAtomic(o.pytorch, toPytorch(c));
+  err(`char-rnn: wrote ${o.pytorch}: the ${c.cell ?? 'rnn'} of ${c.layers ?? 1} layer${(c.layers ?? 1) > 1 ? 's' : ''} of ${o.checkpoint} as a PyTorch state dict ` +
+    '(rnn.weight_ih_l0 ... out.bias; vocabulary in the metadata).');
+}
+
 async function check(o: Record<string, unknown> & { text?: string; string?: string; json?: boolean; init?: string }): Promise<void> {
   const { text, source } = readText(o.text === undefined && o.string === undefined ? { string: 'hello' } : o);
   const init = o.init ? loadCheckpointPath(o.init) : undefined;
-  const cfg = configFrom({ hidden: init?.hidden ?? 8, steps: 20, seqLen: 0, ...o });
+  const cfg = configFrom({ hidden: init?.hidden ?? 8, steps: 20, seqLen: 0, ...o, cell: o.cell ?? init?.cell, layers: o.layers ?? init?.layers });
+  if (cfg.cell !== 'rnn' || cfg.layers !== 1 || cfg.dropout > 0)
+    throw new GpuError(
+      'char-rnn check compares the GPU engine with the CPU engine, and the GPU engine trains the one-layer tanh RNN without dropout so far: ' +
+        'check runs --cell rnn --layers 1 --dropout 0 until then (train, sample and eval take every model with --device cpu).',
+    );
   const vocab = init ? new Vocab(init.vocab) : Vocab.fromText(text);
   const data = vocab.encode(text, source);
   const plan = planBatches(data.length, cfg.batch, cfg.seqLen, o.seqLen !== undefined);
@@ -145,7 +167,10 @@ export function buildProgram(): Command {
     .exitOverride();
   const hyper = (c: Command) =>
     c
-      .option('--hidden <n>', `hidden units H (default ${DEFAULT_CONFIG.hidden})`, num('--hidden', true))
+      .addOption(new Option('--cell <name>', 'recurrent cell: rnn (tanh), lstm or gru, as PyTorch defines them (default rnn)').choices(CELL_NAMES))
+      .option('--layers <n>', `stacked layers L (default ${DEFAULT_CONFIG.layers})`, num('--layers', true))
+      .option('--dropout <p>', 'inverted dropout on every layer\'s output while training, in [0, 1) (default 0)', num('--dropout'))
+      .option('--hidden <n>', `hidden units H per layer (default ${DEFAULT_CONFIG.hidden})`, num('--hidden', true))
       .option('--steps <n>', `optimizer steps (default ${DEFAULT_CONFIG.steps})`, num('--steps', true))
       .option('--lr <x>', 'learning rate (default 0.1 for adagrad, 0.01 for sgd)', num('--lr'))
       .addOption(new Option('--optimizer <name>', `optimizer (default ${DEFAULT_CONFIG.optimizer})`).choices(OPTIMIZERS))
@@ -212,6 +237,13 @@ export function buildProgram(): Command {
     .option('--string <s>', 'text given inline')
     .addOption(deviceOption())
     .action((o) => evaluate(o));
+
+  program
+    .command('export')
+    .description('write a model as a PyTorch state dict (safetensors) for torch.nn.RNN/LSTM/GRU(V, H, L, batch_first=True) + Linear(H, V); see the README')
+    .requiredOption('--checkpoint <ckpt>', 'model file written by train --save')
+    .requiredOption('--pytorch <out>', 'the state dict to write (.safetensors)')
+    .action((o) => exportModel(o));
 
   hyper(program.command('check').description(
     "compare the GPU engine with the CPU's float64 one: every timestep recomputed from the GPU's own state (local step), " +

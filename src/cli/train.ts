@@ -5,7 +5,7 @@ import { saveCheckpoint } from '../checkpoint.js';
 import { optimizerOf } from '../config.js';
 import { planBatches, splitText } from '../data.js';
 import { createEngine, type DeviceKind } from '../engines.js';
-import { DivergedError, TextError, UsageError } from '../errors.js';
+import { DivergedError, GpuError, TextError, UsageError } from '../errors.js';
 import { GpuEngine, type KernelVariant } from '../gpu/engine.js';
 import { initParams } from '../init.js';
 import type { Params, StepShape } from '../model.js';
@@ -62,6 +62,18 @@ function checkOptions(o: TrainOpts): void {
   if (o.logFile) checkOutputPath(o.logFile, '--log-file', true);
 }
 
+/** --cell and --layers given with --init or --resume must be the checkpoint's: its weights
+ * are that model's. */
+function checkModelOptions(o: TrainOpts, ckpt: Checkpoint, from: string): void {
+  const cell = ckpt.cell ?? 'rnn';
+  const layers = ckpt.layers ?? 1;
+  if ((o.cell !== undefined && o.cell !== cell) || (o.layers !== undefined && o.layers !== layers))
+    throw new UsageError(
+      `--cell ${String(o.cell ?? cell)} --layers ${String(o.layers ?? layers)} does not match the model of ${from} (${cell}, ${layers} layer${layers > 1 ? 's' : ''}). ` +
+        'Leave --cell and --layers out: the model comes from the checkpoint.',
+    );
+}
+
 /** The text of a run: as given, or for `--resume CKPT` alone the one recorded in it. A text
  * that differs from the recorded one is refused unless --allow-new-text. */
 function textOf(o: TrainOpts, saved: SavedRun | undefined): { corpus: Corpus; newText: boolean } {
@@ -92,11 +104,12 @@ export async function train(o: TrainOpts): Promise<void> {
   const ckpt = from ? loadCheckpointPath(from) : undefined;
   if (ckpt && o.hidden !== undefined && o.hidden !== ckpt.hidden)
     throw new UsageError(`--hidden ${o.hidden} does not match the hidden size ${ckpt.hidden} of ${from}. Leave --hidden out.`);
+  if (ckpt) checkModelOptions(o, ckpt, from!);
   const saved = o.resume ? trainerStateOf(ckpt!, o.device, o.resume) : undefined;
   const { corpus, newText } = textOf(o, saved);
   const { scan, source } = corpus;
   // a resumed run keeps its configuration; options given now override it (e.g. more --steps)
-  const cfg = saved ? configFrom(o, saved.config) : configFrom({ ...o, hidden: ckpt?.hidden ?? o.hidden });
+  const cfg = saved ? configFrom(o, saved.config) : configFrom({ ...o, hidden: ckpt?.hidden ?? o.hidden, cell: ckpt?.cell ?? o.cell, layers: ckpt?.layers ?? o.layers });
   const vocab = ckpt ? new Vocab(ckpt.vocab) : vocabOf(scan);
   const ids = encodeUtf8(corpus.bytes, scan, vocab, { name: source });
   const { train: data, val } = splitText(ids, cfg.valFraction);
@@ -105,8 +118,10 @@ export async function train(o: TrainOpts): Promise<void> {
   const prime = o.prime ?? String.fromCodePoint(scan.first);
   vocab.encode(prime, 'the prime (--prime)'); // before training, not after
   const notes = saved ? fitSavedRun(saved, cfg, plan, newText, o.resume!) : [];
-  const shape = { V: vocab.size, H: cfg.hidden, B: plan.B, T: plan.T };
+  const shape = { V: vocab.size, H: cfg.hidden, B: plan.B, T: plan.T, cell: cfg.cell, layers: cfg.layers };
   const startParams: Params = ckpt ? ckpt.params : initParams(shape, cfg.seed, cfg.initScale);
+  if (o.device === 'gpu' && cfg.dropout > 0)
+    throw new GpuError(`the GPU engine trains without dropout so far; run --dropout ${cfg.dropout} with --device cpu`);
   const ctx = await gpuContextFor(o.device);
   const engine = await createEngine(o.device, shape, optimizerOf(cfg), startParams, ctx, { profile: o.profile, kernels: o.kernels });
   const trainer = new Trainer(engine, data, cfg, o.init ? ckpt!.step : 0, val);
@@ -117,7 +132,8 @@ export async function train(o: TrainOpts): Promise<void> {
   err(
     `char-rnn: ${data.length.toLocaleString('en-US')} training characters from ${source}` +
       (val ? ` (+${val.length.toLocaleString('en-US')} validation)` : '') +
-      `, vocabulary ${vocab.size}, hidden ${cfg.hidden}, batch ${plan.B} x ${plan.T} timesteps, ${cfg.optimizer} lr ${cfg.lr}` +
+      `, vocabulary ${vocab.size}, ` + (cfg.cell !== 'rnn' || cfg.layers > 1 ? `${cfg.cell} x ${cfg.layers} layer${cfg.layers > 1 ? 's' : ''}, ` : '') +
+      `hidden ${cfg.hidden}` + (cfg.dropout ? `, dropout ${cfg.dropout}` : '') + `, batch ${plan.B} x ${plan.T} timesteps, ${cfg.optimizer} lr ${cfg.lr}` +
       (cfg.schedule !== 'constant' ? ` (${cfg.schedule})` : '') + (cfg.clip ? ` clip ${cfg.clip}` : '') + (cfg.clipNorm ? ` clip-norm ${cfg.clipNorm}` : '') +
       `, device ${o.device}${ctx ? ` (${ctx.adapterName})` : ''}` + (saved ? `; resuming ${o.resume} at step ${trainer.step}` : '') +
       (crlf ? `; note: ${crlf}` : ''),

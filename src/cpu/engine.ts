@@ -1,6 +1,7 @@
 import {
   type Activations,
   type Batch,
+  type Dropout,
   type Engine,
   type EngineState,
   type GenerateOptions,
@@ -8,11 +9,14 @@ import {
   type StepOptions,
   withDefaults,
 } from '../engine.js';
-import { PARAM_NAMES, type Params, type StepShape, toFloat64, zeroParams } from '../model.js';
+import { CELLS, type ModelDims, type ParamSpec, type Params, type StepShape, modelOf, paramTable, toFloat64, zeroParams } from '../model.js';
 import { SAMPLE_STREAM, randUniform } from '../rng.js';
+import { CpuNetwork } from './network.js';
 
-// The reference engine: the tutorial's equations as plain loops in float64, written from the
-// math and independently of the WGSL. Shapes as in src/model.ts; batches time-major (t*B + b).
+// The reference engine in float64: the network of src/cpu/network.ts (any cell, any depth,
+// written from the equations and independently of the WGSL) with the carried state, the
+// optimizers, evaluation and generation around it. Shapes as in src/model.ts; batches
+// time-major (t*B + b).
 
 const f64 = (n: number) => new Float64Array(n);
 
@@ -20,17 +24,18 @@ export class CpuEngine implements Engine {
   readonly device = 'cpu' as const;
   readonly shape: StepShape;
   readonly optimizer: Required<OptimizerConfig>;
+  private readonly model: ModelDims;
+  private readonly table: ParamSpec[];
+  private readonly net: CpuNetwork;
+  private gen?: CpuNetwork; // B = 1, T = 1, for generate()
   private p: Params<Float64Array>;
   private g: Params<Float64Array>;
   private m: Params<Float64Array>; // optimizer state: momentum, squared sums, Adam's m
   private v: Params<Float64Array>; // Adam's v
   private t = 0; // optimizer steps taken
   gradNorm = NaN;
-  private hprev: Float64Array; // (B, H) state carried to the next step
-  private hs: Float64Array; // (T+1, B, H)
-  private ps: Float64Array; // (T, B, V)
-  private dtanh: Float64Array; // (T, B, H)
-  private losses: Float64Array; // (T, B) -log p[target]
+  private hprev: Float64Array; // (L, B, H) state carried to the next step
+  private cprev: Float64Array; // (L, B, H) the LSTM's cell state carried likewise (empty otherwise)
   private loss = NaN;
 
   /** `share`: use `params` itself (float64) as this engine's parameters, e.g. an evaluator
@@ -38,25 +43,27 @@ export class CpuEngine implements Engine {
   constructor(shape: StepShape, optimizer: OptimizerConfig, params: Params, share = false) {
     this.shape = { ...shape };
     this.optimizer = withDefaults(optimizer);
-    const { V, H, B, T } = shape;
+    this.model = modelOf(shape);
+    this.table = paramTable(this.model);
+    const { H, B, T } = shape;
+    const L = this.model.layers;
+    this.net = new CpuNetwork({ ...this.model, B, T });
     this.p = share ? (params as Params<Float64Array>) : toFloat64(params);
     this.g = zeroParams(shape, f64);
     this.m = zeroParams(shape, f64);
     this.v = zeroParams(shape, f64);
-    this.hprev = f64(B * H);
-    this.hs = f64((T + 1) * B * H);
-    this.ps = f64(T * B * V);
-    this.dtanh = f64(T * B * H);
-    this.losses = f64(T * B);
+    this.hprev = f64(L * B * H);
+    this.cprev = f64(CELLS[this.model.cell].cellState ? L * B * H : 0);
   }
 
   setParams(params: Params): void {
-    for (const k of PARAM_NAMES) {
-      this.p[k].set(params[k]);
-      this.m[k].fill(0);
-      this.v[k].fill(0);
+    for (const { name } of this.table) {
+      this.p[name].set(params[name]);
+      this.m[name].fill(0);
+      this.v[name].fill(0);
     }
     this.hprev.fill(0);
+    this.cprev.fill(0);
     this.t = 0;
   }
 
@@ -65,16 +72,20 @@ export class CpuEngine implements Engine {
   }
 
   async getState(): Promise<EngineState> {
-    return { params: toFloat64(this.p), m: toFloat64(this.m), v: toFloat64(this.v), hprev: this.hprev.slice(), t: this.t };
+    const s: EngineState = { params: toFloat64(this.p), m: toFloat64(this.m), v: toFloat64(this.v), hprev: this.hprev.slice(), t: this.t };
+    if (this.cprev.length) s.cprev = this.cprev.slice();
+    return s;
   }
 
   setState(s: EngineState): void {
-    for (const k of PARAM_NAMES) {
-      this.p[k].set(s.params[k]);
-      this.m[k].set(s.m[k]);
-      this.v[k].set(s.v[k]);
+    for (const { name } of this.table) {
+      this.p[name].set(s.params[name]);
+      this.m[name].set(s.m[name]);
+      this.v[name].set(s.v[name]);
     }
     this.hprev.set(s.hprev);
+    if (s.cprev) this.cprev.set(s.cprev);
+    else this.cprev.fill(0);
     this.t = s.t;
   }
 
@@ -88,6 +99,7 @@ export class CpuEngine implements Engine {
     const n = data.length - 1;
     const batch = { inputs: new Uint32Array(T), targets: new Uint32Array(T) };
     this.hprev.fill(0);
+    this.cprev.fill(0);
     let sum = 0;
     for (let start = 0; start < n; start += T) {
       const len = Math.min(T, n - start);
@@ -96,112 +108,54 @@ export class CpuEngine implements Engine {
       batch.inputs.set(data.subarray(start, start + len));
       batch.targets.set(data.subarray(start + 1, start + 1 + len));
       this.forward(batch, false);
-      for (let t = 0; t < len; t++) sum += this.losses[t];
+      for (let t = 0; t < len; t++) sum += this.net.losses[t];
       // a partial last chunk leaves hprev after padding: unused, the data ends there
     }
     return { loss: n > 0 ? sum / n : NaN, count: n };
   }
 
-  /** h_t and p_t for every position; returns the mean loss. */
-  private forward(batch: Batch, reset: boolean): number {
-    const { V, H, B, T } = this.shape;
-    const { W_xh, W_hh, b_h, W_hy, b_y } = this.p;
-    const hs = this.hs;
-    const ps = this.ps;
-    if (reset) this.hprev.fill(0);
-    hs.set(this.hprev, 0);
-    let loss = 0;
-    for (let t = 0; t < T; t++) {
-      for (let b = 0; b < B; b++) {
-        const x = batch.inputs[t * B + b];
-        const prev = t * B * H + b * H; // h_{t-1} of stream b
-        const cur = (t + 1) * B * H + b * H;
-        for (let i = 0; i < H; i++) {
-          let a = W_xh[i * V + x] + b_h[i];
-          for (let j = 0; j < H; j++) a += W_hh[i * H + j] * hs[prev + j];
-          hs[cur + i] = Math.tanh(a);
-        }
-        const po = (t * B + b) * V;
-        let max = -Infinity;
-        for (let v = 0; v < V; v++) {
-          let y = b_y[v];
-          for (let i = 0; i < H; i++) y += W_hy[v * H + i] * hs[cur + i];
-          ps[po + v] = y;
-          if (y > max) max = y;
-        }
-        let sum = 0;
-        for (let v = 0; v < V; v++) sum += ps[po + v] = Math.exp(ps[po + v] - max);
-        for (let v = 0; v < V; v++) ps[po + v] /= sum;
-        const l = -Math.log(ps[po + batch.targets[t * B + b]]);
-        this.losses[t * B + b] = l;
-        loss += l;
-      }
-    }
-    this.hprev.set(hs.subarray(T * B * H));
-    return (this.loss = loss / (T * B));
+  /** The carried states (hprev, cprev) as per-layer (B, H) views. */
+  private views(a: Float64Array): Float64Array[] {
+    const n = this.shape.B * this.shape.H;
+    return Array.from({ length: this.model.layers }, (_, l) => (a.length ? a.subarray(l * n, (l + 1) * n) : a));
   }
 
-  /** BPTT as the tutorial's backward_pass: gradients summed over time, averaged over streams. */
-  private backward(batch: Batch): void {
-    const { V, H, B, T } = this.shape;
-    const { W_hh, W_hy } = this.p;
-    const { W_xh: dW_xh, W_hh: dW_hh, b_h: db_h, W_hy: dW_hy, b_y: db_y } = this.g;
-    for (const k of PARAM_NAMES) this.g[k].fill(0);
-    const hs = this.hs;
-    const dy = f64(V);
-    const dh = f64(H);
-    const dtanh = f64(H);
-    for (let b = 0; b < B; b++) {
-      const dh_next = f64(H);
-      for (let t = T - 1; t >= 0; t--) {
-        const x = batch.inputs[t * B + b];
-        const prev = t * B * H + b * H;
-        const cur = (t + 1) * B * H + b * H;
-        const po = (t * B + b) * V;
-        for (let v = 0; v < V; v++) dy[v] = this.ps[po + v];
-        dy[batch.targets[t * B + b]] -= 1;
-        for (let v = 0; v < V; v++) {
-          for (let i = 0; i < H; i++) dW_hy[v * H + i] += dy[v] * hs[cur + i];
-          db_y[v] += dy[v];
-        }
-        for (let i = 0; i < H; i++) {
-          let s = dh_next[i];
-          for (let v = 0; v < V; v++) s += W_hy[v * H + i] * dy[v];
-          dh[i] = s;
-          const h = hs[cur + i];
-          dtanh[i] = s * (1 - h * h);
-        }
-        this.dtanh.set(dtanh, (t * B + b) * H);
-        for (let i = 0; i < H; i++) {
-          dW_xh[i * V + x] += dtanh[i];
-          for (let j = 0; j < H; j++) dW_hh[i * H + j] += dtanh[i] * hs[prev + j];
-          db_h[i] += dtanh[i];
-        }
-        for (let j = 0; j < H; j++) {
-          let s = 0;
-          for (let i = 0; i < H; i++) s += W_hh[i * H + j] * dtanh[i];
-          dh_next[j] = s;
-        }
-      }
+  /** Every layer's h_t (and c_t) and p_t for every position from the carried state, which
+   * moves on to the states at T; returns the mean loss. */
+  private forward(batch: Batch, reset: boolean, dropout?: Dropout): number {
+    const { B, H, T } = this.shape;
+    if (reset) {
+      this.hprev.fill(0);
+      this.cprev.fill(0);
     }
-    if (B > 1) for (const k of PARAM_NAMES) for (let n = 0; n < this.g[k].length; n++) this.g[k][n] /= B;
+    const loss = this.net.forward(this.p, batch, this.views(this.hprev), this.views(this.cprev), dropout);
+    for (let l = 0; l < this.model.layers; l++) {
+      this.hprev.set(this.net.hs[l].subarray(T * B * H), l * B * H);
+      if (this.cprev.length) this.cprev.set(this.net.cs[l].subarray(T * B * H), l * B * H);
+    }
+    return (this.loss = loss);
+  }
+
+  /** BPTT of the last forward: gradients summed over time, averaged over streams. */
+  private backward(batch: Batch): void {
+    this.net.backward(this.p, batch, this.g);
   }
 
   private update(lr: number): void {
     const o = this.optimizer;
     this.t++;
     let norm = 0;
-    for (const k of PARAM_NAMES) for (const x of this.g[k]) norm += x * x;
+    for (const { name } of this.table) for (const x of this.g[name]) norm += x * x;
     this.gradNorm = norm = Math.sqrt(norm);
     const scale = o.clipNorm > 0 && norm > o.clipNorm ? o.clipNorm / norm : 1;
     const bc1 = 1 - Math.pow(o.beta1, this.t);
     const bc2 = 1 - Math.pow(o.beta2, this.t);
-    for (const k of PARAM_NAMES) {
-      const w = this.p[k];
-      const g = this.g[k];
-      const m = this.m[k];
-      const v = this.v[k];
-      const decay = o.name === 'adamw' && k.startsWith('W_') ? o.weightDecay : 0;
+    for (const { name, kind } of this.table) {
+      const w = this.p[name];
+      const g = this.g[name];
+      const m = this.m[name];
+      const v = this.v[name];
+      const decay = o.name === 'adamw' && kind === 'matrix' ? o.weightDecay : 0;
       for (let n = 0; n < w.length; n++) {
         let gn = g[n] * scale;
         if (o.clip > 0) gn = Math.min(o.clip, Math.max(-o.clip, gn));
@@ -231,7 +185,7 @@ export class CpuEngine implements Engine {
   }
 
   async step(batch: Batch, opts: StepOptions = {}): Promise<number | undefined> {
-    const loss = this.forward(batch, opts.reset ?? false);
+    const loss = this.forward(batch, opts.reset ?? false, opts.dropout);
     this.backward(batch);
     this.update(opts.lr ?? this.optimizer.lr);
     if (opts.wantLoss) opts.onGradNorm?.(this.gradNorm);
@@ -241,26 +195,38 @@ export class CpuEngine implements Engine {
   /** One optimizer update from given gradients instead of this engine's own (src/check.ts
    * recomputes the GPU's last update from its gradients). */
   applyGradients(g: Params, lr = this.optimizer.lr): void {
-    for (const k of PARAM_NAMES) this.g[k].set(g[k]);
+    for (const { name } of this.table) this.g[name].set(g[name]);
     this.update(lr);
   }
 
-  async forwardBackward(batch: Batch, opts: { reset?: boolean } = {}): Promise<number> {
-    const loss = this.forward(batch, opts.reset ?? false);
+  async forwardBackward(batch: Batch, opts: { reset?: boolean; dropout?: Dropout } = {}): Promise<number> {
+    const loss = this.forward(batch, opts.reset ?? false, opts.dropout);
     this.backward(batch);
     return loss;
   }
 
   async inspect(): Promise<Activations> {
-    return { hs: this.hs.slice(), ps: this.ps.slice(), grads: toFloat64(this.g), dtanh: this.dtanh.slice(), loss: this.loss };
+    const { cell, layers } = this.model;
+    const cat = (a: Float64Array[]) => {
+      const out = f64(a.reduce((n, x) => n + x.length, 0));
+      a.reduce((at, x) => (out.set(x, at), at + x.length), 0);
+      return out;
+    };
+    const a: Activations = { hs: cat(this.net.hs), ps: this.net.ps.slice(), grads: toFloat64(this.g), dpre: cat(this.net.dpre), loss: this.loss };
+    if (CELLS[cell].cellState) a.cs = cat(this.net.cs);
+    if (cell === 'rnn' && layers === 1) a.dtanh = this.net.dpre[0].slice();
+    return a;
   }
 
-  /** The loss of the current parameters on a batch, nothing changed (for finite differences). */
+  /** The loss of the current parameters on a batch from the states h0 (L, B, H; default 0),
+   * nothing changed (for finite differences). */
   lossOf(batch: Batch, h0?: Float64Array): number {
-    const keep = this.hprev.slice();
+    const keep = [this.hprev.slice(), this.cprev.slice()];
     this.hprev.set(h0 ?? f64(this.hprev.length));
+    this.cprev.fill(0);
     const l = this.forward(batch, false);
-    this.hprev.set(keep);
+    this.hprev.set(keep[0]);
+    this.cprev.set(keep[1]);
     return l;
   }
 
@@ -271,35 +237,36 @@ export class CpuEngine implements Engine {
 
   async generate(o: GenerateOptions): Promise<Uint32Array[]> {
     const { V, H } = this.shape;
-    const { W_xh, W_hh, b_h, W_hy, b_y } = this.p;
+    const L = this.model.layers;
     const streams = o.streams ?? 1;
     const temperature = o.temperature ?? 1;
     const seed = o.seed ?? 0;
     if (o.prime.length === 0) throw new Error('generate: the prime must hold at least one character');
+    const net = (this.gen ??= new CpuNetwork({ ...this.model, B: 1, T: 1 }));
+    const lstm = CELLS[this.model.cell].cellState;
+    const h = Array.from({ length: L }, () => f64(H));
+    const c = Array.from({ length: L }, () => f64(lstm ? H : 0));
+    const one = { inputs: new Uint32Array(1), targets: new Uint32Array(1) };
     const out: Uint32Array[] = [];
-    const h = f64(H);
-    const hn = f64(H);
-    const y = f64(V);
     for (let s = 0; s < streams; s++) {
-      h.fill(0);
+      for (let l = 0; l < L; l++) {
+        h[l].fill(0);
+        c[l].fill(0);
+      }
       const gen = new Uint32Array(o.length);
       let x = o.prime[0];
       for (let n = 0; n < o.prime.length - 1 + o.length; n++) {
-        for (let i = 0; i < H; i++) {
-          let a = W_xh[i * V + x] + b_h[i];
-          for (let j = 0; j < H; j++) a += W_hh[i * H + j] * h[j];
-          hn[i] = Math.tanh(a);
+        one.inputs[0] = x;
+        net.forward(this.p, one, h, c);
+        for (let l = 0; l < L; l++) {
+          h[l].set(net.hs[l].subarray(H));
+          if (lstm) c[l].set(net.cs[l].subarray(H));
         }
-        h.set(hn);
         if (n < o.prime.length - 1) {
           x = o.prime[n + 1];
           continue;
         }
-        for (let v = 0; v < V; v++) {
-          let a = b_y[v];
-          for (let i = 0; i < H; i++) a += W_hy[v * H + i] * h[i];
-          y[v] = a;
-        }
+        const y = net.ys.subarray(0, V);
         const k = n - (o.prime.length - 1);
         x = o.greedy ? argmax(y) : sampleIndex(y, temperature, randUniform(seed, SAMPLE_STREAM + s, k), o.topK ?? 0, o.topP ?? 1);
         gen[k] = x;

@@ -35,9 +35,14 @@ export class CpuNetwork {
   private readonly extra: F64[];
   /** per layer (T, B, H): the dropout scale of each of its outputs (all 1 without dropout) */
   private readonly masks: F64[];
-  /** (T, B, V) probabilities, (T, B) -log p[target] */
+  /** per layer (T, B, G*H): the loss's gradient with respect to ax (after backward()) */
+  readonly dpre: F64[];
+  /** (T, B, V) logits y and probabilities p, (T, B) -log p[target] */
+  readonly ys: F64;
   readonly ps: F64;
   readonly losses: F64;
+  /** per layer: the tensor names of its W_xh, W_hh, b_h (and b_hn) */
+  private readonly names: { W_xh: string; W_hh: string; b_h: string; b_hn: string }[];
 
   constructor(s: NetworkShape) {
     this.s = { ...s };
@@ -50,12 +55,12 @@ export class CpuNetwork {
     this.act = per(T * B * this.G * H);
     this.extra = per(cell === 'gru' ? T * B * H : 0);
     this.masks = per(T * B * H);
+    this.dpre = per(T * B * this.G * H);
+    this.ys = f64(T * B * V);
     this.ps = f64(T * B * V);
     this.losses = f64(T * B);
-  }
-
-  private name(role: string, l: number): string {
-    return this.table.find((p) => p.role === role && p.layer === l)!.name;
+    const name = (role: string, l: number) => this.table.find((p) => p.role === role && p.layer === l)?.name ?? '';
+    this.names = Array.from({ length: layers }, (_, l) => ({ W_xh: name('W_xh', l), W_hh: name('W_hh', l), b_h: name('b_h', l), b_hn: name('b_hn', l) }));
   }
 
   /** Forward over the batch from the states h0[l], c0[l] (B, H); the states after it are
@@ -68,8 +73,8 @@ export class CpuNetwork {
     for (let l = 0; l < layers; l++) {
       this.hs[l].set(h0[l], 0);
       if (this.cs[l].length) this.cs[l].set(c0[l], 0);
-      for (let k = 0; k < T * B * H; k++)
-        this.masks[l][k] = dropout ? dropoutScale(dropout.p, dropout.seed, dropout.step, l, Math.floor(k / H), H, k % H) : 1;
+      if (!dropout || dropout.p === 0) this.masks[l].fill(1);
+      else for (let k = 0; k < T * B * H; k++) this.masks[l][k] = dropoutScale(dropout.p, dropout.seed, dropout.step, l, Math.floor(k / H), H, k % H);
     }
     let loss = 0;
     const yin = f64(H);
@@ -77,25 +82,27 @@ export class CpuNetwork {
       for (let b = 0; b < B; b++) {
         const pos = t * B + b;
         for (let l = 0; l < layers; l++) {
-          const W_xh = P[this.name('W_xh', l)], W_hh = P[this.name('W_hh', l)], b_h = P[this.name('b_h', l)];
+          const nm = this.names[l];
+          const W_xh = P[nm.W_xh], W_hh = P[nm.W_hh], b_h = P[nm.b_h];
+          const hsl = this.hs[l];
+          const at = t * B * H + b * H; // h_{t-1} of stream b; h_t is at + B*H
           const inH = l ? this.hs[l - 1] : undefined;
-          const inAt = (t + 1) * B * H + b * H;
+          const inMask = l ? this.masks[l - 1] : undefined;
           const x = batch.inputs[pos];
           for (let r = 0; r < G * H; r++) {
             let a = b_h[r];
             if (!inH) a += W_xh[r * V + x];
-            else for (let j = 0; j < H; j++) a += W_xh[r * H + j] * inH[inAt + j] * this.masks[l - 1][pos * H + j];
+            else for (let j = 0; j < H; j++) a += W_xh[r * H + j] * inH[at + B * H + j] * inMask![pos * H + j];
             ax[r] = a;
             let s = 0;
-            for (let j = 0; j < H; j++) s += W_hh[r * H + j] * this.hs[l][t * B * H + b * H + j];
+            for (let j = 0; j < H; j++) s += W_hh[r * H + j] * hsl[at + j];
             ah[r] = s;
           }
-          const at = t * B * H + b * H;
           step.forward(
-            H, ax, ah, this.hs[l].subarray(at, at + H), this.cs[l].subarray(at, at + H), cell === 'gru' ? P[this.name('b_hn', l)] : undefined,
+            H, ax, ah, hsl.subarray(at, at + H), this.cs[l].subarray(at, at + H), cell === 'gru' ? P[nm.b_hn] : undefined,
             hOut, cOut, this.act[l].subarray(pos * G * H, (pos + 1) * G * H), this.extra[l].subarray(pos * H, (pos + 1) * H),
           );
-          this.hs[l].set(hOut, at + B * H);
+          hsl.set(hOut, at + B * H);
           if (this.cs[l].length) this.cs[l].set(cOut, at + B * H);
         }
         const top = this.hs[layers - 1];
@@ -114,7 +121,7 @@ export class CpuNetwork {
     for (let v = 0; v < V; v++) {
       let y = b_y[v];
       for (let i = 0; i < H; i++) y += W_hy[v * H + i] * yin[i];
-      this.ps[po + v] = y;
+      this.ys[po + v] = this.ps[po + v] = y;
       if (y > max) max = y;
     }
     let sum = 0;
@@ -129,7 +136,6 @@ export class CpuNetwork {
     const G = this.G;
     const step = CELL_STEPS[cell];
     for (const p of this.table) grads[p.name].fill(0);
-    const n = (role: string, l: number) => this.name(role, l);
     const [dy, dyin, dax, dah, dhDirect, dcPrev, dxin] = [f64(V), f64(H), f64(G * H), f64(G * H), f64(H), f64(H), f64(H)];
     const dh = Array.from({ length: layers }, () => f64(H)); // dh of layer l's output at t
     const dhNext = Array.from({ length: layers }, () => f64(H)); // carried from t+1
@@ -159,19 +165,24 @@ export class CpuNetwork {
           dh[layers - 1][i] = s * topMask[pos * H + i];
         }
         for (let l = layers - 1; l >= 0; l--) {
-          const W_xh = P[n('W_xh', l)], W_hh = P[n('W_hh', l)];
-          const dW_xh = grads[n('W_xh', l)], dW_hh = grads[n('W_hh', l)], db_h = grads[n('b_h', l)];
+          const nm = this.names[l];
+          const W_xh = P[nm.W_xh], W_hh = P[nm.W_hh];
+          const dW_xh = grads[nm.W_xh], dW_hh = grads[nm.W_hh], db_h = grads[nm.b_h];
+          const hsl = this.hs[l];
           for (let i = 0; i < H; i++) dh[l][i] += dhNext[l][i];
           step.backward(
             H, dh[l], dcNext[l], this.hs[l].subarray(at, at + H), this.cs[l].subarray(at, at + H), this.cs[l].subarray(at + B * H, at + 2 * B * H),
             this.act[l].subarray(pos * G * H, (pos + 1) * G * H), this.extra[l].subarray(pos * H, (pos + 1) * H),
-            dax, dah, dhDirect, dcPrev, cell === 'gru' ? grads[n('b_hn', l)] : undefined,
+            dax, dah, dhDirect, dcPrev, cell === 'gru' ? grads[nm.b_hn] : undefined,
           );
+          this.dpre[l].set(dax, pos * G * H);
+          const inH = l ? this.hs[l - 1] : undefined;
+          const inMask = l ? this.masks[l - 1] : undefined;
           for (let r = 0; r < G * H; r++) {
             db_h[r] += dax[r];
-            if (l === 0) dW_xh[r * V + batch.inputs[pos]] += dax[r];
-            else for (let j = 0; j < H; j++) dW_xh[r * H + j] += dax[r] * this.hs[l - 1][at + B * H + j] * this.masks[l - 1][pos * H + j];
-            for (let j = 0; j < H; j++) dW_hh[r * H + j] += dah[r] * this.hs[l][at + j];
+            if (!inH) dW_xh[r * V + batch.inputs[pos]] += dax[r];
+            else for (let j = 0; j < H; j++) dW_xh[r * H + j] += dax[r] * inH[at + B * H + j] * inMask![pos * H + j];
+            for (let j = 0; j < H; j++) dW_hh[r * H + j] += dah[r] * hsl[at + j];
           }
           for (let j = 0; j < H; j++) {
             let s = dhDirect[j];
