@@ -2,8 +2,7 @@ import { CpuEngine } from './cpu/engine.js';
 import type { Engine, OptimizerConfig } from './engine.js';
 import type { GpuContext } from './gpu/context.js';
 import { GpuEngine, type GpuEngineOptions } from './gpu/engine.js';
-import { GpuError } from './errors.js';
-import { type Params, type StepShape, modelOf } from './model.js';
+import type { Params, StepShape } from './model.js';
 
 export type DeviceKind = 'gpu' | 'cpu';
 
@@ -17,9 +16,6 @@ export async function createEngine(
   gpuOptions?: GpuEngineOptions,
 ): Promise<Engine> {
   if (device === 'cpu') return new CpuEngine(shape, optimizer, params);
-  const { cell, layers } = modelOf(shape);
-  if (cell !== 'rnn' || layers !== 1)
-    throw new GpuError(`the GPU engine trains the one-layer tanh RNN so far; run --cell ${cell}${layers !== 1 ? ` --layers ${layers}` : ''} with --device cpu`);
   if (!ctx) throw new Error("createEngine('gpu') needs a GPU context");
   return GpuEngine.create(ctx, shape, optimizer, params, undefined, gpuOptions);
 }

@@ -5,7 +5,7 @@ import { saveCheckpoint } from '../checkpoint.js';
 import { optimizerOf } from '../config.js';
 import { planBatches, splitText } from '../data.js';
 import { createEngine, type DeviceKind } from '../engines.js';
-import { DivergedError, GpuError, TextError, UsageError } from '../errors.js';
+import { DivergedError, TextError, UsageError } from '../errors.js';
 import { GpuEngine, type KernelVariant } from '../gpu/engine.js';
 import { initParams } from '../init.js';
 import type { Params, StepShape } from '../model.js';
@@ -120,10 +120,12 @@ export async function train(o: TrainOpts): Promise<void> {
   const notes = saved ? fitSavedRun(saved, cfg, plan, newText, o.resume!) : [];
   const shape = { V: vocab.size, H: cfg.hidden, B: plan.B, T: plan.T, cell: cfg.cell, layers: cfg.layers };
   const startParams: Params = ckpt ? ckpt.params : initParams(shape, cfg.seed, cfg.initScale);
-  if (o.device === 'gpu' && cfg.dropout > 0)
-    throw new GpuError(`the GPU engine trains without dropout so far; run --dropout ${cfg.dropout} with --device cpu`);
   const ctx = await gpuContextFor(o.device);
-  const engine = await createEngine(o.device, shape, optimizerOf(cfg), startParams, ctx, { profile: o.profile, kernels: o.kernels });
+  const engine = await createEngine(o.device, shape, optimizerOf(cfg), startParams, ctx, {
+    profile: o.profile,
+    kernels: o.kernels,
+    layerKernels: cfg.dropout > 0, // (the tuned kernels of the one-layer tanh RNN have no dropout)
+  });
   const trainer = new Trainer(engine, data, cfg, o.init ? ckpt!.step : 0, val);
   if (saved) trainer.restore(saved.state);
   // --steps is the run's total; with --init, the steps to add to the checkpoint's count
