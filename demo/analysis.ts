@@ -1,41 +1,57 @@
-import { CpuEngine, type Params, type Vocab } from '../src/index.js';
+import { CpuEngine, type ModelDims, type Params, type Vocab } from '../src/index.js';
 
-// What the model computes on a typed string: the hidden state after every character, the
-// distribution over the next character, and how surprising each character was. Runs the
-// float64 CPU engine on a copy of the current weights (cheap: one forward pass).
+// What the model computes on a typed string: every layer's hidden state (and the LSTM's cell
+// state) after every character, the distribution over the next character, and how surprising
+// each character was. Runs the float64 CPU engine on a copy of the current weights (cheap:
+// one forward pass).
+
+/** One layer's states after each character: h[t] (H values in [-1, 1]); for the LSTM also
+ * the cell state c[t] (unbounded). */
+export interface LayerStates {
+  h: Float64Array[];
+  c?: Float64Array[];
+}
 
 export interface Inspection {
   chars: string[];
   H: number;
+  cell: ModelDims['cell'];
   /** vocabulary, in index order */
   vocab: readonly string[];
-  /** hs[t]: the hidden state after reading chars[t] (H values in [-1, 1]) */
-  hs: Float64Array[];
+  /** layers[l], l = 0 the layer that reads the characters; the last one feeds W_hy */
+  layers: LayerStates[];
   /** ps[t]: the model's distribution over the character after chars[t] */
   ps: Float64Array[];
   /** bits[t] = -log2 p(chars[t] | chars before it); undefined for the first character */
   bits: (number | undefined)[];
 }
 
-export async function inspectText(params: Params, vocab: Vocab, H: number, text: string): Promise<Inspection> {
+/** Rows t = 1..T of a (L, T+1, 1, H) layer-major tensor, for layer l. */
+function statesOf(a: Float32Array | Float64Array, l: number, T: number, H: number): Float64Array[] {
+  const base = l * (T + 1) * H;
+  return Array.from({ length: T }, (_, t) => Float64Array.from(a.subarray(base + (t + 1) * H, base + (t + 2) * H)));
+}
+
+export async function inspectText(params: Params, vocab: Vocab, dims: ModelDims, text: string): Promise<Inspection> {
+  const { H, cell, layers: L } = dims;
   const ids = vocab.encode(text, 'the string');
   const T = ids.length;
   const V = vocab.size;
-  if (T === 0) return { chars: [], H, vocab: vocab.chars, hs: [], ps: [], bits: [] };
-  const cpu = new CpuEngine({ V, H, B: 1, T }, { name: 'sgd', lr: 1, clip: 0 }, params);
+  const empty = { chars: [], H, cell, vocab: vocab.chars, ps: [], bits: [] };
+  if (T === 0) return { ...empty, layers: Array.from({ length: L }, () => ({ h: [] })) };
+  const cpu = new CpuEngine({ V, H, B: 1, T, cell, layers: L }, { name: 'sgd', lr: 1, clip: 0 }, params);
   // The target after the last character is unknown; any index will do, its loss is not shown.
   const targets = new Uint32Array(T);
   targets.set(ids.subarray(1));
   await cpu.forwardBackward({ inputs: ids, targets }, { reset: true });
   const a = await cpu.inspect();
-  const hs: Float64Array[] = [];
-  const ps: Float64Array[] = [];
-  for (let t = 0; t < T; t++) {
-    hs.push(Float64Array.from(a.hs.subarray((t + 1) * H, (t + 2) * H)));
-    ps.push(Float64Array.from(a.ps.subarray(t * V, (t + 1) * V)));
-  }
+  const layers = Array.from({ length: L }, (_, l): LayerStates => {
+    const h = statesOf(a.hs, l, T, H);
+    return a.cs ? { h, c: statesOf(a.cs, l, T, H) } : { h };
+  });
+  const ps = Array.from({ length: T }, (_, t) => Float64Array.from(a.ps.subarray(t * V, (t + 1) * V)));
   const bits = Array.from(ids, (id, t) => (t === 0 ? undefined : -Math.log2(ps[t - 1][id])));
-  return { chars: [...text], H, vocab: vocab.chars, hs, ps, bits };
+  return { chars: [...text], H, cell, vocab: vocab.chars, layers, ps, bits };
 }
 
 export interface Repeat {
@@ -43,7 +59,7 @@ export interface Repeat {
   /** positions of its first two occurrences */
   first: number;
   second: number;
-  /** max over hidden units of |h_first - h_second| */
+  /** max over the hidden units of every layer of |h_first - h_second| */
   maxDiff: number;
 }
 
@@ -57,7 +73,7 @@ export function repeats(ins: Inspection): Repeat[] {
     if (f === undefined) firstAt.set(c, t);
     else if (!out.some((r) => r.char === c)) {
       let maxDiff = 0;
-      for (let i = 0; i < ins.H; i++) maxDiff = Math.max(maxDiff, Math.abs(ins.hs[f][i] - ins.hs[t][i]));
+      for (const { h } of ins.layers) for (let i = 0; i < ins.H; i++) maxDiff = Math.max(maxDiff, Math.abs(h[f][i] - h[t][i]));
       out.push({ char: c, first: f, second: t, maxDiff });
     }
   });

@@ -7,9 +7,9 @@ import { LossChart } from './views/chart.js';
 import { renderCheck, renderCheckPending } from './views/check.js';
 import * as controls from './views/controls.js';
 import { byId, describeError, showMessage, shownChar } from './views/dom.js';
-import { renderCliHint } from './views/cli.js';
+import { renderCliHint, renderTrainHint } from './views/cli.js';
 import { download, fileBytes, fileText } from './views/files.js';
-import { drawHeatmap } from './views/heatmap.js';
+import { renderHeatmap } from './views/heatmap.js';
 import { renderBars, renderSurprisalLegend, renderTokens, repeatNote } from './views/inspect.js';
 import { isOff, renderDevice, renderPreview, renderProgress, renderSummary, setOff, showNoGpuNotice } from './views/live.js';
 
@@ -31,7 +31,7 @@ const el = {
   sampleMessage: byId('sample-message'),
   inspectInput: byId<HTMLInputElement>('inspect-input'),
   inspectMessage: byId('inspect-message'),
-  heatmap: byId<HTMLCanvasElement>('heatmap'),
+  heatmap: byId('heatmap'),
   checkTable: byId<HTMLTableElement>('check-table'),
   checkVerdict: byId('check-verdict'),
   ckptMessage: byId('ckpt-message'),
@@ -83,8 +83,13 @@ async function start(): Promise<void> {
       refreshing = false;
     }
   }
+  const renderTrainCli = () => {
+    const c = session.settings;
+    renderTrainHint(c, text, textName, session.progress.step || readForm().config.steps);
+  };
   session.onProgress = (p) => {
     renderProgress(p);
+    if (!p.running) renderTrainCli();
     chart.show(session.series.step, session.series.loss);
     if (!p.running || performance.now() - lastRefresh > REFRESH_MS) void refresh();
   };
@@ -92,6 +97,7 @@ async function start(): Promise<void> {
     renderProgress(session.progress);
     renderSummary(session.summary);
     renderDevice(session.summary, adapterName);
+    renderTrainCli();
     chart.show(session.series.step, session.series.loss);
     if (session.summary.textProblem) showMessage(el.trainMessage, session.summary.textProblem, 'info');
   }
@@ -192,7 +198,7 @@ async function start(): Promise<void> {
 
   // --- training ----------------------------------------------------------------------------
   controls.onConfigChange(async (field) => {
-    if (field === 'steps') return;
+    if (field === 'steps') return renderTrainCli();
     if (field === 'device') {
       try {
         await session.setDevice(readForm().device);
@@ -272,7 +278,7 @@ async function start(): Promise<void> {
       showMessage(el.inspectMessage, '', 'info');
       showSelected();
       renderSurprisalLegend(byId('surprisal-legend'), ins.vocab.length);
-      drawHeatmap(el.heatmap, ins, el.heatmap.parentElement!.clientWidth);
+      renderHeatmap(el.heatmap, ins, el.heatmap.clientWidth);
       byId('repeat-note').textContent = repeatNote(repeats(ins));
     } catch (e) {
       showMessage(el.inspectMessage, describeError(e));
@@ -283,6 +289,14 @@ async function start(): Promise<void> {
     clearTimeout(inspectTimer);
     inspectTimer = setTimeout(() => void refreshInspect(), 120);
   });
+  // The heatmap's columns are sized to its box: redrawn when the box changes width.
+  let heatmapWidth = el.heatmap.clientWidth;
+  new ResizeObserver(() => {
+    if (el.heatmap.clientWidth === heatmapWidth) return;
+    heatmapWidth = el.heatmap.clientWidth;
+    clearTimeout(inspectTimer);
+    inspectTimer = setTimeout(() => void refreshInspect(), 120);
+  }).observe(el.heatmap);
 
   // --- GPU vs CPU --------------------------------------------------------------------------
   const checkButton = byId<HTMLButtonElement>('check-run');

@@ -9,6 +9,7 @@ import {
   type LogEntry,
   loadCheckpoint,
   type CellName,
+  type ModelDims,
   type Params,
   paramNames,
   parameterCount,
@@ -61,7 +62,7 @@ interface Start {
   vocab: readonly string[];
   hidden: number;
   step: number;
-  /** the model of a loaded checkpoint (default: the one-layer tanh RNN) */
+  /** the model of the weights (default: the one-layer tanh RNN, as in a format-1 checkpoint) */
   cell?: CellName;
   layers?: number;
 }
@@ -79,6 +80,9 @@ export interface Progress {
 export interface ModelSummary {
   V: number;
   H: number;
+  cell: CellName;
+  layers: number;
+  dropout: number;
   B: number;
   T: number;
   parameters: number;
@@ -130,6 +134,11 @@ export class Session {
     return this.summaryInfo;
   }
 
+  /** The settings the current model trains with (`seqLen` as planned for the text). */
+  get settings(): TrainConfig {
+    return { ...this.config, seqLen: this.spec.config.seqLen };
+  }
+
   get isRunning(): boolean {
     return this.running !== undefined;
   }
@@ -174,7 +183,9 @@ export class Session {
     const shape = { V: vocab.size, H: cfg.hidden, B: plan.B, T: plan.T, cell: cfg.cell, layers: cfg.layers };
     const params = start?.params ?? initParams(shape, cfg.seed, cfg.initScale);
     await this.halt();
-    const engine = await createEngine(spec.device, shape, { name: cfg.optimizer, lr: cfg.lr, clip: cfg.clip }, params, this.ctx);
+    const optimizer = { name: cfg.optimizer, lr: cfg.lr, clip: cfg.clip };
+    // The tuned kernels of the one-layer tanh RNN have no dropout; the cell kernels do (as the CLI).
+    const engine = await createEngine(spec.device, shape, optimizer, params, this.ctx, { layerKernels: cfg.dropout > 0 });
     this.engine?.destroy();
     this.sampleToken++;
     this.engine = engine;
@@ -184,7 +195,9 @@ export class Session {
     this.data = data;
     this.trainer = data ? new Trainer(engine, data, this.config, start?.step ?? 0) : undefined;
     this.stepWithoutTrainer = start?.step ?? 0;
-    this.summaryInfo = { ...shape, parameters: parameterCount(shape), device: spec.device, checkpoint: start?.checkpoint, textProblem };
+    this.summaryInfo = {
+      ...shape, dropout: cfg.dropout, parameters: parameterCount(shape), device: spec.device, checkpoint: start?.checkpoint, textProblem,
+    };
     if (!keepSeries) {
       this.series.step.length = 0;
       this.series.loss.length = 0;
@@ -254,7 +267,8 @@ export class Session {
 
   /** Current weights, vocabulary and step, as a checkpoint would hold them. */
   async snapshot(): Promise<Start> {
-    return { params: await this.engine.getParams(), vocab: this.vocabulary.chars, hidden: this.summaryInfo.H, step: this.progress.step };
+    const { H, cell, layers } = this.summaryInfo;
+    return { params: await this.engine.getParams(), vocab: this.vocabulary.chars, hidden: H, cell, layers, step: this.progress.step };
   }
 
   /** Generates text in growing chunks, calling `onText` with everything so far (prime
@@ -282,11 +296,12 @@ export class Session {
 
   /** Runs `fn` on the current engine; if the engine was replaced while it ran (a rebuild
    * destroys the old one), runs it again on the new one. */
-  private async current<T>(fn: (engine: Engine, vocab: Vocab, H: number) => Promise<T>): Promise<T> {
+  private async current<T>(fn: (engine: Engine, vocab: Vocab, dims: ModelDims) => Promise<T>): Promise<T> {
     for (;;) {
       const engine = this.engine;
+      const { V, H, cell, layers } = this.summaryInfo;
       try {
-        return await fn(engine, this.vocabulary, this.summaryInfo.H);
+        return await fn(engine, this.vocabulary, { V, H, cell, layers });
       } catch (e) {
         if (engine === this.engine) throw e;
       }
@@ -299,7 +314,7 @@ export class Session {
   }
 
   inspect(text: string): Promise<Inspection> {
-    return this.current(async (engine, vocab, H) => inspectText(await engine.getParams(), vocab, H, text));
+    return this.current(async (engine, vocab, dims) => inspectText(await engine.getParams(), vocab, dims, text));
   }
 
   /** Both engines from the current weights on the current text: the first step's tensors, then
@@ -320,7 +335,8 @@ export class Session {
     const params = {} as Params<Float32Array>;
     for (const k of paramNames(this.summaryInfo)) params[k] = Float32Array.from(s.params[k]);
     const metadata = { config: JSON.stringify(this.config) };
-    return saveCheckpoint({ params, vocab: [...s.vocab], hidden: s.hidden, step: s.step, cell: this.config.cell, layers: this.config.layers, metadata });
+    const { cell, layers, dropout } = this.config;
+    return saveCheckpoint({ params, vocab: [...s.vocab], hidden: s.hidden, step: s.step, cell, layers, dropout, metadata });
   }
 
   /** Loads a checkpoint (from the page or the CLI); training settings come from its metadata
@@ -328,7 +344,8 @@ export class Session {
   loadCheckpoint(bytes: Uint8Array, name: string, text: string, device: DeviceKind): Promise<TrainConfig> {
     return this.exclusive(async () => {
       const c = loadCheckpoint(bytes, name);
-      const config = settingsFrom(c.metadata?.config, { ...this.spec.config, hidden: c.hidden });
+      const model = { hidden: c.hidden, cell: c.cell ?? 'rnn', layers: c.layers ?? 1, dropout: c.dropout ?? 0 };
+      const config = settingsFrom(c.metadata?.config, { ...this.spec.config, ...model });
       await this.rebuild({ text, config, device }, { ...c, checkpoint: name });
       return config;
     });
@@ -348,7 +365,7 @@ function settingsFrom(json: string | undefined, base: TrainConfig): TrainConfig 
     return base;
   }
   const merged = { ...base } as Record<string, unknown>;
-  for (const k of ['lr', 'optimizer', 'clip', 'seed', 'seqLen', 'batch'] as const)
+  for (const k of ['lr', 'optimizer', 'clip', 'seed', 'seqLen', 'batch', 'dropout'] as const)
     if (typeof saved[k] === typeof base[k]) merged[k] = saved[k];
   try {
     return validateConfig(merged as unknown as TrainConfig);

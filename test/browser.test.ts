@@ -154,6 +154,65 @@ describe('the page with WebGPU (SwiftShader)', () => {
     expect(errors).toEqual([]);
   });
 
+  test('trains a two-layer LSTM with dropout, shows every layer inside, and saves and loads it', async () => {
+    const { page, errors } = await open(true);
+    await page.getByLabel('Training text', { exact: true }).selectOption('cats');
+    await expect.poll(() => page.getByLabel('Hidden units', { exact: true }).inputValue()).toBe('32');
+    // SwiftShader is slow: a small model and a few steps.
+    await page.getByLabel('Cell', { exact: true }).selectOption('lstm');
+    await page.getByLabel('Layers', { exact: true }).fill('2');
+    await page.getByLabel('Dropout', { exact: true }).fill('0.1');
+    await page.getByLabel('Hidden units', { exact: true }).fill('8');
+    await page.getByLabel('Hidden units', { exact: true }).dispatchEvent('change');
+    await page.getByLabel('Steps per Train').fill('20');
+    const summary = page.getByTestId('model-summary');
+    // (Building an LSTM's pipelines takes SwiftShader a few seconds.)
+    await expect.poll(() => summary.textContent(), { timeout: 20_000 }).toMatch(/^LSTM, 2 layers of 8 hidden units, dropout 0\.1; 14 distinct characters, 1,406 parameters/);
+    const seconds = await train(page, '20');
+    console.log(`browser: LSTM x2, H = 8, 20 steps of 25 characters in ${seconds.toFixed(2)} s (GPU engine)`);
+    expect(Number((await page.getByTestId('loss').textContent())!)).toBeLessThan(Math.log(14));
+    expect(await page.getByTestId('train-cli').textContent()).toMatch(/--cell lstm --layers 2 --hidden 8 --dropout 0\.1 .*--steps 20 /);
+
+    // Look inside: h and c of each layer, labelled, in order.
+    const groups = page.locator('#heatmap figure');
+    await expect.poll(() => groups.count()).toBe(4);
+    const shown = await groups.evaluateAll((fs) => fs.map((f) => `${(f as HTMLElement).dataset.layer}${(f as HTMLElement).dataset.state}`));
+    expect(shown).toEqual(['1h', '1c', '2h', '2c']);
+    expect(await groups.locator('figcaption').allTextContents()).toEqual([
+      'Layer 1 of 2: h, hidden state', 'Layer 1 of 2: c, cell state', 'Layer 2 of 2: h, hidden state', 'Layer 2 of 2: c, cell state',
+    ]);
+    expect(await groups.nth(3).locator('canvas').getAttribute('aria-label')).toMatch(/8 units after each of 23 characters/);
+
+    const seeded = { prime: 'the ', length: 40, temperature: 0.8, seed: 3 };
+    const before = await generate(page, seeded);
+    expect(before).toHaveLength(44);
+    await page.screenshot({ path: join(OUT, 'browser-lstm.png'), fullPage: true });
+
+    // The checkpoint: the CLI reads it; loaded back into a page set to another model, it
+    // brings its cell, layers and dropout along and samples the same.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download checkpoint' }).click()]);
+    const file = join(dir, 'page-lstm.safetensors');
+    await download.saveAs(file);
+    expect(await cli('sample', '--checkpoint', file, '--prime', 'the ', '--length', '20', '--greedy')).toMatch(/^the [^]{20}$/);
+    await page.getByRole('button', { name: 'Reset' }).click();
+    await page.getByLabel('Cell', { exact: true }).selectOption('gru');
+    await expect.poll(() => summary.textContent(), { timeout: 20_000 }).toMatch(/^GRU, 2 layers/);
+    await page.getByLabel('Open a checkpoint').setInputFiles(file);
+    await expect.poll(() => page.getByTestId('checkpoint-message').textContent(), { timeout: 20_000 }).toMatch(/^Loaded page-lstm\.safetensors: step 20/);
+    expect(await page.getByLabel('Cell', { exact: true }).inputValue()).toBe('lstm');
+    expect(await page.getByLabel('Layers', { exact: true }).inputValue()).toBe('2');
+    expect(await page.getByLabel('Dropout', { exact: true }).inputValue()).toBe('0.1');
+    expect(await summary.textContent()).toMatch(/^LSTM, 2 layers of 8 hidden units, dropout 0\.1;/);
+    expect(await generate(page, seeded)).toBe(before);
+
+    // On a phone the row groups fit the screen's width.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await expect.poll(() => page.evaluate(() => document.querySelector('#heatmap canvas')!.clientWidth)).toBeLessThanOrEqual(360);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBeLessThanOrEqual(0);
+    await page.locator('#inspect-panel').screenshot({ path: join(OUT, 'browser-lstm-phone.png') });
+    expect(errors).toEqual([]);
+  });
+
   test('fits a phone-sized screen, before and after training', async () => {
     const { page, errors } = await open(true, { width: 390, height: 844 });
     const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);

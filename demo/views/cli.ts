@@ -1,7 +1,9 @@
+import type { TrainConfig } from '../../src/index.js';
 import type { SampleSettings } from '../texts.js';
 import { byId } from './dom.js';
 
-// The command that samples a downloaded checkpoint from the command line, as the page would.
+// The commands that do from the command line what the page does: sample a downloaded
+// checkpoint, and train the same model with the same settings.
 
 const quote = (s: string) => (/^[\w.,/@%+=:-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
@@ -9,4 +11,19 @@ export function renderCliHint(file: string, s: SampleSettings): void {
   const mode = s.greedy ? ['--greedy'] : ['--temperature', String(s.temperature), '--seed', String(s.seed)];
   const args = ['--checkpoint', file, '--prime', s.prime, '--length', String(s.length), ...mode];
   byId('ckpt-cli').textContent = `char-rnn sample ${args.map(quote).join(' ')}`;
+}
+
+/** `char-rnn train` with the page's model and settings. A short one-line text is given
+ * inline; any other is named `<name>.txt`, for the reader to save it as. The page trains on
+ * the whole text, so nothing is held out (--val-fraction 0). */
+export function renderTrainHint(c: TrainConfig, text: string, textName: string, steps: number): void {
+  const source = text.length <= 40 && !text.includes('\n') ? ['--string', text] : ['--text', `${textName}.txt`];
+  const model = ['--cell', c.cell, '--layers', String(c.layers), '--hidden', String(c.hidden)];
+  const dropout = c.dropout > 0 ? ['--dropout', String(c.dropout)] : [];
+  const training = [
+    '--optimizer', c.optimizer, '--lr', String(c.lr), '--clip', String(c.clip), '--seed', String(c.seed),
+    '--seq-len', String(c.seqLen), '--batch', String(c.batch), '--steps', String(steps), '--val-fraction', '0',
+  ];
+  const args = [...source, ...model, ...dropout, ...training];
+  byId('train-cli').textContent = `char-rnn train ${args.map(quote).join(' ')}`;
 }

@@ -20,6 +20,9 @@ export function readConfig(base: TrainConfig): Controls {
   return {
     config: {
       ...base,
+      cell: byId<HTMLSelectElement>('cfg-cell').value as TrainConfig['cell'],
+      layers: num('cfg-layers'),
+      dropout: num('cfg-dropout'),
       hidden: num('cfg-hidden'),
       seqLen: num('cfg-seqlen'),
       batch: num('cfg-batch'),
@@ -34,6 +37,9 @@ export function readConfig(base: TrainConfig): Controls {
 }
 
 export function writeConfig(c: TrainConfig): void {
+  byId<HTMLSelectElement>('cfg-cell').value = c.cell;
+  setNum('cfg-layers', c.layers);
+  setNum('cfg-dropout', c.dropout);
   setNum('cfg-hidden', c.hidden);
   setNum('cfg-seqlen', c.seqLen);
   setNum('cfg-batch', c.batch);

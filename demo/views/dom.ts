@@ -15,6 +15,9 @@ export function showMessage(el: HTMLElement, text: string, kind: MessageKind = '
 
 /** The settings the engine's messages name by their CLI flags, as the page labels them. */
 const FLAG_NAMES: Record<string, string> = {
+  cell: 'cell',
+  layers: 'layers',
+  dropout: 'dropout',
   batch: 'batch',
   'seq-len': 'sequence length',
   lr: 'learning rate',

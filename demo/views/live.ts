@@ -1,3 +1,4 @@
+import type { CellName } from '../../src/index.js';
 import type { ModelSummary, Progress } from '../session.js';
 import { byId, formatCount } from './dom.js';
 
@@ -34,11 +35,15 @@ export function renderDevice(s: ModelSummary, adapterName: string | undefined): 
       : `Engine: CPU (the float64 reference)${adapterName ? `; GPU available: ${adapterName}` : ''}`;
 }
 
+const CELL_TITLES: Record<CellName, string> = { rnn: 'tanh RNN', lstm: 'LSTM', gru: 'GRU' };
+
 export function renderSummary(s: ModelSummary): void {
   const where = s.checkpoint ? ` Weights from ${s.checkpoint}.` : '';
   const steps = s.textProblem ? 'it cannot train on this text' : `each step trains on ${s.B} × ${s.T} characters`;
+  const model = `${CELL_TITLES[s.cell]}, ${s.layers} ${s.layers === 1 ? 'layer' : 'layers'} of ${s.H} hidden units`;
+  const dropout = s.dropout > 0 ? `, dropout ${s.dropout}` : '';
   byId('model-summary').textContent =
-    `${s.V} distinct characters, ${s.H} hidden units, ${formatCount(s.parameters)} parameters; ${steps}.${where}`;
+    `${model}${dropout}; ${s.V} distinct characters, ${formatCount(s.parameters)} parameters; ${steps}.${where}`;
 }
 
 export function showNoGpuNotice(problem: string, help: string[]): void {
