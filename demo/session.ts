@@ -134,7 +134,7 @@ export class Session {
     return this.summaryInfo;
   }
 
-  /** The settings the current model trains with (`seqLen` as planned for the text). */
+  /** The settings the current model trains with, `seqLen` as set (0 = the whole text). */
   get settings(): TrainConfig {
     return { ...this.config, seqLen: this.spec.config.seqLen };
   }
