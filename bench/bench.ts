@@ -13,7 +13,8 @@ import { GpuEngine } from '../src/gpu/engine.js';
 import { initParams } from '../src/init.js';
 import type { Params, StepShape } from '../src/model.js';
 import { nodeContext } from '../src/node/gpu.js';
-import { Vocab, decodeUtf8 } from '../src/vocab.js';
+import { decodeUtf8 } from '../src/text.js';
+import { Vocab } from '../src/vocab.js';
 import { type TfBackendName, type TfjsInfo, TfjsSampler, TfjsTrainer, initTfjs, takeWebgpuErrors, tfTensorCount } from './tfjs.js';
 
 // `npm run bench`: this project's GPU engine (WGSL on WebGPU) and CPU engine (float64 JS)
