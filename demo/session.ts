@@ -47,6 +47,8 @@ export interface CheckResult {
   lr: number;
   /** true when `lr` is CHECK_MAX_LR rather than the model's own, higher rate */
   capped: boolean;
+  /** the model compared, in words: its cell, layers and dropout */
+  model: string;
 }
 
 export interface Spec {
@@ -326,7 +328,8 @@ export class Session {
     const params = await this.current((engine) => engine.getParams());
     const cfg = { ...this.config, steps: CHECK_STEPS, lr: Math.min(this.config.lr, CHECK_MAX_LR) };
     const report = await runCheck(this.ctx, this.data, this.vocabulary.size, cfg, { start: params });
-    return { report, steps: cfg.steps, optimizer: cfg.optimizer, lr: cfg.lr, capped: cfg.lr < this.config.lr };
+    const model = `${cfg.cell}, ${cfg.layers} layer${cfg.layers > 1 ? 's' : ''}` + (cfg.dropout > 0 ? `, dropout ${cfg.dropout}` : '');
+    return { report, steps: cfg.steps, optimizer: cfg.optimizer, lr: cfg.lr, capped: cfg.lr < this.config.lr, model };
   }
 
   /** The model as a safetensors checkpoint, the same file `char-rnn train --save` writes. */

@@ -30,6 +30,8 @@ let url: string;
 const browsers: Browser[] = [];
 const cliCheckpoint = join(dir, 'cli-hello.safetensors');
 let cliTrained: Promise<string>;
+const lstmCheckpoint = join(dir, 'cli-lstm.safetensors');
+let lstmTrained: Promise<string>;
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM))
@@ -41,6 +43,11 @@ beforeAll(async () => {
     '--seq-len', '0', '--save', cliCheckpoint, '--sample-length', '0',
   );
   cliTrained.catch(() => undefined); // awaited (and reported) by the test that needs it
+  lstmTrained = cli(
+    'train', '--string', 'hello', '--cell', 'lstm', '--layers', '2', '--dropout', '0.2', '--hidden', '6', '--steps', '30',
+    '--seq-len', '0', '--save', lstmCheckpoint, '--sample-length', '0',
+  );
+  lstmTrained.catch(() => undefined);
   await build({ configFile: 'demo/vite.config.ts', logLevel: 'warn', build: { outDir: SITE } });
   server = await preview({ configFile: 'demo/vite.config.ts', logLevel: 'warn', build: { outDir: SITE }, preview: { host: '127.0.0.1', port: 0 } });
   url = server.resolvedUrls!.local[0];
@@ -222,6 +229,20 @@ describe('the page with WebGPU (SwiftShader)', () => {
     await expect.poll(() => page.getByTestId('check-verdict').getAttribute('data-ok'), { timeout: 20_000 }).toBe('true');
     expect(await overflow()).toBeLessThanOrEqual(0);
     await page.screenshot({ path: join(OUT, 'browser-phone.png'), fullPage: true });
+
+    // Two LSTM layers from the CLI (trained with dropout; the page takes the cell and the layers
+    // from the checkpoint, not the dropout): the rows are per layer, and the page still fits.
+    await lstmTrained;
+    await page.getByLabel('Open a checkpoint').setInputFiles(lstmCheckpoint);
+    // (the page compiles the cell kernels: seconds in SwiftShader)
+    await expect.poll(() => page.getByTestId('checkpoint-message').textContent(), { timeout: 30_000 }).toMatch(/^Loaded cli-lstm\.safetensors/);
+    await page.getByRole('button', { name: 'Compare GPU and CPU' }).click();
+    await expect.poll(() => page.getByTestId('check-verdict').getAttribute('data-ok'), { timeout: 30_000 }).toBe('true');
+    const rows = await page.locator('#check-table tbody th').allTextContents();
+    for (const name of ['hs.1', 'cs.0', 'dpre.1', 'dW_hh.0', 'W_hh.1 (update 10)']) expect(rows, name).toContain(name);
+    expect(await page.locator('#check-detail').textContent()).toMatch(/Model: lstm, 2 layers\..*ending in \.l is layer l's/);
+    expect(await overflow()).toBeLessThanOrEqual(0);
+    await page.locator('#check-panel').screenshot({ path: join(OUT, 'browser-phone-check-lstm.png') });
     expect(errors).toEqual([]);
   });
 });

@@ -119,7 +119,7 @@ describe('char-rnn with --cell, --layers, --dropout (CPU engine)', () => {
     expect(loadCheckpoint(readFileSync(ckpt), ckpt).step).toBe(25);
   });
 
-  test('the GPU engine trains every cell with layers and dropout through the CLI, as the CPU engine does', () => {
+  test('the GPU engine trains every cell with layers and dropout through the CLI, as the CPU engine does; check compares them', () => {
     const losses = (device: string, ...extra: string[]) => {
       const r = cli('train', '--string', TEXT, '--hidden', '12', '--steps', '4', '--log-every', '1', '--sample-length', '0', '--device', device, ...extra);
       expect(r.code, r.err).toBe(0);
@@ -128,9 +128,12 @@ describe('char-rnn with --cell, --layers, --dropout (CPU engine)', () => {
     // the loss of the 4th step, printed to 4 decimals: float32 and float64 agree to about 1e-6
     for (const extra of [['--cell', 'gru', '--layers', '2'], ['--cell', 'lstm', '--dropout', '0.2'], ['--dropout', '0.3']])
       expect(Math.abs(losses('gpu', ...extra) - losses('cpu', ...extra)), extra.join(' ')).toBeLessThanOrEqual(1e-4);
-    const k = cli('check', '--cell', 'lstm');
-    expect(k.code).toBe(1);
-    expect(k.err).toMatch(/check runs --cell rnn --layers 1 --dropout 0 until then/);
+    const k = cli('check', '--string', TEXT, '--cell', 'lstm', '--layers', '2', '--dropout', '0.2', '--hidden', '12', '--steps', '3');
+    expect(k.code, k.out + k.err).toBe(0);
+    for (const row of ['hs.1', 'cs.0', 'dpre.1', 'dW_hh.0'])
+      expect(k.out).toMatch(new RegExp(`^local step +${row.replace('.', '\\.')} `, 'm'));
+    expect(k.out).toMatch(/^check: .*lstm x2, .*dropout 0\.2, /m);
+    expect(k.out).toMatch(/^all \d+ comparisons pass/m);
     const bad = cli('train', '--string', TEXT, '--cell', 'elman', '--device', 'cpu');
     expect(bad.code).toBe(2);
   });

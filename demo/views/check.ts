@@ -8,13 +8,19 @@ const OPTIMIZER_NAMES: Record<string, string> = { sgd: 'SGD', adagrad: 'Adagrad'
 
 export function renderCheck(table: HTMLTableElement, verdict: HTMLElement, detail: HTMLElement, result: CheckResult): void {
   const r = result.report;
+  const perLayer = r.tensors.some((c) => /\.\d+( |$)/.test(c.name));
   detail.textContent =
+    `Model: ${result.model}. ` +
     `Local step: the CPU recomputes every timestep of one step from the GPU's own state at the step before, so the ` +
     `tolerance covers one step's rounding. Trajectory: each engine runs that step and then ${result.steps} ` +
     `${OPTIMIZER_NAMES[result.optimizer] ?? result.optimizer} steps at learning rate ${result.lr} on its own; a difference ` +
     `beyond the tolerance passes if it is at most ${r.spreadMultiple}× the spread between two float64 runs from weights one ` +
     `float32 step apart (a chaotic recurrence amplifies any rounding)` +
-    (result.capped ? ` (not the model's own, higher rate: at high rates Adagrad magnifies rounding differences within a few steps).` : '.');
+    (result.capped ? ` (not the model's own, higher rate: at high rates Adagrad magnifies rounding differences within a few steps).` : '.') +
+    (perLayer
+      ? ` A name ending in .l is layer l's: hs and cs its hidden and cell states, dpre the gradient at its input side ` +
+        `W_xh x + b_h, recomputed one layer at a time from the GPU's own values of the layers below and above.`
+      : '');
   table.hidden = false;
   const body = table.tBodies[0];
   body.replaceChildren(

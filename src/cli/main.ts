@@ -114,12 +114,6 @@ async function check(o: Record<string, unknown> & { text?: string; string?: stri
   const { text, source } = readText(o.text === undefined && o.string === undefined ? { string: 'hello' } : o);
   const init = o.init ? loadCheckpointPath(o.init) : undefined;
   const cfg = configFrom({ hidden: init?.hidden ?? 8, steps: 20, seqLen: 0, ...o, cell: o.cell ?? init?.cell, layers: o.layers ?? init?.layers });
-  if (cfg.cell !== 'rnn' || cfg.layers !== 1 || cfg.dropout > 0)
-    throw new GpuError(
-      'char-rnn check recomputes each timestep of the one-layer tanh RNN without dropout, and covers no other model yet: ' +
-        'check runs --cell rnn --layers 1 --dropout 0 until then. (Both engines train, sample and evaluate every model; ' +
-        'test/cells-gpu.test.ts compares them for every cell, depth and dropout.)',
-    );
   const vocab = init ? new Vocab(init.vocab) : Vocab.fromText(text);
   const data = vocab.encode(text, source);
   const plan = planBatches(data.length, cfg.batch, cfg.seqLen, o.seqLen !== undefined);
@@ -128,7 +122,9 @@ async function check(o: Record<string, unknown> & { text?: string; string?: stri
   const report = await runCheck(ctx!, data, vocab.size, cfg, { start: init?.params });
   if (o.json) out(JSON.stringify(report, null, 2));
   else {
-    out(`check: ${source}, ${data.length} characters, V ${vocab.size}, H ${cfg.hidden}, B ${plan.B}, T ${plan.T}, ` +
+    const model = cfg.cell === 'rnn' && cfg.layers === 1 ? '' : `${cfg.cell} x${cfg.layers}, `;
+    out(`check: ${source}, ${data.length} characters, ${model}V ${vocab.size}, H ${cfg.hidden}, B ${plan.B}, T ${plan.T}, ` +
+      (cfg.dropout > 0 ? `dropout ${cfg.dropout}, ` : '') +
       `${cfg.optimizer} lr ${cfg.lr}, ${cfg.steps} steps; GPU: ${ctx!.adapterName}`);
     const K = report.spreadMultiple;
     const rows = report.tensors.map((c) => [

@@ -31,7 +31,12 @@ export interface CellStep {
     H: number, dhOut: F64, dcOut: F64, h: F64, c: F64, cOut: F64, act: F64, extra: F64,
     dax: F64, dah: F64, dhDirect: F64, dc: F64, dbhn: F64 | undefined,
   ): void;
+  /** d_ah (G*H) from d_ax (G*H) and the saved activations: the same but for the GRU's n rows,
+   * r⊙d_ax_n (the local comparison of src/cpu/localCells.ts has the other engine's d_ax). */
+  recurrent(H: number, dax: F64, act: F64, dah: F64): void;
 }
+
+const same = (H: number, dax: F64, _act: F64, dah: F64, G: number) => dah.set(dax.subarray(0, G * H));
 
 const rnn: CellStep = {
   forward(H, ax, ah, _h, _c, _bhn, hOut, _cOut, act) {
@@ -43,6 +48,7 @@ const rnn: CellStep = {
       dhDirect[i] = 0;
     }
   },
+  recurrent: (H, dax, act, dah) => same(H, dax, act, dah, 1),
 };
 
 const lstm: CellStep = {
@@ -74,6 +80,7 @@ const lstm: CellStep = {
       dhDirect[u] = 0;
     }
   },
+  recurrent: (H, dax, act, dah) => same(H, dax, act, dah, 4),
 };
 
 const gru: CellStep = {
@@ -103,6 +110,10 @@ const gru: CellStep = {
       dbhn![u] += dn * r;
       dhDirect[u] = dhOut[u] * z;
     }
+  },
+  recurrent(H, dax, act, dah) {
+    for (let u = 0; u < 2 * H; u++) dah[u] = dax[u];
+    for (let u = 0; u < H; u++) dah[2 * H + u] = dax[2 * H + u] * act[u];
   },
 };
 
