@@ -230,8 +230,8 @@ describe('the page with WebGPU (SwiftShader)', () => {
     expect(await overflow()).toBeLessThanOrEqual(0);
     await page.screenshot({ path: join(OUT, 'browser-phone.png'), fullPage: true });
 
-    // Two LSTM layers from the CLI (trained with dropout; the page takes the cell and the layers
-    // from the checkpoint, not the dropout): the rows are per layer, and the page still fits.
+    // Two LSTM layers from the CLI, trained with dropout (the page takes the cell, the layers and
+    // the dropout from the checkpoint): the rows are per layer, and the page still fits.
     await lstmTrained;
     await page.getByLabel('Open a checkpoint').setInputFiles(lstmCheckpoint);
     // (the page compiles the cell kernels: seconds in SwiftShader)
@@ -240,7 +240,7 @@ describe('the page with WebGPU (SwiftShader)', () => {
     await expect.poll(() => page.getByTestId('check-verdict').getAttribute('data-ok'), { timeout: 30_000 }).toBe('true');
     const rows = await page.locator('#check-table tbody th').allTextContents();
     for (const name of ['hs.1', 'cs.0', 'dpre.1', 'dW_hh.0', 'W_hh.1 (update 10)']) expect(rows, name).toContain(name);
-    expect(await page.locator('#check-detail').textContent()).toMatch(/Model: lstm, 2 layers\..*ending in \.l is layer l's/);
+    expect(await page.locator('#check-detail').textContent()).toMatch(/Model: lstm, 2 layers, dropout 0\.2\..*ending in \.l is layer l's/);
     expect(await overflow()).toBeLessThanOrEqual(0);
     await page.locator('#check-panel').screenshot({ path: join(OUT, 'browser-phone-check-lstm.png') });
     expect(errors).toEqual([]);
