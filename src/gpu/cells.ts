@@ -79,6 +79,12 @@ export function streams4Bytes(s: StepShape): number {
   return 16 * HMAX * Math.max(2, CELLS[modelOf(s).cell].gates);
 }
 
+/** Streams from which 'auto' picks the four-stream sweeps: below, their idle vec4 lanes cost
+ * more than one workgroup per stream (on lavapipe at H=128, B=1: lstm x1 0.8x, rnn x2 0.6x,
+ * gru x2 1.4x the reference's speed; B=2 fills half the lanes of one workgroup where the
+ * reference runs two). */
+export const STREAMS4_FROM_B = 3;
+
 /** Which sweeps the layer kernels run on this adapter, and why. */
 export function chooseCellSweeps(limits: GPUSupportedLimits, s: StepShape, options: GpuEngineOptions): { sweeps: CellSweeps; reason: string } {
   const need = streams4Bytes(s);
@@ -90,6 +96,8 @@ export function chooseCellSweeps(limits: GPUSupportedLimits, s: StepShape, optio
       throw new GpuError(`The four-stream layer sweeps need ${need} bytes of workgroup memory at H=${s.H}; this adapter offers ${have}. Use cellSweeps 'auto' or 'reference'.`);
     return { sweeps: 'reference', reason: `layer kernels: reference sweeps, one workgroup per stream (the four-stream sweeps need ${need} bytes of workgroup memory, the adapter offers ${have})` };
   }
+  if (asked === 'auto' && s.B < STREAMS4_FROM_B)
+    return { sweeps: 'reference', reason: `layer kernels: reference sweeps, one workgroup per stream (B=${s.B}: the four-stream sweeps would leave lanes idle)` };
   return { sweeps: 'streams4', reason: `layer kernels: persistent sweeps, 4 streams per workgroup${asked === 'auto' ? '' : ' (asked)'}` };
 }
 
