@@ -11,7 +11,7 @@ import type { Batch, OptimizerConfig } from '../src/engine.js';
 import type { GpuContext } from '../src/gpu/context.js';
 import { GpuEngine } from '../src/gpu/engine.js';
 import { initParams } from '../src/init.js';
-import type { Params, StepShape } from '../src/model.js';
+import { CELLS, type CellName, type Params, type StepShape } from '../src/model.js';
 import { nodeContext } from '../src/node/gpu.js';
 import { decodeUtf8 } from '../src/text.js';
 import { Vocab } from '../src/vocab.js';
@@ -46,6 +46,9 @@ interface TrainCase {
   B: number;
   T: number;
   optimizer: OptimizerConfig;
+  /** the model's cell and depth (default: one layer of rnn, the tutorial's model) */
+  cell?: CellName;
+  layers?: number;
 }
 interface HelloCase {
   kind: 'hello';
@@ -85,6 +88,11 @@ function allCases(): Case[] {
     label: `hello: V=4 H=${tut.hidden} B=1 T=4 ${tut.optimizer} lr ${tut.lr}, ${tut.steps} steps`,
     H: tut.hidden, steps: tut.steps, optimizer: optimizerOf(tut),
   });
+  // Other cells and depths (the GPU engine's layer kernels; TF.js is not given these models)
+  for (const [cell, layers, B] of [['lstm', 1, 1], ['lstm', 1, 32], ['gru', 1, 32], ['lstm', 2, 32]] as [CellName, number, number][]) {
+    const name = `${cell}${layers > 1 ? layers : ''}-h256-b${B}`;
+    cases.push({ kind: 'train', name, label: `${cell} x${layers} H=256 B=${B} T=${T_MAIN} adam`, H: 256, B, T: T_MAIN, optimizer: ADAM, cell, layers });
+  }
   for (const S of [1, 32]) cases.push({ kind: 'sample', name: `sample-${S}`, label: `sampling H=256, ${S} stream${S > 1 ? 's' : ''}`, H: 256, streams: S });
   return cases;
 }
@@ -531,7 +539,13 @@ const lossText = (cells: Cell[], c: Cell | undefined, pick: (x: Cell) => number 
 };
 
 /** Model FLOPs per trained character: forward 2(H^2 + VH), backward twice that. */
-const flopPerChar = (H: number, V: number) => 6 * (H * H + V * H);
+/** Model FLOPs per character, forward + backward: W_hh (G gate blocks) of every layer, W_xh of
+ * the layers above the first (layer 0's is a gather), W_hy. */
+const flopPerChar = (H: number, V: number, c?: { cell?: CellName; layers?: number }) => {
+  const G = CELLS[c?.cell ?? 'rnn'].gates;
+  const L = c?.layers ?? 1;
+  return 6 * (G * H * H * (2 * L - 1) + V * H);
+};
 
 interface Meta {
   date: string;
@@ -574,7 +588,7 @@ function markdown(meta: Meta, cases: Case[], engines: EngineName[], cells: Cell[
   L.push('');
   L.push('Cells: median (min–max over reps). Each engine warms up first (1 training step, its loss read back / a 4-character sample; untimed).');
   L.push('A training rep is k consecutive steps, the loss read back only after the last; k (and a sampling rep\'s length n) grows from 1');
-  L.push('(16) until a rep lasts --min-time. chars/s = k·B·T / rep time (sampling: S·n / rep time). GFLOP/s = chars/s · 6(H² + VH) / 1e9');
+  L.push('(16) until a rep lasts --min-time. chars/s = k·B·T / rep time (sampling: S·n / rep time). GFLOP/s = chars/s · 6(G·H²·(2L-1) + VH) / 1e9, G gate blocks, L layers');
   L.push('(model FLOPs of forward + backward, V from the text). Ratios: this project\'s GPU engine over TF.js (> 1: ours faster).');
   L.push('');
 
@@ -590,7 +604,7 @@ function markdown(meta: Meta, cases: Case[], engines: EngineName[], cells: Cell[
       for (const e of engines) row.push(cellText(get(c.name, e)));
       for (const e of engines) {
         const x = get(c.name, e);
-        row.push(x?.status === 'ok' ? fmt((x.median! * flopPerChar(c.H, V)) / 1e9) : '–');
+        row.push(x?.status === 'ok' ? fmt((x.median! * flopPerChar(c.H, V, c)) / 1e9) : '–');
       }
       for (const e of ratios) row.push(ratio(get(c.name, 'gpu'), get(c.name, e)));
       L.push(`| ${row.join(' | ')} |`);
@@ -680,10 +694,10 @@ function markdown(meta: Meta, cases: Case[], engines: EngineName[], cells: Cell[
   return L.join('\n');
 }
 
-function printCell(cells: Cell[], c: Cell, caseName: string, V: number, H?: number): void {
+function printCell(cells: Cell[], c: Cell, caseName: string, V: number, H?: number, m?: { cell?: CellName; layers?: number }): void {
   const what = c.status === 'failed' ? `failed: ${c.error}` : `${cellText(c)} ${c.unit}`;
   const per = c.perRep ? (c.unit === 's' ? `, ${c.perRep} steps` : c.case.startsWith('sample') ? `, ${c.perRep} chars/stream/rep` : `, ${c.perRep} steps/rep`) : '';
-  const gf = c.status === 'ok' && c.unit === 'chars/s' && H && !c.case.startsWith('sample') ? `, ${fmt((c.median! * flopPerChar(H, V)) / 1e9)} GFLOP/s` : '';
+  const gf = c.status === 'ok' && c.unit === 'chars/s' && H && !c.case.startsWith('sample') ? `, ${fmt((c.median! * flopPerChar(H, V, m)) / 1e9)} GFLOP/s` : '';
   const loss = c.firstLoss !== undefined ? `, step-1 loss ${lossText(cells, c, (y) => y.firstLoss)}` : c.lastLoss !== undefined && c.unit === 's' ? `, final loss ${lossText(cells, c, (y) => y.lastLoss)}` : '';
   const mem = c.tensors?.length ? `, tensors ${c.tensors[0]}${c.tensors.some((n) => n !== c.tensors![0]) ? ' → ' + c.tensors[c.tensors.length - 1] + ' (GROWING)' : ' (flat)'}` : '';
   const other = (c.otherCpu ?? 0) > 0.1 ? `, other processes took ${(100 * c.otherCpu!).toFixed(0)}% of the CPU` : '';
@@ -792,12 +806,12 @@ async function main(): Promise<void> {
         caseV = 4;
         plan = planBatches(caseData.length, 1, 0);
       } else if (c.kind === 'train') plan = planBatches(caseData.length, c.B, c.T);
-      if (plan) shape = { V: caseV, H: c.H, B: plan.B, T: plan.T };
+      if (plan) shape = { V: caseV, H: c.H, B: plan.B, T: plan.T, ...(c.kind === 'train' && c.cell ? { cell: c.cell, layers: c.layers ?? 1 } : {}) };
     } catch (e) {
       console.log(`  skipped: ${(e as Error).message}`);
       continue;
     }
-    const params = initParams({ V: caseV, H: c.H }, o.seed);
+    const params = initParams(shape ?? { V: caseV, H: c.H }, o.seed);
     for (const e of o.engines) {
       const cell: Cell = { case: c.name, engine: e, status: 'ok', unit: c.kind === 'hello' ? 's' : 'chars/s', values: [], repsWanted: o.reps, seconds: 0 };
       const t0 = now();
@@ -806,6 +820,8 @@ async function main(): Promise<void> {
       const why = unavailable(e, env);
       try {
         if (why) throw new Error(why);
+        if (e.startsWith('tfjs') && c.kind === 'train' && c.cell)
+          throw new Error(`not measured: TF.js is given the one-layer rnn only (bench/tfjs.ts); ${c.cell} x${c.layers ?? 1} runs on this project's engines`);
         if (c.kind === 'sample') {
           const s = await makeSampler(e, env, caseV, c.H, c.streams, params);
           try {
@@ -839,7 +855,7 @@ async function main(): Promise<void> {
       cell.seconds = now() - t0;
       cell.otherCpu = contention();
       cells.push(cell);
-      printCell(cells, cell, c.name, caseV, c.kind === 'train' ? c.H : undefined);
+      printCell(cells, cell, c.name, caseV, c.kind === 'train' ? c.H : undefined, c.kind === 'train' ? c : undefined);
     }
     if (o.profile && c.kind === 'train' && shape) {
       const p = await profileCase(env, c, shape, caseData, params);

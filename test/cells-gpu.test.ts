@@ -119,6 +119,25 @@ describe('layer kernels: one step against the float64 network', () => {
   });
 });
 
+describe('layer kernels: both sweeps (four-stream persistent, reference) against the float64 network', () => {
+  // B = 1, 3, 9: one group of four streams with three (or one) repeated lanes, two full groups
+  // and a ninth stream alone; H = 19 and V = 10 are multiples of neither 4 nor 8.
+  for (const cellSweeps of ['streams4', 'reference'] as const)
+    for (const cell of CELL_NAMES)
+      test.each([1, 3, 9])(`${cellSweeps}: ${cell}, 2 layers, B=%i (V=10 H=19 T=6, dropout 0.2)`, async (B) => {
+        await compareStep({ V: 10, H: 19, B, T: 6, cell, layers: 2 }, 0.3, { p: 0.2, seed: 21, step: 2 }, { cellSweeps });
+      });
+
+  test('the engine says which sweeps it runs', async () => {
+    const s: Shape = { V: 10, H: 19, B: 3, T: 4, cell: 'lstm', layers: 1 };
+    for (const [cellSweeps, words] of [['auto', '4 streams per workgroup'], ['reference', 'one workgroup per stream']] as const) {
+      const e = await GpuEngine.create(gpu(), s, SGD, undefined, undefined, { cellSweeps });
+      expect(e.recurrenceReason).toContain(words);
+      e.destroy();
+    }
+  });
+});
+
 describe('layer kernels: training', () => {
   /** Adam of shaders/optimizer.wgsl in float64 (defaults: beta1 0.9, beta2 0.999, eps 1e-8). */
   function adam(P: Params<Float64Array>, g: Params<Float64Array>, m: Params<Float64Array>, v: Params<Float64Array>, t: number, lr: number) {

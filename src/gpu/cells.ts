@@ -6,7 +6,8 @@ import { Drop, Hyper, Launch, Layer, Mm, cells, loss, matmul, optimizer, output 
 import { type Bindings, type Family, type Kernel, STEP_SLOT, type StructValues, makeKernel, pack } from './kernel.js';
 import { type Op, op } from './ops.js';
 import type { Phases, StepOps } from './phases.js';
-import { WG, matmulBlock } from './plan.js';
+import { GpuError } from '../errors.js';
+import { type CellSweeps, type GpuEngineOptions, WG, hmaxOf, matmulBlock } from './plan.js';
 
 // The training step of any cell and depth (every model but the one-layer tanh RNN, which keeps
 // its tuned kernels of phases.ts). Per layer l, bottom up:
@@ -42,6 +43,7 @@ export function cellBufferTable(s: StepShape) {
     dpre: L * N * G * H, // (L, T, B, G*H) dLoss/d ax per layer
     dah: N * G * H, // (T, B, G*H) dLoss/d ah, one layer at a time
     dnext: 2 * B * H, // (2, B, H) the backward sweep's carried dh and dc
+    W_hhT: G * H * H, // (H, G*H) W_hh.l transposed, one layer at a time (forward_sweep4)
     ones: N, // (N) all 1: the bias gradients are products with it
   };
 }
@@ -52,8 +54,12 @@ type CellsFamily = ReturnType<typeof cells>;
 
 /** The kernels of this path, by role. */
 export interface CellKernels {
+  /** which sweeps forward_sweep and backward_sweep are, and why, in words */
+  sweeps: CellSweeps;
+  sweepsReason: string;
   forward_sweep: KernelOf<CellsFamily, 'forward_sweep'>;
   backward_sweep: KernelOf<CellsFamily, 'backward_sweep'>;
+  transpose_hh: KernelOf<CellsFamily, 'transpose_hh'>;
   drop_forward: KernelOf<CellsFamily, 'drop_forward'>;
   drop_backward: KernelOf<CellsFamily, 'drop_backward'>;
   generate_cells: KernelOf<CellsFamily, 'generate_cells'>;
@@ -66,14 +72,48 @@ export interface CellKernels {
   loss_mean: KernelOf<typeof loss, 'loss_mean'>;
 }
 
-export async function compileCellKernels(ctx: GpuContext, shape: StepShape, lay: Layout): Promise<CellKernels> {
+/** Workgroup memory of the four-stream sweeps (cells_persistent.wgsl): the forward's two halves
+ * of h, the backward's dah (G*HMAX vec4 each). */
+export function streams4Bytes(s: StepShape): number {
+  const HMAX = hmaxOf(s.H);
+  return 16 * HMAX * Math.max(2, CELLS[modelOf(s).cell].gates);
+}
+
+/** Streams from which 'auto' picks the four-stream sweeps: below, their idle vec4 lanes cost
+ * more than one workgroup per stream (on lavapipe at H=128, B=1: lstm x1 0.8x, rnn x2 0.6x,
+ * gru x2 1.4x the reference's speed; B=2 fills half the lanes of one workgroup where the
+ * reference runs two). */
+export const STREAMS4_FROM_B = 3;
+
+/** Which sweeps the layer kernels run on this adapter, and why. */
+export function chooseCellSweeps(limits: GPUSupportedLimits, s: StepShape, options: GpuEngineOptions): { sweeps: CellSweeps; reason: string } {
+  const need = streams4Bytes(s);
+  const have = limits.maxComputeWorkgroupStorageSize;
+  const asked = options.cellSweeps ?? 'auto';
+  if (asked === 'reference') return { sweeps: 'reference', reason: 'layer kernels: reference sweeps, one workgroup per stream (asked)' };
+  if (need > have) {
+    if (asked === 'streams4')
+      throw new GpuError(`The four-stream layer sweeps need ${need} bytes of workgroup memory at H=${s.H}; this adapter offers ${have}. Use cellSweeps 'auto' or 'reference'.`);
+    return { sweeps: 'reference', reason: `layer kernels: reference sweeps, one workgroup per stream (the four-stream sweeps need ${need} bytes of workgroup memory, the adapter offers ${have})` };
+  }
+  if (asked === 'auto' && s.B < STREAMS4_FROM_B)
+    return { sweeps: 'reference', reason: `layer kernels: reference sweeps, one workgroup per stream (B=${s.B}: the four-stream sweeps would leave lanes idle)` };
+  return { sweeps: 'streams4', reason: `layer kernels: persistent sweeps, 4 streams per workgroup${asked === 'auto' ? '' : ' (asked)'}` };
+}
+
+export async function compileCellKernels(ctx: GpuContext, shape: StepShape, lay: Layout, options: GpuEngineOptions = {}): Promise<CellKernels> {
   const m = modelOf(shape);
   const f = cells(m.cell);
   const GH = CELLS[m.cell].gates * shape.H;
   const wg = { WG };
-  const [forward_sweep, backward_sweep, drop_forward, drop_backward, generate_cells, mm4, mm8, softmax_xent, dW_xh, update, grad_norm, loss_mean] = await Promise.all([
-    makeKernel(ctx, f, 'forward_sweep', wg),
-    makeKernel(ctx, f, 'backward_sweep', wg),
+  const { sweeps, reason } = chooseCellSweeps(ctx.device.limits, shape, options);
+  const HMAX = hmaxOf(shape.H);
+  const sweep = { HMAX, WGR: HMAX / 2 }; // U = 2 units per invocation (cells_persistent.wgsl)
+  const fast = sweeps === 'streams4';
+  const [forward_sweep, backward_sweep, transpose_hh, drop_forward, drop_backward, generate_cells, mm4, mm8, softmax_xent, dW_xh, update, grad_norm, loss_mean] = await Promise.all([
+    fast ? makeKernel(ctx, f, 'forward_sweep4', sweep) : makeKernel(ctx, f, 'forward_sweep', wg),
+    fast ? makeKernel(ctx, f, 'backward_sweep4', sweep) : makeKernel(ctx, f, 'backward_sweep', wg),
+    makeKernel(ctx, f, 'transpose_hh', wg),
     makeKernel(ctx, f, 'drop_forward', wg),
     makeKernel(ctx, f, 'drop_backward', wg),
     makeKernel(ctx, f, 'generate_cells', wg),
@@ -85,7 +125,7 @@ export async function compileCellKernels(ctx: GpuContext, shape: StepShape, lay:
     makeKernel(ctx, optimizer, 'grad_norm_reduce', { TOTAL: lay.total }),
     makeKernel(ctx, loss, 'loss_mean', { N: shape.T * shape.B }),
   ]);
-  return { forward_sweep, backward_sweep, drop_forward, drop_backward, generate_cells, matmul: mm4, matmul8: mm8, softmax_xent, dW_xh, update, grad_norm, loss_mean };
+  return { sweeps, sweepsReason: reason, forward_sweep, backward_sweep, transpose_hh, drop_forward, drop_backward, generate_cells, matmul: mm4, matmul8: mm8, softmax_xent, dW_xh, update, grad_norm, loss_mean };
 }
 
 /** `Drop` of shaders/cells.wgsl for one step (no dropout: every mask 1). */
@@ -139,6 +179,9 @@ export function cellOps(
     const u = uniform(`mm.${label}`, pack(Mm, { ...v, A_OFF: v.A_OFF ?? 0, B_OFF: v.B_OFF ?? 0, ALPHA: v.ALPHA ?? 1 }));
     return op(ctx, label, big ? k.matmul8 : k.matmul, r, groups(Math.ceil(v.M / b) * Math.ceil(v.N / b)), u);
   };
+  // the four-stream sweeps: one workgroup per 4 streams, W_hh.l transposed before its forward
+  const fast = k.sweeps === 'streams4';
+  const sweepGroups = fast ? Math.ceil(B / 4) : B;
   const dropBackward = (l: number) => op(ctx, 'drop_backward', k.drop_backward, { cell: layerU[l], drop, dh_rw: buf.dhs }, groups(N * H), launch);
 
   const forward: Op[] = [];
@@ -146,9 +189,10 @@ export function cellOps(
     // ax (N, GH) = hd[l-1] (N, H) . W_xh.l^T
     if (l > 0)
       forward.push(mm(`ax${l}`, { A: cb.hd, Bm: p(name('W_xh', l)), C: cb.ax }, { M: N, N: GH, K: H, A_M: H, A_K: 1, A_OFF: (l - 1) * N * H, B_K: 1, B_N: H, C_M: GH, C_N: 1 }));
+    if (fast) forward.push(op(ctx, 'transpose_hh', k.transpose_hh, { cell: layerU[l], params: buf.params, W_hhT_out: cb.W_hhT }, groups(GH * H), launch));
     forward.push(
       op(ctx, 'forward_sweep', k.forward_sweep,
-        { cell: layerU[l], params: buf.params, inputs: buf.inputs, ax: cb.ax, hs: buf.hs, cs: cb.cs, act: cb.act, carry: buf.hprev }, B, launch),
+        { cell: layerU[l], params: buf.params, inputs: buf.inputs, ax: cb.ax, hs: buf.hs, cs: cb.cs, act: cb.act, carry: buf.hprev, W_hhT: cb.W_hhT }, sweepGroups, launch),
       op(ctx, 'drop_forward', k.drop_forward, { cell: layerU[l], drop, drop_h: buf.hs, hd: cb.hd }, groups(N * H), launch),
     );
   }
@@ -167,7 +211,7 @@ export function cellOps(
   for (let l = L - 1; l >= 0; l--) {
     backward.push(
       op(ctx, 'backward_sweep', k.backward_sweep,
-        { cell: layerU[l], params: buf.params, hs_in: buf.hs, cs_in: cb.cs, act_in: cb.act, dh: buf.dhs, dpre: cb.dpre, dah: cb.dah, dnext: cb.dnext }, B, launch),
+        { cell: layerU[l], params: buf.params, hs_in: buf.hs, cs_in: cb.cs, act_in: cb.act, dh: buf.dhs, dpre: cb.dpre, dah: cb.dah, dnext: cb.dnext }, sweepGroups, launch),
       // dW_hh.l (GH, H) = dah^T (GH, N) . h[t-1] of layer l (N, H) / B
       mm(`dW_hh${l}`, { A: cb.dah, Bm: buf.hs, C: g(name('W_hh', l)) },
         { M: GH, N: H, K: N, A_M: 1, A_K: GH, B_K: H, B_N: 1, B_OFF: l * (T + 1) * B * H, C_M: H, C_N: 1, ALPHA: perB }),

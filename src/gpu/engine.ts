@@ -21,6 +21,7 @@ import { checkBuffersFit } from './limits.js';
 import { type Op, Recorder } from './ops.js';
 import { type Phases, type StepOps, stepOps } from './phases.js';
 import {
+  type CellSweeps,
   type GpuEngineOptions,
   type KernelVariant,
   type Plan,
@@ -33,7 +34,7 @@ import {
 import { type Profile, Profiler } from './profiler.js';
 import { STEPS_PER_SUBMIT, Submitter } from './submit.js';
 
-export type { GpuEngineOptions, KernelVariant, RecurrenceSchedule } from './plan.js';
+export type { CellSweeps, GpuEngineOptions, KernelVariant, RecurrenceSchedule } from './plan.js';
 export { SMALL_STEP } from './plan.js';
 export type { Profile } from './profiler.js';
 export type { MemoryReport } from './buffers.js';
@@ -81,6 +82,8 @@ export class GpuEngine implements Engine {
   /** the layer kernels' buffers and dropout uniform (cell models only) */
   private readonly cellBuf?: CellBuffers;
   private readonly drop?: GPUBuffer;
+  /** the layer kernels' sweeps (cell models only): an evaluator runs the same */
+  private readonly cellSweeps?: CellSweeps;
   private readonly dropScratch = new ArrayBuffer(16);
   private readonly names: string[];
   private readonly profiler?: Profiler;
@@ -119,12 +122,13 @@ export class GpuEngine implements Engine {
       const ops: CellOps = cellOps(ctx, this.mem, this.buf, this.cellBuf, this.layout, this.shape, kernels.cells, this.optimizer);
       this.ops = ops;
       this.drop = ops.drop;
+      this.cellSweeps = kernels.cells.sweeps;
       this.sampler = new CellSampler(ctx, this.mem, this.buf, this.shape, this.layout, kernels.cells.generate_cells, this.recorder);
     }
     this.submitter = new Submitter(ctx, this.mem, this.buf, this.shape, this.ops.hyper, this.recorder, p.profile ? 1 : STEPS_PER_SUBMIT, this.profiler, this.drop);
     const { schedules } = this.ops;
     this.recurrence = p.recurrence === 'step' || !schedules.persistent ? 'step' : 'persistent';
-    this.recurrenceReason = this.drop ? 'layer kernels: one workgroup per stream' : p.recurrenceReason;
+    this.recurrenceReason = 'cells' in kernels ? kernels.cells.sweepsReason : p.recurrenceReason;
     this.phases = schedules[this.recurrence]!;
   }
 
@@ -141,7 +145,7 @@ export class GpuEngine implements Engine {
     const cellModel = isCellModel(shape, options);
     checkBuffersFit(ctx.device.limits, shape, cellModel ? (s) => ({ ...bufferTable(s), ...cellBufferTable(s) }) : bufferTable);
     const p = plan(ctx.device.limits, shape, cellModel ? { ...options, recurrence: 'persistent' } : options);
-    const kernels = cellModel ? { cells: await compileCellKernels(ctx, shape, layout(shape)) } : { rnn: await compileKernels(ctx, shape, layout(shape), p) };
+    const kernels = cellModel ? { cells: await compileCellKernels(ctx, shape, layout(shape), options) } : { rnn: await compileKernels(ctx, shape, layout(shape), p) };
     const e = new GpuEngine(ctx, shape, optimizer, p, kernels, shareParamsWith?.buf.params);
     if (params) e.setParams(params);
     if (!cellModel && p.kernels === 'tiled' && p.recurrence === 'auto') await e.chooseRecurrence();
@@ -173,7 +177,7 @@ export class GpuEngine implements Engine {
   }
 
   async evaluator(T: number): Promise<GpuEngine> {
-    const e = await GpuEngine.create(this.ctx, { ...this.shape, B: 1, T }, this.optimizer, undefined, this, { layerKernels: !!this.drop });
+    const e = await GpuEngine.create(this.ctx, { ...this.shape, B: 1, T }, this.optimizer, undefined, this, { layerKernels: !!this.drop, cellSweeps: this.cellSweeps });
     e.parent = this;
     return e;
   }

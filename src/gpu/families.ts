@@ -153,8 +153,9 @@ export const optimizer = family({
   entries: { update: 'update', grad_norm_reduce: 'norm' },
 });
 
-/** shaders/cells.wgsl after the cell's file (cell_rnn, cell_lstm, cell_gru.wgsl): the layers of
- * any cell and depth; one pipeline set per cell. */
+/** shaders/cells.wgsl and cells_persistent.wgsl after the cell's file (cell_rnn, cell_lstm,
+ * cell_gru.wgsl): the layers of any cell and depth; one pipeline set per cell. The reference
+ * sweeps (forward_sweep, backward_sweep) and the four-stream ones bind the same records. */
 export function cells(cell: CellName) {
   return family({
     shader: `cells_${cell}`,
@@ -169,6 +170,7 @@ export function cells(cell: CellName) {
         cs: 'storage', // (L, T+1, B, H) LSTM
         act: 'storage', // (L, T, B, S*H) saved by the cell
         carry: 'storage', // (L, B, H) h, then (L, B, H) c: carried between steps
+        W_hhT: 'read', // (H, G*H) W_hh.l transposed (forward_sweep4 only)
       },
       backward: {
         cell: Layer,
@@ -181,6 +183,7 @@ export function cells(cell: CellName) {
         dah: 'storage', // (T, B, G*H) dLoss/d ah of the layer
         dnext: 'storage', // (2, B, H) scratch
       },
+      transpose: { cell: Layer, params: 'read', W_hhT_out: 'storage' },
       dropForward: { cell: Layer, drop: Drop, drop_h: 'read', hd: 'storage' },
       dropBackward: { cell: Layer, drop: Drop, dh_rw: 'storage' },
       generate: {
@@ -194,7 +197,7 @@ export function cells(cell: CellName) {
       },
     },
     entries: {
-      forward_sweep: 'forward', backward_sweep: 'backward', drop_forward: 'dropForward', drop_backward: 'dropBackward', generate_cells: 'generate',
+      forward_sweep: 'forward', backward_sweep: 'backward', forward_sweep4: 'forward', backward_sweep4: 'backward', transpose_hh: 'transpose', drop_forward: 'dropForward', drop_backward: 'dropBackward', generate_cells: 'generate',
     },
   });
 }

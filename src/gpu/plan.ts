@@ -36,7 +36,15 @@ export interface GpuEngineOptions {
    * instead of its tuned kernels: they apply dropout, which the tuned ones do not. Other cells
    * and depths always run them. */
   layerKernels?: boolean;
+  /** Sweeps of the layer kernels: 'auto' (default) the four-stream persistent sweeps of
+   * shaders/cells_persistent.wgsl where their workgroup memory fits, else the reference sweeps
+   * of shaders/cells.wgsl (one workgroup per stream). The tests force each; 'streams4' that
+   * does not fit the adapter is an error. */
+  cellSweeps?: CellSweeps | 'auto';
 }
+
+/** The sweeps of the layer kernels (src/gpu/cells.ts). */
+export type CellSweeps = 'streams4' | 'reference';
 
 /** Invocations per workgroup for every kernel (portable: at most 256). */
 export const WG = 64;

@@ -6,6 +6,7 @@ import cellLstm from '../../shaders/cell_lstm.wgsl?raw';
 import cellRnn from '../../shaders/cell_rnn.wgsl?raw';
 import cells from '../../shaders/cells.wgsl?raw';
 import cellsGenerate from '../../shaders/cells_generate.wgsl?raw';
+import cellsPersistent from '../../shaders/cells_persistent.wgsl?raw';
 import common from '../../shaders/common.wgsl?raw';
 import loss from '../../shaders/loss.wgsl?raw';
 import matmul from '../../shaders/matmul.wgsl?raw';
@@ -28,7 +29,7 @@ const FILES = {
   sample,
 };
 
-/** The layer kernels of each cell: the cell's file, then cells.wgsl (and, for generate_cells,
+/** The layer kernels of each cell: the cell's file, then cells.wgsl and cells_persistent.wgsl (and, for generate_cells,
  * sample_draw.wgsl and cells_generate.wgsl). */
 const CELL_FILES = {
   cells_rnn: { file: 'cell_rnn', code: cellRnn },
@@ -47,6 +48,7 @@ export function shaderParts(name: ShaderName): { file: string; code: string }[] 
       head,
       { file: `shaders/${c.file}.wgsl`, code: c.code },
       { file: 'shaders/cells.wgsl', code: cells },
+      { file: 'shaders/cells_persistent.wgsl', code: cellsPersistent },
       draw,
       { file: 'shaders/cells_generate.wgsl', code: cellsGenerate },
     ];
