@@ -3,9 +3,9 @@
 #   - the npm dependencies (npm ci, skipped when node_modules matches the lockfile)
 #   - on Linux without a Vulkan driver Dawn can use: Mesa's software Vulkan (lavapipe)
 #     from bookworm-backports (bookworm's own Mesa 22 is too old for Dawn)
-#   - PyTorch for /usr/bin/python3 (Debian's python3-torch), for test/pytorch.test.ts, which loads
-#     an exported model in PyTorch
-#   - with --browser: Debian's chromium, for the browser tests
+#   - with --browser, what the tests need besides: Debian's chromium, for the browser tests,
+#     and PyTorch for /usr/bin/python3 (Debian's python3-torch), for test/pytorch.test.ts, which
+#     loads an exported model in PyTorch
 # Quick when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,7 +58,7 @@ if is_debian_bookworm && ! mesa_ok; then
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq -t bookworm-backports mesa-vulkan-drivers libvulkan1 >/dev/null
 fi
 
-if ! /usr/bin/python3 -c 'import torch' >/dev/null 2>&1; then
+if [ $want_browser = 1 ] && ! /usr/bin/python3 -c 'import torch' >/dev/null 2>&1; then
   apt_update
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq python3-torch >/dev/null
 fi
