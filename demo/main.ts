@@ -83,9 +83,13 @@ async function start(): Promise<void> {
       refreshing = false;
     }
   }
+  /** The checkpoint the sample hint names: FILE until one is downloaded. */
+  let checkpointName = 'FILE';
+  const renderSampleCli = () => renderCliHint(checkpointName, controls.readSample());
   const renderTrainCli = () => {
     const c = session.settings;
     renderTrainHint(c, text, textName, session.progress.step || readForm().config.steps);
+    renderSampleCli(); // (a text switch brings its own sample settings)
   };
   session.onProgress = (p) => {
     renderProgress(p);
@@ -256,6 +260,8 @@ async function start(): Promise<void> {
     }
   });
   byId('sample-greedy').addEventListener('change', controls.syncGreedy);
+  byId<HTMLFormElement>('sample-form').addEventListener('input', renderSampleCli);
+  byId<HTMLFormElement>('sample-form').addEventListener('change', renderSampleCli);
 
   // --- look inside -------------------------------------------------------------------------
   let inspection: Inspection | undefined;
@@ -324,7 +330,8 @@ async function start(): Promise<void> {
       const name = `char-rnn-${textName}-step${session.progress.step}.safetensors`;
       download(await session.saveCheckpoint(), name);
       showMessage(el.ckptMessage, `Saved ${name}.`, 'ok');
-      renderCliHint(name, controls.readSample());
+      checkpointName = name;
+      renderSampleCli();
     } catch (e) {
       showMessage(el.ckptMessage, describeError(e));
     }

@@ -165,6 +165,10 @@ describe('the page with WebGPU (SwiftShader)', () => {
     const { page, errors } = await open(true);
     await page.getByLabel('Training text', { exact: true }).selectOption('cats');
     await expect.poll(() => page.getByLabel('Hidden units', { exact: true }).inputValue()).toBe('32');
+    // the sample hint follows the text's sample settings (it used to keep hello's)
+    await expect.poll(() => page.locator('#ckpt-cli').textContent()).toBe("char-rnn sample --checkpoint FILE --prime 'the ' --length 120 --temperature 0.8 --seed 0");
+    await page.getByLabel('Characters', { exact: true }).fill('40');
+    await expect.poll(() => page.locator('#ckpt-cli').textContent()).toMatch(/--length 40 /);
     // SwiftShader is slow: a small model and a few steps.
     await page.getByLabel('Cell', { exact: true }).selectOption('lstm');
     await page.getByLabel('Layers', { exact: true }).fill('2');
