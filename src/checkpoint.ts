@@ -133,10 +133,12 @@ interface Decoded {
 }
 
 function decode(bytes: Uint8Array, source: string): Decoded {
-  const notSafetensors = 'Check that the path names a checkpoint written by char-rnn-webgpu (a .safetensors file).';
+  // what a file that is not a checkpoint at all is told first; the details follow
+  const notOne = `${source} is not a char-rnn checkpoint (a .safetensors file), or it is damaged:`;
+  const notSafetensors = 'Check that it is a checkpoint written by char-rnn-webgpu.';
   if (bytes.length < 8)
     throw new CheckpointError(
-      `${source}: the file is only ${bytes.length} bytes long; a safetensors file starts with an 8-byte header length. ` +
+      `${notOne} the file is only ${bytes.length} bytes long; a safetensors file starts with an 8-byte header length. ` +
         `It is truncated or not a safetensors file. ${notSafetensors}`,
     );
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -144,7 +146,7 @@ function decode(bytes: Uint8Array, source: string): Decoded {
   const available = bytes.length - 8;
   if (headerLength > BigInt(available))
     throw new CheckpointError(
-      `${source}: the header length field says ${headerLength} bytes, but only ${available} bytes follow it: ` +
+      `${notOne} the header length field says ${headerLength} bytes, but only ${available} bytes follow it: ` +
         `truncated or not a safetensors file. ${notSafetensors} If it is one, it was cut off while being written or copied; ` +
         `save it again or use an earlier checkpoint.`,
     );
@@ -155,7 +157,7 @@ function decode(bytes: Uint8Array, source: string): Decoded {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n));
   } catch {
     throw new CheckpointError(
-      `${source}: the ${n}-byte header is not valid UTF-8, so this is not a safetensors file or it is damaged. ${notSafetensors}`,
+      `${notOne} the ${n}-byte header is not valid UTF-8. ${notSafetensors}`,
     );
   }
   let header: unknown;
@@ -163,12 +165,11 @@ function decode(bytes: Uint8Array, source: string): Decoded {
     header = JSON.parse(text);
   } catch (e) {
     throw new CheckpointError(
-      `${source}: the ${n}-byte header is not valid JSON (${(e as Error).message}), so this is not a safetensors file ` +
-        `or it is damaged. ${notSafetensors}`,
+      `${notOne} the ${n}-byte header is not valid JSON (${(e as Error).message}). ${notSafetensors}`,
     );
   }
   if (!isPlainObject(header))
-    throw new CheckpointError(`${source}: the header is JSON but not an object, so this is not a safetensors file. ${notSafetensors}`);
+    throw new CheckpointError(`${notOne} the header is JSON but not an object. ${notSafetensors}`);
 
   const damaged = 'The file is damaged or was not written by a safetensors writer.';
   const metadata: Record<string, string> = {};

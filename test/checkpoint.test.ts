@@ -235,6 +235,8 @@ describe('bad files', () => {
     expectLoadError(rawFile('\u0000\u0000'.repeat(4)).fill(0xff, 8), /not valid UTF-8/);
     expectLoadError(rawFile('hello, world'), /not valid JSON/);
     expectLoadError(rawFile('[1,2,3]'), /not an object/);
+    // a text file chosen by mistake (the page's upload, the CLI's --checkpoint): said plainly first
+    expectLoadError(new TextEncoder().encode('the cat sat on the mat.\n'), /^\S+ is not a char-rnn checkpoint \(a \.safetensors file\), or it is damaged: the header length field says/);
   });
 
   test('missing metadata or format', () => {
@@ -315,7 +317,7 @@ describe('bad files', () => {
   });
 
   test('the default source is "checkpoint"', () => {
-    expect(() => loadCheckpoint(new Uint8Array(3))).toThrow(/^checkpoint: the file is only 3 bytes long/);
+    expect(() => loadCheckpoint(new Uint8Array(3))).toThrow(/^checkpoint is not a char-rnn checkpoint \(a \.safetensors file\), or it is damaged: the file is only 3 bytes long/);
     expect(() => loadCheckpoint(new Uint8Array(3))).toThrow(CheckpointError);
   });
 });
