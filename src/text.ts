@@ -140,7 +140,7 @@ export function encodeUtf8(
   walkUtf8(b, scan.bom, (cp) => {
     let i = lookup[cp];
     if (i < 0) {
-      if (o.unknown === undefined) throw vocab.unknown(String.fromCodePoint(cp), ` at character ${n} of ${o.name ?? 'the text'}`);
+      if (o.unknown === undefined) throw vocab.unknown(String.fromCodePoint(cp), ` at character ${n + 1} of ${o.name ?? 'the text'}`); // (counted from 1)
       o.onUnknown?.(cp);
       i = o.unknown;
     }

@@ -61,7 +61,7 @@ export class Vocab {
     let n = 0;
     for (const c of text) {
       const i = this.index.get(c.codePointAt(0)!);
-      if (i === undefined) throw this.unknown(c, ` at character ${n} of ${what}`);
+      if (i === undefined) throw this.unknown(c, ` at character ${n + 1} of ${what}`); // (counted from 1, as people count)
       out[n++] = i;
     }
     return out;

@@ -19,7 +19,7 @@ describe('vocabulary', () => {
   test('unknown characters are named with their code point and position', () => {
     const v = Vocab.fromText('hello');
     expect(() => v.encode('help', 'the prime')).toThrow(VocabularyError);
-    expect(() => v.encode('help', 'the prime')).toThrow(/Character 'p' \(U\+0070\) at character 3 of the prime/);
+    expect(() => v.encode('help', 'the prime')).toThrow(/Character 'p' \(U\+0070\) at character 4 of the prime/);
     expect(() => new Vocab(['a', 'a'])).toThrow(/twice/);
     expect(() => new Vocab(['ab'])).toThrow(/not exactly one character/);
   });

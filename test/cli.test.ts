@@ -101,7 +101,7 @@ describe('char-rnn train / sample', () => {
     const before = readFileSync(ckpt);
     const r = run('train', '--string', 'abcabcabdabcabe', '--init', ckpt, '--lr', '3e38', '--optimizer', 'sgd', '--save', ckpt, '--log-every', '1');
     // the vocabulary of the checkpoint (hello) does not cover this text: first that error
-    expectFailure(r, 1, /Character 'a' \(U\+0061\) at character 0 of --string is not in the vocabulary/);
+    expectFailure(r, 1, /Character 'a' \(U\+0061\) at character 1 of --string is not in the vocabulary/);
     const r2 = run('train', '--string', 'hellohello', '--init', ckpt, '--lr', '3e38', '--optimizer', 'sgd', '--save', ckpt, '--log-every', '1');
     expectFailure(r2, 1, /diverged at step 1\d*: the loss is (NaN|Infinity).*keeps its last good checkpoint/s);
     expect(readFileSync(ckpt).equals(before)).toBe(true);
@@ -172,7 +172,7 @@ describe('bad input: a clear message, a non-zero exit, no stack trace', () => {
     const wrong = file('wrong.safetensors', encodeSafetensors(tensors, meta));
     expectFailure(run('sample', '--checkpoint', wrong), 1, /W_hh has shape \[4,4\], expected \[3,3\]/);
     const ok = file('ok.safetensors', bytes);
-    expectFailure(run('sample', '--checkpoint', ok, '--prime', 'hx'), 1, /Character 'x' \(U\+0078\) at character 1 of the prime is not in the vocabulary of this model \(4 characters: "e" "h" "l" "o"\)/);
+    expectFailure(run('sample', '--checkpoint', ok, '--prime', 'hx'), 1, /Character 'x' \(U\+0078\) at character 2 of the prime is not in the vocabulary of this model \(4 characters: "e" "h" "l" "o"\)/);
   });
 
   test('options that would fail after training fail before it, nothing saved', () => {
@@ -181,7 +181,7 @@ describe('bad input: a clear message, a non-zero exit, no stack trace', () => {
       const r = run('train', '--text', good, '--hidden', '4', '--steps', '30', '--device', 'cpu', '--save', save, ...extra);
       expect(r.code, r.err).toBeGreaterThan(0);
       expect(r.err).not.toMatch(/training characters|trained \d|sample at step/);
-      expect(r.err).toMatch(/--temperature|\(U\+20AC\) at character 0 of the prime \(--prime\)|'x' \(U\+0078\) at character 1 of the prime/);
+      expect(r.err).toMatch(/--temperature|\(U\+20AC\) at character 1 of the prime \(--prime\)|'x' \(U\+0078\) at character 2 of the prime/);
       expect(existsSync(save)).toBe(false);
     }
   });

@@ -67,7 +67,7 @@ describe('UTF-8 bytes to vocabulary indices', () => {
     const scan = scanUtf8(b);
     const v = new Vocab(['e', 'h', 'l', 'o']);
     expect(() => encodeUtf8(b, scan, v, { name: 'story.txt' })).toThrow(VocabularyError);
-    expect(() => encodeUtf8(b, scan, v, { name: 'story.txt' })).toThrow(/Character 'x' \(U\+0078\) at character 2 of story\.txt/);
+    expect(() => encodeUtf8(b, scan, v, { name: 'story.txt' })).toThrow(/Character 'x' \(U\+0078\) at character 3 of story\.txt/);
     const seen: number[] = [];
     expect([...encodeUtf8(b, scan, v, { unknown: 4, onUnknown: (cp) => seen.push(cp) })]).toEqual([1, 0, 4, 2, 3]);
     expect(seen).toEqual([0x78]);
