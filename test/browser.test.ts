@@ -108,6 +108,13 @@ describe('the page with WebGPU (SwiftShader)', () => {
     expect(await page.getByTestId('webgpu-notice').isHidden()).toBe(true);
     // The tutorial's settings are preselected.
     expect(await page.getByLabel('Training text', { exact: true }).inputValue()).toBe('hello');
+    // the empty chart's invitation reads as one sentence ("Press", "Train" and the rest on one line)
+    const lineTops = await page.locator('#chart-empty').evaluate((p) => {
+      const top = (n: Node) => { const r = document.createRange(); r.selectNodeContents(n); return Math.round(r.getBoundingClientRect().top); };
+      const strong = p.querySelector('strong')!;
+      return [top(strong.previousSibling!), top(strong), top(strong.nextSibling!)];
+    });
+    expect(new Set(lineTops).size, `tops ${lineTops}`).toBe(1);
     expect(await page.getByLabel('Hidden units', { exact: true }).inputValue()).toBe('3');
     expect(await page.getByLabel('Optimizer', { exact: true }).inputValue()).toBe('sgd');
     expect(await page.getByLabel('Learning rate', { exact: true }).inputValue()).toBe('0.01');
