@@ -3,7 +3,7 @@ import { CELLS, type Layout, type ModelDims, type StepShape, modelOf, paramTable
 import { type Buffers, type GpuMemory, paramBinding, storageUsage } from './buffers.js';
 import type { GpuContext } from './context.js';
 import { Drop, Hyper, Launch, Layer, Mm, cells, loss, matmul, optimizer, output } from './families.js';
-import { type Bindings, type Family, type Kernel, STEP_SLOT, type StructValues, makeKernel, pack } from './kernel.js';
+import { type KernelOf, STEP_SLOT, type StructValues, makeKernel, pack } from './kernel.js';
 import { type Op, op } from './ops.js';
 import type { Phases, StepOps } from './phases.js';
 import { GpuError } from '../errors.js';
@@ -49,7 +49,6 @@ export function cellBufferTable(s: StepShape) {
 }
 export type CellBuffers = Record<keyof ReturnType<typeof cellBufferTable>, GPUBuffer>;
 
-type KernelOf<F, N extends string> = F extends Family<infer L, infer E> ? (N extends keyof E ? Kernel<L[E[N]] & Bindings> : never) : never;
 type CellsFamily = ReturnType<typeof cells>;
 
 /** The kernels of this path, by role. */

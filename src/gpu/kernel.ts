@@ -72,6 +72,9 @@ export interface Kernel<B extends Bindings = Bindings> {
   readonly grid: boolean;
 }
 
+/** Kernel `N` of family `F`, typed by its binding table. */
+export type KernelOf<F, N extends string> = F extends Family<infer L, infer E> ? (N extends keyof E ? Kernel<L[E[N]] & Bindings> : never) : never;
+
 /** The buffers of a bind group, by binding name. */
 export type Resources<B extends Bindings> = { [K in keyof B]: GPUBuffer | GPUBufferBinding };
 

@@ -1,7 +1,7 @@
 import { GpuError } from '../errors.js';
 import { type Layout, PARAM_NAMES, type StepShape } from '../model.js';
 import type { GpuContext } from './context.js';
-import { type Bindings, type Family, type Kernel, makeKernel } from './kernel.js';
+import { type KernelOf, makeKernel } from './kernel.js';
 import { loss, matmul, optimizer, output, recurrence, rnn_backward, rnn_forward, sample } from './families.js';
 
 // Every schedule choice of the engine, in one place: which kernels (tiled or reference), which
@@ -171,8 +171,6 @@ export function matmulBlock(ctx: GpuContext, M: number, N: number): 4 | 8 {
   return software || Math.ceil(M / 8) * Math.ceil(N / 8) >= 2048 ? 8 : 4;
 }
 
-/** Kernel `N` of family `F`, typed by its binding table. */
-type KernelOf<F, N extends string> = F extends Family<infer L, infer E> ? (N extends keyof E ? Kernel<L[E[N]] & Bindings> : never) : never;
 
 /** The kernels of a plan, by role: a missing one is undefined, a misspelled one a compile error. */
 export interface Kernels {
