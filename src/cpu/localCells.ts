@@ -1,7 +1,8 @@
 import { dropoutScale } from '../dropout.js';
 import type { Activations, Batch, Dropout } from '../engine.js';
-import { CELLS, type ModelDims, type Params, paramTable, zeroParams } from '../model.js';
+import { CELLS, type Params, paramTable, zeroParams } from '../model.js';
 import { CELL_STEPS } from './cells.js';
+import type { NetworkShape } from './network.js';
 import { outputStep } from './local.js';
 
 // The local comparison (src/check.ts) of any cell, depth and dropout: one timestep and one layer
@@ -30,10 +31,6 @@ import { outputStep } from './local.js';
 type F64 = Float64Array;
 const f64 = (n: number) => new Float64Array(n);
 
-export interface LocalShape extends ModelDims {
-  B: number;
-  T: number;
-}
 
 export interface LocalCells {
   /** per layer (T+1, B, H): [0] is got's own start state */
@@ -61,7 +58,7 @@ class Given {
   readonly extra: F64[];
   readonly names: { W_xh: string; W_hh: string; b_h: string; b_hn: string }[];
 
-  constructor(readonly s: LocalShape, got: Activations, dropout: Dropout | undefined) {
+  constructor(readonly s: NetworkShape, got: Activations, dropout: Dropout | undefined) {
     const { H, B, T, layers: L, cell } = s;
     this.G = CELLS[cell].gates;
     const split = (a: ArrayLike<number> | undefined, n: number) =>
@@ -270,7 +267,7 @@ function gradients(g: Given, got: Activations, batch: Batch): { grads: Params<F6
 
 /** What the CPU computes for each timestep and layer of `got` (one engine's forward and
  * backward pass over `batch` with weights `P` and `dropout`) from got's own values (see the top). */
-export function localCells(P: Params, s: LocalShape, batch: Batch, got: Activations, dropout?: Dropout): LocalCells {
+export function localCells(P: Params, s: NetworkShape, batch: Batch, got: Activations, dropout?: Dropout): LocalCells {
   const { V, H, B, T, layers: L, cell } = s;
   const GH = CELLS[cell].gates * H;
   const g = new Given(s, got, dropout);
