@@ -3,28 +3,16 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { DEFAULT_CONFIG, type TrainConfig, optimizerOf } from '../src/config.js';
-import { planBatches, splitText } from '../src/data.js';
-import { createEngine, type DeviceKind } from '../src/engines.js';
+import { DEFAULT_CONFIG, type TrainConfig } from '../src/config.js';
 import { DivergedError } from '../src/errors.js';
-import { initParams } from '../src/init.js';
-import { Trainer, divergedAbove } from '../src/train.js';
-import { Vocab } from '../src/vocab.js';
-import { useGpu } from './helpers.js';
+import { divergedAbove } from '../src/train.js';
+import { lighthouseTrainer, useGpu } from './helpers.js';
 
 // A run whose loss blows up stops with DivergedError on both engines, also while the loss is
 // still finite, and never replaces a good checkpoint.
 
 const gpu = useGpu();
-const text = readFileSync(new URL('../corpus/lighthouse.txt', import.meta.url), 'utf8');
-const vocab = Vocab.fromText(text);
-const { train, val } = splitText(vocab.encode(text), 0.05);
-
-async function trainer(device: DeviceKind, cfg: TrainConfig) {
-  const plan = planBatches(train.length, cfg.batch, cfg.seqLen);
-  const shape = { V: vocab.size, H: cfg.hidden, B: plan.B, T: plan.T };
-  return new Trainer(await createEngine(device, shape, optimizerOf(cfg), initParams(shape, cfg.seed), gpu()), train, cfg, 0, val);
-}
+const trainer = (device: 'cpu' | 'gpu', cfg: TrainConfig) => lighthouseTrainer(device, cfg, gpu());
 
 describe('divergence', () => {
   test('the rule: 3 ln V + 10 nats/char', () => {

@@ -1,5 +1,12 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect } from 'vitest';
+import { type TrainConfig, optimizerOf } from '../src/config.js';
+import { planBatches, splitText } from '../src/data.js';
+import { createEngine, type DeviceKind } from '../src/engines.js';
 import type { GpuContext } from '../src/gpu/context.js';
+import { initParams } from '../src/init.js';
+import { Trainer } from '../src/train.js';
+import { Vocab } from '../src/vocab.js';
 import { nodeContext } from '../src/node/gpu.js';
 import { type Comparison, compare, describeComparison, type Tolerance } from '../src/compare.js';
 
@@ -38,4 +45,21 @@ export function randomArray(n: number, seed: number, scale = 1): Float32Array {
     a[i] = ((s / 4294967296) * 2 - 1) * scale;
   }
   return a;
+}
+
+/** The project's story (corpus/lighthouse.txt), encoded and split as training splits it (the
+ * last 5% held out for validation). */
+export const lighthouse = (() => {
+  const text = readFileSync(new URL('../corpus/lighthouse.txt', import.meta.url), 'utf8');
+  const vocab = Vocab.fromText(text);
+  return { text, vocab, ...splitText(vocab.encode(text), 0.05) };
+})();
+
+/** A Trainer on the story, its weights initialised as the configuration says. */
+export async function lighthouseTrainer(device: DeviceKind, cfg: TrainConfig, ctx: GpuContext): Promise<Trainer> {
+  const { vocab, train, val } = lighthouse;
+  const plan = planBatches(train.length, cfg.batch, cfg.seqLen);
+  const shape = { V: vocab.size, H: cfg.hidden, B: plan.B, T: plan.T };
+  const engine = await createEngine(device, shape, optimizerOf(cfg), initParams(shape, cfg.seed, cfg.initScale), ctx);
+  return new Trainer(engine, train, cfg, 0, val);
 }

@@ -7,30 +7,18 @@ import { loadCheckpoint, saveCheckpoint } from '../src/checkpoint.js';
 import { GPU_TOLERANCE } from '../src/compare.js';
 import { DEFAULT_CONFIG, optimizerOf, type TrainConfig, validateConfig } from '../src/config.js';
 import { CpuEngine } from '../src/cpu/engine.js';
-import { planBatches, splitText } from '../src/data.js';
-import { createEngine, type DeviceKind } from '../src/engines.js';
-import { initParams } from '../src/init.js';
+import type { DeviceKind } from '../src/engines.js';
 import { PARAM_NAMES } from '../src/model.js';
 import { lrAt } from '../src/schedule.js';
 import { runCheckpoint, trainerStateOf } from '../src/state.js';
-import { Trainer } from '../src/train.js';
-import { Vocab } from '../src/vocab.js';
-import { expectClose, useGpu } from './helpers.js';
+import { expectClose, lighthouse, lighthouseTrainer, useGpu } from './helpers.js';
 
 // Training on real prose (corpus/lighthouse.txt, written for this project): batches with carried
 // state, validation, schedules, exact resume, kill-and-resume.
 
 const gpu = useGpu();
-const text = readFileSync(new URL('../corpus/lighthouse.txt', import.meta.url), 'utf8');
-const vocab = Vocab.fromText(text);
-const { train, val } = splitText(vocab.encode(text), 0.05);
-
-async function trainer(device: DeviceKind, cfg: TrainConfig) {
-  const plan = planBatches(train.length, cfg.batch, cfg.seqLen);
-  const shape = { V: vocab.size, H: cfg.hidden, B: plan.B, T: plan.T };
-  const engine = await createEngine(device, shape, optimizerOf(cfg), initParams(shape, cfg.seed, cfg.initScale), gpu());
-  return new Trainer(engine, train, cfg, 0, val);
-}
+const { text, vocab, train, val } = lighthouse;
+const trainer = (device: DeviceKind, cfg: TrainConfig) => lighthouseTrainer(device, cfg, gpu());
 
 const base: TrainConfig = { ...DEFAULT_CONFIG, hidden: 24, batch: 4, seqLen: 16, logEvery: 1, evalEvery: 25, optimizer: 'adam', lr: 0.002, clip: 0 };
 
