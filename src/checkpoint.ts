@@ -1,17 +1,12 @@
 import { CheckpointError, VocabularyError } from './errors.js';
 import { CELL_NAMES, type CellName, type ModelDims, type Params, modelOf, paramNames, paramTable } from './model.js';
+import { type FloatArray, decodeSafetensors, encodeSafetensors, isNonNegativeInteger, numel, showShape } from './safetensors.js';
 import { Vocab } from './vocab.js';
 
-// Checkpoints are safetensors files (https://huggingface.co/docs/safetensors):
-//
-//   u64 little-endian N | N bytes of UTF-8 JSON header, space-padded | raw little-endian data
-//
-// The header maps each tensor name to {dtype, shape, data_offsets: [begin, end]}, offsets
-// relative to the start of the data section, plus "__metadata__": a string-to-string map.
-// Tensors are packed in the order written, without gaps, and the data section starts at a
-// multiple of 8 bytes. F32 and F64 tensors are written and read (the model's five are F32;
-// F64 holds the CPU engine's exact state for resuming). This module works on Uint8Array
-// alone, so the browser and Node share it; the caller reads and writes the bytes.
+// Checkpoints are safetensors files (src/safetensors.ts): the model's tensors as F32 (and, for
+// resuming on the CPU engine, F64 copies), the vocabulary and the run in the metadata. This
+// module works on Uint8Array alone, so the browser and Node share it; the caller reads and
+// writes the bytes.
 
 // Format 1 holds the tutorial's one-layer tanh RNN (W_xh, W_hh, b_h, W_hy, b_y); format 2 any
 // cell and depth, under the names of src/model.ts's table (W_xh.0 ... b_y), with metadata
@@ -43,214 +38,8 @@ export interface Checkpoint {
   metadata?: Record<string, string>;
 }
 
-export type FloatArray = Float32Array | Float64Array;
-
-export interface SafetensorsTensor {
-  shape: number[];
-  dtype: string;
-  data: FloatArray;
-}
-
-const BYTES = { F32: 4, F64: 8 } as const;
-const dtypeOf = (a: FloatArray) => (a instanceof Float64Array ? 'F64' : 'F32');
-
 /** Metadata keys that saveCheckpoint writes itself. */
 const RESERVED_METADATA = ['format', 'vocab', 'hidden', 'vocab_size', 'step', 'cell', 'layers', 'dropout'] as const;
-const METADATA_KEY = '__metadata__';
-
-function numel(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
-
-function showShape(shape: readonly number[]): string {
-  return `[${shape.join(',')}]`;
-}
-
-function isNonNegativeInteger(x: unknown): x is number {
-  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
-}
-
-function isPlainObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
-
-// ---------------------------------------------------------------------------------------------
-// safetensors
-
-export function encodeSafetensors(
-  tensors: { name: string; shape: number[]; data: FloatArray }[],
-  metadata: Record<string, string>,
-): Uint8Array {
-  const seen = new Set<string>();
-  const entries: string[] = [];
-  const meta = Object.entries(metadata);
-  for (const [k, v] of meta)
-    if (typeof v !== 'string')
-      throw new CheckpointError(`Cannot save: metadata entry ${JSON.stringify(k)} is a ${typeof v}, not a string.`);
-  entries.push(`${JSON.stringify(METADATA_KEY)}:{${meta.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`);
-
-  let offset = 0;
-  for (const t of tensors) {
-    if (t.name === '' || t.name === METADATA_KEY)
-      throw new CheckpointError(`Cannot save: ${JSON.stringify(t.name)} is not a usable tensor name.`);
-    if (seen.has(t.name)) throw new CheckpointError(`Cannot save: two tensors are named ${JSON.stringify(t.name)}.`);
-    seen.add(t.name);
-    if (!Array.isArray(t.shape) || !t.shape.every(isNonNegativeInteger))
-      throw new CheckpointError(`Cannot save tensor ${t.name}: shape ${JSON.stringify(t.shape)} is not a list of non-negative integers.`);
-    if (!(t.data instanceof Float32Array || t.data instanceof Float64Array))
-      throw new CheckpointError(`Cannot save tensor ${t.name}: its data is not a Float32Array or Float64Array.`);
-    if (numel(t.shape) !== t.data.length)
-      throw new CheckpointError(
-        `Cannot save tensor ${t.name}: shape ${showShape(t.shape)} holds ${numel(t.shape)} values but the data has ${t.data.length}.`,
-      );
-    const end = offset + BYTES[dtypeOf(t.data)] * t.data.length;
-    entries.push(`${JSON.stringify(t.name)}:${JSON.stringify({ dtype: dtypeOf(t.data), shape: t.shape, data_offsets: [offset, end] })}`);
-    offset = end;
-  }
-
-  const json = new TextEncoder().encode(`{${entries.join(',')}}`);
-  const headerLength = Math.ceil(json.length / 8) * 8; // so that 8 + N is a multiple of 8
-  const out = new Uint8Array(8 + headerLength + offset);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, headerLength % 2 ** 32, true);
-  view.setUint32(4, Math.floor(headerLength / 2 ** 32), true);
-  out.set(json, 8);
-  out.fill(0x20, 8 + json.length, 8 + headerLength);
-
-  let at = 8 + headerLength;
-  for (const t of tensors) {
-    // DataView writes little-endian on every platform.
-    if (t.data instanceof Float64Array) for (let i = 0; i < t.data.length; i++, at += 8) view.setFloat64(at, t.data[i], true);
-    else for (let i = 0; i < t.data.length; i++, at += 4) view.setFloat32(at, t.data[i], true);
-  }
-  return out;
-}
-
-interface Decoded {
-  tensors: Map<string, SafetensorsTensor>;
-  metadata: Record<string, string>;
-  hasMetadata: boolean;
-}
-
-function decode(bytes: Uint8Array, source: string): Decoded {
-  // what a file that is not a checkpoint at all is told first; the details follow
-  const notOne = `${source} is not a char-rnn checkpoint (a .safetensors file), or it is damaged:`;
-  const notSafetensors = 'Check that it is a checkpoint written by char-rnn-webgpu.';
-  if (bytes.length < 8)
-    throw new CheckpointError(
-      `${notOne} the file is only ${bytes.length} bytes long; a safetensors file starts with an 8-byte header length. ` +
-        `It is truncated or not a safetensors file. ${notSafetensors}`,
-    );
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLength = view.getBigUint64(0, true);
-  const available = bytes.length - 8;
-  if (headerLength > BigInt(available))
-    throw new CheckpointError(
-      `${notOne} the header length field says ${headerLength} bytes, but only ${available} bytes follow it: ` +
-        `truncated or not a safetensors file. ${notSafetensors} If it is one, it was cut off while being written or copied; ` +
-        `save it again or use an earlier checkpoint.`,
-    );
-  const n = Number(headerLength);
-
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n));
-  } catch {
-    throw new CheckpointError(
-      `${notOne} the ${n}-byte header is not valid UTF-8. ${notSafetensors}`,
-    );
-  }
-  let header: unknown;
-  try {
-    header = JSON.parse(text);
-  } catch (e) {
-    throw new CheckpointError(
-      `${notOne} the ${n}-byte header is not valid JSON (${(e as Error).message}). ${notSafetensors}`,
-    );
-  }
-  if (!isPlainObject(header))
-    throw new CheckpointError(`${notOne} the header is JSON but not an object. ${notSafetensors}`);
-
-  const damaged = 'The file is damaged or was not written by a safetensors writer.';
-  const metadata: Record<string, string> = {};
-  const hasMetadata = Object.prototype.hasOwnProperty.call(header, METADATA_KEY);
-  if (hasMetadata) {
-    const m = header[METADATA_KEY];
-    if (!isPlainObject(m)) throw new CheckpointError(`${source}: "${METADATA_KEY}" in the header is not a JSON object. ${damaged}`);
-    for (const [k, v] of Object.entries(m)) {
-      if (typeof v !== 'string')
-        throw new CheckpointError(`${source}: metadata entry ${JSON.stringify(k)} is not a string (safetensors metadata maps strings to strings). ${damaged}`);
-      metadata[k] = v;
-    }
-  }
-
-  const dataStart = 8 + n;
-  const dataLength = bytes.length - dataStart;
-  const entries: { name: string; dtype: string; shape: number[]; begin: number; end: number }[] = [];
-  for (const [name, value] of Object.entries(header)) {
-    if (name === METADATA_KEY) continue;
-    const bad = (what: string) => new CheckpointError(`${source}: tensor ${name} in the header ${what}. ${damaged}`);
-    if (!isPlainObject(value)) throw bad('is not a JSON object');
-    const { dtype, shape, data_offsets: offsets } = value;
-    if (typeof dtype !== 'string') throw bad('has no dtype');
-    if (dtype !== 'F32' && dtype !== 'F64')
-      throw new CheckpointError(
-        `${source}: tensor ${name} has dtype ${dtype}; only F32 (float32) tensors are supported (and F64 for saved engine state). ` +
-          `Convert the tensor to float32 and save the file again.`,
-      );
-    const size = BYTES[dtype as 'F32' | 'F64'];
-    if (!Array.isArray(shape) || !shape.every(isNonNegativeInteger)) throw bad(`has shape ${JSON.stringify(shape)}, not a list of non-negative integers`);
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegativeInteger) || offsets[0] > offsets[1])
-      throw bad(`has data_offsets ${JSON.stringify(offsets)} out of range (expected [begin, end] with 0 <= begin <= end)`);
-    const [begin, end] = offsets as [number, number];
-    if (end - begin !== size * numel(shape))
-      throw bad(`has data_offsets [${begin},${end}] covering ${end - begin} bytes, but shape ${showShape(shape)} of ${dtype} needs ${size * numel(shape)}`);
-    entries.push({ name, dtype, shape, begin, end });
-  }
-
-  const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
-  for (let i = 1; i < sorted.length; i++) {
-    const a = sorted[i - 1];
-    const b = sorted[i];
-    if (b.begin < a.end)
-      throw new CheckpointError(
-        `${source}: tensors ${a.name} (bytes ${a.begin}-${a.end}) and ${b.name} (bytes ${b.begin}-${b.end}) overlap in the data section. ${damaged}`,
-      );
-  }
-  const needed = sorted.reduce((m, t) => Math.max(m, t.end), 0);
-  if (needed > dataLength)
-    throw new CheckpointError(
-      `${source}: the file is truncated: the header places tensor data up to byte ${needed} of the data section, but the ` +
-        `data section holds only ${dataLength} bytes (${needed - dataLength} bytes missing). It was cut off while being ` +
-        `written or copied; save it again or use an earlier checkpoint.`,
-    );
-
-  const tensors = new Map<string, SafetensorsTensor>();
-  for (const t of entries) {
-    // DataView reads little-endian on every platform.
-    let data: FloatArray;
-    if (t.dtype === 'F64') {
-      data = new Float64Array((t.end - t.begin) / 8);
-      for (let i = 0, at = dataStart + t.begin; i < data.length; i++, at += 8) data[i] = view.getFloat64(at, true);
-    } else {
-      data = new Float32Array((t.end - t.begin) / 4);
-      for (let i = 0, at = dataStart + t.begin; i < data.length; i++, at += 4) data[i] = view.getFloat32(at, true);
-    }
-    tensors.set(t.name, { shape: t.shape, dtype: t.dtype, data });
-  }
-  return { tensors, metadata, hasMetadata };
-}
-
-/** Reads a safetensors file of F32 tensors. Throws CheckpointError naming `source` when the bytes
- * are not one: too short, truncated, a header that is not UTF-8 JSON, malformed or overlapping
- * offsets, or a dtype other than F32. */
-export function decodeSafetensors(
-  bytes: Uint8Array,
-  source = 'safetensors data',
-): { tensors: Map<string, SafetensorsTensor>; metadata: Record<string, string> } {
-  const { tensors, metadata } = decode(bytes, source);
-  return { tensors, metadata };
-}
 
 // ---------------------------------------------------------------------------------------------
 // checkpoints
@@ -309,7 +98,7 @@ export function saveCheckpoint(c: Checkpoint): Uint8Array {
 /** Reads and validates a checkpoint written by saveCheckpoint. Every problem throws a
  * CheckpointError that names `source` (e.g. the file path), what is wrong and what to do. */
 export function loadCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Checkpoint {
-  const { tensors, metadata, hasMetadata } = decode(bytes, source);
+  const { tensors, metadata, hasMetadata } = decodeSafetensors(bytes, source);
   const notOurs = `Load a checkpoint saved by char-rnn-webgpu (format ${FORMATS.join(' or ')}).`;
 
   if (!hasMetadata)

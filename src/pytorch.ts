@@ -1,4 +1,5 @@
-import { type Checkpoint, type FloatArray, decodeSafetensors, encodeSafetensors, loadCheckpoint } from './checkpoint.js';
+import { type Checkpoint, loadCheckpoint } from './checkpoint.js';
+import { type FloatArray, decodeSafetensors, encodeSafetensors } from './safetensors.js';
 import { CheckpointError } from './errors.js';
 import { CELLS, CELL_NAMES, type CellName, type ModelDims, type Params, modelOf, paramTable } from './model.js';
 import { Vocab } from './vocab.js';

@@ -1,4 +1,5 @@
-import type { Checkpoint, FloatArray } from './checkpoint.js';
+import type { Checkpoint } from './checkpoint.js';
+import type { FloatArray } from './safetensors.js';
 import type { TrainConfig } from './config.js';
 import { CELLS, type Params, modelOf, paramNames, toFloat32 } from './model.js';
 import type { TrainerState } from './train.js';

@@ -3,14 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import {
-  CHECKPOINT_FORMAT,
-  type Checkpoint,
-  decodeSafetensors,
-  encodeSafetensors,
-  loadCheckpoint,
-  saveCheckpoint,
-} from '../src/checkpoint.js';
+import { CHECKPOINT_FORMAT, type Checkpoint, loadCheckpoint, saveCheckpoint } from '../src/checkpoint.js';
+import { decodeSafetensors, encodeSafetensors } from '../src/safetensors.js';
 import { CheckpointError } from '../src/errors.js';
 import { PARAM_NAMES, paramSize } from '../src/model.js';
 import { randU32, randUniform } from '../src/rng.js';

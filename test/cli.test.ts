@@ -3,7 +3,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { CHECKPOINT_FORMAT, encodeSafetensors, loadCheckpoint, saveCheckpoint } from '../src/checkpoint.js';
+import { CHECKPOINT_FORMAT, loadCheckpoint, saveCheckpoint } from '../src/checkpoint.js';
+import { encodeSafetensors } from '../src/safetensors.js';
 import { CpuEngine } from '../src/cpu/engine.js';
 import { initParams } from '../src/init.js';
 import { PARAM_NAMES, paramShape } from '../src/model.js';
