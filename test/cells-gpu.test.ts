@@ -119,22 +119,38 @@ describe('layer kernels: one step against the float64 network', () => {
   });
 });
 
-describe('layer kernels: both sweeps (four-stream persistent, reference) against the float64 network', () => {
+describe('layer kernels: every sweep (persistent of 1, 4 or 8 streams, reference) against the float64 network', () => {
   // B = 1, 3, 9: one group of four streams with three (or one) repeated lanes, two full groups
   // and a ninth stream alone; H = 19 and V = 10 are multiples of neither 4 nor 8.
-  for (const cellSweeps of ['streams4', 'reference'] as const)
+  for (const cellSweeps of ['streams4', 'streams8', 'reference'] as const)
     for (const cell of CELL_NAMES)
       test.each([1, 3, 9])(`${cellSweeps}: ${cell}, 2 layers, B=%i (V=10 H=19 T=6, dropout 0.2)`, async (B) => {
         await compareStep({ V: 10, H: 19, B, T: 6, cell, layers: 2 }, 0.3, { p: 0.2, seed: 21, step: 2 }, { cellSweeps });
       });
+  // one stream, units in the vec4 lanes: H a multiple of 4 but not of 8 (a half-used quad pair)
+  for (const cell of CELL_NAMES)
+    test.each([20, 36])(`streams1: ${cell}, 2 layers, B=1, H=%i (V=10 T=7, dropout 0.2)`, async (H) => {
+      await compareStep({ V: 10, H, B: 1, T: 7, cell, layers: 2 }, 0.3, { p: 0.2, seed: 21, step: 2 }, { cellSweeps: 'streams1' });
+    });
+  // H = 130: units past the first 64 per workgroup, in every sweep's unit loop
+  test.each([['streams8', 9], ['streams4', 9], ['streams1', 1]] as const)('%s: lstm, 1 layer, H=132/130, B=%i', async (cellSweeps, B) => {
+    await compareStep({ V: 10, H: cellSweeps === 'streams1' ? 132 : 130, B, T: 3, cell: 'lstm', layers: 1 }, 0.2, undefined, { cellSweeps });
+  });
 
-  test('the engine says which sweeps it runs', async () => {
-    const s: Shape = { V: 10, H: 19, B: 3, T: 4, cell: 'lstm', layers: 1 };
-    for (const [cellSweeps, words] of [['auto', '4 streams per workgroup'], ['reference', 'one workgroup per stream']] as const) {
+  test('the engine says which sweeps it runs, and picks them by shape', async () => {
+    const cases: [Shape, 'auto' | 'reference' | 'streams8', string][] = [
+      [{ V: 10, H: 19, B: 3, T: 4, cell: 'lstm', layers: 1 }, 'auto', '4 streams per workgroup'],
+      [{ V: 10, H: 19, B: 9, T: 4, cell: 'gru', layers: 1 }, 'auto', '8 streams per workgroup'],
+      [{ V: 10, H: 20, B: 1, T: 4, cell: 'lstm', layers: 2 }, 'auto', 'one stream, units in the vec4 lanes'],
+      [{ V: 10, H: 19, B: 1, T: 4, cell: 'lstm', layers: 1 }, 'auto', 'one workgroup per stream (B=1 and H=19 not a multiple of 4'],
+      [{ V: 10, H: 19, B: 3, T: 4, cell: 'lstm', layers: 1 }, 'reference', 'one workgroup per stream (asked)'],
+    ];
+    for (const [s, cellSweeps, words] of cases) {
       const e = await GpuEngine.create(gpu(), s, SGD, undefined, undefined, { cellSweeps });
       expect(e.recurrenceReason).toContain(words);
       e.destroy();
     }
+    await expect(GpuEngine.create(gpu(), { V: 10, H: 19, B: 3, T: 4, cell: 'lstm', layers: 1 }, SGD, undefined, undefined, { cellSweeps: 'streams1' })).rejects.toThrow(/B = 1 with H a multiple of 4/);
   });
 });
 
@@ -273,6 +289,12 @@ test('layer kernels allocate everything up front: steps with dropout, losses, ge
     }
     expect(counts).toEqual({ buffers: 0, bindGroups: 0 });
     expect(e.memory().bytes).toBe(before);
+    // the report counts the layer kernels' activations: c, saved gates, dropped outputs, dpre,
+    // dah per layer, (T, B, G*H) each at least, beside hs and the logits
+    const { tensors } = e.memory();
+    const G = 4;
+    expect(tensors.activations).toBeGreaterThan(4 * s.T * s.B * s.H * (2 + 2 * (1 + 4 + 1 + G)));
+    expect(Object.values(tensors).reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(before);
   } finally {
     evaluator.destroy();
     e.destroy();

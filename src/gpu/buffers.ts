@@ -115,13 +115,15 @@ export function paramBinding(lay: Layout, k: string, buffer: GPUBuffer): GPUBuff
 }
 
 /** GPU bytes held, against the model's own tensors. */
-export function memoryReport(bytes: number, shape: StepShape, lay: Layout, opt: Required<OptimizerConfig>): MemoryReport {
+/** `cellActivations`: elements of the layer kernels' activations (cells.ts cellBufferTable)
+ * where the engine runs them. */
+export function memoryReport(bytes: number, shape: StepShape, lay: Layout, opt: Required<OptimizerConfig>, cellActivations = 0): MemoryReport {
   const b = bufferTable(shape, lay);
   const P = 4 * lay.total;
   const o = opt.name;
   const states = o === 'adam' || o === 'adamw' ? 2 : o === 'sgd' && !opt.momentum ? 0 : 1;
   return {
     bytes,
-    tensors: { params: P, grads: P, optimizer: states * P, activations: 4 * (b.hs + b.ps + b.dy + b.dhs + b.losses) },
+    tensors: { params: P, grads: P, optimizer: states * P, activations: 4 * (b.hs + b.ps + b.dy + b.dhs + b.losses + cellActivations) },
   };
 }

@@ -43,11 +43,18 @@ export function cellBufferTable(s: StepShape) {
     dpre: L * N * G * H, // (L, T, B, G*H) dLoss/d ax per layer
     dah: N * G * H, // (T, B, G*H) dLoss/d ah, one layer at a time
     dnext: 2 * B * H, // (2, B, H) the backward sweep's carried dh and dc
-    W_hhT: G * H * H, // (H, G*H) W_hh.l transposed, one layer at a time (forward_sweep4)
+    W_hhT: G * H * H, // (H, G*H) W_hh.l transposed, one layer at a time (the persistent forward sweeps)
     ones: N, // (N) all 1: the bias gradients are products with it
   };
 }
 export type CellBuffers = Record<keyof ReturnType<typeof cellBufferTable>, GPUBuffer>;
+
+/** Elements of cellBufferTable that hold a step's activations and their gradients (not the
+ * scratch: dnext, W_hhT, ones). */
+export function cellActivations(s: StepShape): number {
+  const { cs, act, ax, hd, dpre, dah } = cellBufferTable(s);
+  return cs + act + ax + hd + dpre + dah;
+}
 
 type CellsFamily = ReturnType<typeof cells>;
 
@@ -71,33 +78,53 @@ export interface CellKernels {
   loss_mean: KernelOf<typeof loss, 'loss_mean'>;
 }
 
-/** Workgroup memory of the four-stream sweeps (cells_persistent.wgsl): the forward's two halves
- * of h, the backward's dah (G*HMAX vec4 each). */
-export function streams4Bytes(s: StepShape): number {
+/** Streams per workgroup of each persistent sweep of shaders/cells_persistent.wgsl. */
+const SWEEP_STREAMS = { streams1: 1, streams4: 4, streams8: 8 } as const;
+type Persistent = keyof typeof SWEEP_STREAMS;
+
+/** Workgroup memory of a persistent sweep, the larger of its forward and backward: h_{t-1}
+ * and h_t (two halves), dah_t (G rows per unit); vec4 per unit and set of four streams, or f32
+ * per unit for one stream. */
+export function sweepBytes(sweeps: Persistent, s: StepShape): number {
   const HMAX = hmaxOf(s.H);
-  return 16 * HMAX * Math.max(2, CELLS[modelOf(s).cell].gates);
+  const G = CELLS[modelOf(s).cell].gates;
+  const perUnit = sweeps === 'streams1' ? 4 : 16 * (SWEEP_STREAMS[sweeps] / 4);
+  return perUnit * HMAX * Math.max(2, G);
 }
 
-/** Streams from which 'auto' picks the four-stream sweeps: below, their idle vec4 lanes cost
- * more than one workgroup per stream (on lavapipe at H=128, B=1: lstm x1 0.8x, rnn x2 0.6x,
- * gru x2 1.4x the reference's speed; B=2 fills half the lanes of one workgroup where the
- * reference runs two). */
+/** Streams from which 'auto' picks the four-stream sweeps over the reference (B = 2: half
+ * the lanes of one workgroup idle where the reference runs two), and above which it picks
+ * the eight-stream ones (as the tanh RNN's sweeps). */
 export const STREAMS4_FROM_B = 3;
+export const STREAMS8_ABOVE_B = 4;
 
 /** Which sweeps the layer kernels run on this adapter, and why. */
 export function chooseCellSweeps(limits: GPUSupportedLimits, s: StepShape, options: GpuEngineOptions): { sweeps: CellSweeps; reason: string } {
-  const need = streams4Bytes(s);
   const have = limits.maxComputeWorkgroupStorageSize;
   const asked = options.cellSweeps ?? 'auto';
-  if (asked === 'reference') return { sweeps: 'reference', reason: 'layer kernels: reference sweeps, one workgroup per stream (asked)' };
-  if (need > have) {
-    if (asked === 'streams4')
-      throw new GpuError(`The four-stream layer sweeps need ${need} bytes of workgroup memory at H=${s.H}; this adapter offers ${have}. Use cellSweeps 'auto' or 'reference'.`);
-    return { sweeps: 'reference', reason: `layer kernels: reference sweeps, one workgroup per stream (the four-stream sweeps need ${need} bytes of workgroup memory, the adapter offers ${have})` };
+  const words = (v: CellSweeps) =>
+    v === 'reference' ? 'reference sweeps, one workgroup per stream'
+    : v === 'streams1' ? 'persistent sweep of one stream, units in the vec4 lanes'
+    : `persistent sweeps, ${SWEEP_STREAMS[v]} streams per workgroup`;
+  const fits = (v: Persistent) => sweepBytes(v, s) <= have && (v !== 'streams1' || (s.B === 1 && s.H % 4 === 0));
+  if (asked !== 'auto') {
+    if (asked !== 'reference' && !fits(asked))
+      throw new GpuError(
+        `The layer kernels' ${words(asked)} do not fit B=${s.B}, H=${s.H} on this adapter (they need ${sweepBytes(asked, s)} bytes of workgroup memory, it offers ${have}` +
+          `${asked === 'streams1' ? '; and B = 1 with H a multiple of 4' : ''}). Use cellSweeps 'auto' or 'reference'.`,
+      );
+    return { sweeps: asked, reason: `layer kernels: ${words(asked)} (asked)` };
   }
-  if (asked === 'auto' && s.B < STREAMS4_FROM_B)
-    return { sweeps: 'reference', reason: `layer kernels: reference sweeps, one workgroup per stream (B=${s.B}: the four-stream sweeps would leave lanes idle)` };
-  return { sweeps: 'streams4', reason: `layer kernels: persistent sweeps, 4 streams per workgroup${asked === 'auto' ? '' : ' (asked)'}` };
+  const pick: Persistent | undefined =
+    s.B === 1 && fits('streams1') ? 'streams1'
+    : s.B > STREAMS8_ABOVE_B && fits('streams8') ? 'streams8'
+    : s.B >= STREAMS4_FROM_B && fits('streams4') ? 'streams4'
+    : undefined;
+  if (pick) return { sweeps: pick, reason: `layer kernels: ${words(pick)}` };
+  const why = s.B < STREAMS4_FROM_B && !(s.B === 1 && s.H % 4 === 0)
+    ? `B=${s.B}${s.B === 1 ? ` and H=${s.H} not a multiple of 4` : ''}: the persistent sweeps would leave lanes idle`
+    : `the persistent sweeps need ${sweepBytes('streams4', s)} bytes of workgroup memory, the adapter offers ${have}`;
+  return { sweeps: 'reference', reason: `layer kernels: ${words('reference')} (${why})` };
 }
 
 export async function compileCellKernels(ctx: GpuContext, shape: StepShape, lay: Layout, options: GpuEngineOptions = {}): Promise<CellKernels> {
@@ -107,11 +134,17 @@ export async function compileCellKernels(ctx: GpuContext, shape: StepShape, lay:
   const wg = { WG };
   const { sweeps, reason } = chooseCellSweeps(ctx.device.limits, shape, options);
   const HMAX = hmaxOf(shape.H);
-  const sweep = { HMAX, WGR: HMAX / 2 }; // U = 2 units per invocation (cells_persistent.wgsl)
-  const fast = sweeps === 'streams4';
+  const G = CELLS[m.cell].gates;
+  // invocations per workgroup: UF, UB units or QP quads each (shaders/cells_persistent.wgsl)
+  const UF = Math.max(1, Math.floor(8 / G));
+  const sets = { HMAX, SETS: sweeps === 'streams8' ? 2 : 1 };
+  const [forward, backward]: [Promise<CellKernels['forward_sweep']>, Promise<CellKernels['backward_sweep']>] =
+    sweeps === 'reference' ? [makeKernel(ctx, f, 'forward_sweep', wg), makeKernel(ctx, f, 'backward_sweep', wg)]
+    : sweeps === 'streams1' ? [makeKernel(ctx, f, 'forward_sweep1', { HMAX, WQ: HMAX / 8 }), makeKernel(ctx, f, 'backward_sweep1', { HMAX, WQ: HMAX / 8 })]
+    : [makeKernel(ctx, f, 'forward_sweepN', { ...sets, WGF: HMAX / UF }), makeKernel(ctx, f, 'backward_sweepN', { ...sets, WGB: HMAX / 8 })];
   const [forward_sweep, backward_sweep, transpose_hh, drop_forward, drop_backward, generate_cells, mm4, mm8, softmax_xent, dW_xh, update, grad_norm, loss_mean] = await Promise.all([
-    fast ? makeKernel(ctx, f, 'forward_sweep4', sweep) : makeKernel(ctx, f, 'forward_sweep', wg),
-    fast ? makeKernel(ctx, f, 'backward_sweep4', sweep) : makeKernel(ctx, f, 'backward_sweep', wg),
+    forward,
+    backward,
     makeKernel(ctx, f, 'transpose_hh', wg),
     makeKernel(ctx, f, 'drop_forward', wg),
     makeKernel(ctx, f, 'drop_backward', wg),
@@ -178,9 +211,9 @@ export function cellOps(
     const u = uniform(`mm.${label}`, pack(Mm, { ...v, A_OFF: v.A_OFF ?? 0, B_OFF: v.B_OFF ?? 0, ALPHA: v.ALPHA ?? 1 }));
     return op(ctx, label, big ? k.matmul8 : k.matmul, r, groups(Math.ceil(v.M / b) * Math.ceil(v.N / b)), u);
   };
-  // the four-stream sweeps: one workgroup per 4 streams, W_hh.l transposed before its forward
-  const fast = k.sweeps === 'streams4';
-  const sweepGroups = fast ? Math.ceil(B / 4) : B;
+  // the persistent sweeps: one workgroup per 1, 4 or 8 streams, W_hh.l transposed before its forward
+  const fast = k.sweeps !== 'reference';
+  const sweepGroups = fast ? Math.ceil(B / SWEEP_STREAMS[k.sweeps as Persistent]) : B;
   const dropBackward = (l: number) => op(ctx, 'drop_backward', k.drop_backward, { cell: layerU[l], drop, dh_rw: buf.dhs }, groups(N * H), launch);
 
   const forward: Op[] = [];

@@ -12,7 +12,7 @@ import {
 import { GpuError } from '../errors.js';
 import { CELLS, type Layout, type Params, type StepShape, layout, modelOf, paramNames } from '../model.js';
 import { type Buffers, GpuMemory, type MemoryReport, bufferTable, decayMask, memoryReport } from './buffers.js';
-import { type CellBuffers, type CellKernels, type CellOps, allocCellBuffers, cellBufferTable, cellOps, compileCellKernels, dropBytes } from './cells.js';
+import { type CellBuffers, type CellKernels, type CellOps, allocCellBuffers, cellActivations, cellBufferTable, cellOps, compileCellKernels, dropBytes } from './cells.js';
 import { CellSampler } from './cellGeneration.js';
 import type { GpuContext } from './context.js';
 import { evaluateText } from './evaluation.js';
@@ -177,7 +177,9 @@ export class GpuEngine implements Engine {
   }
 
   async evaluator(T: number): Promise<GpuEngine> {
-    const e = await GpuEngine.create(this.ctx, { ...this.shape, B: 1, T }, this.optimizer, undefined, this, { layerKernels: !!this.drop, cellSweeps: this.cellSweeps });
+    // one stream: the sweeps of B = 1, unless the reference ones were asked for
+    const cellSweeps = this.cellSweeps === 'reference' ? 'reference' : 'auto';
+    const e = await GpuEngine.create(this.ctx, { ...this.shape, B: 1, T }, this.optimizer, undefined, this, { layerKernels: !!this.drop, cellSweeps });
     e.parent = this;
     return e;
   }
@@ -404,7 +406,7 @@ export class GpuEngine implements Engine {
 
   /** GPU bytes this engine holds, against the model's own tensors. */
   memory(): MemoryReport {
-    return memoryReport(this.mem.bytes(), this.shape, this.layout, this.optimizer);
+    return memoryReport(this.mem.bytes(), this.shape, this.layout, this.optimizer, this.cellBuf ? cellActivations(this.shape) : 0);
   }
 
   /** Kernel timings so far (needs `profile: true` at creation). */

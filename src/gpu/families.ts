@@ -155,7 +155,7 @@ export const optimizer = family({
 
 /** shaders/cells.wgsl and cells_persistent.wgsl after the cell's file (cell_rnn, cell_lstm,
  * cell_gru.wgsl): the layers of any cell and depth; one pipeline set per cell. The reference
- * sweeps (forward_sweep, backward_sweep) and the four-stream ones bind the same records. */
+ * sweeps (forward_sweep, backward_sweep) and the persistent ones bind the same records. */
 export function cells(cell: CellName) {
   return family({
     shader: `cells_${cell}`,
@@ -170,7 +170,7 @@ export function cells(cell: CellName) {
         cs: 'storage', // (L, T+1, B, H) LSTM
         act: 'storage', // (L, T, B, S*H) saved by the cell
         carry: 'storage', // (L, B, H) h, then (L, B, H) c: carried between steps
-        W_hhT: 'read', // (H, G*H) W_hh.l transposed (forward_sweep4 only)
+        W_hhT: 'read', // (H, G*H) W_hh.l transposed (the persistent sweeps only)
       },
       backward: {
         cell: Layer,
@@ -197,7 +197,7 @@ export function cells(cell: CellName) {
       },
     },
     entries: {
-      forward_sweep: 'forward', backward_sweep: 'backward', forward_sweep4: 'forward', backward_sweep4: 'backward', transpose_hh: 'transpose', drop_forward: 'dropForward', drop_backward: 'dropBackward', generate_cells: 'generate',
+      forward_sweep: 'forward', backward_sweep: 'backward', forward_sweepN: 'forward', backward_sweepN: 'backward', forward_sweep1: 'forward', backward_sweep1: 'backward', transpose_hh: 'transpose', drop_forward: 'dropForward', drop_backward: 'dropBackward', generate_cells: 'generate',
     },
   });
 }

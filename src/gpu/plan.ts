@@ -36,15 +36,16 @@ export interface GpuEngineOptions {
    * instead of its tuned kernels: they apply dropout, which the tuned ones do not. Other cells
    * and depths always run them. */
   layerKernels?: boolean;
-  /** Sweeps of the layer kernels: 'auto' (default) the four-stream persistent sweeps of
-   * shaders/cells_persistent.wgsl where their workgroup memory fits, else the reference sweeps
-   * of shaders/cells.wgsl (one workgroup per stream). The tests force each; 'streams4' that
-   * does not fit the adapter is an error. */
+  /** Sweeps of the layer kernels: 'auto' (default) the persistent sweeps of
+   * shaders/cells_persistent.wgsl (one stream with units in the vec4 lanes for B = 1 and
+   * H % 4 == 0, else eight or four streams per workgroup) where their workgroup memory fits,
+   * else the reference sweeps of shaders/cells.wgsl (one workgroup per stream). The tests
+   * force each; one that does not fit the shape or the adapter is an error. */
   cellSweeps?: CellSweeps | 'auto';
 }
 
 /** The sweeps of the layer kernels (src/gpu/cells.ts). */
-export type CellSweeps = 'streams4' | 'reference';
+export type CellSweeps = 'streams1' | 'streams4' | 'streams8' | 'reference';
 
 /** Invocations per workgroup for every kernel (portable: at most 256). */
 export const WG = 64;
