@@ -4,10 +4,13 @@
 //   every layer l:  ax = W_xh.l x + b_h.l (x: the character for l = 0, else layer l-1's new h)
 //                   ah = W_hh.l h_l;  cell_forward -> h_l (c_l)
 //   y = W_hy h_{L-1} + b_y;  x = next_char(...)   (argmax, or the draw of sample_draw.wgsl)
-// Invocation li owns units u = li, li+WG, ... of each layer, all G gate rows of each.
+// Invocation li owns units u = li, li+WG, ... of each layer, all G gate rows of each; it reads
+// the weights transposed (WT, made by transpose_hh before the dispatch), so that neighbouring
+// invocations read neighbouring addresses.
 
-@group(0) @binding(2) var<storage, read> gl: array<u32>;            // [L, off_W_hy, off_b_y, 0], then per layer [off_W_xh, off_W_hh, off_b_h, off_b_hn]
+@group(0) @binding(2) var<storage, read> gl: array<u32>;            // [L, off_W_hy, off_b_y, 0], then per layer [off_W_xh, off_W_hh, off_b_h, off_b_hn, offT_hh, offT_xh]
 @group(0) @binding(3) var<storage, read_write> gstate: array<f32>;  // (streams, L, 3, H): h, new h, c
+@group(0) @binding(7) var<storage, read> WT: array<f32>;            // per layer W_hh.l^T (H, G*H) at offT_hh, W_xh.l^T (l > 0) at offT_xh
 
 var<workgroup> x_gen: u32;
 
@@ -26,9 +29,11 @@ fn generate_cells(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_in
     workgroupBarrier();
     let x = x_gen;
     for (var l = 0u; l < L; l++) {
-      let offx = gl[4u + 4u * l];
-      let offh = gl[5u + 4u * l];
-      let offb = gl[6u + 4u * l];
+      let offx = gl[4u + 6u * l];
+      let offb = gl[6u + 6u * l];
+      let offhT = gl[8u + 6u * l];
+      let offxT = gl[9u + 6u * l];
+      let GH = G * H;
       let st = base + l * 3u * H;             // h at st, new h at st + H, c at st + 2H
       let below = st - 3u * H;                // layer l-1's h, updated this step (l > 0)
       for (var u = li; u < H; u += WG) {
@@ -40,15 +45,15 @@ fn generate_cells(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_in
           if (l == 0u) {
             sx += params[offx + row * V + x];
           } else {
-            for (var j = 0u; j < H; j++) { sx += params[offx + row * H + j] * gstate[below + j]; }
+            for (var j = 0u; j < H; j++) { sx += WT[offxT + j * GH + row] * gstate[below + j]; }
           }
           a[k] = sx;
           var q = 0.0;
-          for (var j = 0u; j < H; j++) { q += params[offh + row * H + j] * gstate[st + j]; }
+          for (var j = 0u; j < H; j++) { q += WT[offhT + j * GH + row] * gstate[st + j]; }
           r[k] = q;
         }
         var bhn = 0.0;
-        if (HAS_BHN) { bhn = params[gl[7u + 4u * l] + u]; }
+        if (HAS_BHN) { bhn = params[gl[7u + 6u * l] + u]; }
         let o = cell_forward(a, r, gstate[st + u], gstate[st + 2u * H + u], bhn);
         gstate[st + H + u] = o.h;
         gstate[st + 2u * H + u] = o.c;

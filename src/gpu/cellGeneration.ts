@@ -1,24 +1,29 @@
 import type { GenerateOptions } from '../engine.js';
 import { GpuError } from '../errors.js';
-import { type Layout, type StepShape, modelOf, paramTable } from '../model.js';
+import { CELLS, type Layout, type StepShape, modelOf, paramTable } from '../model.js';
 import { type Buffers, type GpuMemory, storageUsage } from './buffers.js';
 import type { CellKernels } from './cells.js';
 import type { GpuContext } from './context.js';
-import { Gen } from './families.js';
+import { Gen, Launch, Layer } from './families.js';
+import { WG } from './plan.js';
 import { MAX_WORKGROUPS, STEP_SLOT, pack } from './kernel.js';
 import { maxGenerateLength, mib } from './limits.js';
 import { type Op, type Recorder, op } from './ops.js';
 
-// Generation for any cell and depth (generate_cells of shaders/cells_generate.wgsl): one
-// dispatch for all streams and all characters, one readback at the end. The dispatch is kept
-// and made again only when a scratch buffer grew or the stream count changed.
+// Generation for any cell and depth (generate_cells of shaders/cells_generate.wgsl): the
+// transposes of the live recurrent and inter-layer weights, then one dispatch for all streams
+// and all characters, one readback at the end. The dispatch is kept and made again only when a
+// scratch buffer grew or the stream count changed.
 
 export class CellSampler {
   private readonly gen: GPUBuffer;
-  /** [L, off_W_hy, off_b_y, 0], then per layer [off_W_xh, off_W_hh, off_b_h, off_b_hn] */
+  /** [L, off_W_hy, off_b_y, 0], then per layer [off_W_xh, off_W_hh, off_b_h, off_b_hn, offT_hh, offT_xh] */
   private readonly gl: GPUBuffer;
-  /** the family's group(1) uniform, which generate_cells does not read but its layout holds */
+  /** the family's group(1) uniform: the sizes transpose_hh reads */
   private readonly launch: GPUBuffer;
+  /** W_hh.l^T and (l > 0) W_xh.l^T, (H, G*H) each, in slots of a multiple of 64 elements */
+  private readonly WT: GPUBuffer;
+  private readonly transposes: Op[];
   private made?: { buffers: GPUBuffer[]; x: number; op: Op };
 
   constructor(
@@ -28,20 +33,46 @@ export class CellSampler {
     private readonly shape: StepShape,
     lay: Layout,
     private readonly kernel: CellKernels['generate_cells'],
+    transpose: CellKernels['transpose_hh'],
     private readonly recorder: Recorder,
   ) {
+    const q = ctx.device.queue;
+    const uniform = (label: string, bytes: ArrayBuffer) => {
+      const u = mem.alloc(label, Math.max(bytes.byteLength, STEP_SLOT), GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+      q.writeBuffer(u, 0, bytes);
+      return u;
+    };
     this.gen = mem.alloc('engine.gen', 64, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-    this.launch = mem.alloc('engine.gen.launch', STEP_SLOT, GPUBufferUsage.UNIFORM);
+    this.launch = uniform('engine.gen.launch', pack(Launch, { t: 0, V: shape.V, H: shape.H, B: shape.B, T: shape.T }));
     const m = modelOf(shape);
     const table = paramTable(m);
     const at = (role: string, l: number) => {
       const p = table.find((q) => q.role === role && q.layer === l);
       return p ? lay.offset[p.name] : 0;
     };
+    // slots of WT: W_hh.0, then W_hh.l and W_xh.l for l > 0 (offsets in elements, 256-byte aligned)
+    const GH = CELLS[m.cell].gates * shape.H;
+    const slot = Math.ceil((GH * shape.H) / 64) * 64;
+    const sources: { src: number; at: number }[] = [];
     const offsets = [m.layers, at('W_hy', -1), at('b_y', -1), 0];
-    for (let l = 0; l < m.layers; l++) offsets.push(at('W_xh', l), at('W_hh', l), at('b_h', l), at('b_hn', l));
+    for (let l = 0; l < m.layers; l++) {
+      const hh = { src: at('W_hh', l), at: sources.length * slot };
+      sources.push(hh);
+      const xh = l > 0 ? { src: at('W_xh', l), at: sources.length * slot } : undefined;
+      if (xh) sources.push(xh);
+      offsets.push(at('W_xh', l), at('W_hh', l), at('b_h', l), at('b_hn', l), hh.at, xh?.at ?? 0);
+    }
     this.gl = mem.alloc('engine.gen.layers', 4 * offsets.length, storageUsage());
-    ctx.device.queue.writeBuffer(this.gl, 0, Uint32Array.from(offsets));
+    q.writeBuffer(this.gl, 0, Uint32Array.from(offsets));
+    this.WT = mem.alloc('engine.gen.WT', 4 * sources.length * slot, storageUsage());
+    // transpose_hh reads its source at cell.off_W_hh and writes (H, G*H) from its binding's start
+    this.transposes = sources.map(({ src, at: dst }, i) =>
+      op(ctx, 'transpose_gen', transpose, {
+        cell: uniform(`engine.gen.transpose${i}`, pack(Layer, { layer: 0, L: m.layers, off_W_xh: 0, off_W_hh: src, off_b_h: 0, off_b_hn: 0 })),
+        params: buf.params,
+        W_hhT_out: { buffer: this.WT, offset: 4 * dst, size: 4 * GH * shape.H },
+      }, Math.ceil((GH * shape.H) / WG), this.launch),
+    );
   }
 
   /** Records and submits generation; `read` reads the output back (after the submit). */
@@ -71,9 +102,9 @@ export class CellSampler {
     const buffers = [prime, out, logits, gstate];
     const made = this.made;
     const dispatch = made && made.x === streams && made.buffers.every((b, i) => b === buffers[i]) ? made.op
-      : op(this.ctx, 'generate', this.kernel, { gen: this.gen, params: this.buf.params, gl: this.gl, gstate, prime, out, logits }, streams, this.launch);
+      : op(this.ctx, 'generate', this.kernel, { gen: this.gen, params: this.buf.params, gl: this.gl, gstate, prime, out, logits, WT: this.WT }, streams, this.launch);
     this.made = { buffers, x: streams, op: dispatch };
-    const enc = this.recorder.encode(d.createCommandEncoder({ label: 'generate' }), [dispatch]);
+    const enc = this.recorder.encode(d.createCommandEncoder({ label: 'generate' }), [...this.transposes, dispatch]);
     notAStep();
     d.queue.submit([enc.finish()]);
     const flat = new Uint32Array((await read(out, 4 * streams * o.length, 'generate.staging')).buffer);
