@@ -15,7 +15,8 @@ import { CELLS, type CellName, type Params, type StepShape } from '../src/model.
 import { nodeContext } from '../src/node/gpu.js';
 import { decodeUtf8 } from '../src/text.js';
 import { Vocab } from '../src/vocab.js';
-import { type TfBackendName, type TfjsInfo, TfjsSampler, TfjsTrainer, initTfjs, takeWebgpuErrors, tfTensorCount } from './tfjs.js';
+import { type TfBackendName, type TfjsInfo, initTfjs, takeWebgpuErrors, tfTensorCount } from './tfjs.js';
+import { TfjsSampler, TfjsTrainer } from './tfjsModel.js';
 
 // `npm run bench`: this project's GPU engine (WGSL on WebGPU) and CPU engine (float64 JS)
 // against TensorFlow.js on its webgpu backend (same Dawn adapter) and its wasm backend, in one
@@ -272,7 +273,7 @@ async function makeSampler(e: EngineName, env: Env, V: number, H: number, stream
       destroy: () => engine.destroy(),
     };
   }
-  const s = await TfjsSampler.create(tfBackend(e), V, H, streams, params);
+  const s = await TfjsSampler.create(tfBackend(e), { V, H, cell: 'rnn', layers: 1 }, streams, params);
   return {
     generate: async (prime, length) => void (await s.generate(prime, length, 1)),
     tensors: tfTensorCount,
