@@ -67,6 +67,8 @@ async function open(webgpu: boolean, viewport = { width: 1280, height: 900 }): P
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
   await page.goto(url);
   await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+  // The page starts on the CPU engine and moves to the GPU once it has one (a few seconds).
+  await page.waitForSelector('body[data-gpu]', { timeout: 30_000 });
   return { page, errors };
 }
 
