@@ -273,7 +273,8 @@ export class Session {
       await this.halt();
       const start = await this.snapshot(true);
       await this.rebuild({ ...this.spec, text }, start, this.history.points());
-      if (target !== undefined && this.trainer && this.trainer.step < target) this.startLoop(this.trainer, target);
+      // (a resumed run's end is seen through progress, as nobody awaits it)
+      if (target !== undefined && this.trainer && this.trainer.step < target) this.startLoop(this.trainer, target).catch(() => undefined);
       return true;
     });
   }
@@ -303,10 +304,11 @@ export class Session {
   async train(steps: number): Promise<void> {
     // Only the start is exclusive (wrapped, so the queue does not wait for the whole run):
     // a build queued meanwhile stops the run through halt().
-    const run = await this.exclusive(async () => {
-      if (this.running) return this.running;
+    // (The run is returned inside an object: an async function would otherwise adopt it.)
+    const { run } = await this.exclusive(async () => {
+      if (this.running) return { run: this.running };
       if (!this.trainer) throw new TextError(this.summaryInfo.textProblem ?? 'There is no text to train on.');
-      return this.startLoop(this.trainer, this.trainer.step + steps);
+      return { run: this.startLoop(this.trainer, this.trainer.step + steps) };
     });
     await run;
   }

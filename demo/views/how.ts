@@ -15,8 +15,8 @@ const num = (v: number) => (Math.abs(v) < 5e-5 ? '0' : v.toFixed(4)).replace('-'
 const charTex = (c: string) => `\\text{‘${shownChar(c).replace(/[\\{}$&#^_%~]/g, (m) => `\\${m === '\\' ? 'textbackslash' : m}`)}’}`;
 
 /** A column vector, with the characters' names beside the entries when `labels` are given. */
-function vec(v: readonly number[], labels?: readonly string[]): string {
-  const rows = v.slice(0, SHOWN).map((x, i) => (labels ? `${num(x)} & \\scriptstyle ${charTex(labels[i])}` : num(x)));
+function vec(v: readonly number[], labels?: readonly string[], show = num): string {
+  const rows = v.slice(0, SHOWN).map((x, i) => (labels ? `${show(x)} & \\scriptstyle ${charTex(labels[i])}` : show(x)));
   if (v.length > SHOWN) rows.push(labels ? '\\vdots &' : '\\vdots');
   return labels ? `\\left(\\begin{array}{rl}${rows.join('\\\\')}\\end{array}\\right)` : `\\begin{pmatrix}${rows.join('\\\\')}\\end{pmatrix}`;
 }
@@ -55,7 +55,7 @@ export function renderWalkthrough(list: HTMLOListElement, w: Walkthrough): void 
     {
       title: 'One-hot input',
       text: `Character ${w.t + 1}, ${inline(c)}, is entry ${idx} of the ${w.vocab.length}-character vocabulary: a vector of zeros with a 1 there.`,
-      math: `x_{${w.t + 1}} = ${small ? vec(w.x, w.vocab) : `e_{${idx}}`}`,
+      math: `x_{${w.t + 1}} = ${small ? vec(w.x, w.vocab, String) : `e_{${idx}}`}`,
     },
     {
       title: 'Input weights',
@@ -106,6 +106,7 @@ export function renderWalkthrough(list: HTMLOListElement, w: Walkthrough): void 
   }
   list.replaceChildren(...steps.map(step));
   list.dataset.character = String(w.t + 1);
+  list.dataset.engineGap = w.engineGap.toExponential(1);
 }
 
 const CELL_EQUATIONS: Record<Exclude<CellName, 'rnn'>, { text: string; math: string }> = {
@@ -132,4 +133,5 @@ export function renderOtherCell(list: HTMLOListElement, cell: CellName, layers: 
   ];
   list.replaceChildren(...steps.map(step));
   list.dataset.character = String(t + 1);
+  delete list.dataset.engineGap;
 }
