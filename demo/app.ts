@@ -1,5 +1,6 @@
 import type { TrainConfig } from '../src/index.js';
-import type { Session, Spec } from './session.js';
+import type { Spec } from './model.js';
+import type { Session } from './session.js';
 import { linkFor } from './url.js';
 import { LossChart } from './views/chart.js';
 import { renderCliHint, renderTrainHint } from './views/cli.js';

@@ -6,9 +6,7 @@ import {
   type GpuContext,
   initParams,
   type LogEntry,
-  type CellName,
   type ModelDims,
-  type Params,
   parameterCount,
   planBatches,
   type SampleOptions,
@@ -18,82 +16,16 @@ import {
   Trainer,
   validateConfig,
   Vocab,
-  VocabularyError,
 } from '../src/index.js';
-import { splitText } from '../src/data.js';
-import type { EngineState } from '../src/engine.js';
 import { type Inspection, inspectText } from './analysis.js';
+import { encodeText, fitState, type ModelSummary, type Progress, type Saved, type Spec, type Start } from './model.js';
 import { LossHistory, type LossPoint } from './history.js';
 import { ChunkSizer, nextTask } from './schedule.js';
 
 // The page's model and training state, with no DOM: one engine (GPU or CPU, the same module
 // the CLI uses), one Trainer, the loss history, and the operations the controls call.
 // Training runs in chunks of steps sized to ~25 ms, awaiting a new task between chunks.
-// Checkpoints and the GPU-vs-CPU check are in checkpoints.ts, beside it.
-
-export interface Spec {
-  text: string;
-  /** `seqLen` 0 means the whole text; `valFraction` the held-out end of the text. */
-  config: TrainConfig;
-  device: DeviceKind;
-}
-
-/** Where a model comes from when it is not freshly initialised. */
-export interface Start {
-  params: Params;
-  vocab: readonly string[];
-  hidden: number;
-  step: number;
-  /** the model of the weights (default: the one-layer tanh RNN, as in a format-1 checkpoint) */
-  cell?: CellName;
-  layers?: number;
-  /** the optimizer's state (and the carried hidden state) to continue with, when it fits */
-  state?: EngineState;
-  /** file name when the weights came from a checkpoint */
-  checkpoint?: string;
-}
-
-/** Everything needed to put the model back as it was (the page's undo). */
-export interface Saved {
-  spec: Spec;
-  start: Start;
-  history: LossPoint[];
-}
-
-export interface Progress {
-  step: number;
-  epoch: number;
-  /** last loss read back, NaN before the first */
-  loss: number;
-  /** last validation loss, NaN before the first (or without a held-out part) */
-  valLoss: number;
-  /** characters and steps trained per second in the current (or last) run, pauses included */
-  charsPerSec: number;
-  stepsPerSec: number;
-  running: boolean;
-  /** the step the current run started from and the one it stops at (Infinity: until Pause) */
-  from?: number;
-  target?: number;
-  /** the divergence message, when training stopped because the loss blew up */
-  diverged?: string;
-}
-
-export interface ModelSummary {
-  V: number;
-  H: number;
-  cell: CellName;
-  layers: number;
-  dropout: number;
-  B: number;
-  T: number;
-  parameters: number;
-  device: DeviceKind;
-  /** characters held out for validation (0: none) */
-  valChars: number;
-  checkpoint?: string;
-  /** why the model cannot train on the current text (a checkpoint with another vocabulary) */
-  textProblem?: string;
-}
+// Checkpoints and the GPU-vs-CPU check are in checkpoints.ts, the types in model.ts.
 
 export class Session {
   ctx?: GpuContext;
@@ -435,24 +367,4 @@ export class Session {
   private emit(): void {
     this.onProgress?.(this.progress);
   }
-}
-
-/** The text as the model's indices, its training part and held-out part; with weights that
- * came from elsewhere (`loaded`), a text with other characters is a problem to show, not an
- * error. */
-function encodeText(text: string, vocab: Vocab, valFraction: number, loaded: boolean) {
-  try {
-    const { train, val } = splitText(vocab.encode(text, 'the training text'), valFraction);
-    return { data: train, val, textProblem: undefined };
-  } catch (e) {
-    if (!(loaded && e instanceof VocabularyError)) throw e;
-    const textProblem = `${e.message} Sampling and "Look inside" work; to train, use a text made of the model's characters.`;
-    return { data: undefined, val: undefined, textProblem };
-  }
-}
-
-/** `s` with the carried hidden state zeroed when the number of streams changed (n = L*B*H). */
-function fitState(s: EngineState, n: number): EngineState {
-  if (s.hprev.length === n) return s;
-  return { ...s, hprev: new Float32Array(n), cprev: s.cprev ? new Float32Array(n) : undefined };
 }

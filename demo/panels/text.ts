@@ -1,5 +1,5 @@
 import type { App } from '../app.js';
-import type { Saved } from '../session.js';
+import type { Saved } from '../model.js';
 import { CUSTOM_CONFIG, customSample, TEXTS, type SampleSettings } from '../texts.js';
 import * as controls from '../views/controls.js';
 import { byId, describeError, formatCount, showMessage, shownChar } from '../views/dom.js';

@@ -1,5 +1,5 @@
 import type { CellName } from '../../src/index.js';
-import type { ModelSummary, Progress } from '../session.js';
+import type { ModelSummary, Progress } from '../model.js';
 import { byId, formatCount } from './dom.js';
 
 // The numbers that change while training, the engine badge and the WebGPU notice. Every number
