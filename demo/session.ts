@@ -1,105 +1,38 @@
 import {
-  type CheckReport,
   createEngine,
   type DeviceKind,
+  DivergedError,
   type Engine,
-  GpuError,
   type GpuContext,
   initParams,
   type LogEntry,
-  loadCheckpoint,
-  type CellName,
   type ModelDims,
-  type Params,
-  paramNames,
   parameterCount,
   planBatches,
-  runCheck,
   type SampleOptions,
   sampleText,
-  saveCheckpoint,
   TextError,
   type TrainConfig,
   Trainer,
   validateConfig,
   Vocab,
-  VocabularyError,
 } from '../src/index.js';
 import { type Inspection, inspectText } from './analysis.js';
+import { encodeText, fitState, type ModelSummary, type Progress, type Saved, type Spec, type Start } from './model.js';
+import { LossHistory, type LossPoint } from './history.js';
 import { ChunkSizer, nextTask } from './schedule.js';
 
 // The page's model and training state, with no DOM: one engine (GPU or CPU, the same module
 // the CLI uses), one Trainer, the loss history, and the operations the controls call.
 // Training runs in chunks of steps sized to ~25 ms, awaiting a new task between chunks.
-
-/** Steps both engines run in the GPU-vs-CPU comparison. */
-export const CHECK_STEPS = 10;
-/** The comparison's steps use at most this learning rate. Above it, Adagrad's first updates
- * (g / sqrt(g*g + 1e-8)) magnify rounding differences of 1e-7 in a gradient a thousandfold, and
- * the trajectories part within a few steps: a float64 run from weights perturbed by 1e-7
- * drifts as far from itself. The first step's tensors are compared at any setting. */
-export const CHECK_MAX_LR = 0.01;
-
-export interface CheckResult {
-  report: CheckReport;
-  steps: number;
-  optimizer: string;
-  lr: number;
-  /** true when `lr` is CHECK_MAX_LR rather than the model's own, higher rate */
-  capped: boolean;
-  /** the model compared, in words: its cell, layers and dropout */
-  model: string;
-}
-
-export interface Spec {
-  text: string;
-  /** `steps` is how many steps one Train press runs; `seqLen` 0 means the whole text. */
-  config: TrainConfig;
-  device: DeviceKind;
-}
-
-/** Where a model comes from when it is not freshly initialised. */
-interface Start {
-  params: Params;
-  vocab: readonly string[];
-  hidden: number;
-  step: number;
-  /** the model of the weights (default: the one-layer tanh RNN, as in a format-1 checkpoint) */
-  cell?: CellName;
-  layers?: number;
-}
-
-export interface Progress {
-  step: number;
-  epoch: number;
-  /** last loss read back, NaN before the first */
-  loss: number;
-  /** characters trained per second in the current (or last) Train run, pauses included */
-  charsPerSec: number;
-  running: boolean;
-}
-
-export interface ModelSummary {
-  V: number;
-  H: number;
-  cell: CellName;
-  layers: number;
-  dropout: number;
-  B: number;
-  T: number;
-  parameters: number;
-  device: DeviceKind;
-  /** file name when the weights came from a checkpoint */
-  checkpoint?: string;
-  /** why the model cannot train on the current text (a checkpoint with another vocabulary) */
-  textProblem?: string;
-}
+// Checkpoints and the GPU-vs-CPU check are in checkpoints.ts, the types in model.ts.
 
 export class Session {
-  readonly ctx?: GpuContext;
-  /** loss read back at these steps, for the chart */
-  readonly series = { step: [] as number[], loss: [] as number[] };
+  ctx?: GpuContext;
+  readonly history = new LossHistory();
   onProgress?: (p: Progress) => void;
+  /** Called with what is being built while a model is (re)built, and undefined when done. */
+  onBusy?: (what: string | undefined) => void;
 
   private spec!: Spec;
   private config!: TrainConfig;
@@ -107,23 +40,25 @@ export class Session {
   private vocabulary!: Vocab;
   private trainer?: Trainer;
   private data?: Uint32Array;
+  private val?: Uint32Array;
+  private evaluator?: Engine;
+  private lastEval = 0;
   private summaryInfo!: ModelSummary;
   private stepWithoutTrainer = 0;
-  private lastLoss = NaN;
-  private speed = 0;
+  private speed = { chars: 0, steps: 0 };
   private running?: Promise<void>;
+  private target?: number;
+  private runFrom = 0;
+  private divergedMessage?: string;
   private stopRequested = false;
   private sampleToken = 0;
-  /** Model changes (build, device switch, checkpoint load, starting to train) run one at a
-   * time, in the order asked: a second text choice waits for the first to finish building. */
+  /** Model changes (build, device switch, checkpoint load, text swap, starting to train) run
+   * one at a time, in the order asked: a Train pressed during a build starts after it. */
   private queue: Promise<unknown> = Promise.resolve();
 
-  private constructor(ctx?: GpuContext) {
-    this.ctx = ctx;
-  }
-
   static async create(ctx: GpuContext | undefined, spec: Spec): Promise<Session> {
-    const s = new Session(ctx);
+    const s = new Session();
+    s.ctx = ctx;
     await s.rebuild(spec);
     return s;
   }
@@ -136,6 +71,10 @@ export class Session {
     return this.summaryInfo;
   }
 
+  get text(): string {
+    return this.spec.text;
+  }
+
   /** The settings the current model trains with, `seqLen` as set (0 = the whole text). */
   get settings(): TrainConfig {
     return { ...this.config, seqLen: this.spec.config.seqLen };
@@ -145,95 +84,183 @@ export class Session {
     return this.running !== undefined;
   }
 
+  /** True when the model has learned something that a rebuild would throw away. */
+  get trained(): boolean {
+    return this.progress.step > 0;
+  }
+
   get progress(): Progress {
     return {
       step: this.trainer?.step ?? this.stepWithoutTrainer,
       epoch: this.trainer?.cursor.epoch ?? 0,
-      loss: this.lastLoss,
-      charsPerSec: this.speed,
+      loss: this.history.length ? this.history.loss[this.history.length - 1] : NaN,
+      valLoss: this.history.lastVal,
+      charsPerSec: this.speed.chars,
+      stepsPerSec: this.speed.steps,
       running: this.isRunning,
+      from: this.running ? this.runFrom : undefined,
+      target: this.running ? this.target : undefined,
+      diverged: this.divergedMessage,
     };
   }
 
-  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
+  /** Runs `fn` after every model change asked before it; `what` is shown as busy meanwhile. */
+  protected exclusive<T>(fn: () => Promise<T>, what?: string): Promise<T> {
+    const wrapped = async () => {
+      if (what) this.onBusy?.(what);
+      try {
+        return await fn();
+      } finally {
+        if (what) this.onBusy?.(undefined);
+      }
+    };
+    const run = this.queue.then(wrapped, wrapped);
     this.queue = run.catch(() => undefined);
     return run;
   }
 
+  private describe(spec: Spec, cell = spec.config.cell, layers = spec.config.layers): string {
+    const kind = cell === 'rnn' ? 'tanh RNN' : cell.toUpperCase();
+    const where = spec.device === 'gpu' ? ' (compiling its GPU kernels)' : '';
+    return `Building the ${kind}, ${layers} layer${layers > 1 ? 's' : ''} of ${spec.config.hidden}${where}…`;
+  }
+
   /** A fresh model from the seed for `spec`. On error the old model stays. */
   build(spec: Spec): Promise<void> {
-    return this.exclusive(() => this.rebuild(spec));
+    return this.exclusive(() => this.rebuild(spec), this.describe(spec));
   }
 
   /** A new engine for `spec`, from `start`'s weights or fresh ones. */
-  private async rebuild(spec: Spec, start?: Start & { checkpoint?: string }, keepSeries = false): Promise<void> {
+  protected async rebuild(spec: Spec, start?: Start, history?: readonly LossPoint[]): Promise<void> {
     if (spec.text.length === 0)
       throw new TextError('The text is empty: pick a bundled text, paste or type at least 2 characters, or open a file.');
     const model = start ? { cell: start.cell ?? 'rnn', layers: start.layers ?? 1 } : {};
     const cfg = validateConfig({ ...spec.config, hidden: start?.hidden ?? spec.config.hidden, ...model });
     const vocab = start ? new Vocab(start.vocab) : Vocab.fromText(spec.text);
-    let data: Uint32Array | undefined;
-    let textProblem: string | undefined;
-    try {
-      data = vocab.encode(spec.text, 'the training text');
-    } catch (e) {
-      if (!(start && e instanceof VocabularyError)) throw e;
-      textProblem = `${e.message} Sampling and "Look inside" work; to train, use a text made of the model's characters.`;
-    }
+    const { data, val, textProblem } = encodeText(spec.text, vocab, cfg.valFraction, !!start);
     const plan = data ? planBatches(data.length, cfg.batch, cfg.seqLen, false) : { B: 1, T: 1 };
     const shape = { V: vocab.size, H: cfg.hidden, B: plan.B, T: plan.T, cell: cfg.cell, layers: cfg.layers };
     const params = start?.params ?? initParams(shape, cfg.seed, cfg.initScale);
     await this.halt();
     const optimizer = { name: cfg.optimizer, lr: cfg.lr, clip: cfg.clip };
+    const reuse = this.reusable(shape, spec.device, cfg);
     // The tuned kernels of the one-layer tanh RNN have no dropout; the cell kernels do (as the CLI).
-    const engine = await createEngine(spec.device, shape, optimizer, params, this.ctx, { layerKernels: cfg.dropout > 0 });
-    this.engine?.destroy();
+    const engine = reuse ?? (await createEngine(spec.device, shape, optimizer, params, this.ctx, { layerKernels: cfg.dropout > 0 }));
+    if (start?.state) engine.setState(fitState(start.state, shape.layers * shape.B * shape.H));
+    else if (reuse) engine.setParams(params);
+    this.evaluator?.destroy();
+    this.evaluator = undefined;
+    if (engine !== this.engine) this.engine?.destroy();
     this.sampleToken++;
     this.engine = engine;
     this.spec = spec;
     this.config = { ...cfg, seqLen: plan.T };
     this.vocabulary = vocab;
     this.data = data;
+    this.val = val;
     this.trainer = data ? new Trainer(engine, data, this.config, start?.step ?? 0) : undefined;
     this.stepWithoutTrainer = start?.step ?? 0;
+    this.lastEval = start?.step ?? 0;
+    this.divergedMessage = undefined;
     this.summaryInfo = {
-      ...shape, dropout: cfg.dropout, parameters: parameterCount(shape), device: spec.device, checkpoint: start?.checkpoint, textProblem,
+      ...shape, dropout: cfg.dropout, parameters: parameterCount(shape), device: spec.device,
+      valChars: val?.length ?? 0, checkpoint: start?.checkpoint, textProblem,
     };
-    if (!keepSeries) {
-      this.series.step.length = 0;
-      this.series.loss.length = 0;
-      this.lastLoss = NaN;
-      this.speed = 0;
-    }
+    if (history) this.history.replace(history);
+    else this.history.clear();
+    this.speed = { chars: 0, steps: 0 };
     this.emit();
+  }
+
+  /** The current engine, when a model of `shape` on `device` trained with `cfg` can keep using
+   * it (a new text with the same batch shape, a Reset: no pipelines to compile). */
+  private reusable(shape: ModelDims & { B: number; T: number }, device: DeviceKind, cfg: TrainConfig): Engine | undefined {
+    const e = this.engine;
+    if (!e || e.device !== device) return undefined;
+    const s = e.shape;
+    const o = e.optimizer;
+    const same =
+      s.V === shape.V && s.H === shape.H && s.B === shape.B && s.T === shape.T && s.cell === shape.cell && s.layers === shape.layers &&
+      o.name === cfg.optimizer && o.lr === cfg.lr && o.clip === cfg.clip && cfg.dropout > 0 === this.config.dropout > 0;
+    return same ? e : undefined;
   }
 
   /** Moves the current weights to the other engine (its optimizer state starts afresh). */
   setDevice(device: DeviceKind): Promise<void> {
     return this.exclusive(async () => {
       await this.halt();
-      const start = { ...(await this.snapshot()), checkpoint: this.summaryInfo.checkpoint };
-      await this.rebuild({ ...this.spec, device }, start, true);
+      const start = await this.snapshot(false);
+      await this.rebuild({ ...this.spec, device }, start, this.history.points());
+    }, this.describe({ ...this.spec, device }, this.summaryInfo.cell, this.summaryInfo.layers));
+  }
+
+  /** Trains on `text` from now on with the same model, optimizer state, step and loss curve,
+   * when every character of `text` is in the model's vocabulary; returns false (and changes
+   * nothing) when it is not. A run in progress goes on. */
+  setText(text: string): Promise<boolean> {
+    const fits = [...text].every((c) => this.vocabulary.has(c));
+    if (!fits || text.length === 0) return Promise.resolve(false);
+    return this.exclusive(async () => {
+      const target = this.running ? this.target : undefined;
+      await this.halt();
+      const start = await this.snapshot(true);
+      await this.rebuild({ ...this.spec, text }, start, this.history.points());
+      // (a resumed run's end is seen through progress, as nobody awaits it)
+      if (target !== undefined && this.trainer && this.trainer.step < target) this.startLoop(this.trainer, target).catch(() => undefined);
+      return true;
     });
   }
 
-  /** Runs `steps` steps (or until pause()); resolves when training stops. */
+  /** Current weights, vocabulary and step, as a checkpoint would hold them (and the optimizer's
+   * state with `withState`). */
+  async snapshot(withState: boolean): Promise<Start> {
+    const { H, cell, layers, checkpoint } = this.summaryInfo;
+    const state = withState ? await this.engine.getState() : undefined;
+    const params = state?.params ?? (await this.engine.getParams());
+    return { params, state, vocab: this.vocabulary.chars, hidden: H, cell, layers, step: this.progress.step, checkpoint };
+  }
+
+  /** The whole model, for an undo. */
+  save(): Promise<Saved> {
+    return this.exclusive(async () => {
+      await this.halt();
+      return { spec: this.spec, start: await this.snapshot(true), history: this.history.points() };
+    });
+  }
+
+  restore(s: Saved): Promise<void> {
+    return this.exclusive(() => this.rebuild(s.spec, s.start, s.history), this.describe(s.spec, s.start.cell, s.start.layers));
+  }
+
+  /** Runs up to `steps` more steps (Infinity: until pause()); resolves when training stops. */
   async train(steps: number): Promise<void> {
     // Only the start is exclusive (wrapped, so the queue does not wait for the whole run):
     // a build queued meanwhile stops the run through halt().
+    // (The run is returned inside an object: an async function would otherwise adopt it.)
     const { run } = await this.exclusive(async () => {
       if (this.running) return { run: this.running };
       if (!this.trainer) throw new TextError(this.summaryInfo.textProblem ?? 'There is no text to train on.');
-      this.stopRequested = false;
-      this.running = this.loop(this.trainer, steps).finally(() => {
+      return { run: this.startLoop(this.trainer, this.trainer.step + steps) };
+    });
+    await run;
+  }
+
+  private startLoop(trainer: Trainer, target: number): Promise<void> {
+    this.stopRequested = false;
+    this.target = target;
+    this.runFrom = trainer.step;
+    this.divergedMessage = undefined;
+    this.running = this.loop(trainer, target)
+      .catch((e) => {
+        if (e instanceof DivergedError) this.divergedMessage = e.message;
+        throw e;
+      })
+      .finally(() => {
         this.running = undefined;
         this.emit();
       });
-      this.emit();
-      return { run: this.running };
-    });
-    await run;
+    this.emit();
+    return this.running;
   }
 
   pause(): void {
@@ -245,17 +272,15 @@ export class Session {
     await this.running?.catch(() => undefined);
   }
 
-  private async loop(trainer: Trainer, steps: number): Promise<void> {
+  private async loop(trainer: Trainer, target: number): Promise<void> {
     const { B, T } = trainer.cursor.plan;
-    const target = trainer.step + steps;
     const first = trainer.step;
     const t0 = performance.now();
     const sizer = new ChunkSizer();
     const onLog = (e: LogEntry) => {
-      this.lastLoss = e.loss;
-      this.series.step.push(e.step);
-      this.series.loss.push(e.loss);
-      this.speed = ((e.step - first) * B * T) / Math.max((performance.now() - t0) / 1000, 1e-3);
+      this.history.push(e.step, e.loss);
+      const seconds = Math.max((performance.now() - t0) / 1000, 1e-3);
+      this.speed = { chars: ((e.step - first) * B * T) / seconds, steps: (e.step - first) / seconds };
       this.emit();
     };
     while (!this.stopRequested && trainer.step < target) {
@@ -263,14 +288,22 @@ export class Session {
       const c0 = performance.now();
       await trainer.run(n, { onLog, shouldStop: () => this.stopRequested });
       sizer.took(n, performance.now() - c0);
+      // (the validation loss every evalEvery steps, at a chunk's end: chunks are short)
+      const every = this.config.evalEvery;
+      if (every > 0 && trainer.step - this.lastEval >= every) await this.validate(trainer.step);
       await nextTask();
     }
+    if (trainer.step > this.lastEval && this.val) await this.validate(trainer.step);
   }
 
-  /** Current weights, vocabulary and step, as a checkpoint would hold them. */
-  async snapshot(): Promise<Start> {
-    const { H, cell, layers } = this.summaryInfo;
-    return { params: await this.engine.getParams(), vocab: this.vocabulary.chars, hidden: H, cell, layers, step: this.progress.step };
+  /** The validation loss of the current weights, attached to the history's last point. */
+  private async validate(step: number): Promise<void> {
+    this.lastEval = step;
+    if (!this.val) return;
+    this.evaluator ??= await this.engine.evaluator(Math.min(256, this.val.length - 1));
+    const { loss } = await this.evaluator.evaluate(this.val);
+    if (this.history.step[this.history.length - 1] === step) this.history.setLastVal(loss);
+    this.emit();
   }
 
   /** Generates text in growing chunks, calling `onText` with everything so far (prime
@@ -298,7 +331,7 @@ export class Session {
 
   /** Runs `fn` on the current engine; if the engine was replaced while it ran (a rebuild
    * destroys the old one), runs it again on the new one. */
-  private async current<T>(fn: (engine: Engine, vocab: Vocab, dims: ModelDims) => Promise<T>): Promise<T> {
+  async current<T>(fn: (engine: Engine, vocab: Vocab, dims: ModelDims) => Promise<T>): Promise<T> {
     for (;;) {
       const engine = this.engine;
       const { V, H, cell, layers } = this.summaryInfo;
@@ -310,69 +343,28 @@ export class Session {
     }
   }
 
-  /** One greedy generation without streaming (the live preview while training). */
-  async greedy(prime: string, length: number): Promise<string> {
-    return this.current(async (engine, vocab) => (await sampleText(engine, vocab, { prime, length, greedy: true }))[0]);
+  /** One generation without streaming (the live preview while training): greedy at
+   * temperature 0. */
+  async preview(prime: string, length: number, temperature: number, seed: number): Promise<string> {
+    const o = temperature > 0 ? { temperature, seed } : { greedy: true };
+    return this.current(async (engine, vocab) => (await sampleText(engine, vocab, { prime, length, ...o }))[0]);
   }
 
   inspect(text: string): Promise<Inspection> {
     return this.current(async (engine, vocab, dims) => inspectText(await engine.getParams(), vocab, dims, text));
   }
 
-  /** Both engines from the current weights on the current text: the first step's tensors, then
-   * CHECK_STEPS training steps (runCheck, as `char-rnn check` does), the optimizer's state
-   * starting from zero. */
-  async check(): Promise<CheckResult> {
-    if (!this.ctx) throw new GpuError('Comparing the engines needs WebGPU, which this browser does not offer.');
-    if (!this.data) throw new TextError(this.summaryInfo.textProblem ?? 'There is no text to compare on.');
-    const params = await this.current((engine) => engine.getParams());
-    const cfg = { ...this.config, steps: CHECK_STEPS, lr: Math.min(this.config.lr, CHECK_MAX_LR) };
-    const report = await runCheck(this.ctx, this.data, this.vocabulary.size, cfg, { start: params });
-    const model = `${cfg.cell}, ${cfg.layers} layer${cfg.layers > 1 ? 's' : ''}` + (cfg.dropout > 0 ? `, dropout ${cfg.dropout}` : '');
-    return { report, steps: cfg.steps, optimizer: cfg.optimizer, lr: cfg.lr, capped: cfg.lr < this.config.lr, model };
+  /** The training data and settings, for the GPU-vs-CPU check. */
+  checkInputs(): { data?: Uint32Array; config: TrainConfig; problem?: string } {
+    return { data: this.data, config: this.config, problem: this.summaryInfo.textProblem };
   }
 
-  /** The model as a safetensors checkpoint, the same file `char-rnn train --save` writes. */
-  async saveCheckpoint(): Promise<Uint8Array> {
-    const s = await this.snapshot();
-    const params = {} as Params<Float32Array>;
-    for (const k of paramNames(this.summaryInfo)) params[k] = Float32Array.from(s.params[k]);
-    const metadata = { config: JSON.stringify(this.config) };
-    const { cell, layers, dropout } = this.config;
-    return saveCheckpoint({ params, vocab: [...s.vocab], hidden: s.hidden, step: s.step, cell, layers, dropout, metadata });
-  }
-
-  /** Loads a checkpoint (from the page or the CLI); training settings come from its metadata
-   * where it has them. Returns the settings in use, for the controls. */
-  loadCheckpoint(bytes: Uint8Array, name: string, text: string, device: DeviceKind): Promise<TrainConfig> {
-    return this.exclusive(async () => {
-      const c = loadCheckpoint(bytes, name);
-      const model = { hidden: c.hidden, cell: c.cell ?? 'rnn', layers: c.layers ?? 1, dropout: c.dropout ?? 0 };
-      const config = settingsFrom(c.metadata?.config, { ...this.spec.config, ...model });
-      await this.rebuild({ text, config, device }, { ...c, checkpoint: name });
-      return config;
-    });
+  /** Loads weights (a checkpoint) as the model, training on `spec`'s text where it can. */
+  load(spec: Spec, start: Start, history?: readonly LossPoint[]): Promise<void> {
+    return this.exclusive(() => this.rebuild(spec, start, history), this.describe(spec, start.cell, start.layers));
   }
 
   private emit(): void {
     this.onProgress?.(this.progress);
-  }
-}
-
-/** Training settings from a checkpoint's `config` metadata, field by field over `base`. */
-function settingsFrom(json: string | undefined, base: TrainConfig): TrainConfig {
-  let saved: Record<string, unknown> = {};
-  try {
-    saved = json ? JSON.parse(json) : {};
-  } catch {
-    return base;
-  }
-  const merged = { ...base } as Record<string, unknown>;
-  for (const k of ['lr', 'optimizer', 'clip', 'seed', 'seqLen', 'batch', 'dropout'] as const)
-    if (typeof saved[k] === typeof base[k]) merged[k] = saved[k];
-  try {
-    return validateConfig(merged as unknown as TrainConfig);
-  } catch {
-    return base;
   }
 }

@@ -38,7 +38,7 @@ export const TEXTS: BundledText[] = [
     id: 'hello',
     title: 'hello (the tutorial)',
     text: 'hello',
-    config: { ...TUTORIAL_CONFIG },
+    config: { ...TUTORIAL_CONFIG, valFraction: 0 },
     sample: { prime: 'h', length: 4, temperature: 1, greedy: true, seed: 0 },
     inspect: 'hello',
   },
@@ -46,7 +46,7 @@ export const TEXTS: BundledText[] = [
     id: 'cats',
     title: 'Cats and hats (short, repetitive)',
     text: CATS,
-    config: { ...DEFAULT_CONFIG, hidden: 32, seqLen: 25, batch: 1, steps: 1000 },
+    config: { ...DEFAULT_CONFIG, hidden: 32, seqLen: 25, batch: 1, steps: 1000, valFraction: 0 },
     sample: { prime: 'the ', length: 120, temperature: 0.8, greedy: false, seed: 0 },
     inspect: 'the cat sat on the hat.',
   },
@@ -54,13 +54,14 @@ export const TEXTS: BundledText[] = [
     id: 'lighthouse',
     title: 'The Keeper of the North Light (a short story)',
     text: lighthouse,
-    config: { ...DEFAULT_CONFIG, hidden: 64, seqLen: 32, batch: 4, steps: 2000 },
+    config: { ...DEFAULT_CONFIG, hidden: 64, seqLen: 32, batch: 4, steps: 2000, valFraction: 0.1, evalEvery: 100 },
     sample: { prime: 'The ', length: 300, temperature: 0.7, greedy: false, seed: 0 },
     inspect: 'The lighthouse stood on a rock.',
   },
 ];
 
-/** The settings a pasted or opened text starts with. */
+/** The settings a pasted or opened text starts with (a text of 40 characters or more has a
+ * validation part). */
 export const CUSTOM_CONFIG: TrainConfig = { ...DEFAULT_CONFIG, hidden: 64, seqLen: 25, batch: 1, steps: 1000 };
 
 /** Sample settings for a text of one's own: start from its first character. */

@@ -36,10 +36,20 @@ export interface Checkpoint {
   extra?: Record<string, FloatArray | { shape: number[]; data: FloatArray }>;
   /** Further string metadata (e.g. the run configuration as JSON). */
   metadata?: Record<string, string>;
+  /** The loss curve so far (the page redraws it when the file is loaded): training loss at
+   * `step`, and the validation loss where one was measured. Stored as the metadata entry
+   * `history`, a JSON array of [step, loss] or [step, loss, val]; files without it load. */
+  history?: LossPoint[];
+}
+
+export interface LossPoint {
+  step: number;
+  loss: number;
+  val?: number;
 }
 
 /** Metadata keys that saveCheckpoint writes itself. */
-const RESERVED_METADATA = ['format', 'vocab', 'hidden', 'vocab_size', 'step', 'cell', 'layers', 'dropout'] as const;
+const RESERVED_METADATA = ['format', 'vocab', 'hidden', 'vocab_size', 'step', 'cell', 'layers', 'dropout', 'history'] as const;
 
 // ---------------------------------------------------------------------------------------------
 // checkpoints
@@ -87,6 +97,7 @@ export function saveCheckpoint(c: Checkpoint): Uint8Array {
     step: String(c.step),
   };
   if (!v1) Object.assign(metadata, { cell: model.cell, layers: String(model.layers), dropout: String(c.dropout ?? 0) });
+  if (c.history) metadata.history = encodeHistory(c.history);
   for (const [k, v] of Object.entries(c.metadata ?? {})) {
     if ((RESERVED_METADATA as readonly string[]).includes(k))
       throw new CheckpointError(`Cannot save checkpoint: metadata key ${JSON.stringify(k)} is reserved for the checkpoint itself.`);
@@ -190,8 +201,34 @@ export function loadCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Checkp
   for (const [k, v] of Object.entries(metadata)) if (!(RESERVED_METADATA as readonly string[]).includes(k)) rest[k] = v;
 
   const c: Checkpoint = { params, vocab: vocab as string[], hidden: H, step, extra, metadata: rest };
+  if (metadata.history !== undefined) c.history = decodeHistory(metadata.history, source, damaged);
   if (format !== CHECKPOINT_FORMAT) Object.assign(c, { cell, layers, dropout });
   return c;
+}
+
+function encodeHistory(history: LossPoint[]): string {
+  for (const p of history)
+    if (!isNonNegativeInteger(p.step) || !Number.isFinite(p.loss) || (p.val !== undefined && !Number.isFinite(p.val)))
+      throw new CheckpointError(`Cannot save checkpoint: history point ${JSON.stringify(p)} needs a whole step and finite losses.`);
+  return JSON.stringify(history.map((p) => (p.val === undefined ? [p.step, p.loss] : [p.step, p.loss, p.val])));
+}
+
+function decodeHistory(text: string, source: string, damaged: string): LossPoint[] {
+  const bad = `${source}: the history metadata is not a JSON array of [step, loss] or [step, loss, validation loss]. ${damaged}`;
+  let rows: unknown;
+  try {
+    rows = JSON.parse(text);
+  } catch {
+    throw new CheckpointError(bad);
+  }
+  if (!Array.isArray(rows)) throw new CheckpointError(bad);
+  return rows.map((r: unknown) => {
+    const ok =
+      Array.isArray(r) && (r.length === 2 || r.length === 3) && isNonNegativeInteger(r[0]) && r.slice(1).every((x) => typeof x === 'number' && Number.isFinite(x));
+    if (!ok) throw new CheckpointError(bad);
+    const [step, loss, val] = r as number[];
+    return val === undefined ? { step, loss } : { step, loss, val };
+  });
 }
 
 const isTutorial = (m: ModelDims) => m.cell === 'rnn' && m.layers === 1;

@@ -67,6 +67,8 @@ async function open(webgpu: boolean, viewport = { width: 1280, height: 900 }): P
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
   await page.goto(url);
   await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+  // The page starts on the CPU engine and moves to the GPU once it has one (a few seconds).
+  await page.waitForSelector('body[data-gpu]', { timeout: 30_000 });
   return { page, errors };
 }
 
@@ -95,6 +97,46 @@ async function generate(page: Page, o: { prime: string; length: number; greedy?:
   await expect.poll(() => out.getAttribute('data-done')).toBe('true');
   return (await out.textContent()) ?? '';
 }
+
+/** Selects the second l of hello and checks "How it works" there: every step typeset by KaTeX,
+ * the target 'o', and the page's own arithmetic equal to the engine's h_t, p_t and dtanh_t. */
+async function howAtSecondL(page: Page): Promise<void> {
+  await page.locator('#tokens button').nth(3).click();
+  const how = page.getByTestId('how-steps');
+  await expect.poll(() => how.getAttribute('data-character')).toBe('4');
+  const titles = await how.locator('h3').allTextContents();
+  expect(titles).toEqual([
+    'One-hot input', 'Input weights', 'Memory', 'Bias', 'New hidden state', 'Scores', 'Probabilities', 'Loss',
+    'Output error', 'Error at the hidden state', 'Through tanh, into the gradients',
+  ]);
+  expect(await how.locator('.katex-display').count()).toBe(titles.length);
+  expect(await how.locator('.katex-error').count()).toBe(0);
+  expect(await how.locator('li').nth(7).textContent()).toMatch(/The next character is.*‘o’/);
+  expect(Number(await how.getAttribute('data-engine-gap'))).toBeLessThan(1e-9);
+}
+
+
+/** Hovers the second column of the first heatmap group: the tooltip names the unit, the
+ * character and the value. */
+async function hoverHeatmap(page: Page, shot: string): Promise<void> {
+  const canvas = page.locator('#heatmap canvas').first();
+  await canvas.scrollIntoViewIfNeeded();
+  const cw = Number(await canvas.getAttribute('data-column-width'));
+  await canvas.hover({ position: { x: 34 + cw * 1.5, y: 22 + 4 } });
+  const tip = page.getByTestId('heat-tip');
+  await expect.poll(() => tip.isVisible()).toBe(true);
+  expect(await tip.textContent()).toMatch(/^Layer 1, hidden unit h0, after ‘.’ \(character 2\): −?-?\d+\.\d{4}$/);
+  await page.locator('#inspect-panel').screenshot({ path: join(OUT, shot) });
+}
+
+/** Moves a range input (playwright cannot fill one). */
+const slide = (page: Page, id: string, value: string) =>
+  page.locator(`#${id}`).evaluate((el: HTMLInputElement, v) => {
+    el.value = v;
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+  }, value);
+
+const stepOf = async (page: Page) => Number((await page.getByTestId('step').textContent())!.replace(/,/g, ''));
 
 const SEEDED = { prime: 'he', length: 40, temperature: 1.5, seed: 7 };
 const seededArgs = ['--prime', 'he', '--length', '40', '--temperature', '1.5', '--seed', '7'];
@@ -133,6 +175,10 @@ describe('the page with WebGPU (SwiftShader)', () => {
     // Look inside: the two l's of hello get different hidden states.
     await expect.poll(() => page.getByTestId('repeat-note').textContent()).toMatch(/‘l’ at positions 3 and 4 get different hidden states/);
     expect(await page.locator('#tokens button').count()).toBe(5);
+
+    // How it works, at the second l: the tutorial's steps with this model's numbers, typeset.
+    await howAtSecondL(page);
+    await page.locator('#how-panel').screenshot({ path: join(OUT, 'browser-how.png') });
 
     // GPU vs CPU on the trained weights: every tensor within tolerance.
     await page.getByRole('button', { name: 'Compare GPU and CPU' }).click();
@@ -201,6 +247,12 @@ describe('the page with WebGPU (SwiftShader)', () => {
     ]);
     expect(await groups.nth(3).locator('canvas').getAttribute('aria-label')).toMatch(/8 units after each of 23 characters/);
 
+    // How it works names the LSTM's equations, typeset, and the output side's numbers.
+    const how = page.getByTestId('how-steps');
+    await expect.poll(() => how.locator('h3').first().textContent()).toBe('The LSTM cell');
+    expect(await how.locator('.katex-display').count()).toBe(3);
+    expect(await how.locator('.katex-error').count()).toBe(0);
+
     const seeded = { prime: 'the ', length: 40, temperature: 0.8, seed: 3 };
     const before = await generate(page, seeded);
     expect(before).toHaveLength(44);
@@ -235,11 +287,16 @@ describe('the page with WebGPU (SwiftShader)', () => {
     const { page, errors } = await open(true, { width: 390, height: 844 });
     const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(await overflow()).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: join(OUT, 'browser-phone-first-load.png'), fullPage: true });
     await train(page, '1,000');
     await page.getByRole('button', { name: 'Compare GPU and CPU' }).click();
     await expect.poll(() => page.getByTestId('check-verdict').getAttribute('data-ok'), { timeout: 20_000 }).toBe('true');
     expect(await overflow()).toBeLessThanOrEqual(0);
     await page.screenshot({ path: join(OUT, 'browser-phone.png'), fullPage: true });
+    await howAtSecondL(page);
+    expect(await overflow()).toBeLessThanOrEqual(0);
+    await page.locator('#how-panel').screenshot({ path: join(OUT, 'browser-phone-how.png') });
+    await hoverHeatmap(page, 'browser-phone-heatmap-hover.png');
 
     // Two LSTM layers from the CLI, trained with dropout (the page takes the cell, the layers and
     // the dropout from the checkpoint): the rows are per layer, and the page still fits.
@@ -254,6 +311,212 @@ describe('the page with WebGPU (SwiftShader)', () => {
     expect(await page.locator('#check-detail').textContent()).toMatch(/Model: lstm, 2 layers, dropout 0\.2\..*ending in \.l is layer l's/);
     expect(await overflow()).toBeLessThanOrEqual(0);
     await page.locator('#check-panel').screenshot({ path: join(OUT, 'browser-phone-check-lstm.png') });
+    expect(errors).toEqual([]);
+  });
+});
+
+describe('the page, second edition (issue: bugs and features)', () => {
+  test('is usable at once on the CPU engine, moves to the GPU when it is found, and nothing jumps', async () => {
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--enable-unsafe-webgpu', ...QUIET] });
+    browsers.push(browser);
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const t0 = performance.now();
+    await page.goto(url, { waitUntil: 'domcontentloaded' });
+    const look = () => page.evaluate(() => {
+      const train = document.getElementById('train')!;
+      return { top: train.getBoundingClientRect().top, ready: document.body.dataset.ready, gpu: document.body.dataset.gpu, off: train.getAttribute('aria-disabled') };
+    });
+    const tops = new Set<number>();
+    let readyAt = NaN;
+    let clickedBeforeGpu = false;
+    for (;;) {
+      const s = await look();
+      tops.add(Math.round(s.top));
+      if (s.ready === 'true' && Number.isNaN(readyAt)) {
+        readyAt = performance.now() - t0;
+        expect(s.off, 'Train is on as soon as the page is ready').toBe('false');
+        clickedBeforeGpu = s.gpu === undefined;
+        await page.getByRole('button', { name: 'Step' }).click(); // a click works at once
+      }
+      if (s.gpu) break;
+      await page.waitForTimeout(40);
+    }
+    const gpuAt = performance.now() - t0;
+    await expect.poll(() => page.getByTestId('step').textContent()).toBe('1');
+    await page.waitForTimeout(300);
+    tops.add(Math.round((await look()).top));
+    expect([...tops], 'the Train button moved').toHaveLength(1);
+    // Trained before the model moved to the GPU: it stays on the CPU and the badge says the GPU
+    // is ready; else it moved.
+    await expect.poll(() => page.getByTestId('adapter').textContent()).toMatch(/^Engine: GPU \(WebGPU\) on .*swiftshader|^Engine: CPU .*; GPU ready: .*swiftshader.* \(choose it under Engine\)/);
+    console.log(`browser: page usable after ${readyAt.toFixed(0)} ms, GPU found after ${gpuAt.toFixed(0)} ms (Step pressed ${clickedBeforeGpu ? 'before' : 'after'} it)`);
+    await page.screenshot({ path: join(OUT, 'browser-first-load.png'), fullPage: true });
+  });
+
+  test('keeps a trained model through edits, offers Undo otherwise, and shows only the current model', async () => {
+    const { page, errors } = await open(true);
+    const summary = page.getByTestId('model-summary');
+    const legend = page.getByTestId('chart-legend');
+    const message = page.getByTestId('text-message');
+    const steps = page.getByLabel('Steps per Train');
+    await page.getByLabel('Training text', { exact: true }).selectOption('cats');
+    await expect.poll(() => summary.textContent(), { timeout: 20_000 }).toMatch(/^tanh RNN, 1 layer of 32 hidden units/);
+    // bug 6: no axes and no "step: --" legend before the first point
+    expect(await page.locator('#chart').getAttribute('data-empty')).toBe('true');
+    expect(await legend.textContent()).toBe('');
+
+    // bug 2: an edit with known characters keeps the model and the run goes on.
+    await steps.fill('100000');
+    await page.getByRole('button', { name: 'Train', exact: true }).click();
+    await page.waitForFunction(() => Number(document.getElementById('stat-step')!.textContent!.replace(/,/g, '')) >= 200);
+    const text = page.getByLabel('The text itself: edit it or paste your own');
+    await text.focus();
+    await page.keyboard.press('Control+End');
+    await page.keyboard.type('the rat sat on the mat.\n');
+    await expect.poll(() => message.textContent(), { timeout: 20_000 }).toMatch(/goes on training on the edited text/);
+    const kept = await stepOf(page);
+    expect(kept).toBeGreaterThanOrEqual(200);
+    await expect.poll(() => stepOf(page)).toBeGreaterThan(kept + 20);
+    expect(await page.locator('#stats').getAttribute('data-state')).toBe('training');
+    expect(await page.getByLabel('Training text', { exact: true }).inputValue()).toBe('custom');
+    expect(await page.locator('#text-choice option:checked').textContent()).toBe('Your own text (edited from “Cats and hats (short, repetitive)”)');
+    expect(await legend.textContent()).toMatch(/^Step [\d,]+ · training loss \d\.\d{4}$/); // (bug 6: values without hovering)
+
+    // A new character needs a new model: the settings stay, and Undo brings the old one back.
+    await page.keyboard.type('x');
+    await expect.poll(() => message.textContent(), { timeout: 20_000 }).toMatch(/characters? the model does not know \(‘x’\).*press Undo/);
+    const lost = await stepOf(page);
+    await expect.poll(() => page.getByTestId('step').textContent()).toBe('0');
+    expect(await page.getByLabel('Hidden units', { exact: true }).inputValue()).toBe('32');
+    expect(await steps.inputValue()).toBe('100000');
+    expect(await page.getByLabel('Characters', { exact: true }).inputValue()).toBe('120');
+    await page.getByRole('button', { name: 'Undo' }).click();
+    await expect.poll(() => message.textContent(), { timeout: 20_000 }).toMatch(/^Back to the previous text and its model, at step/);
+    expect(await stepOf(page)).toBeGreaterThanOrEqual(lost);
+    expect(await text.inputValue()).toMatch(/the rat sat on the mat\.\n$/);
+    expect(await page.getByRole('button', { name: 'Undo' }).isHidden()).toBe(true);
+    await expect.poll(() => legend.textContent()).toMatch(/^Step [\d,]+ · training loss/);
+
+    // The loss history travels in the checkpoint (bug 10): loaded after a Reset, the curve is back.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download checkpoint' }).click()]);
+    const file = join(dir, 'page-cats.safetensors');
+    await download.saveAs(file);
+    const loss = await page.getByTestId('loss').textContent();
+    await page.getByRole('button', { name: 'Reset' }).click();
+    await expect.poll(() => page.locator('#chart').getAttribute('data-empty')).toBe('true'); // bug 6
+    expect(await legend.textContent()).toBe('');
+    await page.getByLabel('Open a checkpoint').setInputFiles(file);
+    await expect.poll(() => page.getByTestId('checkpoint-message').textContent(), { timeout: 20_000 }).toMatch(/its loss curve \(\d+ points\)/);
+    expect(await page.getByTestId('loss').textContent()).toBe(loss);
+    await expect.poll(() => page.locator('#chart').getAttribute('data-empty')).toBe('false');
+
+    // bug 8: a long string scrolls sideways, with labels no narrower than a character, and says so.
+    const long = 'the cat sat on the mat. the rat sat on the hat. the bat ran to the cat. the rat.';
+    await page.getByLabel(/^Type a string/).fill(long);
+    await expect.poll(() => page.getByTestId('heat-scroll').isVisible()).toBe(true);
+    expect(Number(await page.locator('#heatmap canvas').first().getAttribute('data-column-width'))).toBeGreaterThanOrEqual(13);
+    expect(await page.getByTestId('heat-scroll').textContent()).toBe(`All ${long.length} characters do not fit: scroll the heatmap sideways to see the rest →`);
+
+    // bug 3: a checkpoint that cannot read the text leaves nothing of the old model inside.
+    await cliTrained;
+    await page.getByLabel('Open a checkpoint').setInputFiles(cliCheckpoint);
+    await expect.poll(() => page.getByTestId('checkpoint-message').textContent(), { timeout: 20_000 }).toMatch(/^Loaded cli-hello/);
+    await expect.poll(() => page.locator('#inspect-message').textContent()).toMatch(/not in the vocabulary/);
+    expect(await page.locator('#tokens button').count()).toBe(0);
+    expect(await page.locator('#bars li').count()).toBe(0);
+    expect(await page.locator('#heatmap figure').count()).toBe(0);
+
+    // bug 4: a rebuild says so while it lasts. (Another bundled text replaces the loaded model,
+    // which had trained: Undo is offered.)
+    await page.getByLabel('Training text', { exact: true }).selectOption('cats');
+    await expect.poll(() => message.textContent(), { timeout: 20_000 }).toMatch(/^A new model for “Cats and hats.*\(step 1,000\) is kept: press Undo/);
+    await page.getByLabel('Cell', { exact: true }).selectOption('lstm');
+    await expect.poll(() => summary.getAttribute('data-busy'), { interval: 20 }).toBe('true');
+    expect(await summary.textContent()).toMatch(/^Building the LSTM, 1 layer of 32 \(compiling its GPU kernels\)…$/);
+    await expect.poll(() => summary.getAttribute('data-busy'), { timeout: 20_000 }).toBe('false');
+    expect(await summary.textContent()).toMatch(/^LSTM, 1 layer of 32 hidden units/);
+
+    // bug 10: a learning rate of 50 diverges, and the page says so in its own words.
+    await page.getByLabel('Cell', { exact: true }).selectOption('rnn');
+    await expect.poll(() => summary.textContent(), { timeout: 20_000 }).toMatch(/^tanh RNN/);
+    await page.getByLabel('Learning rate', { exact: true }).fill('50');
+    await page.getByLabel('Learning rate', { exact: true }).dispatchEvent('change');
+    await expect.poll(() => summary.getAttribute('data-busy'), { timeout: 20_000 }).toBe('false');
+    await page.getByRole('button', { name: 'Train', exact: true }).click();
+    const trainMessage = page.getByTestId('train-message');
+    await expect.poll(() => trainMessage.textContent(), { timeout: 20_000 }).toMatch(/^Training diverged at step \d+: the loss is [\d.]+ nats\/char.*Lower the learning rate \(try 5\) or set a gradient clip \(try 5\), then press Reset/);
+    expect(await trainMessage.textContent()).not.toMatch(/--/);
+    expect(await page.locator('#stats').getAttribute('data-state')).toBe('diverged');
+    expect(await page.getByTestId('loss').textContent()).toBe('diverged');
+    expect(errors).toEqual([]);
+  });
+
+  test('trains until Pause with both curves, samples at a live temperature, links its settings, and stays smooth', async () => {
+    const { page, errors } = await open(true);
+    // Settings from the address: the story, a smaller model, Adagrad, seed 7.
+    await page.goto(`${url}?text=lighthouse&hidden=24&optimizer=adagrad&lr=0.1&seed=7`);
+    await page.waitForSelector('body[data-gpu]', { timeout: 30_000 });
+    expect(await page.getByLabel('Training text', { exact: true }).inputValue()).toBe('lighthouse');
+    expect(await page.getByLabel('Hidden units', { exact: true }).inputValue()).toBe('24');
+    expect(await page.locator('#cfg-seed').inputValue()).toBe('7');
+    const summary = page.getByTestId('model-summary');
+    await expect.poll(() => summary.textContent(), { timeout: 20_000 }).toMatch(/of 24 hidden units.*The last 485 characters are held out for validation/);
+    expect(await page.getByTestId('share-link').getAttribute('href')).toMatch(/text=lighthouse.*hidden=24.*optimizer=adagrad.*seed=7/);
+
+    // Until Pause, with the frame gaps measured for 30 s.
+    await page.getByLabel('Steps per Train').fill('');
+    await page.getByRole('button', { name: 'Train', exact: true }).click();
+    await expect.poll(() => page.getByTestId('run-line').textContent()).toMatch(/^Training until you press Pause/);
+    const gaps: number[] = await page.evaluate(
+      () => new Promise((done) => {
+        const out: number[] = [];
+        let last = performance.now();
+        const end = last + 30_000;
+        const tick = (now: number) => {
+          out.push(now - last);
+          last = now;
+          if (now < end) requestAnimationFrame(tick);
+          else done(out);
+        };
+        requestAnimationFrame(tick);
+      }),
+    );
+    const sorted = [...gaps].sort((a, b) => a - b);
+    const p99 = sorted[Math.floor(0.99 * (sorted.length - 1))];
+    const longest = sorted[sorted.length - 1];
+    const line = `frames while training the story until Pause (GPU engine, headless Chromium): ${gaps.length} frames in 30 s, longest gap ${longest.toFixed(0)} ms, 99th percentile ${p99.toFixed(0)} ms, median ${sorted[sorted.length >> 1].toFixed(0)} ms`;
+    console.log(`browser: ${line}`);
+    writeFileSync(join(OUT, 'browser-frames.txt'), `${line}\n`);
+    expect(longest, 'a frame gap beyond any reason').toBeLessThan(5000);
+    await expect.poll(() => page.getByTestId('val-loss').textContent(), { timeout: 30_000 }).toMatch(/^\d\.\d{4}$/);
+    expect(await page.getByTestId('chart-legend').textContent()).toMatch(/ · validation \d\.\d{4}/);
+
+    // Samples during training at the slider's temperature.
+    await slide(page, 'preview-temperature', '1');
+    await expect.poll(() => page.locator('#preview-label').textContent()).toMatch(/^Sample at temperature 1\.0 from “T”:/);
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await expect.poll(() => page.locator('#stats').getAttribute('data-state')).toBe('idle');
+    await slide(page, 'chart-smoothing', '0.8');
+    await page.getByLabel('Log scale').check();
+    await expect.poll(() => page.getByTestId('chart-legend').textContent()).toMatch(/ · smoothed \d\.\d{4}/);
+    await page.locator('#live-panel').screenshot({ path: join(OUT, 'browser-curves.png') });
+
+    // A target with progress and an estimate of the time left.
+    await page.getByLabel('Steps per Train').fill('300');
+    await page.getByRole('button', { name: 'Train', exact: true }).click();
+    await expect.poll(() => page.getByTestId('run-line').textContent()).toMatch(/^Step [\d,]+ of [\d,]+ at [\d,]+ steps\/s; about \d+ (s|min)/);
+    await page.waitForFunction(() => document.getElementById('stats')!.dataset.state === 'idle', null, { timeout: 40_000 });
+
+    // The heatmap: hover names a cell; a selected character outlines its repeats' columns.
+    await hoverHeatmap(page, 'browser-heatmap-hover.png');
+    await page.locator('#tokens button').nth(1).click(); // the h's of "The lighthouse"
+    await expect.poll(() => page.locator('#heatmap canvas').first().getAttribute('data-highlighted')).toBe('1,7,9');
+
+    // The same at phone size.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(500);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBeLessThanOrEqual(0);
+    await page.locator('#live-panel').screenshot({ path: join(OUT, 'browser-phone-curves.png') });
     expect(errors).toEqual([]);
   });
 });

@@ -326,3 +326,26 @@ describe('saving', () => {
     expect(() => encodeSafetensors([{ name: 'x', shape: [2, 2], data: new Float32Array(3) }], {})).toThrow(/holds 4 values but the data has 3/);
   });
 });
+
+describe('loss history', () => {
+  const history = [{ step: 10, loss: 1.386 }, { step: 20, loss: 1.2, val: 1.31 }, { step: 30, loss: 0.9 }];
+
+  test('is saved in the metadata and read back; a file without it has none', () => {
+    const bytes = saveCheckpoint({ ...makeCheckpoint(), history });
+    expect(JSON.parse(headerOf(bytes).json.__metadata__.history)).toEqual([[10, 1.386], [20, 1.2, 1.31], [30, 0.9]]);
+    const c = loadCheckpoint(bytes, SOURCE);
+    expect(c.history).toEqual(history);
+    expect(c.metadata).not.toHaveProperty('history');
+    expect(loadCheckpoint(good, SOURCE).history).toBeUndefined();
+  });
+
+  test('a damaged history is named', () => {
+    for (const text of ['{', '{"step":1}', '[[1]]', '[[1.5, 2]]', '[[-1, 2]]', '[[1, "2"]]', '[[1, 2, 3, 4]]'])
+      expectLoadError(edited((_, meta) => (meta.history = text)), /history metadata is not a JSON array of \[step, loss\]/);
+  });
+
+  test('is reserved for the checkpoint, and must hold finite losses', () => {
+    expect(() => saveCheckpoint({ ...makeCheckpoint(), metadata: { history: '[]' } })).toThrow(/metadata key "history" is reserved/);
+    expect(() => saveCheckpoint({ ...makeCheckpoint(), history: [{ step: 1, loss: NaN }] })).toThrow(/history point .* finite losses/);
+  });
+});

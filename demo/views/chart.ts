@@ -1,48 +1,131 @@
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
+import type { LossHistory } from '../history.js';
+import { formatCount } from './dom.js';
 
-// The loss chart: uPlot over (step, loss) arrays that the session appends to. Redraws at most
-// once per animation frame; the box has a fixed height, so the page does not move.
+// The loss chart: uPlot over the session's history (training loss, its smoothed line, and the
+// validation loss where measured). Redraws at most once per animation frame; the box has a
+// fixed height, so the page does not move. With no points the axes are hidden under the
+// invitation to press Train. The legend is the page's own line: the latest values, or the
+// hovered step's.
 
 const HEIGHT = 220;
+const TRAIN = '#c2410c';
+const SMOOTH = '#7c2d12';
+const VAL = '#2563eb';
+
+export interface ChartOptions {
+  /** exponential moving average factor of the smoothed line, in [0, 1); 0 = none */
+  smoothing: number;
+  log: boolean;
+}
+
+/** The exponential moving average of `y` with factor `a`, debiased as TensorBoard does. */
+export function smooth(y: readonly number[], a: number): number[] {
+  let m = 0;
+  return y.map((v, i) => {
+    m = a * m + (1 - a) * v;
+    return a > 0 ? m / (1 - a ** (i + 1)) : v;
+  });
+}
 
 export class LossChart {
-  private readonly plot: uPlot;
+  private plot?: uPlot;
   private pending = false;
-  private data: [number[], number[]] = [[], []];
-
+  private history?: LossHistory;
+  private hovered: number | null = null;
   private readonly empty: HTMLElement | null;
 
-  constructor(box: HTMLElement) {
+  constructor(
+    private readonly box: HTMLElement,
+    private readonly legend: HTMLElement,
+    private options: ChartOptions,
+  ) {
     this.empty = box.querySelector('.chart-empty');
+    this.create();
+    new ResizeObserver(() => this.plot?.setSize({ width: this.width(), height: HEIGHT })).observe(box);
+  }
+
+  private width(): number {
+    return Math.max(200, this.box.clientWidth);
+  }
+
+  private create(): void {
+    this.plot?.destroy();
+    const y = { stroke: '#444', grid: { stroke: '#eee' }, size: 56 };
     const opts: uPlot.Options = {
-      width: Math.max(200, box.clientWidth),
+      width: this.width(),
       height: HEIGHT,
-      scales: { x: { time: false } },
+      scales: { x: { time: false }, y: this.options.log ? { distr: 3 } : {} },
       series: [
-        { label: 'step' },
-        { label: 'training loss', stroke: '#c2410c', width: 2, points: { show: false }, value: (_u, v) => (v == null ? '–' : v.toFixed(4)) },
+        {},
+        { label: 'training loss', stroke: this.options.smoothing > 0 ? '#f5b38f' : TRAIN, width: this.options.smoothing > 0 ? 1 : 2, points: { show: false } },
+        { label: 'smoothed', stroke: SMOOTH, width: 2, points: { show: false }, show: this.options.smoothing > 0 },
+        { label: 'validation loss', stroke: VAL, width: 2, spanGaps: true, points: { show: true, size: 5, fill: VAL } },
       ],
       axes: [
         { label: 'step', stroke: '#444', grid: { stroke: '#eee' } },
-        { label: 'loss', stroke: '#444', grid: { stroke: '#eee' }, size: 56 },
+        { label: this.options.log ? 'loss (log scale)' : 'loss', ...y },
       ],
-      legend: { live: true },
+      legend: { show: false },
       cursor: { drag: { x: false, y: false } },
+      hooks: {
+        setCursor: [
+          (u) => {
+            this.hovered = u.cursor.idx ?? null;
+            this.renderLegend();
+          },
+        ],
+      },
     };
-    this.plot = new uPlot(opts, this.data, box);
-    new ResizeObserver(() => this.plot.setSize({ width: Math.max(200, box.clientWidth), height: HEIGHT })).observe(box);
+    this.plot = new uPlot(opts, [[], [], [], []], this.box);
+    this.pending = false;
+    if (this.history) this.show(this.history);
   }
 
-  /** Shows these series (the arrays may keep growing; call again to redraw). */
-  show(step: number[], loss: number[]): void {
-    this.data = [step, loss];
+  setOptions(o: Partial<ChartOptions>): void {
+    this.options = { ...this.options, ...o };
+    this.create();
+  }
+
+  /** Shows this history (it may keep growing; call again to redraw). */
+  show(history: LossHistory): void {
+    this.history = history;
     if (this.pending) return;
     this.pending = true;
     requestAnimationFrame(() => {
       this.pending = false;
-      this.plot.setData(this.data);
-      if (this.empty) this.empty.hidden = this.data[0].length > 0;
+      const h = this.history!;
+      const positive = (v: number | null) => (v === null || !this.options.log ? v : Math.max(v, 1e-6));
+      const loss = h.loss.map(positive) as number[];
+      const data: uPlot.AlignedData = [h.step, loss, smooth(loss, this.options.smoothing), h.val.map(positive)];
+      this.plot!.setData(data);
+      const none = h.length === 0;
+      this.box.dataset.empty = String(none);
+      if (this.empty) this.empty.hidden = !none;
+      this.renderLegend();
     });
   }
+
+  /** "Step 1,000 · training loss 0.0123 · smoothed 0.0130 · validation 0.2": the hovered step's
+   * values, or the latest ones. */
+  private renderLegend(): void {
+    const h = this.history;
+    if (!h || h.length === 0) {
+      this.legend.textContent = '';
+      return;
+    }
+    const i = this.hovered ?? h.length - 1;
+    const parts = [`Step ${formatCount(h.step[i])}`, `training loss ${h.loss[i].toFixed(4)}`];
+    if (this.options.smoothing > 0) parts.push(`smoothed ${smooth(h.loss.slice(0, i + 1), this.options.smoothing)[i].toFixed(4)}`);
+    const val = this.hovered === null ? latest(h, i) : h.val[i] === null ? undefined : { v: h.val[i]!, step: h.step[i] };
+    if (val) parts.push(`validation ${val.v.toFixed(4)}${val.step !== h.step[i] ? ` (step ${formatCount(val.step)})` : ''}`);
+    this.legend.textContent = parts.join(' · ');
+    this.legend.dataset.hovered = String(this.hovered !== null);
+  }
+}
+
+function latest(h: LossHistory, upTo: number): { v: number; step: number } | undefined {
+  for (let i = upTo; i >= 0; i--) if (h.val[i] !== null) return { v: h.val[i]!, step: h.step[i] };
+  return undefined;
 }

@@ -1,4 +1,4 @@
-import type { CheckResult } from '../session.js';
+import type { CheckResult } from '../checkpoints.js';
 
 // The GPU-vs-CPU table: one row per comparison (src/check.ts), green when it passes, red when
 // not. Local-step rows recompute each timestep on the CPU from the GPU's own state; trajectory

@@ -14,16 +14,16 @@ export function renderCliHint(file: string, s: SampleSettings): void {
 }
 
 /** `char-rnn train` with the page's model and settings. A short one-line text is given
- * inline; any other is named `<name>.txt`, for the reader to save it as. The page trains on
- * the whole text, so nothing is held out (--val-fraction 0). */
+ * inline; any other is named `<name>.txt`, for the reader to save it as. */
 export function renderTrainHint(c: TrainConfig, text: string, textName: string, steps: number): void {
   const source = text.length <= 40 && !text.includes('\n') ? ['--string', text] : ['--text', `${textName}.txt`];
   const model = ['--cell', c.cell, '--layers', String(c.layers), '--hidden', String(c.hidden)];
   const dropout = c.dropout > 0 ? ['--dropout', String(c.dropout)] : [];
   const training = [
     '--optimizer', c.optimizer, '--lr', String(c.lr), '--clip', String(c.clip), '--seed', String(c.seed),
-    '--seq-len', String(c.seqLen), '--batch', String(c.batch), '--steps', String(steps), '--val-fraction', '0',
+    '--seq-len', String(c.seqLen), '--batch', String(c.batch), '--steps', String(steps), '--val-fraction', String(c.valFraction),
   ];
-  const args = [...source, ...model, ...dropout, ...training];
+  const validation = c.valFraction > 0 ? ['--eval-every', String(c.evalEvery)] : [];
+  const args = [...source, ...model, ...dropout, ...training, ...validation];
   byId('train-cli').textContent = `char-rnn train ${args.map(quote).join(' ')}`;
 }

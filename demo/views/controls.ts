@@ -30,7 +30,9 @@ export function readConfig(base: TrainConfig): Controls {
       lr: num('cfg-lr'),
       clip: num('cfg-clip'),
       seed: num('cfg-seed'),
-      steps: num('cfg-steps'),
+      valFraction: num('cfg-val'),
+      // (an empty "Steps per Train" trains until Pause: readSteps)
+      steps: Number.isFinite(num('cfg-steps')) ? num('cfg-steps') : base.steps,
     },
     device: byId<HTMLSelectElement>('cfg-device').value as DeviceKind,
   };
@@ -49,13 +51,21 @@ export function writeConfig(c: TrainConfig): void {
   setNum('cfg-lr', c.lr);
   setNum('cfg-clip', c.clip);
   setNum('cfg-seed', c.seed);
+  setNum('cfg-val', c.valFraction);
   setNum('cfg-steps', c.steps);
 }
 
-export function writeDevice(device: DeviceKind, gpuAvailable: boolean): void {
+/** How many steps one Train press runs: Infinity (until Pause) when the field is empty. */
+export function readSteps(): number {
+  const field = byId<HTMLInputElement>('cfg-steps');
+  return field.value.trim() === '' ? Infinity : field.valueAsNumber;
+}
+
+/** `gpu`: whether WebGPU is there, or undefined while the page is still looking. */
+export function writeDevice(device: DeviceKind, gpu: boolean | undefined): void {
   const sel = byId<HTMLSelectElement>('cfg-device');
-  sel.options[0].disabled = !gpuAvailable;
-  if (!gpuAvailable) sel.options[0].text = 'GPU (no WebGPU here)';
+  sel.options[0].disabled = !gpu;
+  sel.options[0].text = gpu ? 'GPU (WebGPU)' : gpu === undefined ? 'GPU (looking for one…)' : 'GPU (no WebGPU here)';
   sel.value = device;
 }
 
@@ -95,6 +105,13 @@ export function fillTextChoices(texts: BundledText[]): void {
   const sel = byId<HTMLSelectElement>('text-choice');
   for (const t of texts) sel.add(new Option(t.title, t.id));
   sel.add(new Option('Your own text', 'custom'));
+}
+
+/** Selects a text; `from` names the bundled text an own text was edited from. */
+export function writeTextChoice(id: string, from?: string): void {
+  const sel = byId<HTMLSelectElement>('text-choice');
+  sel.value = id;
+  sel.options[sel.options.length - 1].text = from ? `Your own text (edited from “${from}”)` : 'Your own text';
 }
 
 export function renderTextStats(text: string): void {

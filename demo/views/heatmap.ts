@@ -5,10 +5,15 @@ import { shownChar } from './dom.js';
 // The states after every character as heatmaps: one row group per layer (and for the LSTM one
 // more per layer for its cell state c), each a labelled figure with its own canvas, one column
 // per character and one row per unit. Small models get their values written in the cells.
-// The groups share one horizontally scrolling box, so their columns stay aligned.
+// The groups share one horizontally scrolling box, so their columns stay aligned; columns never
+// get narrower than a character's label, and a line under the box says when it scrolls.
+// Hovering a cell names its unit, character and value; the selected character's column and
+// the columns of its repeats are outlined; clicking a column selects its character.
 
 const LEFT = 34;
 const TOP = 22;
+/** Narrowest column: the 14 px monospace label of one character, with a gap. */
+export const MIN_COLUMN = 13;
 
 /** One row group: the rows are the states after each character. */
 export interface HeatGroup {
@@ -18,6 +23,16 @@ export interface HeatGroup {
   caption: string;
   rows: Float64Array[];
 }
+
+interface Geometry {
+  group: HeatGroup;
+  chars: string[];
+  cw: number;
+  ch: number;
+  H: number;
+}
+
+const geometry = new WeakMap<HTMLCanvasElement, Geometry>();
 
 export function heatGroups(ins: Inspection): HeatGroup[] {
   const L = ins.layers.length;
@@ -29,8 +44,9 @@ export function heatGroups(ins: Inspection): HeatGroup[] {
   });
 }
 
-/** Fills `box` with one figure per group, reusing the figures already there. */
-export function renderHeatmap(box: HTMLElement, ins: Inspection, width: number): void {
+/** Fills `box` with one figure per group, reusing the figures already there; outlines the
+ * column of character `selected` and of its repeats. */
+export function renderHeatmap(box: HTMLElement, ins: Inspection, width: number, selected: number): void {
   const groups = heatGroups(ins);
   while (box.children.length > groups.length) box.lastElementChild!.remove();
   while (box.children.length < groups.length) {
@@ -46,14 +62,19 @@ export function renderHeatmap(box: HTMLElement, ins: Inspection, width: number):
     fig.dataset.layer = String(g.layer);
     fig.dataset.state = g.state;
     fig.querySelector('figcaption')!.textContent = g.caption;
-    drawGroup(fig.querySelector('canvas')!, ins.chars, g, ins.H, width, budget);
+    drawGroup(fig.querySelector('canvas')!, ins.chars, g, ins.H, width, budget, selected);
   });
 }
 
-function drawGroup(canvas: HTMLCanvasElement, chars: string[], group: HeatGroup, H: number, width: number, budget: number): void {
+/** Removes the heatmap (the model cannot read the string). */
+export function clearHeatmap(box: HTMLElement): void {
+  box.replaceChildren();
+}
+
+function drawGroup(canvas: HTMLCanvasElement, chars: string[], group: HeatGroup, H: number, width: number, budget: number, selected: number): void {
   const n = chars.length;
   const small = H <= 8;
-  const cw = Math.max(small ? 12 : 6, Math.min(small ? 48 : 28, Math.floor((width - LEFT) / Math.max(n, 1))));
+  const cw = Math.max(MIN_COLUMN, Math.min(small ? 48 : 28, Math.floor((width - LEFT) / Math.max(n, 1))));
   const ch = Math.max(2, Math.min(small ? 30 : 18, Math.floor(budget / H)));
   const w = LEFT + n * cw + 2;
   const h = TOP + H * ch + 2;
@@ -62,15 +83,20 @@ function drawGroup(canvas: HTMLCanvasElement, chars: string[], group: HeatGroup,
   canvas.height = Math.ceil(h * dpr);
   canvas.style.width = `${w}px`;
   canvas.style.height = `${h}px`;
+  canvas.dataset.columnWidth = String(cw);
+  geometry.set(canvas, { group, chars, cw, ch, H });
   const g = canvas.getContext('2d')!;
   g.setTransform(dpr, 0, 0, dpr, 0, 0);
   g.clearRect(0, 0, w, h);
   g.textAlign = 'center';
   g.textBaseline = 'middle';
 
+  const picked = chars[selected];
   g.font = '600 14px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace';
-  g.fillStyle = '#222';
-  chars.forEach((c, t) => g.fillText(shownChar(c), LEFT + t * cw + cw / 2, TOP / 2));
+  chars.forEach((c, t) => {
+    g.fillStyle = c === picked ? '#c2410c' : '#222';
+    g.fillText(shownChar(c), LEFT + t * cw + cw / 2, TOP / 2);
+  });
 
   g.font = '11px system-ui, sans-serif';
   g.fillStyle = '#666';
@@ -91,6 +117,63 @@ function drawGroup(canvas: HTMLCanvasElement, chars: string[], group: HeatGroup,
       }
     }
   }
+  // The selected character's column (solid) and its repeats' (dashed).
+  chars.forEach((c, t) => {
+    if (c !== picked) return;
+    g.strokeStyle = '#111';
+    g.lineWidth = t === selected ? 2.5 : 1.5;
+    g.setLineDash(t === selected ? [] : [4, 3]);
+    g.strokeRect(LEFT + t * cw - 1, 1, cw + 1, TOP + H * ch - 1);
+  });
+  g.setLineDash([]);
+  canvas.dataset.highlighted = chars.flatMap((c, t) => (c === picked ? [t] : [])).join(',');
   canvas.setAttribute('role', 'img');
   canvas.setAttribute('aria-label', `${group.caption}: ${H} units after each of ${n} characters`);
+}
+
+/** What the canvas shows at (x, y) in CSS pixels, or undefined outside the cells. */
+export function cellAt(canvas: HTMLCanvasElement, x: number, y: number): { t: number; unit?: number; text: string } | undefined {
+  const geo = geometry.get(canvas);
+  if (!geo) return undefined;
+  const t = Math.floor((x - LEFT) / geo.cw);
+  if (x < LEFT || t >= geo.chars.length) return undefined;
+  const c = `‘${shownChar(geo.chars[t])}’ (character ${t + 1})`;
+  const i = Math.floor((y - TOP) / geo.ch);
+  if (y < TOP || i >= geo.H) return { t, text: c };
+  const v = geo.group.rows[t][i];
+  const name = geo.group.state === 'h' ? 'hidden unit' : 'cell unit';
+  return { t, unit: i, text: `Layer ${geo.group.layer}, ${name} ${geo.group.state}${i}, after ${c}: ${v.toFixed(4)}` };
+}
+
+/** Hover and click on the heatmap's canvases: a tooltip in `tip`, `onSelect(t)` on click. */
+export function wireHeatmap(box: HTMLElement, tip: HTMLElement, onSelect: (t: number) => void): void {
+  const at = (e: MouseEvent) => {
+    const canvas = e.target instanceof HTMLCanvasElement ? e.target : undefined;
+    if (!canvas) return undefined;
+    const r = canvas.getBoundingClientRect();
+    return cellAt(canvas, e.clientX - r.left, e.clientY - r.top);
+  };
+  box.addEventListener('mousemove', (e) => {
+    const cell = at(e);
+    tip.hidden = !cell;
+    if (!cell) return;
+    tip.textContent = cell.text;
+    const host = tip.offsetParent?.getBoundingClientRect() ?? { left: 0, top: 0, width: 1e4 };
+    const left = Math.min(e.clientX - host.left + 12, host.width - 260);
+    tip.style.left = `${Math.max(0, left)}px`;
+    tip.style.top = `${e.clientY - host.top + 16}px`;
+  });
+  box.addEventListener('mouseleave', () => (tip.hidden = true));
+  box.addEventListener('click', (e) => {
+    const cell = at(e);
+    if (cell) onSelect(cell.t);
+  });
+}
+
+/** Shows `hint` when the box scrolls sideways (a long string), saying how to see the rest. */
+export function renderScrollHint(box: HTMLElement, hint: HTMLElement, n: number): void {
+  const scrolls = box.scrollWidth > box.clientWidth + 1;
+  hint.hidden = !scrolls;
+  box.dataset.scrolls = String(scrolls);
+  if (scrolls) hint.textContent = `All ${n} characters do not fit: scroll the heatmap sideways to see the rest →`;
 }

@@ -1,0 +1,134 @@
+import type { TrainConfig } from '../src/index.js';
+import type { Spec } from './model.js';
+import type { Session } from './session.js';
+import { linkFor } from './url.js';
+import { LossChart } from './views/chart.js';
+import { renderCliHint, renderTrainHint } from './views/cli.js';
+import * as controls from './views/controls.js';
+import { byId, describeError, shownChar } from './views/dom.js';
+import { renderDevice, renderPreview, renderProgress, renderSummary } from './views/live.js';
+
+// What the panels share: the session, the page's own state (the text, the preset under the
+// form, the GPU's status), and the redraws that more than one panel asks for. The panels
+// (panels/*.ts) wire their controls to these; no model code here, no drawing code.
+
+/** Read the loss back (a point on the chart) every this many steps. */
+export const LOG_EVERY = 10;
+/** Milliseconds between refreshes of the preview and "Look inside" while training. */
+const REFRESH_MS = 700;
+
+export interface PageState {
+  text: string;
+  /** a bundled text's id, 'custom', or an opened file's name */
+  textName: string;
+  /** the settings the form does not show come from the chosen text's preset */
+  base: TrainConfig;
+  /** settings changed after training: they apply at the next Reset */
+  pending: boolean;
+  /** the checkpoint the sample hint names: FILE until one is downloaded */
+  checkpointName: string;
+  /** 'probing' while looking for a GPU, then its adapter's name, or 'none' */
+  gpu: string;
+}
+
+export class App {
+  readonly chart: LossChart;
+  /** Redraws of "Look inside" and "How it works" (set by their panel). */
+  refreshInspect: () => Promise<void> = async () => undefined;
+  /** A fresh model from the form (set by the training panel). */
+  rebuild: () => Promise<boolean> = async () => false;
+  /** Forgets the text panel's undo (set by it): training the new model makes it stale. */
+  clearUndo: () => void = () => undefined;
+  private lastRefresh = 0;
+  private refreshing = false;
+  private refreshAgain = false;
+
+  constructor(
+    readonly session: Session,
+    readonly state: PageState,
+  ) {
+    this.chart = new LossChart(byId('chart'), byId('chart-legend'), { smoothing: 0, log: false });
+    session.onProgress = (p) => {
+      renderProgress(p);
+      if (!p.running) this.renderCli();
+      this.chart.show(session.history);
+      if (!p.running || performance.now() - this.lastRefresh > REFRESH_MS) void this.refresh();
+    };
+  }
+
+  readForm(): controls.Controls {
+    return controls.readConfig({ ...this.state.base, logEvery: LOG_EVERY });
+  }
+
+  spec(): Spec {
+    return { text: this.state.text, ...this.readForm() };
+  }
+
+  /** Everything that shows the model: after a build, a load, a device switch. */
+  renderModel(): void {
+    const s = this.session;
+    renderProgress(s.progress);
+    renderSummary(s.summary);
+    renderDevice(s.summary, this.state.gpu);
+    this.renderCli();
+    this.chart.show(s.history);
+  }
+
+  renderCli(): void {
+    const s = this.session;
+    const steps = s.progress.step || (Number.isFinite(controls.readSteps()) ? controls.readSteps() : 1000);
+    renderTrainHint(s.settings, this.state.text, this.state.textName, steps);
+    this.renderSampleCli();
+    this.renderLink();
+  }
+
+  renderSampleCli(): void {
+    renderCliHint(this.state.checkpointName, controls.readSample());
+  }
+
+  /** The address bar and the share link hold the current settings. */
+  renderLink(): void {
+    const { config, device } = this.readForm();
+    const id = byId<HTMLSelectElement>('text-choice').value;
+    const { search, textInLink } = linkFor(id, this.state.text, { ...config, ...this.session.settings, steps: config.steps }, device);
+    history.replaceState(null, '', search);
+    const a = byId<HTMLAnchorElement>('share-link');
+    a.href = search;
+    a.textContent = textInLink ? 'this page' : 'this page (without your text: it is too long for a link)';
+  }
+
+  /** Redraws the preview and "Look inside" from the current weights; a request that comes
+   * while one is drawing runs once more after it, so the last state is always shown. */
+  async refresh(): Promise<void> {
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return;
+    }
+    this.refreshing = true;
+    try {
+      do {
+        this.refreshAgain = false;
+        this.lastRefresh = performance.now();
+        await Promise.all([this.refreshPreview(), this.refreshInspect()]);
+      } while (this.refreshAgain);
+    } finally {
+      this.refreshing = false;
+    }
+  }
+
+  /** A guess from the text's first character: greedy at temperature 0, else sampled (a new
+   * draw at every refresh, seeded by the step). */
+  private async refreshPreview(): Promise<void> {
+    const s = this.session;
+    const first = [...this.state.text][0];
+    const prime = first !== undefined && s.vocab.has(first) ? first : s.vocab.chars[0];
+    const length = Math.max(1, Math.min(60, [...this.state.text].length - 1));
+    const temperature = byId<HTMLInputElement>('preview-temperature').valueAsNumber;
+    const label = temperature > 0 ? `Sample at temperature ${temperature.toFixed(1)} from “${shownChar(prime)}”:` : `Greedy guess from “${shownChar(prime)}”:`;
+    try {
+      renderPreview(label, await s.preview(prime, length, temperature, s.progress.step));
+    } catch (e) {
+      renderPreview(label, describeError(e));
+    }
+  }
+}

@@ -1,0 +1,67 @@
+import type { Checkpoint } from '../src/index.js';
+
+// The loss curve of the page's model: training loss at every logged step, the validation loss
+// at the steps where it was measured (null elsewhere, so the arrays stay aligned for the chart).
+// It travels inside checkpoints (the `history` metadata) and is redrawn when one is loaded.
+
+export type LossPoint = NonNullable<Checkpoint['history']>[number];
+
+/** At most this many points go into a checkpoint: a long run is thinned evenly. */
+export const SAVED_POINTS = 2000;
+
+export class LossHistory {
+  readonly step: number[] = [];
+  readonly loss: number[] = [];
+  readonly val: (number | null)[] = [];
+
+  get length(): number {
+    return this.step.length;
+  }
+
+  get hasVal(): boolean {
+    return this.val.some((v) => v !== null);
+  }
+
+  /** The last validation loss, NaN before the first. */
+  get lastVal(): number {
+    for (let i = this.val.length - 1; i >= 0; i--) if (this.val[i] !== null) return this.val[i]!;
+    return NaN;
+  }
+
+  push(step: number, loss: number): void {
+    this.step.push(step);
+    this.loss.push(loss);
+    this.val.push(null);
+  }
+
+  /** Attaches a validation loss to the last point (measured on that step's weights). */
+  setLastVal(val: number): void {
+    if (this.length > 0) this.val[this.length - 1] = val;
+  }
+
+  clear(): void {
+    this.step.length = this.loss.length = this.val.length = 0;
+  }
+
+  replace(points: readonly LossPoint[]): void {
+    this.clear();
+    for (const p of points) {
+      this.push(p.step, p.loss);
+      if (p.val !== undefined) this.setLastVal(p.val);
+    }
+  }
+
+  /** Every point (for an undo), or at most `max`, evenly spaced, always keeping the last one and
+   * every point with a validation loss. */
+  points(max = Infinity): LossPoint[] {
+    const n = this.length;
+    const every = n > max ? Math.ceil(n / max) : 1;
+    const out: LossPoint[] = [];
+    for (let i = 0; i < n; i++) {
+      const val = this.val[i];
+      if (i % every !== 0 && i !== n - 1 && val === null) continue;
+      out.push(val === null ? { step: this.step[i], loss: this.loss[i] } : { step: this.step[i], loss: this.loss[i], val });
+    }
+    return out;
+  }
+}

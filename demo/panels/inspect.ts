@@ -1,0 +1,99 @@
+import { type Inspection, repeats } from '../analysis.js';
+import type { App } from '../app.js';
+import { outputAt, walkthrough } from '../tutorial.js';
+import { byId, describeError, showMessage } from '../views/dom.js';
+import { clearHeatmap, renderHeatmap, renderScrollHint, wireHeatmap } from '../views/heatmap.js';
+import { renderOtherCell, renderWalkthrough } from '../views/how.js';
+import { renderBars, renderSurprisalLegend, renderTokens, repeatNote } from '../views/inspect.js';
+
+// "Look inside" (surprisal, next-character bars, the hidden states) and "How it works" (the
+// tutorial's equations at the selected character), both from the current weights. When the
+// model cannot read the typed string, every view is cleared: nothing of an older model stays.
+
+export function wireInspect(app: App): void {
+  const { session } = app;
+  const input = byId<HTMLInputElement>('inspect-input');
+  const message = byId('inspect-message');
+  const heatmap = byId('heatmap');
+  const how = byId<HTMLOListElement>('how-steps');
+  let inspection: Inspection | undefined;
+  let selected = -1;
+
+  const select = (t: number) => {
+    selected = t;
+    showSelected();
+    void refreshHow();
+  };
+  function showSelected(): void {
+    if (!inspection) return;
+    renderTokens(byId('tokens'), inspection, selected, select);
+    renderBars(byId('bars-title'), byId<HTMLOListElement>('bars'), inspection, selected);
+    renderHeatmap(heatmap, inspection, heatmap.clientWidth, selected);
+    renderScrollHint(heatmap, byId('heat-scroll'), inspection.chars.length);
+  }
+
+  function clear(): void {
+    inspection = undefined;
+    byId('tokens').replaceChildren();
+    byId('tokens').dataset.text = '';
+    byId<HTMLOListElement>('bars').replaceChildren();
+    byId('bars-title').textContent = 'What comes next?';
+    clearHeatmap(heatmap);
+    byId('heat-scroll').hidden = true;
+    byId('repeat-note').textContent = '';
+    how.replaceChildren();
+  }
+
+  async function refreshHow(): Promise<void> {
+    const ins = inspection;
+    if (!ins || selected < 0 || selected >= ins.chars.length) return how.replaceChildren();
+    const t = selected;
+    try {
+      await session.current(async (engine, vocab, dims) => {
+        const params = await engine.getParams();
+        if (dims.cell === 'rnn' && dims.layers === 1) renderWalkthrough(how, await walkthrough(params, vocab, dims, ins.chars, t));
+        else {
+          const h = ins.layers[dims.layers - 1].h[t];
+          const { y, p } = outputAt(params, dims.V, dims.H, h);
+          renderOtherCell(how, dims.cell, dims.layers, t, ins.chars[t], vocab.chars, Array.from(h), y, p);
+        }
+      });
+    } catch (e) {
+      how.replaceChildren();
+      showMessage(message, describeError(e));
+    }
+  }
+
+  app.refreshInspect = async () => {
+    const wanted = input.value;
+    try {
+      const ins = await session.inspect(wanted);
+      if (input.value !== wanted) return;
+      if (!inspection || inspection.chars.join('') !== wanted) selected = ins.chars.length - 1;
+      inspection = ins;
+      showMessage(message, '', 'info');
+      renderSurprisalLegend(byId('surprisal-legend'), ins.vocab.length);
+      showSelected();
+      byId('repeat-note').textContent = repeatNote(repeats(ins));
+      await refreshHow();
+    } catch (e) {
+      clear();
+      showMessage(message, describeError(e));
+    }
+  };
+
+  wireHeatmap(heatmap, byId('heat-tip'), select);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  input.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => void app.refreshInspect(), 120);
+  });
+  // The heatmap's columns are sized to its box: redrawn when the box changes width.
+  let width = heatmap.clientWidth;
+  new ResizeObserver(() => {
+    if (heatmap.clientWidth === width) return;
+    width = heatmap.clientWidth;
+    clearTimeout(timer);
+    timer = setTimeout(() => void app.refreshInspect(), 120);
+  }).observe(heatmap);
+}

@@ -1,0 +1,137 @@
+import katex from 'katex';
+import 'katex/dist/katex.min.css';
+import type { CellName } from '../../src/index.js';
+import type { Walkthrough } from '../tutorial.js';
+import { shownChar } from './dom.js';
+
+// "How it works": the tutorial's steps as equations (KaTeX) with the current model's numbers at
+// the selected character. For the LSTM and the GRU: their equations, what differs, and the
+// output side with live numbers.
+
+/** Vectors longer than this show their first entries and a ⋮. */
+const SHOWN = 8;
+
+const num = (v: number) => (Math.abs(v) < 5e-5 ? '0' : v.toFixed(4)).replace('-', '−');
+const charTex = (c: string) => `\\text{‘${shownChar(c).replace(/[\\{}$&#^_%~]/g, (m) => `\\${m === '\\' ? 'textbackslash' : m}`)}’}`;
+
+/** A column vector, with the characters' names beside the entries when `labels` are given. */
+function vec(v: readonly number[], labels?: readonly string[], show = num): string {
+  const rows = v.slice(0, SHOWN).map((x, i) => (labels ? `${show(x)} & \\scriptstyle ${charTex(labels[i])}` : show(x)));
+  if (v.length > SHOWN) rows.push(labels ? '\\vdots &' : '\\vdots');
+  return labels ? `\\left(\\begin{array}{rl}${rows.join('\\\\')}\\end{array}\\right)` : `\\begin{pmatrix}${rows.join('\\\\')}\\end{pmatrix}`;
+}
+
+function tex(s: string, display = true): string {
+  return katex.renderToString(s, { displayMode: display, throwOnError: true, strict: 'ignore', output: 'htmlAndMathml' });
+}
+
+interface Step {
+  title: string;
+  text: string;
+  math: string;
+}
+
+function step(s: Step): HTMLLIElement {
+  const li = document.createElement('li');
+  const h = document.createElement('h3');
+  h.textContent = s.title;
+  const p = document.createElement('p');
+  p.innerHTML = s.text; // (our own fixed sentences, with math rendered by KaTeX)
+  const m = document.createElement('div');
+  m.className = 'how-math';
+  m.innerHTML = tex(s.math);
+  li.append(h, p, m);
+  return li;
+}
+
+const inline = (s: string) => tex(s, false);
+
+/** The tutorial's walk through one character: forward, loss, gradients. */
+export function renderWalkthrough(list: HTMLOListElement, w: Walkthrough): void {
+  const c = charTex(w.char);
+  const idx = w.vocab.indexOf(w.char);
+  const small = w.vocab.length <= SHOWN;
+  const steps: Step[] = [
+    {
+      title: 'One-hot input',
+      text: `Character ${w.t + 1}, ${inline(c)}, is entry ${idx} of the ${w.vocab.length}-character vocabulary: a vector of zeros with a 1 there.`,
+      math: `x_{${w.t + 1}} = ${small ? vec(w.x, w.vocab, String) : `e_{${idx}}`}`,
+    },
+    {
+      title: 'Input weights',
+      text: `Multiplying a one-hot vector picks one column of ${inline('W_{xh}')}: what this character contributes.`,
+      math: `W_{xh}\\,x_{${w.t + 1}} = ${vec(w.Wxh_x)}`,
+    },
+    {
+      title: 'Memory',
+      text: `${inline('W_{hh}')} mixes the state after the previous character${w.t === 0 ? ` (none yet: ${inline('h_0 = 0')})` : ''}. This is what tells repeated characters apart.`,
+      math: `W_{hh}\\,h_{${w.t}} = W_{hh}${vec(w.hPrev)} = ${vec(w.Whh_h)}`,
+    },
+    { title: 'Bias', text: 'A constant push per hidden unit.', math: `b_h = ${vec(w.b_h)}` },
+    {
+      title: 'New hidden state',
+      text: 'The three add up, and tanh squashes each unit into (−1, 1).',
+      math: `h_{${w.t + 1}} = \\tanh\\!\\left(W_{xh} x_{${w.t + 1}} + W_{hh} h_{${w.t}} + b_h\\right) = ${vec(w.h)}`,
+    },
+    { title: 'Scores', text: 'One score per character of the vocabulary.', math: `y_{${w.t + 1}} = W_{hy}\\,h_{${w.t + 1}} + b_y = ${vec(w.y, w.vocab)}` },
+    {
+      title: 'Probabilities',
+      text: 'Softmax turns the scores into a distribution over the next character.',
+      math: `p_{${w.t + 1}} = \\operatorname{softmax}(y_{${w.t + 1}}),\\quad p_{${w.t + 1},k} = \\frac{e^{y_{${w.t + 1},k}}}{\\sum_j e^{y_{${w.t + 1},j}}} \\;\\Rightarrow\\; p_{${w.t + 1}} = ${vec(w.p, w.vocab)}`,
+    },
+  ];
+  if (w.target !== undefined && w.loss !== undefined) {
+    const k = w.vocab.indexOf(w.target);
+    steps.push({
+      title: 'Loss',
+      text: `The next character is ${inline(charTex(w.target))}: the loss is how unlikely the model found it. The step's loss is the average of these terms over the string${w.meanLoss !== undefined ? ` (${num(w.meanLoss)} here)` : ''}.`,
+      math: `L_{${w.t + 1}} = -\\ln p_{${w.t + 1}}[${charTex(w.target)}] = -\\ln ${num(w.p[k])} = ${num(w.loss)}`,
+    });
+  } else steps.push({ title: 'Loss', text: 'This is the last character: nothing follows it, so it adds no loss term and no gradient. Select an earlier one.', math: `\\text{no target after } ${c}` });
+  if (w.grads) {
+    const g = w.grads;
+    steps.push(
+      { title: 'Output error', text: 'Backpropagation starts at the probabilities: subtract 1 at the right answer.', math: `dy_{${w.t + 1}} = p_{${w.t + 1}} - \\mathbf{1}_{${charTex(w.target!)}} = ${vec(g.dy, w.vocab)}` },
+      {
+        title: 'Error at the hidden state',
+        text: `From this character's output, plus what the later characters send back through ${inline('W_{hh}')} (backpropagation through time).`,
+        math: `dh_{${w.t + 1}} = W_{hy}^{\\top} dy_{${w.t + 1}} + W_{hh}^{\\top} d\\tanh_{${w.t + 2}} = ${vec(g.dh)}`,
+      },
+      {
+        title: 'Through tanh, into the gradients',
+        text: `Times tanh's slope. This character then adds ${inline(`d\\tanh_{${w.t + 1}}`)} to column ${idx} of ${inline('dW_{xh}')}, ${inline(`d\\tanh_{${w.t + 1}}\\,h_{${w.t}}^{\\top}`)} to ${inline('dW_{hh}')} and ${inline(`dy_{${w.t + 1}}\\,h_{${w.t + 1}}^{\\top}`)} to ${inline('dW_{hy}')}; a training step sums these over the string and moves every weight against its gradient.`,
+        math: `d\\tanh_{${w.t + 1}} = dh_{${w.t + 1}} \\odot \\left(1 - h_{${w.t + 1}}^2\\right) = ${vec(g.dtanh)}`,
+      },
+    );
+  }
+  list.replaceChildren(...steps.map(step));
+  list.dataset.character = String(w.t + 1);
+  list.dataset.engineGap = w.engineGap.toExponential(1);
+}
+
+const CELL_EQUATIONS: Record<Exclude<CellName, 'rnn'>, { text: string; math: string }> = {
+  lstm: {
+    text: 'An LSTM keeps a second state, the cell c, that gates write to and read from: the input gate i, the forget gate f, the candidate g and the output gate o (PyTorch’s equations).',
+    math: `\\begin{aligned} i_t &= \\sigma(W_{xi} x_t + W_{hi} h_{t-1} + b_i) & f_t &= \\sigma(W_{xf} x_t + W_{hf} h_{t-1} + b_f)\\\\ g_t &= \\tanh(W_{xg} x_t + W_{hg} h_{t-1} + b_g) & o_t &= \\sigma(W_{xo} x_t + W_{ho} h_{t-1} + b_o)\\\\ c_t &= f_t \\odot c_{t-1} + i_t \\odot g_t & h_t &= o_t \\odot \\tanh(c_t) \\end{aligned}`,
+  },
+  gru: {
+    text: 'A GRU mixes the old state and a candidate with an update gate z; a reset gate r decides how much of the old state the candidate sees (PyTorch’s equations).',
+    math: `\\begin{aligned} r_t &= \\sigma(W_{xr} x_t + W_{hr} h_{t-1} + b_r) \\qquad z_t = \\sigma(W_{xz} x_t + W_{hz} h_{t-1} + b_z)\\\\ n_t &= \\tanh\\!\\big(W_{xn} x_t + b_n + r_t \\odot (W_{hn} h_{t-1} + b_{hn})\\big)\\\\ h_t &= (1 - z_t) \\odot n_t + z_t \\odot h_{t-1} \\end{aligned}`,
+  },
+};
+
+/** Another model than the tutorial's: its cell's equations, and the output side with numbers. */
+export function renderOtherCell(list: HTMLOListElement, cell: CellName, layers: number, t: number, char: string, vocab: readonly string[], h: readonly number[], y: number[], p: number[]): void {
+  const eq =
+    cell === 'rnn'
+      ? { text: 'Each layer is the tutorial’s tanh RNN; layer l + 1 reads layer l’s state instead of the one-hot character.', math: `h^{(l+1)}_t = \\tanh\\!\\left(W^{(l+1)}_{xh} h^{(l)}_t + W^{(l+1)}_{hh} h^{(l+1)}_{t-1} + b^{(l+1)}_h\\right)` }
+      : CELL_EQUATIONS[cell];
+  const steps: Step[] = [
+    { title: `The ${cell === 'rnn' ? 'stacked tanh RNN' : cell.toUpperCase()} cell`, text: `${eq.text} The step-by-step numbers are shown for the tutorial’s model (tanh RNN, 1 layer); this model has ${layers} layer${layers > 1 ? 's' : ''}.`, math: eq.math },
+    { title: 'Last layer’s state', text: `After character ${t + 1}, ${inline(charTex(char))}:`, math: `h_{${t + 1}} = ${vec(h)}` },
+    { title: 'Scores and probabilities', text: 'From here on every model is the tutorial’s: scores, softmax, and the loss of the right next character.', math: `y_{${t + 1}} = W_{hy}\\,h_{${t + 1}} + b_y = ${vec(y, vocab)},\\quad p_{${t + 1}} = \\operatorname{softmax}(y_{${t + 1}}) = ${vec(p, vocab)}` },
+  ];
+  list.replaceChildren(...steps.map(step));
+  list.dataset.character = String(t + 1);
+  delete list.dataset.engineGap;
+}
