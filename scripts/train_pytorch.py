@@ -47,7 +47,12 @@ OPTIMIZERS = ("sgd", "adagrad", "rmsprop", "adam", "adamw")
 
 
 class InputError(Exception):
-    """Bad input, found before any work: printed without a traceback, exit code 2."""
+    """Bad input, found before any work: printed without a traceback, exit code 2. Every
+    process finds the same ones and the first prints them, but for those of its own (`own`)."""
+
+    def __init__(self, message, own=False):
+        super().__init__(message)
+        self.own = own
 
 
 # ---- safetensors: u64 little-endian N | N bytes of JSON header | raw little-endian data ---------
@@ -474,7 +479,7 @@ def train(args, r, ids, record, plan, world, rank, device, dtype, say):
 
     if val is not None:
         say(f"validation at step {step} (as loaded): {val_loss():.4f} nats/char")
-    t0, first = time.time(), step
+    t0, first, lines = time.time(), step, Lines()
     while step < total:
         x, y, reset = cursor.next()
         if reset:
@@ -508,7 +513,7 @@ def train(args, r, ids, record, plan, world, rank, device, dtype, say):
                 if not math.isfinite(vl) or vl > limit:
                     raise Diverged(f"Training diverged at step {step}: the validation loss is {vl:.2f} nats/char. Nothing was written.")
                 last.update(val_loss=vl, val_bpc=vl / math.log(2), val_perplexity=math.exp(vl))
-            report(last, total, args.log_file if rank == 0 else None, say)
+            report(last, total, args.log_file if rank == 0 else None, say if rank == 0 and lines.shown(step, total, check_val) else None)
     if not all(torch.isfinite(p).all() for p in model.parameters()):
         raise Diverged(f"The weights hold NaN or Inf after step {step}: nothing was written. Lower the learning rate or clip.")
     full = gather_state(state, B, world)
@@ -517,9 +522,19 @@ def train(args, r, ids, record, plan, world, rank, device, dtype, say):
     return step - first, time.time() - t0, last
 
 
+class Lines:
+    """As char-rnn train without a terminal: a line per tenth of the run, per validation, the last."""
+    tenth = -1
+
+    def shown(self, step, total, validated):
+        tenth, self.tenth = self.tenth, 10 * step // max(total, 1)
+        return tenth != self.tenth or validated or step == total
+
+
 def report(e, total, log_file, say):
     v = f"  val {e['val_loss']:.4f} ({e['val_bpc']:.3f} bpc)" if e["val_loss"] is not None else ""
-    say(f"step {e['step']}/{total}  epoch {e['epoch']}  loss {e['train_loss']:.4f}{v}  lr {e['lr']:.3g}  {round(e['chars_per_sec'])} chars/s")
+    if say:
+        say(f"step {e['step']}/{total}  epoch {e['epoch']}  loss {e['train_loss']:.4f}{v}  lr {e['lr']:.3g}  {round(e['chars_per_sec'])} chars/s")
     if log_file:
         with open(log_file, "a") as f:
             f.write(json.dumps(e) + "\n")
@@ -548,7 +563,7 @@ def setup(args, r, local):
     if want == "cuda" and not torch.cuda.is_available():
         raise InputError("--device cuda: PyTorch sees no CUDA GPU (torch.cuda.is_available() is False). Use --device cpu.")
     if want == "cuda" and local >= torch.cuda.device_count():
-        raise InputError(f"Process {local} of this machine has no GPU of its own ({torch.cuda.device_count()} visible): give torchrun --nproc_per_node {torch.cuda.device_count()} or less.")
+        raise InputError(f"Process {local} of this machine has no GPU of its own ({torch.cuda.device_count()} visible): give torchrun --nproc_per_node {torch.cuda.device_count()} or less.", own=True)
     for name, v, least in (("--steps", args.steps, run["step"]), ("--log-every", args.log_every, 1), ("--eval-every", args.eval_every, 0)):
         if v is not None and v < least:
             raise InputError(f"Bad {name} {v}: it must be an integer >= {least}" + (f" (the step {args.resume} is at)." if name == "--steps" else "."))
@@ -575,7 +590,7 @@ def main():
         ids, record = read_text(args, r)
         train_ids, val, plan = plan_data(ids, r["cfg"], r["run"], world)
     except InputError as e:
-        if rank == 0:
+        if rank == 0 or e.own:
             print(f"train_pytorch.py: {e}", file=sys.stderr)
         sys.exit(2)
     cfg, run = r["cfg"], r["run"]
