@@ -80,7 +80,7 @@ function expectSameRun(r: ReturnType<typeof bothWays>, steps: number) {
 describe('scripts/train_pytorch.py', () => {
   test('PyTorch is installed for /usr/bin/python3', () => {
     const r = spawnSync(PY, ['-c', 'import torch, torch.distributed; assert torch.distributed.is_gloo_available()'], { encoding: 'utf8' });
-    expect(r.status, `${r.stderr ?? r.error}\n${INSTALL}`).toBe(0);
+    expect(r.status, `${r.stderr || ''}${r.error ?? ''}\n${INSTALL}`).toBe(0);
   });
 
   const runs = [
