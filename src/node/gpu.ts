@@ -7,6 +7,15 @@ import { GpuError } from '../errors.js';
 // dawn.node crashes the process when the GPU object from create() is garbage-collected while
 // a device made from it is alive (dawn-gpu/node-webgpu issue 18): every GPU object stays in
 // `alive` until its context is destroyed.
+//
+// While requestAdapter() enumerates a Vulkan adapter, Dawn prints two lines on stderr itself:
+// "Warning: maxDynamic{Uniform,Storage}BuffersPerPipelineLayout artificially reduced from
+// 1000000 to 16 to fit dynamic offset allocation limit." (Dawn's Limits.cpp clamps the driver's
+// limits to what it supports, and logs with fprintf(stderr); lavapipe offers 1000000, other
+// Vulkan drivers as much). Nothing here can stop them: they come before any requiredLimits,
+// dawn.node's create() options (backend, adapter, enable/disable-dawn-features, verbose) have no
+// log level and no toggle reaches that code, and Node cannot point its own fd 2 elsewhere for
+// a moment. Only a parent process that reads our stderr can drop them.
 
 const alive = new Set<GPU>();
 

@@ -1,0 +1,621 @@
+#!/usr/bin/env python3
+"""Continues a char-rnn-webgpu training run in PyTorch, on one process or many
+(DistributedDataParallel), and writes a checkpoint of ours back.
+
+    python3 scripts/train_pytorch.py --resume RUN.safetensors --steps 2000 --save OUT.safetensors
+    torchrun --nproc_per_node 2 scripts/train_pytorch.py --resume RUN.safetensors --steps 2000 --save OUT.safetensors
+
+Needs torch (Debian: apt-get install python3-torch); no other package. On GPUs the processes
+talk over NCCL, one GPU each (torchrun --nproc_per_node = the GPU count); on CPUs over Gloo.
+
+What is kept from the run (the checkpoint's `config`, `run` and `text` metadata, see README):
+  model   torch.nn.{RNN,LSTM,GRU}(V, H, L, batch_first=True, dropout=p) + torch.nn.Linear(H, V) on
+          one-hot characters, keyed as `char-rnn export --pytorch` writes it (src/pytorch.ts):
+          weight_ih_l{l} = W_xh.l, weight_hh_l{l} = W_hh.l, bias_ih_l{l} = b_h.l, bias_hh_l{l} = 0
+          (gru: [0; 0; b_hn.l]), out.weight = W_hy, out.bias = b_y. We hold one bias per gate:
+          bias_hh stays 0 (frozen; gru: its r and z rows' gradient is zeroed), and b_h is read back
+          as bias_ih + bias_hh. Dropout also on the last layer's output, before `out`, as ours.
+  data    the same text, the last `valFraction` held out; the training part cut into B streams of
+          L characters, read T at a time from the saved chunk and epoch, each stream's hidden
+          state carried from chunk to chunk (no gradient across) and reset at each epoch. Rank r
+          of W trains streams [r*B//W, (r+1)*B//W): together exactly our B streams.
+  loss    mean -log p over the B*T positions, reported; the gradient is that of the sum over
+          timesteps, averaged over streams (T times the gradient of the mean), as ours.
+  update  global-norm clip (clipNorm), then element-wise clip (clip), then the optimizer with
+          the run's learning rate and schedule: sgd (momentum), rmsprop, adam, adamw (decay on
+          the matrices only) are torch.optim's; adagrad is ours (eps inside the square root,
+          torch.optim.Adagrad puts it outside). Optimizer state maps both ways: Adam's m, v and
+          step count, sgd's momentum, adagrad's and rmsprop's squared sums.
+Not kept: dropout masks (ours come from a counter-based generator, here from torch's), the
+float64 CPU engine's exact numbers unless --dtype float64. Ctrl-C stops without saving.
+"""
+import argparse
+import json
+import math
+import os
+import struct
+import sys
+import time
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+FORMATS = {"char-rnn-webgpu/1", "char-rnn-webgpu/2"}
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+OPTIMIZERS = ("sgd", "adagrad", "rmsprop", "adam", "adamw")
+
+
+class InputError(Exception):
+    """Bad input, found before any work: printed without a traceback, exit code 2. Every
+    process finds the same ones and the first prints them, but for those of its own (`own`)."""
+
+    def __init__(self, message, own=False):
+        super().__init__(message)
+        self.own = own
+
+
+# ---- safetensors: u64 little-endian N | N bytes of JSON header | raw little-endian data ---------
+
+def read_safetensors(path):
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
+        raise InputError(f"Checkpoint {path} cannot be read ({e.strerror}). Check the path.")
+    n = struct.unpack_from("<Q", raw)[0] if len(raw) >= 8 else -1
+    try:
+        header = json.loads(raw[8:8 + n].decode("utf-8")) if 0 <= n <= len(raw) - 8 else None
+    except ValueError:
+        header = None
+    if not isinstance(header, dict):
+        raise InputError(f"{path} is not a safetensors file, or it is damaged. Give a checkpoint written by char-rnn train --save.")
+    meta = header.pop("__metadata__", {})
+    tensors, base = {}, 8 + n
+    for name, t in header.items():
+        dtype = {"F32": torch.float32, "F64": torch.float64}.get(t.get("dtype"))
+        if dtype is None:
+            raise InputError(f"{path}: tensor {name} is {t.get('dtype')}; char-rnn checkpoints hold F32 and F64 only.")
+        b, e = t["data_offsets"]
+        data = torch.frombuffer(bytearray(raw[base + b:base + e]), dtype=dtype) if e > b else torch.zeros(0, dtype=dtype)
+        tensors[name] = data.reshape(t["shape"])
+    return tensors, meta
+
+
+def write_safetensors(path, tensors, meta):
+    """Atomically: a temporary file beside `path`, flushed, then renamed over it."""
+    header, blobs, at = {"__metadata__": meta}, [], 0
+    for name, t in tensors:
+        data = t.detach().cpu().contiguous().numpy().tobytes()
+        header[name] = {"dtype": "F64" if t.dtype == torch.float64 else "F32", "shape": list(t.shape), "data_offsets": [at, at + len(data)]}
+        blobs.append(data)
+        at += len(data)
+    js = json.dumps(header, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    js += b" " * (-len(js) % 8)
+    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(js)) + js + b"".join(blobs))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+# ---- the model and its tensors under both names ------------------------------------------------
+
+def param_table(cell, L, H, V):
+    """(name, role, layer, shape) in storage order, as src/model.ts paramTable."""
+    G, tutorial = GATES[cell], cell == "rnn" and L == 1
+    name = lambda role, l: role if l < 0 or tutorial else f"{role}.{l}"
+    t = []
+    for l in range(L):
+        t += [(name("W_xh", l), "W_xh", l, (G * H, H if l else V)), (name("W_hh", l), "W_hh", l, (G * H, H)), (name("b_h", l), "b_h", l, (G * H,))]
+        if cell == "gru":
+            t.append((name("b_hn", l), "b_hn", l, (H,)))
+    return t + [("W_hy", "W_hy", -1, (V, H)), ("b_y", "b_y", -1, (V,))]
+
+
+class CharRNN(torch.nn.Module):
+    def __init__(self, cell, V, H, L, dropout):
+        super().__init__()
+        make = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
+        self.rnn = make(V, H, L, batch_first=True, dropout=dropout if L > 1 else 0.0)
+        self.out = torch.nn.Linear(H, V)
+        self.V, self.p = V, dropout
+
+    def forward(self, x, state):
+        """x (B, T) indices; state as nn.RNN takes it. Returns logits (B, T, V) and the new state."""
+        y, state = self.rnn(F.one_hot(x, self.V).to(self.out.weight.dtype), state)
+        return self.out(F.dropout(y, self.p, self.training)), state
+
+
+def to_torch(ours, cell, table, H):
+    """Our tensors (parameters, or an optimizer state laid out like them) by PyTorch's keys."""
+    t = {}
+    for name, role, l, shape in table:
+        x = ours[name].reshape(shape)
+        if role == "W_xh": t[f"rnn.weight_ih_l{l}"] = x
+        if role == "W_hh": t[f"rnn.weight_hh_l{l}"] = x
+        if role == "b_h":
+            t[f"rnn.bias_ih_l{l}"] = x
+            t[f"rnn.bias_hh_l{l}"] = torch.zeros_like(x)
+        if role == "b_hn": t[f"rnn.bias_hh_l{l}"] = torch.cat([torch.zeros(2 * H, dtype=x.dtype), x])
+        if role == "W_hy": t["out.weight"] = x
+        if role == "b_y": t["out.bias"] = x
+    return t
+
+
+def to_ours(t, cell, table, H):
+    """The inverse: each pair of biases folds into ours (b_h = bias_ih + bias_hh; gru: b_hn apart)."""
+    ours = {}
+    for name, role, l, shape in table:
+        if role == "W_xh": ours[name] = t[f"rnn.weight_ih_l{l}"]
+        if role == "W_hh": ours[name] = t[f"rnn.weight_hh_l{l}"]
+        if role == "b_h":
+            ih, hh = t[f"rnn.bias_ih_l{l}"], t.get(f"rnn.bias_hh_l{l}")
+            hh = torch.zeros_like(ih) if hh is None else hh
+            ours[name] = torch.cat([ih[:2 * H] + hh[:2 * H], ih[2 * H:]]) if cell == "gru" else ih + hh
+        if role == "b_hn": ours[name] = t[f"rnn.bias_hh_l{l}"][2 * H:]
+        if role == "W_hy": ours[name] = t["out.weight"]
+        if role == "b_y": ours[name] = t["out.bias"]
+    return {k: v.detach().clone() for k, v in ours.items()}
+
+
+# ---- optimizers -----------------------------------------------------------------------------------
+
+class OurAdagrad(torch.optim.Optimizer):
+    """min-char-rnn's Adagrad, as src/cpu/engine.ts: m += g*g; w -= lr*g/sqrt(m + eps)."""
+
+    def __init__(self, params, lr, eps):
+        super().__init__(params, dict(lr=lr, eps=eps))
+
+    @torch.no_grad()
+    def step(self):
+        for group in self.param_groups:
+            for p in group["params"]:
+                s = self.state[p]
+                if "sum" not in s:
+                    s["sum"] = torch.zeros_like(p)
+                s["sum"].addcmul_(p.grad, p.grad)
+                p.addcdiv_(p.grad, (s["sum"] + group["eps"]).sqrt(), value=-group["lr"])
+
+
+def make_optimizer(cfg, named):
+    """The run's optimizer over the trainable tensors; AdamW's decay on the matrices only."""
+    o, params = cfg["optimizer"], [p for _, p in named]
+    if o == "sgd":
+        return torch.optim.SGD(params, lr=cfg["lr"], momentum=cfg["momentum"])
+    if o == "adagrad":
+        return OurAdagrad(params, cfg["lr"], cfg["eps"])
+    if o == "rmsprop":
+        return torch.optim.RMSprop(params, lr=cfg["lr"], alpha=cfg["alpha"], eps=cfg["eps"])
+    betas = (cfg["beta1"], cfg["beta2"])
+    if o == "adam":
+        return torch.optim.Adam(params, lr=cfg["lr"], betas=betas, eps=cfg["eps"])
+    matrices = [p for n, p in named if "weight" in n]
+    biases = [p for n, p in named if "weight" not in n]
+    return torch.optim.AdamW([{"params": matrices, "weight_decay": cfg["weightDecay"]}, {"params": biases, "weight_decay": 0.0}],
+                             lr=cfg["lr"], betas=betas, eps=cfg["eps"])
+
+
+def step_count_like(opt_class, t, **kw):
+    """Our step count t in the type this torch keeps `step` in (an int or a tensor, by version)."""
+    p = torch.nn.Parameter(torch.zeros(1))
+    p.grad = torch.zeros(1)
+    o = opt_class([p], lr=0.0, **kw)
+    o.step()
+    s = o.state[p]["step"]
+    return torch.tensor(float(t), dtype=s.dtype) if torch.is_tensor(s) else int(t)
+
+
+def set_optimizer_state(opt, cfg, named, m, v, t):
+    """Our m, v (by PyTorch's keys) and step count t into the optimizer's state."""
+    o = cfg["optimizer"]
+    for n, p in named:
+        like = lambda x: x.to(p.device, p.dtype).reshape(p.shape).clone()
+        if o == "sgd" and cfg["momentum"] > 0: opt.state[p] = {"momentum_buffer": like(m[n])}
+        if o == "adagrad": opt.state[p] = {"sum": like(m[n])}
+        if o == "rmsprop": opt.state[p] = {"step": step_count_like(torch.optim.RMSprop, t), "square_avg": like(m[n])}
+        if o in ("adam", "adamw"):
+            opt.state[p] = {"step": step_count_like(torch.optim.Adam, t), "exp_avg": like(m[n]), "exp_avg_sq": like(v[n])}
+
+
+def optimizer_state(opt, cfg, named):
+    """The inverse: m and v by PyTorch's keys (zeros where the optimizer keeps nothing)."""
+    key_m = {"sgd": "momentum_buffer", "adagrad": "sum", "rmsprop": "square_avg", "adam": "exp_avg", "adamw": "exp_avg"}[cfg["optimizer"]]
+    key_v = "exp_avg_sq" if cfg["optimizer"] in ("adam", "adamw") else None
+    m, v = {}, {}
+    for n, p in named:
+        s = opt.state.get(p, {})
+        m[n] = s.get(key_m, torch.zeros_like(p)).detach().cpu()
+        v[n] = s.get(key_v, torch.zeros_like(p)).detach().cpu() if key_v else torch.zeros_like(p).cpu()
+    return m, v
+
+
+def lr_at(step, c):
+    """src/schedule.ts: the learning rate of step `step` (0-based)."""
+    if c["schedule"] == "step":
+        return c["lr"] * c["decayRate"] ** (step // c["decayEvery"])
+    if c["schedule"] == "cosine":
+        if step < c["warmup"]:
+            return c["lr"] * (step + 1) / c["warmup"]
+        progress = min(1.0, (step - c["warmup"]) / max(1, c["steps"] - c["warmup"] - 1))
+        return c["minLr"] + (c["lr"] - c["minLr"]) * (1 + math.cos(math.pi * progress)) / 2
+    return c["lr"]
+
+
+# ---- the run: checkpoint, text, data plan ---------------------------------------------------------
+
+def text_hash(text):
+    """src/text.ts scanUtf8's hash: two 32-bit FNV-1a-style lanes over the code points."""
+    h1, h2, M = 0x811C9DC5, 0x6C62272E, 0xFFFFFFFF
+    for ch in text:
+        cp = ord(ch)
+        h1 = ((h1 ^ cp) * 0x01000193) & M
+        h2 = (((h2 ^ cp) * 0x01000197) & M) ^ (h2 >> 15)
+    return f"{h1:08x}{h2:08x}"
+
+
+def load_run(path, dtype):
+    tensors, meta = read_safetensors(path)
+    if meta.get("format") == "char-rnn-webgpu/pytorch":
+        raise InputError(f"{path} is a PyTorch export: weights only, no training run to continue. Make one with "
+                         f"char-rnn train --init {path} --text FILE --steps 0 --save RUN.safetensors, then continue RUN.safetensors.")
+    if meta.get("format") not in FORMATS:
+        raise InputError(f"{path} is not a char-rnn-webgpu checkpoint (format {meta.get('format')!r}, expected one of {sorted(FORMATS)}).")
+    if "run" not in meta or "config" not in meta:
+        raise InputError(f"{path} holds weights but no training run. Make one with char-rnn train --init {path} --text FILE --steps 0 --save RUN.safetensors.")
+    vocab, H = json.loads(meta["vocab"]), int(meta["hidden"])
+    cell, L = meta.get("cell", "rnn"), int(meta.get("layers", "1"))
+    cfg = {"initScale": 0.1, "cell": "rnn", "layers": 1, "dropout": 0, **json.loads(meta["config"])}
+    run = json.loads(meta["run"])
+    if cfg["optimizer"] not in OPTIMIZERS:
+        raise InputError(f"{path}: optimizer {cfg['optimizer']!r} is not one of {', '.join(OPTIMIZERS)}.")
+    table = param_table(cell, L, H, len(vocab))
+
+    def get(name, shape=None):
+        t = tensors.get("f64." + name) if dtype == torch.float64 else None
+        t = tensors.get(name) if t is None else t
+        if t is None:
+            raise InputError(f"{path}: tensor {name} of the training run is missing; the file is damaged.")
+        return t.to(dtype).reshape(shape if shape else (-1,))
+
+    params = {n: get(n, s) for n, _, _, s in table}
+    m = {n: get("m" + n, s) for n, _, _, s in table}
+    v = {n: get("v" + n, s) for n, _, _, s in table}
+    state = [get("hprev", (L, run["B"], H))] + ([get("cprev", (L, run["B"], H))] if cell == "lstm" else [])
+    text = json.loads(meta["text"]) if "text" in meta else None
+    return dict(vocab=vocab, H=H, cell=cell, L=L, cfg=cfg, run=run, text=text, table=table, params=params, m=m, v=v, state=state)
+
+
+def read_text(args, r):
+    """The run's text (as given with --text, else the one its checkpoint records), checked
+    against the record, encoded, and its text record for the checkpoint written back."""
+    rec = r["text"]
+    if args.text is None and rec is None:
+        raise InputError(f"{args.resume} does not record its training text: give it with --text FILE.")
+    if args.text is None and "string" in rec:
+        text, record = rec["string"], rec
+    else:
+        path = args.text or rec["path"]
+        try:
+            with open(path, "rb") as f:
+                raw = f.read()
+        except OSError as e:
+            raise InputError(f"The training text {path} cannot be read ({e.strerror}). Give it with --text FILE.")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise InputError(f"Text file {path} is not valid UTF-8 (bad byte at {e.start}). Convert it first, e.g. iconv -f latin1 -t utf-8.")
+        text = text[1:] if text.startswith("\ufeff") else text  # a byte-order mark is not a character
+        record = {"source": path, "path": os.path.abspath(path)}
+    record["chars"], record["hash"] = len(text), text_hash(text)
+    if rec is not None and (rec["hash"], rec["chars"]) != (record["hash"], record["chars"]):
+        raise InputError(f"{record['source']} ({record['chars']:,} characters, hash {record['hash']}) is not the text {args.resume} was trained on "
+                         f"({rec.get('path', rec['source'])}, {rec['chars']:,} characters, hash {rec['hash']}). This script continues a run on its own text.")
+    index = {c: i for i, c in enumerate(r["vocab"])}
+    ids = [index.get(c, -1) for c in text]
+    if -1 in ids:
+        k = ids.index(-1)
+        raise InputError(f"Character {text[k]!r} (U+{ord(text[k]):04X}) at character {k + 1} of {record['source']} is not in the vocabulary of {args.resume}.")
+    return torch.tensor(ids, dtype=torch.long), record
+
+
+def plan_data(ids, cfg, run, world):
+    """src/data.ts splitText and planBatches, checked against the saved plan."""
+    n_val = math.floor(len(ids) * cfg["valFraction"])
+    train, val = (ids, None) if n_val < 2 else (ids[:len(ids) - n_val], ids[len(ids) - n_val:])
+    B, T = run["B"], run.get("T") or cfg["seqLen"]
+    L = (len(train) - 1) // B
+    if L < 1 or T > L or ("L" in run and run["L"] != L):
+        raise InputError(f"The text does not give the saved data plan (B={B}, T={T}, L={run.get('L')}; here L={L}).")
+    if world > B:
+        raise InputError(f"{world} processes for {B} streams (the run's --batch): each process needs at least one stream. Use at most {B} processes.")
+    return train, val, dict(B=B, T=T, L=L, steps_per_epoch=L // T)
+
+
+def check_output(path):
+    if os.path.isdir(path):
+        raise InputError(f"--save {path} is a directory. Give a file path, e.g. {os.path.join(path, 'model.safetensors')}.")
+    d = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(d, exist_ok=True)
+        probe = os.path.join(d, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+        open(probe, "wb").close()
+        os.remove(probe)
+    except OSError as e:
+        raise InputError(f"--save {path}: cannot write in {d} ({e.strerror}). Give a path in a directory you can write to.")
+
+
+# ---- training -------------------------------------------------------------------------------------
+
+class Streams:
+    """This process's streams [b0, b1) of the run's B, read T at a time (src/data.ts BatchCursor)."""
+
+    def __init__(self, data, plan, b0, b1, chunk, epoch, device):
+        self.data, self.plan, self.chunk, self.epoch = data.to(device), plan, chunk, epoch
+        self.starts = torch.arange(b0, b1, device=device) * plan["L"]
+        self.offsets = torch.arange(plan["T"], device=device)
+
+    def next(self):
+        """Inputs and targets (streams, T) of the next chunk; True where it starts an epoch."""
+        if self.chunk >= self.plan["steps_per_epoch"]:
+            self.chunk, self.epoch = 0, self.epoch + 1
+        at = (self.starts + self.chunk * self.plan["T"])[:, None] + self.offsets[None, :]
+        reset = self.chunk == 0
+        self.chunk += 1
+        return self.data[at], self.data[at + 1], reset
+
+
+@torch.no_grad()
+def validate(model, val, chunk=1024):
+    """Mean -log p over the validation text, one stream with the state carried through it."""
+    model.eval()
+    state, total, n = None, 0.0, len(val) - 1
+    for s in range(0, n, chunk):
+        e = min(s + chunk, n)
+        logits, state = model(val[None, s:e], state)
+        total += F.cross_entropy(logits[0], val[s + 1:e + 1], reduction="sum").item()
+    model.train()
+    return total / n
+
+
+def clip_gradients(params, clip_norm, clip):
+    """src/cpu/engine.ts: scale to a global L2 norm of at most clip_norm, then clamp each element
+    to [-clip, clip]; returns the norm before clipping (a tensor: no wait for the device)."""
+    norm = torch.sqrt(sum((p.grad.double() ** 2).sum() for p in params))
+    if clip_norm > 0:
+        scale = torch.clamp(clip_norm / norm, max=1.0)
+        for p in params:
+            p.grad.mul_(scale.to(p.dtype))
+    if clip > 0:
+        for p in params:
+            p.grad.clamp_(-clip, clip)
+    return norm
+
+
+def gather_state(state, B, world):
+    """Every process's carried state (L, its streams, H) as the run's (L, B, H), on every process."""
+    if world == 1:
+        return [s.cpu() for s in state]
+    bounds = [(k * B // world, (k + 1) * B // world) for k in range(world)]
+    width = max(b1 - b0 for b0, b1 in bounds)
+    out = []
+    for s in state:
+        padded = torch.zeros(s.shape[0], width, s.shape[2], dtype=s.dtype, device=s.device)
+        padded[:, :s.shape[1]] = s
+        parts = [torch.empty_like(padded) for _ in range(world)]
+        dist.all_gather(parts, padded)
+        out.append(torch.cat([p[:, :b1 - b0] for p, (b0, b1) in zip(parts, bounds)], dim=1).cpu())
+    return out
+
+
+def save_run(path, r, model, opt, named, state, step, cursor, t, record, dtype):
+    """A checkpoint of ours (src/checkpoint.ts, src/state.ts): weights, optimizer state, the
+    carried state, step, data cursor, vocabulary, configuration and text record."""
+    cfg, run, H, L, cell, vocab, table = r["cfg"], r["run"], r["H"], r["L"], r["cell"], r["vocab"], r["table"]
+    tutorial = cell == "rnn" and L == 1
+    params = to_ours(model.state_dict(), cell, table, H)
+    m, v = (to_ours(s, cell, table, H) for s in optimizer_state(opt, cfg, named))
+    f32 = lambda x: x.detach().cpu().to(torch.float32)
+    tensors = [(n, f32(params[n]).reshape(s)) for n, _, _, s in table]
+    for n, _, _, _ in table:
+        tensors += [("m" + n, f32(m[n]).reshape(-1)), ("v" + n, f32(v[n]).reshape(-1))]
+    shape = (run["B"], H) if tutorial else (L, run["B"], H)
+    tensors += [(k, f32(s).reshape(shape)) for k, s in zip(("hprev", "cprev"), state)]
+    if dtype == torch.float64:  # the CPU engine resumes from these exactly
+        for n, _, _, _ in table:
+            tensors += [("f64." + k + n, x[n].cpu().reshape(-1)) for k, x in (("", params), ("m", m), ("v", v))]
+        tensors += [("f64." + k, s.reshape(-1)) for k, s in zip(("hprev", "cprev"), state)]
+    meta = {"format": "char-rnn-webgpu/1" if tutorial else "char-rnn-webgpu/2", "vocab": json.dumps(vocab, ensure_ascii=False, separators=(",", ":")),
+            "hidden": str(H), "vocab_size": str(len(vocab)), "step": str(step)}
+    if not tutorial:
+        meta.update(cell=cell, layers=str(L), dropout=str(cfg["dropout"]))
+    new_run = {**run, "step": step, "chunk": cursor.chunk, "epoch": cursor.epoch, "t": t, "rng": {"seed": cfg["seed"], "counter": step}}
+    compact = lambda x: json.dumps(x, ensure_ascii=False, separators=(",", ":"))
+    meta.update(config=compact(cfg), run=compact(new_run), text=compact(record))
+    write_safetensors(path, tensors, meta)
+
+
+def build(r, dtype, device):
+    """The model from the run's weights, its trainable tensors, and the optimizer with its state."""
+    cell, H, L, V, cfg = r["cell"], r["H"], r["L"], len(r["vocab"]), r["cfg"]
+    model = CharRNN(cell, V, H, L, float(cfg["dropout"])).to(dtype)
+    model.load_state_dict(to_torch(r["params"], cell, r["table"], H), strict=True)
+    model.to(device)
+    for l in range(L):  # our one bias per gate: bias_hh stays 0 (gru: b_hn is trained in its n rows)
+        getattr(model.rnn, f"bias_hh_l{l}").requires_grad_(cell == "gru")
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    opt = make_optimizer(cfg, named)
+    set_optimizer_state(opt, cfg, named, to_torch(r["m"], cell, r["table"], H), to_torch(r["v"], cell, r["table"], H), r["run"]["t"])
+    return model, named, opt
+
+
+class Diverged(Exception):
+    pass
+
+
+def train(args, r, ids, record, plan, world, rank, device, dtype, say):
+    cfg, run, V, H = r["cfg"], r["run"], len(r["vocab"]), r["H"]
+    train_ids, val = ids
+    B, T, total = plan["B"], plan["T"], cfg["steps"]
+    b0, b1 = rank * B // world, (rank + 1) * B // world
+    model, named, opt = build(r, dtype, device)
+    net = model
+    if dist.is_initialized():
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    params = [p for _, p in named]
+    gru_bias_hh = [p for n, p in named if "bias_hh" in n]
+    state = [s[:, b0:b1].contiguous().to(device) for s in r["state"]]
+    cursor = Streams(train_ids, plan, b0, b1, run["chunk"], run["epoch"], device)
+    val = val.to(device) if val is not None else None
+    step, t, limit, last = run["step"], run["t"], 3 * math.log(V) + 10, {}
+    torch.manual_seed(cfg["seed"] + 7919 * step + rank)  # dropout masks (torch's, not ours)
+
+    def val_loss():
+        x = torch.tensor([validate(model, val) if rank == 0 else 0.0], dtype=torch.float64, device=device)
+        if world > 1:
+            dist.broadcast(x, 0)
+        return x.item()
+
+    if val is not None:
+        say(f"validation at step {step} (as loaded): {val_loss():.4f} nats/char")
+    t0, first, lines = time.time(), step, Lines()
+    while step < total:
+        x, y, reset = cursor.next()
+        if reset:
+            state = [torch.zeros_like(s) for s in state]
+        lr = lr_at(step, cfg)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        logits, new = net(x, tuple(state) if len(state) == 2 else state[0])
+        loss_sum = F.cross_entropy(logits.reshape(-1, V), y.reshape(-1), reduction="sum")
+        opt.zero_grad()
+        (loss_sum * (world / B)).backward()  # DDP averages over processes: the sum over T, mean over B
+        for p in gru_bias_hh:
+            p.grad[:2 * H] = 0
+        norm = clip_gradients(params, cfg["clipNorm"], cfg["clip"])
+        opt.step()
+        state = [s.detach() for s in (new if isinstance(new, tuple) else (new,))]
+        step, t = step + 1, t + 1
+        check_val = val is not None and ((cfg["evalEvery"] > 0 and step % cfg["evalEvery"] == 0) or step == total)
+        if step % cfg["logEvery"] == 0 or step == total or check_val:
+            loss = loss_sum.detach().double()
+            if world > 1:
+                dist.all_reduce(loss)
+            loss = loss.item() / (B * T)
+            if not math.isfinite(loss) or loss > limit:
+                raise Diverged(f"Training diverged at step {step}: the loss is {loss:.2f} nats/char, above {limit:.2f} (3 ln V + 10). Nothing was written.")
+            elapsed = time.time() - t0
+            last = {"step": step, "epoch": cursor.epoch, "train_loss": loss, "val_loss": None, "val_bpc": None, "val_perplexity": None,
+                    "lr": lr, "grad_norm": norm.item(), "chars_per_sec": (step - first) * B * T / max(elapsed, 1e-9), "elapsed": elapsed}
+            if check_val:
+                vl = val_loss()
+                if not math.isfinite(vl) or vl > limit:
+                    raise Diverged(f"Training diverged at step {step}: the validation loss is {vl:.2f} nats/char. Nothing was written.")
+                last.update(val_loss=vl, val_bpc=vl / math.log(2), val_perplexity=math.exp(vl))
+            report(last, total, args.log_file if rank == 0 else None, say if rank == 0 and lines.shown(step, total, check_val) else None)
+    if not all(torch.isfinite(p).all() for p in model.parameters()):
+        raise Diverged(f"The weights hold NaN or Inf after step {step}: nothing was written. Lower the learning rate or clip.")
+    full = gather_state(state, B, world)
+    if rank == 0:
+        save_run(args.save, r, model, opt, named, full, step, cursor, t, record, dtype)
+    return step - first, time.time() - t0, last
+
+
+class Lines:
+    """As char-rnn train without a terminal: a line per tenth of the run, per validation, the last."""
+    tenth = -1
+
+    def shown(self, step, total, validated):
+        tenth, self.tenth = self.tenth, 10 * step // max(total, 1)
+        return tenth != self.tenth or validated or step == total
+
+
+def report(e, total, log_file, say):
+    v = f"  val {e['val_loss']:.4f} ({e['val_bpc']:.3f} bpc)" if e["val_loss"] is not None else ""
+    if say:
+        say(f"step {e['step']}/{total}  epoch {e['epoch']}  loss {e['train_loss']:.4f}{v}  lr {e['lr']:.3g}  {round(e['chars_per_sec'])} chars/s")
+    if log_file:
+        with open(log_file, "a") as f:
+            f.write(json.dumps(e) + "\n")
+
+
+# ---- command line ---------------------------------------------------------------------------------
+
+def parse_args():
+    p = argparse.ArgumentParser(description="Continue a char-rnn-webgpu run in PyTorch (one process, or DDP under torchrun) and save a checkpoint of ours.")
+    p.add_argument("--resume", required=True, metavar="CKPT", help="checkpoint written by char-rnn train --save")
+    p.add_argument("--save", required=True, metavar="OUT", help="where to write the checkpoint (char-rnn sample, eval, train --resume/--init read it)")
+    p.add_argument("--steps", type=int, help="the run's total steps, as char-rnn train --resume --steps (default: the run's own)")
+    p.add_argument("--text", help="the training text (default: the one the checkpoint records; it must be the same text)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="cuda (NCCL between processes) or cpu (Gloo); auto: cuda where there is one")
+    p.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="float64 computes as char-rnn's CPU engine")
+    p.add_argument("--log-every", type=int, help="print the loss every n steps (default: the run's)")
+    p.add_argument("--eval-every", type=int, help="validate every n steps, 0 = only at the end (default: the run's)")
+    p.add_argument("--log-file", metavar="FILE.jsonl", help="append one JSON line per logged step, as char-rnn train --log-file")
+    return p.parse_args()
+
+
+def setup(args, r, local):
+    """Options against the run: the device, the step count, the intervals, the output paths."""
+    cfg, run = r["cfg"], r["run"]
+    want = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    if want == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda: PyTorch sees no CUDA GPU (torch.cuda.is_available() is False). Use --device cpu.")
+    if want == "cuda" and local >= torch.cuda.device_count():
+        raise InputError(f"Process {local} of this machine has no GPU of its own ({torch.cuda.device_count()} visible): give torchrun --nproc_per_node {torch.cuda.device_count()} or less.", own=True)
+    for name, v, least in (("--steps", args.steps, run["step"]), ("--log-every", args.log_every, 1), ("--eval-every", args.eval_every, 0)):
+        if v is not None and v < least:
+            raise InputError(f"Bad {name} {v}: it must be an integer >= {least}" + (f" (the step {args.resume} is at)." if name == "--steps" else "."))
+    for key, v in (("steps", args.steps), ("logEvery", args.log_every), ("evalEvery", args.eval_every)):
+        cfg[key] = v if v is not None else cfg[key]
+    cfg["steps"] = max(cfg["steps"], run["step"])
+    check_output(args.save)
+    if args.log_file:
+        try:
+            open(args.log_file, "a").close()
+        except OSError as e:
+            raise InputError(f"--log-file {args.log_file} cannot be appended to ({e.strerror}).")
+    return torch.device("cuda", local) if want == "cuda" else torch.device("cpu")
+
+
+def main():
+    args = parse_args()
+    world, rank, local = (int(os.environ.get(k, d)) for k, d in (("WORLD_SIZE", "1"), ("RANK", "0"), ("LOCAL_RANK", "0")))
+    say = (lambda s: print(s, flush=True)) if rank == 0 else (lambda s: None)
+    dtype = torch.float64 if args.dtype == "float64" else torch.float32
+    try:  # everything is checked before any work, identically in every process
+        r = load_run(args.resume, dtype)
+        device = setup(args, r, local)
+        ids, record = read_text(args, r)
+        train_ids, val, plan = plan_data(ids, r["cfg"], r["run"], world)
+    except InputError as e:
+        if rank == 0 or e.own:
+            print(f"train_pytorch.py: {e}", file=sys.stderr)
+        sys.exit(2)
+    cfg, run = r["cfg"], r["run"]
+    if "RANK" in os.environ:
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    say(f"train_pytorch: {len(train_ids):,} training characters from {record['source']}" + (f" (+{len(val):,} validation)" if val is not None else "") +
+        f", vocabulary {len(r['vocab'])}, {r['cell']} x {r['L']} layer{'s' if r['L'] > 1 else ''}, hidden {r['H']}" +
+        (f", dropout {cfg['dropout']} (torch's masks)" if cfg["dropout"] else "") + f", batch {plan['B']} x {plan['T']} timesteps, {cfg['optimizer']} lr {cfg['lr']}" +
+        (f" ({cfg['schedule']})" if cfg["schedule"] != "constant" else "") + (f" clip {cfg['clip']}" if cfg["clip"] else "") +
+        (f" clip-norm {cfg['clipNorm']}" if cfg["clipNorm"] else "") + f"; {world} process{'es' if world > 1 else ''}" +
+        (f" ({'nccl' if device.type == 'cuda' else 'gloo'})" if dist.is_initialized() else "") + f", {device.type}, {args.dtype}; resuming {args.resume} at step {run['step']}")
+    try:
+        steps, seconds, last = train(args, r, (train_ids, val), record, plan, world, rank, device, dtype, say)
+    except Diverged as e:
+        if rank == 0:
+            print(f"train_pytorch.py: {e}", file=sys.stderr)
+        sys.exit(1)
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    cps = round(steps * plan["B"] * plan["T"] / max(seconds, 1e-9))
+    v = f", validation {last['val_loss']:.4f} nats/char = {last['val_bpc']:.3f} bits/char, perplexity {last['val_perplexity']:.2f}" if last.get("val_loss") is not None else ""
+    say(f"trained {steps} steps in {seconds:.2f} s ({cps:,} chars/s)" + (f", loss {last['train_loss']:.4f}" if last else "") + v)
+    say(f"saved {args.save} (step {run['step'] + steps})")
+
+
+if __name__ == "__main__":
+    main()

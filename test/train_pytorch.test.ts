@@ -1,0 +1,178 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { loadCheckpoint } from '../src/checkpoint.js';
+import { decodeSafetensors } from '../src/safetensors.js';
+import { trainerStateOf } from '../src/state.js';
+import { expectClose } from './helpers.js';
+
+// scripts/train_pytorch.py continues a run of ours in PyTorch (one process, or DDP under
+// torchrun) and writes a checkpoint of ours back. Checked here against our float64 CPU engine:
+// the same checkpoint resumed by `char-rnn train --resume --device cpu` and by the script in
+// float64 gives the same loss at every step, the same validation losses, grad norms and final
+// weights (tolerance 1e-9 relative: both compute in float64, they differ by rounding order only,
+// measured about 1e-15); with two Gloo processes too. Needs /usr/bin/python3 with torch (bash
+// scripts/setup.sh --browser installs Debian's python3-torch).
+
+const PY = '/usr/bin/python3';
+const INSTALL = 'PyTorch is missing for /usr/bin/python3: run bash scripts/setup.sh --browser (it installs Debian\'s python3-torch), or apt-get install python3-torch.';
+const dir = mkdtempSync(join(tmpdir(), 'char-rnn-ddp-'));
+const TOL = { atol: 0, rtol: 1e-9 };
+
+// A text short enough that 10 steps of 5 streams x 16 cross an epoch (8 steps each).
+const TEXT = Array.from({ length: 14 }, (_, i) => `the keeper wound the lamp at ${i} and the sea said no.\n`).join('');
+const textFile = join(dir, 'keeper.txt');
+writeFileSync(textFile, TEXT);
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, ['dist/cli.js', ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** The script in one plain process, or in `nproc` processes under torchrun. Debian bookworm's
+ * torchrun (PyTorch 1.13 on Python 3.11) loses its default --redirects/--tee 0 to Python 3.11's
+ * enum change and stops at start; a mapping that names no process is the same "none". */
+function script(args: string[], nproc = 1, env: Record<string, string> = {}) {
+  const launch = nproc === 1 ? [] : ['-m', 'torch.distributed.run', '--redirects', '9:0', '--tee', '9:0', '--nproc_per_node', String(nproc)];
+  const r = spawnSync(PY, [...launch, 'scripts/train_pytorch.py', ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, OMP_NUM_THREADS: '1', ...env } });
+  return { code: r.status, out: r.stdout, err: `${r.stderr}\n(${INSTALL})` };
+}
+
+type LogLine = { step: number; epoch: number; train_loss: number; val_loss: number | null; grad_norm: number; lr: number };
+const readLog = (path: string): LogLine[] => readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+
+/** Trains `first` steps with our CPU engine and saves; resumes that to `total` with our CPU engine
+ * and with the script (float64); returns both checkpoints and logs. */
+function bothWays(name: string, first: number, total: number, nproc: number, train: string[]) {
+  const p = (s: string) => join(dir, `${name}-${s}`);
+  const start = cli('train', '--device', 'cpu', '--steps', String(first), '--save', p('start.safetensors'), '--sample-length', '0', ...train);
+  expect(start.code, start.err).toBe(0);
+  const more = ['--steps', String(total), '--log-every', '1', '--eval-every', '5'];
+  const ours = cli('train', '--resume', p('start.safetensors'), '--device', 'cpu', ...more, '--log-file', p('ours.jsonl'), '--save', p('ours.safetensors'), '--sample-length', '0');
+  expect(ours.code, ours.err).toBe(0);
+  const py = script(['--resume', p('start.safetensors'), ...more, '--dtype', 'float64', '--log-file', p('py.jsonl'), '--save', p('py.safetensors')], nproc);
+  expect(py.code, py.err).toBe(0);
+  return { ours: p('ours.safetensors'), py: p('py.safetensors'), oursLog: readLog(p('ours.jsonl')), pyLog: readLog(p('py.jsonl')), out: py.out };
+}
+
+/** Every step's loss, validation loss, grad norm and learning rate, and the final run (weights,
+ * optimizer state, carried state as float64, step, data cursor, Adam's t) agree. */
+function expectSameRun(r: ReturnType<typeof bothWays>, steps: number) {
+  expect(r.pyLog.map((e) => [e.step, e.epoch]), 'steps and epochs').toEqual(r.oursLog.map((e) => [e.step, e.epoch]));
+  expect(r.pyLog.length).toBe(steps);
+  const col = (log: LogLine[], k: 'train_loss' | 'grad_norm' | 'lr') => log.map((e) => e[k]);
+  for (const k of ['train_loss', 'grad_norm', 'lr'] as const) expectClose(col(r.pyLog, k), col(r.oursLog, k), { ...TOL, name: k });
+  const val = (log: LogLine[]) => log.filter((e) => e.val_loss !== null).map((e) => e.val_loss!);
+  expect(val(r.oursLog).length).toBeGreaterThan(1);
+  expectClose(val(r.pyLog), val(r.oursLog), { ...TOL, name: 'val_loss' });
+  const a = decodeSafetensors(readFileSync(r.py), r.py);
+  const b = decodeSafetensors(readFileSync(r.ours), r.ours);
+  expect([...a.tensors.keys()].sort()).toEqual([...b.tensors.keys()].sort());
+  for (const [k, t] of b.tensors) if (k.startsWith('f64.')) expectClose(a.tensors.get(k)!.data, t.data, { atol: 1e-12, rtol: 1e-9, name: k });
+  const run = (m: Record<string, string>) => ({ ...JSON.parse(m.run), device: undefined });
+  expect(run(a.metadata)).toEqual(run(b.metadata));
+  expect(JSON.parse(a.metadata.text)).toEqual(JSON.parse(b.metadata.text));
+  expect(JSON.parse(a.metadata.config)).toEqual(JSON.parse(b.metadata.config));
+}
+
+describe('scripts/train_pytorch.py', () => {
+  test('PyTorch is installed for /usr/bin/python3', () => {
+    const r = spawnSync(PY, ['-c', 'import torch, torch.distributed; assert torch.distributed.is_gloo_available()'], { encoding: 'utf8' });
+    expect(r.status, `${r.stderr || ''}${r.error ?? ''}\n${INSTALL}`).toBe(0);
+  });
+
+  const runs = [
+    ['rnn, 1 layer, adagrad (the defaults)', []],
+    ['lstm, 2 layers, adamw, clip-norm and clip', ['--cell', 'lstm', '--layers', '2', '--optimizer', 'adamw', '--clip-norm', '1', '--clip', '0.05']],
+    ['gru, 2 layers, sgd with momentum, cosine schedule', ['--cell', 'gru', '--layers', '2', '--optimizer', 'sgd', '--momentum', '0.9', '--lr', '0.05', '--schedule', 'cosine', '--warmup', '2']],
+  ] as const;
+  for (const [what, opts] of runs)
+    test(`one process in float64 continues a run as our CPU engine does, step for step: ${what}`, () => {
+      const train = ['--text', textFile, '--hidden', '12', '--batch', '5', '--seq-len', '16', ...opts];
+      const r = bothWays(what.split(',')[0], 3, 13, 1, train); // from step 3 (mid-epoch, optimizer state set) to 13
+      expectSameRun(r, 10);
+      expect(r.pyLog.at(-1)!.epoch, 'crosses an epoch').toBe(1);
+      expect(r.out).toMatch(/validation at step 3 \(as loaded\): \d\.\d{4} nats\/char/);
+    });
+
+  test('two Gloo processes under torchrun train 20 steps as our CPU engine does; char-rnn sample, eval, train --resume and the page\'s loader take the result', () => {
+    // 5 streams over 2 processes: 2 and 3
+    const train = ['--text', 'corpus/lighthouse.txt', '--hidden', '16', '--batch', '5', '--seq-len', '16', '--optimizer', 'adam'];
+    const r = bothWays('ddp', 2, 22, 2, train);
+    expect(r.out).toContain('2 processes (gloo)');
+    expectSameRun(r, 20);
+
+    const sample = cli('sample', '--checkpoint', r.py, '--device', 'cpu', '--length', '80', '--prime', 'The ');
+    expect(sample.code, sample.err).toBe(0);
+    expect(sample.out).toBe(cli('sample', '--checkpoint', r.ours, '--device', 'cpu', '--length', '80', '--prime', 'The ').out);
+    const score = (ckpt: string) => {
+      const e = cli('eval', '--checkpoint', ckpt, '--text', 'corpus/lighthouse.txt', '--device', 'cpu');
+      expect(e.code, e.err).toBe(0);
+      return Number(/loss (\d+\.\d+) nats/.exec(e.out)![1]);
+    };
+    expect(score(r.py)).toBe(score(r.ours));
+    const more = (ckpt: string, log: string) => {
+      const t = cli('train', '--resume', ckpt, '--device', 'cpu', '--steps', '24', '--log-every', '1', '--log-file', join(dir, log), '--sample-length', '0');
+      expect(t.code, t.err).toBe(0);
+      return readLog(join(dir, log)).map((e) => e.train_loss);
+    };
+    expectClose(more(r.py, 'ddp-more-py.jsonl'), more(r.ours, 'ddp-more-ours.jsonl'), { ...TOL, name: 'loss after --resume' });
+    const c = loadCheckpoint(readFileSync(r.py), r.py); // what the page and --init read
+    expect(trainerStateOf(c, 'gpu', r.py).state.step).toBe(22);
+  });
+
+  for (const [cell, layers] of [['rnn', '1'], ['gru', '2']])
+    test(`round trip ours -> PyTorch -> ours with 0 steps keeps every tensor and the greedy text (${cell}, ${layers} layer${layers === '1' ? '' : 's'})`, () => {
+      const ckpt = join(dir, `trip-${cell}.safetensors`);
+      const back = join(dir, `trip-${cell}-back.safetensors`);
+      const t = cli('train', '--text', textFile, '--device', 'cpu', '--cell', cell, '--layers', layers, '--hidden', '16', '--batch', '3', '--steps', '12', '--optimizer', 'adam', '--save', ckpt, '--sample-length', '0');
+      expect(t.code, t.err).toBe(0);
+      const py = script(['--resume', ckpt, '--save', back]); // --steps: the run's own 12, so none
+      expect(py.code, py.err).toBe(0);
+      expect(py.out).toContain('trained 0 steps');
+      const a = decodeSafetensors(readFileSync(back), back);
+      const b = decodeSafetensors(readFileSync(ckpt), ckpt);
+      for (const [k, x] of b.tensors) if (!k.startsWith('f64.')) expect(Array.from(a.tensors.get(k)!.data), k).toEqual(Array.from(x.data));
+      expect(JSON.parse(a.metadata.run)).toEqual(JSON.parse(b.metadata.run));
+      const greedy = (c: string) => cli('sample', '--checkpoint', c, '--greedy', '--length', '120', '--prime', 'the ', '--device', 'cpu');
+      expect(greedy(back).out).toBe(greedy(ckpt).out);
+      expect(new Set(greedy(back).out).size).toBeGreaterThan(3);
+    });
+
+  test('bad input is refused before any work, saying what to do', () => {
+    const ckpt = join(dir, 'trip-rnn.safetensors');
+    const exported = join(dir, 'exported.safetensors');
+    expect(cli('export', '--checkpoint', ckpt, '--pytorch', exported).code).toBe(0);
+    const cases: [string[], Record<string, string>, RegExp][] = [
+      [['--resume', exported, '--save', join(dir, 'x.safetensors')], {}, /PyTorch export: weights only.*char-rnn train --init/],
+      [['--resume', ckpt, '--save', join(dir, 'x.safetensors'), '--steps', '3'], {}, /Bad --steps 3: it must be an integer >= 12/],
+      [['--resume', ckpt, '--save', join(dir, 'x.safetensors'), '--text', 'corpus/lighthouse.txt'], {}, /is not the text .* was trained on/],
+      [['--resume', ckpt, '--save', join(dir, 'x.safetensors')], { WORLD_SIZE: '4', RANK: '0', LOCAL_RANK: '0' }, /4 processes for 3 streams.*Use at most 3 processes/],
+    ];
+    for (const [args, env, message] of cases) {
+      const r = script(args, 1, env);
+      expect(r.code, r.err).toBe(2);
+      expect(r.err).toMatch(message);
+      expect(r.out).toBe('');
+    }
+  });
+});
+
+describe('Dawn', () => {
+  // Dawn prints "Warning: maxDynamic{Uniform,Storage}BuffersPerPipelineLayout artificially reduced
+  // from 1000000 to 16 ..." itself (native fprintf to stderr while requestAdapter enumerates the
+  // Vulkan adapter), unconditionally: no create() option, toggle or requested limit reaches it,
+  // and Node cannot redirect its own fd 2 (src/node/gpu.ts). Until the CLI filters its stderr
+  // (a re-exec with stderr piped), the second test records that the lines are still there: when
+  // they are gone it fails, and its `test.fails` becomes `test`.
+  let run: ReturnType<typeof cli> | undefined;
+  const train = () => (run ??= cli('train', '--string', 'hello', '--steps', '1'));
+  test('char-rnn train --string hello --steps 1 runs on the GPU', () => {
+    expect(train().code, train().err).toBe(0);
+  });
+  test.fails('char-rnn train --string hello --steps 1 prints no "artificially reduced" line', () => {
+    expect(train().err).not.toMatch(/artificially reduced/);
+  });
+});
