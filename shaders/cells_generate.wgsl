@@ -76,3 +76,117 @@ fn generate_cells(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_in
     if (li == 0u) { x_gen = next_char(s, n + 1u - gen.prime_len); }
   }
 }
+
+// generate_cells4: four streams per workgroup in the vec4 lanes, as forward_sweepN (streams past
+// `streams` repeat the last one: computed, never stored). Per character and layer the layer's
+// h_{t-1} of the four streams goes to workgroup memory (ghp), the layer below's new h is there
+// already (ghi), and invocation li owns units u = li + q*WGF (q < UF), all G gate rows of each:
+// one load of W_hh.l^T (W_xh.l^T) serves four streams. The logits of the four streams come
+// from the top layer's new h in ghi; invocation s < 4 then draws stream s's next character.
+// Workgroup memory: 32*HMAX bytes (src/gpu/cells.ts checks it).
+var<workgroup> ghp: array<vec4f, HMAX>;     // this layer's h_{t-1}
+var<workgroup> ghi: array<vec4f, HMAX>;     // the layer below's new h, then this layer's
+var<workgroup> gx: array<u32, 4>;           // each stream's next input character
+
+@compute @workgroup_size(WGF)
+fn generate_cells4(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let V = gen.V;
+  let H = gen.H;
+  let L = gl[0];
+  let GH = G * H;
+  let first = 4u * wg.x;
+  let st = min(vec4u(first) + vec4u(0u, 1u, 2u, 3u), vec4u(gen.streams - 1u));
+  for (var s = 0u; s < 4u; s++) {
+    if (first + s >= gen.streams) { continue; }
+    for (var i = li; i < L * 3u * H; i += WGF) { gstate[st[s] * L * 3u * H + i] = 0.0; }
+  }
+  if (li < 4u) { gx[li] = prime[0]; }
+  var uc: array<u32, UF>;
+  for (var q = 0u; q < UF; q++) { uc[q] = min(li + q * WGF, H - 1u); }
+  let steps = gen.prime_len - 1u + gen.length;
+  for (var n = 0u; n < steps; n++) {
+    storageBarrier();
+    workgroupBarrier();
+    let x = vec4u(gx[0], gx[1], gx[2], gx[3]);
+    for (var l = 0u; l < L; l++) {
+      let offx = gl[4u + 6u * l];
+      let offb = gl[6u + 6u * l];
+      let offhT = gl[8u + 6u * l];
+      let offxT = gl[9u + 6u * l];
+      for (var q = 0u; q < UF; q++) {
+        let u = li + q * WGF;
+        if (u < H) {
+          var hv: vec4f;
+          for (var s = 0u; s < 4u; s++) { hv[s] = gstate[(st[s] * L + l) * 3u * H + u]; }
+          ghp[u] = hv;
+        }
+      }
+      workgroupBarrier();
+      var acc: array<vec4f, UF * G>;        // W_hh.l h_{t-1}
+      var axv: array<vec4f, UF * G>;        // W_xh.l (new h of layer l-1), l > 0
+      for (var k = 0u; k < UF * G; k++) { acc[k] = vec4f(0.0); axv[k] = vec4f(0.0); }
+      for (var j = 0u; j < H; j++) {
+        let h = ghp[j];
+        let w = offhT + j * GH;
+        for (var q = 0u; q < UF; q++) {
+          for (var k = 0u; k < G; k++) { acc[q * G + k] += WT[w + k * H + uc[q]] * h; }
+        }
+      }
+      if (l > 0u) {
+        for (var j = 0u; j < H; j++) {
+          let h = ghi[j];
+          let w = offxT + j * GH;
+          for (var q = 0u; q < UF; q++) {
+            for (var k = 0u; k < G; k++) { axv[q * G + k] += WT[w + k * H + uc[q]] * h; }
+          }
+        }
+      }
+      var hn: array<vec4f, UF>;
+      for (var q = 0u; q < UF; q++) {
+        let u = li + q * WGF;
+        let v = uc[q];
+        var bhn = 0.0;
+        if (HAS_BHN) { bhn = params[gl[7u + 6u * l] + v]; }
+        let hp = ghp[v];
+        for (var s = 0u; s < 4u; s++) {
+          var a: array<f32, G>;
+          var r: array<f32, G>;
+          for (var k = 0u; k < G; k++) {
+            let row = k * H + v;
+            var sx = params[offb + row];
+            if (l == 0u) { sx += params[offx + row * V + x[s]]; } else { sx += axv[q * G + k][s]; }
+            a[k] = sx;
+            r[k] = acc[q * G + k][s];
+          }
+          let at = (st[s] * L + l) * 3u * H;
+          let o = cell_forward(a, r, hp[s], gstate[at + 2u * H + v], bhn);
+          hn[q][s] = o.h;
+          if (u < H && first + s < gen.streams) {
+            gstate[at + v] = o.h;
+            gstate[at + 2u * H + v] = o.c;
+          }
+        }
+      }
+      workgroupBarrier();                   // every read of ghp and ghi done
+      for (var q = 0u; q < UF; q++) {
+        let u = li + q * WGF;
+        if (u < H) { ghi[u] = hn[q]; }
+      }
+      workgroupBarrier();
+    }
+    if (n + 1u < gen.prime_len) {
+      if (li < 4u) { gx[li] = prime[n + 1u]; }
+      continue;
+    }
+    for (var v = li; v < V; v += WGF) {
+      var y = vec4f(params[gl[2] + v]);
+      for (var i = 0u; i < H; i++) { y += params[gl[1] + v * H + i] * ghi[i]; }
+      for (var s = 0u; s < 4u; s++) {
+        if (first + s < gen.streams) { logits[st[s] * V + v] = y[s]; }
+      }
+    }
+    storageBarrier();
+    workgroupBarrier();
+    if (li < 4u && first + li < gen.streams) { gx[li] = next_char(st[li], n + 1u - gen.prime_len); }
+  }
+}

@@ -33,6 +33,8 @@ export class CellSampler {
     private readonly shape: StepShape,
     lay: Layout,
     private readonly kernel: CellKernels['generate_cells'],
+    /** streams per workgroup of `kernel` */
+    private readonly perGroup: number,
     transpose: CellKernels['transpose_hh'],
     private readonly recorder: Recorder,
   ) {
@@ -102,7 +104,7 @@ export class CellSampler {
     const buffers = [prime, out, logits, gstate];
     const made = this.made;
     const dispatch = made && made.x === streams && made.buffers.every((b, i) => b === buffers[i]) ? made.op
-      : op(this.ctx, 'generate', this.kernel, { gen: this.gen, params: this.buf.params, gl: this.gl, gstate, prime, out, logits, WT: this.WT }, streams, this.launch);
+      : op(this.ctx, 'generate', this.kernel, { gen: this.gen, params: this.buf.params, gl: this.gl, gstate, prime, out, logits, WT: this.WT }, Math.ceil(streams / this.perGroup), this.launch);
     this.made = { buffers, x: streams, op: dispatch };
     const enc = this.recorder.encode(d.createCommandEncoder({ label: 'generate' }), [...this.transposes, dispatch]);
     notAStep();

@@ -68,7 +68,10 @@ export interface CellKernels {
   transpose_hh: KernelOf<CellsFamily, 'transpose_hh'>;
   drop_forward: KernelOf<CellsFamily, 'drop_forward'>;
   drop_backward: KernelOf<CellsFamily, 'drop_backward'>;
+  /** generate_cells4 of shaders/cells_generate.wgsl (four streams per workgroup) where its
+   * workgroup memory fits, else generate_cells (one workgroup per stream) */
   generate_cells: KernelOf<CellsFamily, 'generate_cells'>;
+  generateStreams: 1 | 4;
   matmul: KernelOf<typeof matmul, 'matmul'>;
   matmul8: KernelOf<typeof matmul, 'matmul8'>;
   softmax_xent: KernelOf<typeof output, 'softmax_xent'>;
@@ -142,13 +145,14 @@ export async function compileCellKernels(ctx: GpuContext, shape: StepShape, lay:
     sweeps === 'reference' ? [makeKernel(ctx, f, 'forward_sweep', wg), makeKernel(ctx, f, 'backward_sweep', wg)]
     : sweeps === 'streams1' ? [makeKernel(ctx, f, 'forward_sweep1', { HMAX, WQ: HMAX / 8 }), makeKernel(ctx, f, 'backward_sweep1', { HMAX, WQ: HMAX / 8 })]
     : [makeKernel(ctx, f, 'forward_sweepN', { ...sets, WGF: HMAX / UF }), makeKernel(ctx, f, 'backward_sweepN', { ...sets, WGB: HMAX / 8 })];
+  const gen4 = 32 * HMAX <= ctx.device.limits.maxComputeWorkgroupStorageSize;
   const [forward_sweep, backward_sweep, transpose_hh, drop_forward, drop_backward, generate_cells, mm4, mm8, softmax_xent, dW_xh, update, grad_norm, loss_mean] = await Promise.all([
     forward,
     backward,
     makeKernel(ctx, f, 'transpose_hh', wg),
     makeKernel(ctx, f, 'drop_forward', wg),
     makeKernel(ctx, f, 'drop_backward', wg),
-    makeKernel(ctx, f, 'generate_cells', wg),
+    gen4 ? makeKernel(ctx, f, 'generate_cells4', { HMAX, WGF: HMAX / UF }) : makeKernel(ctx, f, 'generate_cells', wg),
     makeKernel(ctx, matmul, 'matmul', wg),
     makeKernel(ctx, matmul, 'matmul8', wg),
     makeKernel(ctx, output, 'softmax_xent', wg),
@@ -157,7 +161,7 @@ export async function compileCellKernels(ctx: GpuContext, shape: StepShape, lay:
     makeKernel(ctx, optimizer, 'grad_norm_reduce', { TOTAL: lay.total }),
     makeKernel(ctx, loss, 'loss_mean', { N: shape.T * shape.B }),
   ]);
-  return { sweeps, sweepsReason: reason, forward_sweep, backward_sweep, transpose_hh, drop_forward, drop_backward, generate_cells, matmul: mm4, matmul8: mm8, softmax_xent, dW_xh, update, grad_norm, loss_mean };
+  return { sweeps, sweepsReason: reason, forward_sweep, backward_sweep, transpose_hh, drop_forward, drop_backward, generate_cells, generateStreams: gen4 ? 4 : 1, matmul: mm4, matmul8: mm8, softmax_xent, dW_xh, update, grad_norm, loss_mean };
 }
 
 /** `Drop` of shaders/cells.wgsl for one step (no dropout: every mask 1). */
