@@ -190,3 +190,101 @@ fn generate_cells4(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_i
     if (li < 4u && first + li < gen.streams) { gx[li] = next_char(st[li], n + 1u - gen.prime_len); }
   }
 }
+
+// generate_cells1: one stream (H a multiple of 4), the vec4 lanes four consecutive units
+// instead of streams, as forward_sweep1: invocation li owns unit quads q = li + p*WQ (p < QP),
+// aligned vec4 loads of WT. Workgroup memory: 8*HMAX bytes.
+@group(0) @binding(7) var<storage, read> WT4: array<vec4f>;         // WT as vec4 (slots at multiples of 64 elements)
+var<workgroup> ghp1: array<f32, HMAX>;      // this layer's h_{t-1}
+var<workgroup> ghi1: array<f32, HMAX>;      // the layer below's new h, then this layer's
+var<workgroup> gx1: u32;
+
+@compute @workgroup_size(WQ)
+fn generate_cells1(@builtin(local_invocation_index) li: u32) {
+  let V = gen.V;
+  let H = gen.H;
+  let L = gl[0];
+  let H4 = H / 4u;
+  let GH4 = G * H4;
+  for (var i = li; i < L * 3u * H; i += WQ) { gstate[i] = 0.0; }
+  if (li == 0u) { gx1 = prime[0]; }
+  var qc: array<u32, QP>;
+  for (var p = 0u; p < QP; p++) { qc[p] = min(li + p * WQ, H4 - 1u); }
+  let steps = gen.prime_len - 1u + gen.length;
+  for (var n = 0u; n < steps; n++) {
+    storageBarrier();
+    workgroupBarrier();
+    let x = gx1;
+    for (var l = 0u; l < L; l++) {
+      let offx = gl[4u + 6u * l];
+      let offb = gl[6u + 6u * l];
+      let offhT = gl[8u + 6u * l] / 4u;
+      let offxT = gl[9u + 6u * l] / 4u;
+      let at = l * 3u * H;
+      for (var u = li; u < H; u += WQ) { ghp1[u] = gstate[at + u]; }
+      workgroupBarrier();
+      var acc: array<vec4f, QP * G>;        // W_hh.l h_{t-1}
+      var axv: array<vec4f, QP * G>;        // W_xh.l (new h of layer l-1), l > 0
+      for (var k = 0u; k < QP * G; k++) { acc[k] = vec4f(0.0); axv[k] = vec4f(0.0); }
+      for (var j = 0u; j < H; j++) {
+        let h = ghp1[j];
+        let w = offhT + j * GH4;
+        for (var p = 0u; p < QP; p++) {
+          for (var k = 0u; k < G; k++) { acc[p * G + k] += WT4[w + k * H4 + qc[p]] * h; }
+        }
+      }
+      if (l > 0u) {
+        for (var j = 0u; j < H; j++) {
+          let h = ghi1[j];
+          let w = offxT + j * GH4;
+          for (var p = 0u; p < QP; p++) {
+            for (var k = 0u; k < G; k++) { axv[p * G + k] += WT4[w + k * H4 + qc[p]] * h; }
+          }
+        }
+      }
+      var hn: array<vec4f, QP>;
+      for (var p = 0u; p < QP; p++) {
+        let live = li + p * WQ < H4;
+        for (var i = 0u; i < 4u; i++) {
+          let v = 4u * qc[p] + i;
+          var a: array<f32, G>;
+          var r: array<f32, G>;
+          for (var k = 0u; k < G; k++) {
+            let row = k * H + v;
+            var sx = params[offb + row];
+            if (l == 0u) { sx += params[offx + row * V + x]; } else { sx += axv[p * G + k][i]; }
+            a[k] = sx;
+            r[k] = acc[p * G + k][i];
+          }
+          var bhn = 0.0;
+          if (HAS_BHN) { bhn = params[gl[7u + 6u * l] + v]; }
+          let o = cell_forward(a, r, ghp1[v], gstate[at + 2u * H + v], bhn);
+          hn[p][i] = o.h;
+          if (live) {
+            gstate[at + v] = o.h;
+            gstate[at + 2u * H + v] = o.c;
+          }
+        }
+      }
+      workgroupBarrier();                   // every read of ghp1 and ghi1 done
+      for (var p = 0u; p < QP; p++) {
+        if (li + p * WQ < H4) {
+          for (var i = 0u; i < 4u; i++) { ghi1[4u * qc[p] + i] = hn[p][i]; }
+        }
+      }
+      workgroupBarrier();
+    }
+    if (n + 1u < gen.prime_len) {
+      if (li == 0u) { gx1 = prime[n + 1u]; }
+      continue;
+    }
+    for (var v = li; v < V; v += WQ) {
+      var y = params[gl[2] + v];
+      for (var i = 0u; i < H; i++) { y += params[gl[1] + v * H + i] * ghi1[i]; }
+      logits[v] = y;
+    }
+    storageBarrier();
+    workgroupBarrier();
+    if (li == 0u) { gx1 = next_char(0u, n + 1u - gen.prime_len); }
+  }
+}

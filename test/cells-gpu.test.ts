@@ -227,13 +227,14 @@ describe('layer kernels: generation and evaluation', () => {
     return out;
   }
 
-  test.each([['lstm', 2, 19], ['gru', 3, 19], ['rnn', 2, 19], ['rnn', 1, 19], ['lstm', 1, 70]] as [CellName, number, number][])('%s, %i layer(s), H=%i: greedy and sampled characters as on the CPU', async (cell, layers, H) => {
+  test.each([['lstm', 2, 19], ['gru', 3, 19], ['rnn', 2, 19], ['rnn', 1, 19], ['lstm', 1, 70], ['gru', 2, 20], ['lstm', 2, 36]] as [CellName, number, number][])('%s, %i layer(s), H=%i: greedy and sampled characters as on the CPU', async (cell, layers, H) => {
     const s: Shape = { V: 13, H, B: 2, T: 4, cell, layers };
     const P = randomParams(s, 21, 0.6);
     const e = await GpuEngine.create(gpu(), s, SGD, P, undefined, { layerKernels: true });
     try {
       const prime = Uint32Array.of(3, 1, 4);
-      // 1 stream; 6: two workgroups of four, the second with two repeated lanes
+      // 1 stream (H % 4 == 0: units in the vec4 lanes); 6: two workgroups of four streams, the
+      // second with two repeated lanes
       for (const [greedy, streams] of [[true, 1], [true, 6], [false, 6]] as const) {
         const got = await e.generate({ prime, length: 40, streams, greedy, temperature: 0.8, seed: 42 });
         const want = generateCpu(s, P, prime, 40, streams, greedy, 42);

@@ -24,7 +24,7 @@ export class CellSampler {
   /** W_hh.l^T and (l > 0) W_xh.l^T, (H, G*H) each, in slots of a multiple of 64 elements */
   private readonly WT: GPUBuffer;
   private readonly transposes: Op[];
-  private made?: { buffers: GPUBuffer[]; x: number; op: Op };
+  private made?: { buffers: GPUBuffer[]; streams: number; op: Op };
 
   constructor(
     private readonly ctx: GpuContext,
@@ -32,9 +32,7 @@ export class CellSampler {
     private readonly buf: Buffers,
     private readonly shape: StepShape,
     lay: Layout,
-    private readonly kernel: CellKernels['generate_cells'],
-    /** streams per workgroup of `kernel` */
-    private readonly perGroup: number,
+    private readonly kernels: Pick<CellKernels, 'generate_cells' | 'generateStreams' | 'generate_one'>,
     transpose: CellKernels['transpose_hh'],
     private readonly recorder: Recorder,
   ) {
@@ -103,9 +101,16 @@ export class CellSampler {
     d.queue.writeBuffer(prime, 0, o.prime);
     const buffers = [prime, out, logits, gstate];
     const made = this.made;
-    const dispatch = made && made.x === streams && made.buffers.every((b, i) => b === buffers[i]) ? made.op
-      : op(this.ctx, 'generate', this.kernel, { gen: this.gen, params: this.buf.params, gl: this.gl, gstate, prime, out, logits, WT: this.WT }, Math.ceil(streams / this.perGroup), this.launch);
-    this.made = { buffers, x: streams, op: dispatch };
+    let dispatch: Op;
+    if (made && made.streams === streams && made.buffers.every((b, i) => b === buffers[i])) dispatch = made.op;
+    else {
+      // one stream: units in the vec4 lanes where H allows, else the streams in them
+      const { generate_cells, generateStreams, generate_one } = this.kernels;
+      const one = streams === 1 && generate_one ? await generate_one() : undefined;
+      const groups = one ? 1 : Math.ceil(streams / generateStreams);
+      dispatch = op(this.ctx, 'generate', one ?? generate_cells, { gen: this.gen, params: this.buf.params, gl: this.gl, gstate, prime, out, logits, WT: this.WT }, groups, this.launch);
+    }
+    this.made = { buffers, streams, op: dispatch };
     const enc = this.recorder.encode(d.createCommandEncoder({ label: 'generate' }), [...this.transposes, dispatch]);
     notAStep();
     d.queue.submit([enc.finish()]);
