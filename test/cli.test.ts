@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { CHECKPOINT_FORMAT, loadCheckpoint, saveCheckpoint } from '../src/checkpoint.js';
 import { encodeSafetensors } from '../src/safetensors.js';
+import { CHILD_ENV, DawnLineFilter } from '../src/cli/dawnLines.js';
 import { CpuEngine } from '../src/cpu/engine.js';
 import { initParams } from '../src/init.js';
 import { PARAM_NAMES, paramShape } from '../src/model.js';
@@ -246,5 +247,41 @@ describe('bad input: a clear message, a non-zero exit, no stack trace', () => {
       expect(r.code).toBe(0);
       expect(r.out).toMatch(/Usage: char-rnn/);
     }
+  });
+});
+
+describe("Dawn's two limit warnings (src/cli/dawnLines.ts)", () => {
+  const WARN = 'Warning: maxDynamicUniformBuffersPerPipelineLayout artificially reduced from 1000000 to 16 to fit dynamic offset allocation limit.';
+  const WARN2 = 'Warning: maxDynamicStorageBuffersPerPipelineLayout artificially reduced from 1000000 to 16 to fit dynamic offset allocation limit.';
+
+  test('the CLI on the GPU prints none of them, and everything else', () => {
+    const r = run('train', '--string', 'hello', '--steps', '1', '--sample-length', '0');
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).not.toMatch(/artificially reduced/);
+    expect(r.err).toMatch(/^char-rnn: 5 training characters/);
+    expect(r.err).toMatch(/trained 1 steps/);
+  });
+
+  test('the process that runs the CLI prints them (Dawn on this adapter), so the filter is what removes them', () => {
+    const r = runEnv({ [CHILD_ENV]: '{}' }, 'train', '--string', 'hello', '--steps', '1', '--sample-length', '0');
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toContain(WARN);
+    expect(r.err).toContain(WARN2);
+  });
+
+  test('the filter drops exactly those lines, in any chunking, and passes partial lines on at once', () => {
+    const text = `first\n${WARN}\n${WARN2}\r\nstep 1/10\rstep 2/10\r${WARN.slice(0, -1)}!\nWarning: something else\nlast`;
+    const want = 'first\nstep 1/10\rstep 2/10\r' + `${WARN.slice(0, -1)}!\nWarning: something else\nlast`;
+    for (const size of [1, 3, 7, 64, text.length]) {
+      const f = new DawnLineFilter();
+      let got = '';
+      for (let i = 0; i < text.length; i += size) got += f.push(text.slice(i, i + size));
+      expect(got + f.end(), `chunks of ${size}`).toBe(want);
+    }
+    // a progress bar's partial line is not held back; the start of a warning is
+    const f = new DawnLineFilter();
+    expect(f.push('step 3/10 ####')).toBe('step 3/10 ####');
+    expect(f.push('\nWarning: maxDyn')).toBe('\n');
+    expect(f.push('amicUniform is not it\n')).toBe('Warning: maxDynamicUniform is not it\n');
   });
 });

@@ -1,3 +1,8 @@
+import { CHILD_ENV, adoptParentStderr, runFiltered } from './dawnLines.js';
 import { main } from './main.js';
 
-process.exitCode = await main(process.argv.slice(2));
+// The CLI runs as a child of itself, whose stderr the parent filters (src/cli/dawnLines.ts).
+if (process.env[CHILD_ENV] !== undefined) {
+  adoptParentStderr();
+  process.exitCode = await main(process.argv.slice(2));
+} else process.exitCode = await runFiltered();

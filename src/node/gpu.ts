@@ -15,7 +15,8 @@ import { GpuError } from '../errors.js';
 // Vulkan drivers as much). Nothing here can stop them: they come before any requiredLimits,
 // dawn.node's create() options (backend, adapter, enable/disable-dawn-features, verbose) have no
 // log level and no toggle reaches that code, and Node cannot point its own fd 2 elsewhere for
-// a moment. Only a parent process that reads our stderr can drop them.
+// a moment. Only a parent process that reads our stderr can drop them: the CLI runs itself
+// under such a parent (src/cli/dawnLines.ts); library users see them.
 
 const alive = new Set<GPU>();
 
