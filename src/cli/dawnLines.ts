@@ -41,11 +41,26 @@ export class DawnLineFilter {
   }
 }
 
-/** In the child: its stderr behaves as the parent's terminal (the progress bar draws). */
-export function adoptParentStderr(): void {
+let parent: number | undefined;
+
+/** In the child: its stderr behaves as the parent's terminal (the progress bar draws), and it
+ * dies with the parent: a parent killed outright (SIGKILL, a crash) closes the IPC channel, and
+ * the child then stops as abruptly, saving nothing, as the CLI itself would have. */
+export function adoptParent(): void {
   const { tty, columns } = JSON.parse(process.env[CHILD_ENV] ?? '{}') as { tty?: boolean; columns?: number };
   delete process.env[CHILD_ENV];
   if (tty) Object.assign(process.stderr, { isTTY: true, columns: columns || 80 });
+  if (process.channel) {
+    parent = process.ppid;
+    process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
+    process.channel.unref();
+  }
+}
+
+/** Before a file is written: a child whose parent was killed outright stops at once instead
+ * (the channel's close reaches its event loop only at the next turn). */
+export function stopIfOrphaned(): void {
+  if (parent !== undefined && process.ppid !== parent) process.kill(process.pid, 'SIGKILL');
 }
 
 /** Runs this CLI again as a child, its stderr filtered; resolves to the exit code to give. The
@@ -54,14 +69,15 @@ export function adoptParentStderr(): void {
 export function runFiltered(): Promise<number> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...process.argv.slice(2)], {
-      stdio: ['inherit', 'inherit', 'pipe'],
+      stdio: ['inherit', 'inherit', 'pipe', 'ipc'],
       env: { ...process.env, [CHILD_ENV]: JSON.stringify({ tty: process.stderr.isTTY === true, columns: process.stderr.columns ?? 0 }) },
       detached: true,
     });
     const filter = new DawnLineFilter();
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (c: string) => process.stderr.write(filter.push(c)));
-    child.stderr.on('end', () => process.stderr.write(filter.end()));
+    const stderr = child.stderr!; // stdio[2] is a pipe
+    stderr.setEncoding('utf8');
+    stderr.on('data', (c: string) => process.stderr.write(filter.push(c)));
+    stderr.on('end', () => process.stderr.write(filter.end()));
     const pass = (s: NodeJS.Signals) => child.kill(s);
     for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, pass);
     child.on('error', (e) => {

@@ -15,6 +15,7 @@ import { crlfNote, encodeUtf8, vocabOf } from '../text.js';
 import { type LogEntry, Trainer } from '../train.js';
 import { Vocab } from '../vocab.js';
 import { checkOutputPath, writeFileAtomic } from '../node/files.js';
+import { stopIfOrphaned } from './dawnLines.js';
 import { configFrom, type Corpus, err, gpuContextFor, loadCheckpointPath, out, readCorpus } from './common.js';
 
 // `char-rnn train`: every option and output path checked before the first step, a resumed
@@ -167,6 +168,7 @@ export async function train(o: TrainOpts): Promise<void> {
 }
 
 function saveTo(path: string, c: Checkpoint): void {
+  stopIfOrphaned();
   writeFileAtomic(path, saveCheckpoint(c));
 }
 

@@ -83,6 +83,10 @@ export class CellSampler {
     const L = modelOf(this.shape).layers;
     if (o.prime.length === 0) throw new Error('generate: the prime must hold at least one character');
     if (o.length === 0) return Array.from({ length: streams }, () => new Uint32Array(0));
+    // one stream: units in the vec4 lanes where H allows (compiled on first use), else the
+    // streams in them. Awaited before the scratch buffers are taken: from there to the submit
+    // nothing may yield, or a concurrent call could replace them.
+    const one = streams === 1 && this.kernels.generate_one ? await this.kernels.generate_one() : undefined;
     const limit = Math.min(d.limits.maxStorageBufferBindingSize, d.limits.maxBufferSize);
     const stateBytes = 4 * streams * L * 3 * H;
     if (stateBytes > limit || 4 * streams * V > limit || streams > MAX_WORKGROUPS)
@@ -104,11 +108,8 @@ export class CellSampler {
     let dispatch: Op;
     if (made && made.streams === streams && made.buffers.every((b, i) => b === buffers[i])) dispatch = made.op;
     else {
-      // one stream: units in the vec4 lanes where H allows, else the streams in them
-      const { generate_cells, generateStreams, generate_one } = this.kernels;
-      const one = streams === 1 && generate_one ? await generate_one() : undefined;
-      const groups = one ? 1 : Math.ceil(streams / generateStreams);
-      dispatch = op(this.ctx, 'generate', one ?? generate_cells, { gen: this.gen, params: this.buf.params, gl: this.gl, gstate, prime, out, logits, WT: this.WT }, groups, this.launch);
+      const groups = one ? 1 : Math.ceil(streams / this.kernels.generateStreams);
+      dispatch = op(this.ctx, 'generate', one ?? this.kernels.generate_cells, { gen: this.gen, params: this.buf.params, gl: this.gl, gstate, prime, out, logits, WT: this.WT }, groups, this.launch);
     }
     this.made = { buffers, streams, op: dispatch };
     const enc = this.recorder.encode(d.createCommandEncoder({ label: 'generate' }), [...this.transposes, dispatch]);
