@@ -83,10 +83,9 @@ export class CellSampler {
     const L = modelOf(this.shape).layers;
     if (o.prime.length === 0) throw new Error('generate: the prime must hold at least one character');
     if (o.length === 0) return Array.from({ length: streams }, () => new Uint32Array(0));
-    // one stream: units in the vec4 lanes where H allows (compiled on first use), else the
-    // streams in them. Awaited before the scratch buffers are taken: from there to the submit
-    // nothing may yield, or a concurrent call could replace them.
-    const one = streams === 1 && this.kernels.generate_one ? await this.kernels.generate_one() : undefined;
+    // one stream: units in the vec4 lanes where H allows, else the streams in them. (Nothing
+    // here may yield before the submit: a concurrent call could replace the scratch buffers.)
+    const one = streams === 1 ? this.kernels.generate_one : undefined;
     const limit = Math.min(d.limits.maxStorageBufferBindingSize, d.limits.maxBufferSize);
     const stateBytes = 4 * streams * L * 3 * H;
     if (stateBytes > limit || 4 * streams * V > limit || streams > MAX_WORKGROUPS)

@@ -72,8 +72,8 @@ export interface CellKernels {
    * workgroup memory fits, else generate_cells (one workgroup per stream) */
   generate_cells: KernelOf<CellsFamily, 'generate_cells'>;
   generateStreams: 1 | 4;
-  /** generate_cells1 (one stream, units in the vec4 lanes; H % 4 == 0), compiled on first use */
-  generate_one?: () => Promise<KernelOf<CellsFamily, 'generate_cells'>>;
+  /** generate_cells1 (one stream, units in the vec4 lanes) where H % 4 == 0 */
+  generate_one?: KernelOf<CellsFamily, 'generate_cells'>;
   matmul: KernelOf<typeof matmul, 'matmul'>;
   matmul8: KernelOf<typeof matmul, 'matmul8'>;
   softmax_xent: KernelOf<typeof output, 'softmax_xent'>;
@@ -148,6 +148,7 @@ export async function compileCellKernels(ctx: GpuContext, shape: StepShape, lay:
     : sweeps === 'streams1' ? [makeKernel(ctx, f, 'forward_sweep1', { HMAX, WQ: HMAX / 8 }), makeKernel(ctx, f, 'backward_sweep1', { HMAX, WQ: HMAX / 8 })]
     : [makeKernel(ctx, f, 'forward_sweepN', { ...sets, WGF: HMAX / UF }), makeKernel(ctx, f, 'backward_sweepN', { ...sets, WGB: HMAX / 8 })];
   const gen4 = 32 * HMAX <= ctx.device.limits.maxComputeWorkgroupStorageSize;
+  const generate_one = shape.H % 4 === 0 ? await makeKernel(ctx, f, 'generate_cells1', { HMAX, WQ: HMAX / 8 }) : undefined;
   const [forward_sweep, backward_sweep, transpose_hh, drop_forward, drop_backward, generate_cells, mm4, mm8, softmax_xent, dW_xh, update, grad_norm, loss_mean] = await Promise.all([
     forward,
     backward,
@@ -164,7 +165,7 @@ export async function compileCellKernels(ctx: GpuContext, shape: StepShape, lay:
     makeKernel(ctx, loss, 'loss_mean', { N: shape.T * shape.B }),
   ]);
   return { sweeps, sweepsReason: reason, forward_sweep, backward_sweep, transpose_hh, drop_forward, drop_backward, generate_cells, generateStreams: gen4 ? 4 : 1,
-    generate_one: shape.H % 4 === 0 ? () => makeKernel(ctx, f, 'generate_cells1', { HMAX, WQ: HMAX / 8 }) : undefined, matmul: mm4, matmul8: mm8, softmax_xent, dW_xh, update, grad_norm, loss_mean };
+    generate_one, matmul: mm4, matmul8: mm8, softmax_xent, dW_xh, update, grad_norm, loss_mean };
 }
 
 /** `Drop` of shaders/cells.wgsl for one step (no dropout: every mask 1). */
