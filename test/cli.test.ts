@@ -6,6 +6,7 @@ import { describe, expect, test } from 'vitest';
 import { CHECKPOINT_FORMAT, loadCheckpoint, saveCheckpoint } from '../src/checkpoint.js';
 import { encodeSafetensors } from '../src/safetensors.js';
 import { CHILD_ENV, DawnLineFilter } from '../src/cli/dawnLines.js';
+import { thinHistory } from '../src/history.js';
 import { CpuEngine } from '../src/cpu/engine.js';
 import { initParams } from '../src/init.js';
 import { PARAM_NAMES, paramShape } from '../src/model.js';
@@ -48,6 +49,32 @@ describe('char-rnn train / sample', () => {
     expect(r.out.trim()).toBe('hello');
     expect(r.err).toMatch(/step 1000\/1000/);
     expect(r.err).toMatch(/saved .*hello\.safetensors \(step 1000\)/);
+  });
+
+  test('a checkpoint carries the loss curve; a resumed run extends it, thinned to at most 2000 points', () => {
+    const path = join(dir, 'curve.safetensors');
+    const story = join(dir, 'curve.txt');
+    writeFileSync(story, 'the cat sat on the mat. the rat sat on the hat. '.repeat(20));
+    const common = ['--text', story, '--hidden', '8', '--batch', '2', '--seq-len', '8', '--device', 'cpu', '--sample-length', '0', '--log-every', '10', '--eval-every', '20', '--save', path];
+    expect(run('train', ...common, '--steps', '30').code).toBe(0);
+    const first = loadCheckpoint(readFileSync(path)).history!;
+    expect(first.map((p) => p.step)).toEqual([10, 20, 30]);
+    expect(first.map((p) => p.val !== undefined)).toEqual([false, true, true]); // 30: the end of the run
+    expect(first.every((p) => p.loss > 0 && p.loss < Math.log(11))).toBe(true);
+    expect(run('train', ...common, '--resume', path, '--steps', '50').code).toBe(0);
+    const second = loadCheckpoint(readFileSync(path)).history!;
+    expect(second.slice(0, 3)).toEqual(first);
+    expect(second.map((p) => p.step)).toEqual([10, 20, 30, 40, 50]);
+    // --init takes the weights only: the curve is the new run's own
+    const fresh = join(dir, 'curve-init.safetensors');
+    expect(run('train', ...common.slice(0, -1), fresh, '--init', path, '--steps', '10').code).toBe(0);
+    expect(loadCheckpoint(readFileSync(fresh)).history).toHaveLength(1);
+    // a long run keeps every validated point, the last one, and an even spread of the rest
+    const points = Array.from({ length: 4999 }, (_, i) => (i % 1000 === 999 ? { step: i + 1, loss: 1, val: 2 } : { step: i + 1, loss: 1 }));
+    const thin = thinHistory(points);
+    expect(thin.length).toBeLessThanOrEqual(2000 + 5);
+    expect(thin.at(-1)!.step).toBe(4999);
+    expect(thin.filter((p) => p.val !== undefined).map((p) => p.step)).toEqual([1000, 2000, 3000, 4000]);
   });
 
   test('sample from the checkpoint: same text on GPU, CPU and the library', async () => {

@@ -16,6 +16,7 @@ import { type LogEntry, Trainer } from '../train.js';
 import { Vocab } from '../vocab.js';
 import { checkOutputPath, writeFileAtomic } from '../node/files.js';
 import { stopIfOrphaned } from './dawnLines.js';
+import { lossPoints, thinHistory } from '../history.js';
 import { configFrom, type Corpus, err, gpuContextFor, loadCheckpointPath, out, readCorpus } from './common.js';
 
 // `char-rnn train`: every option and output path checked before the first step, a resumed
@@ -150,7 +151,9 @@ export async function train(o: TrainOpts): Promise<void> {
     for (const k of Object.keys(state.engine.params) as (keyof Params)[])
       if (!state.engine.params[k].every(Number.isFinite))
         throw new DivergedError(`The weights hold NaN or Inf after step ${trainer.step}: not saved.${kept(o.save)} Lower --lr or clip.`);
-    saveTo(o.save, runCheckpoint([...vocab.chars], cfg, state, o.device, record));
+    // the loss curve: the resumed run's, then this run's logged steps
+    const history = thinHistory([...(o.resume ? (ckpt?.history ?? []) : []), ...lossPoints(trainer.history)]);
+    saveTo(o.save, { ...runCheckpoint([...vocab.chars], cfg, state, o.device, record), history });
   };
   const stop = await runSteps(o, trainer, total, save, async (step) => {
     const [s] = await sampleText(engine, vocab, { prime, length: o.sampleLength || 200, temperature: o.temperature, seed: cfg.seed + step });
