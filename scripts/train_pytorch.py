@@ -284,7 +284,8 @@ def load_run(path, dtype):
     v = {n: get("v" + n, s) for n, _, _, s in table}
     state = [get("hprev", (L, run["B"], H))] + ([get("cprev", (L, run["B"], H))] if cell == "lstm" else [])
     text = json.loads(meta["text"]) if "text" in meta else None
-    return dict(vocab=vocab, H=H, cell=cell, L=L, cfg=cfg, run=run, text=text, table=table, params=params, m=m, v=v, state=state)
+    history = json.loads(meta["history"]) if "history" in meta else []  # the loss curve, [step, loss(, val)] rows
+    return dict(vocab=vocab, H=H, cell=cell, L=L, cfg=cfg, run=run, text=text, table=table, params=params, m=m, v=v, state=state, history=history)
 
 
 def read_text(args, r):
@@ -432,8 +433,14 @@ def save_run(path, r, model, opt, named, state, step, cursor, t, record, dtype):
         meta.update(cell=cell, layers=str(L), dropout=str(cfg["dropout"]))
     new_run = {**run, "step": step, "chunk": cursor.chunk, "epoch": cursor.epoch, "t": t, "rng": {"seed": cfg["seed"], "counter": step}}
     compact = lambda x: json.dumps(x, ensure_ascii=False, separators=(",", ":"))
-    meta.update(config=compact(cfg), run=compact(new_run), text=compact(record))
+    meta.update(config=compact(cfg), run=compact(new_run), text=compact(record), history=compact(thin_history(r["history"])))
     write_safetensors(path, tensors, meta)
+
+
+def thin_history(rows, most=2000):
+    """As src/history.ts thinHistory: about `most` rows evenly spaced, the last and every validated one kept."""
+    every = -(-len(rows) // most) if len(rows) > most else 1
+    return [p for i, p in enumerate(rows) if i % every == 0 or i == len(rows) - 1 or len(p) > 2]
 
 
 def build(r, dtype, device):
@@ -513,6 +520,7 @@ def train(args, r, ids, record, plan, world, rank, device, dtype, say):
                 if not math.isfinite(vl) or vl > limit:
                     raise Diverged(f"Training diverged at step {step}: the validation loss is {vl:.2f} nats/char. Nothing was written.")
                 last.update(val_loss=vl, val_bpc=vl / math.log(2), val_perplexity=math.exp(vl))
+            r["history"].append([step, loss] if last["val_loss"] is None else [step, loss, last["val_loss"]])
             report(last, total, args.log_file if rank == 0 else None, say if rank == 0 and lines.shown(step, total, check_val) else None)
     if not all(torch.isfinite(p).all() for p in model.parameters()):
         raise Diverged(f"The weights hold NaN or Inf after step {step}: nothing was written. Lower the learning rate or clip.")

@@ -75,6 +75,12 @@ function expectSameRun(r: ReturnType<typeof bothWays>, steps: number) {
   expect(run(a.metadata)).toEqual(run(b.metadata));
   expect(JSON.parse(a.metadata.text)).toEqual(JSON.parse(b.metadata.text));
   expect(JSON.parse(a.metadata.config)).toEqual(JSON.parse(b.metadata.config));
+  // the loss curve: the start's, then every logged step, validation losses where measured
+  const curve = (m: Record<string, string>): number[][] => JSON.parse(m.history);
+  const [pc, oc] = [curve(a.metadata), curve(b.metadata)];
+  expect(pc.map((p) => [p[0], p.length])).toEqual(oc.map((p) => [p[0], p.length]));
+  expect(oc.at(-1)![0]).toBe(JSON.parse(b.metadata.run).step);
+  expectClose(pc.flatMap((p) => p.slice(1)), oc.flatMap((p) => p.slice(1)), { ...TOL, name: 'history' });
 }
 
 describe('scripts/train_pytorch.py', () => {
