@@ -33,7 +33,6 @@ import argparse
 import json
 import math
 import os
-import struct
 import sys
 import time
 
@@ -41,126 +40,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-FORMATS = {"char-rnn-webgpu/1", "char-rnn-webgpu/2"}
-GATES = {"rnn": 1, "lstm": 4, "gru": 3}
-OPTIMIZERS = ("sgd", "adagrad", "rmsprop", "adam", "adamw")
-
-
-class InputError(Exception):
-    """Bad input, found before any work: printed without a traceback, exit code 2. Every
-    process finds the same ones and the first prints them, but for those of its own (`own`)."""
-
-    def __init__(self, message, own=False):
-        super().__init__(message)
-        self.own = own
-
-
-# ---- safetensors: u64 little-endian N | N bytes of JSON header | raw little-endian data ---------
-
-def read_safetensors(path):
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
-        raise InputError(f"Checkpoint {path} cannot be read ({e.strerror}). Check the path.")
-    n = struct.unpack_from("<Q", raw)[0] if len(raw) >= 8 else -1
-    try:
-        header = json.loads(raw[8:8 + n].decode("utf-8")) if 0 <= n <= len(raw) - 8 else None
-    except ValueError:
-        header = None
-    if not isinstance(header, dict):
-        raise InputError(f"{path} is not a safetensors file, or it is damaged. Give a checkpoint written by char-rnn train --save.")
-    meta = header.pop("__metadata__", {})
-    tensors, base = {}, 8 + n
-    for name, t in header.items():
-        dtype = {"F32": torch.float32, "F64": torch.float64}.get(t.get("dtype"))
-        if dtype is None:
-            raise InputError(f"{path}: tensor {name} is {t.get('dtype')}; char-rnn checkpoints hold F32 and F64 only.")
-        b, e = t["data_offsets"]
-        data = torch.frombuffer(bytearray(raw[base + b:base + e]), dtype=dtype) if e > b else torch.zeros(0, dtype=dtype)
-        tensors[name] = data.reshape(t["shape"])
-    return tensors, meta
-
-
-def write_safetensors(path, tensors, meta):
-    """Atomically: a temporary file beside `path`, flushed, then renamed over it."""
-    header, blobs, at = {"__metadata__": meta}, [], 0
-    for name, t in tensors:
-        data = t.detach().cpu().contiguous().numpy().tobytes()
-        header[name] = {"dtype": "F64" if t.dtype == torch.float64 else "F32", "shape": list(t.shape), "data_offsets": [at, at + len(data)]}
-        blobs.append(data)
-        at += len(data)
-    js = json.dumps(header, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    js += b" " * (-len(js) % 8)
-    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(js)) + js + b"".join(blobs))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-# ---- the model and its tensors under both names ------------------------------------------------
-
-def param_table(cell, L, H, V):
-    """(name, role, layer, shape) in storage order, as src/model.ts paramTable."""
-    G, tutorial = GATES[cell], cell == "rnn" and L == 1
-    name = lambda role, l: role if l < 0 or tutorial else f"{role}.{l}"
-    t = []
-    for l in range(L):
-        t += [(name("W_xh", l), "W_xh", l, (G * H, H if l else V)), (name("W_hh", l), "W_hh", l, (G * H, H)), (name("b_h", l), "b_h", l, (G * H,))]
-        if cell == "gru":
-            t.append((name("b_hn", l), "b_hn", l, (H,)))
-    return t + [("W_hy", "W_hy", -1, (V, H)), ("b_y", "b_y", -1, (V,))]
-
-
-class CharRNN(torch.nn.Module):
-    def __init__(self, cell, V, H, L, dropout):
-        super().__init__()
-        make = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
-        self.rnn = make(V, H, L, batch_first=True, dropout=dropout if L > 1 else 0.0)
-        self.out = torch.nn.Linear(H, V)
-        self.V, self.p = V, dropout
-
-    def forward(self, x, state):
-        """x (B, T) indices; state as nn.RNN takes it. Returns logits (B, T, V) and the new state."""
-        y, state = self.rnn(F.one_hot(x, self.V).to(self.out.weight.dtype), state)
-        return self.out(F.dropout(y, self.p, self.training)), state
-
-
-def to_torch(ours, cell, table, H):
-    """Our tensors (parameters, or an optimizer state laid out like them) by PyTorch's keys."""
-    t = {}
-    for name, role, l, shape in table:
-        x = ours[name].reshape(shape)
-        if role == "W_xh": t[f"rnn.weight_ih_l{l}"] = x
-        if role == "W_hh": t[f"rnn.weight_hh_l{l}"] = x
-        if role == "b_h":
-            t[f"rnn.bias_ih_l{l}"] = x
-            t[f"rnn.bias_hh_l{l}"] = torch.zeros_like(x)
-        if role == "b_hn": t[f"rnn.bias_hh_l{l}"] = torch.cat([torch.zeros(2 * H, dtype=x.dtype), x])
-        if role == "W_hy": t["out.weight"] = x
-        if role == "b_y": t["out.bias"] = x
-    return t
-
-
-def to_ours(t, cell, table, H):
-    """The inverse: each pair of biases folds into ours (b_h = bias_ih + bias_hh; gru: b_hn apart)."""
-    ours = {}
-    for name, role, l, shape in table:
-        if role == "W_xh": ours[name] = t[f"rnn.weight_ih_l{l}"]
-        if role == "W_hh": ours[name] = t[f"rnn.weight_hh_l{l}"]
-        if role == "b_h":
-            ih, hh = t[f"rnn.bias_ih_l{l}"], t.get(f"rnn.bias_hh_l{l}")
-            hh = torch.zeros_like(ih) if hh is None else hh
-            ours[name] = torch.cat([ih[:2 * H] + hh[:2 * H], ih[2 * H:]]) if cell == "gru" else ih + hh
-        if role == "b_hn": ours[name] = t[f"rnn.bias_hh_l{l}"][2 * H:]
-        if role == "W_hy": ours[name] = t["out.weight"]
-        if role == "b_y": ours[name] = t["out.bias"]
-    return {k: v.detach().clone() for k, v in ours.items()}
-
-
-# ---- optimizers -----------------------------------------------------------------------------------
+from charrnn_checkpoint import CharRNN, InputError, load_run, save_run, text_hash, to_torch
 
 class OurAdagrad(torch.optim.Optimizer):
     """min-char-rnn's Adagrad, as src/cpu/engine.ts: m += g*g; w -= lr*g/sqrt(m + eps)."""
@@ -244,49 +124,6 @@ def lr_at(step, c):
 
 
 # ---- the run: checkpoint, text, data plan ---------------------------------------------------------
-
-def text_hash(text):
-    """src/text.ts scanUtf8's hash: two 32-bit FNV-1a-style lanes over the code points."""
-    h1, h2, M = 0x811C9DC5, 0x6C62272E, 0xFFFFFFFF
-    for ch in text:
-        cp = ord(ch)
-        h1 = ((h1 ^ cp) * 0x01000193) & M
-        h2 = (((h2 ^ cp) * 0x01000197) & M) ^ (h2 >> 15)
-    return f"{h1:08x}{h2:08x}"
-
-
-def load_run(path, dtype):
-    tensors, meta = read_safetensors(path)
-    if meta.get("format") == "char-rnn-webgpu/pytorch":
-        raise InputError(f"{path} is a PyTorch export: weights only, no training run to continue. Make one with "
-                         f"char-rnn train --init {path} --text FILE --steps 0 --save RUN.safetensors, then continue RUN.safetensors.")
-    if meta.get("format") not in FORMATS:
-        raise InputError(f"{path} is not a char-rnn-webgpu checkpoint (format {meta.get('format')!r}, expected one of {sorted(FORMATS)}).")
-    if "run" not in meta or "config" not in meta:
-        raise InputError(f"{path} holds weights but no training run. Make one with char-rnn train --init {path} --text FILE --steps 0 --save RUN.safetensors.")
-    vocab, H = json.loads(meta["vocab"]), int(meta["hidden"])
-    cell, L = meta.get("cell", "rnn"), int(meta.get("layers", "1"))
-    cfg = {"initScale": 0.1, "cell": "rnn", "layers": 1, "dropout": 0, **json.loads(meta["config"])}
-    run = json.loads(meta["run"])
-    if cfg["optimizer"] not in OPTIMIZERS:
-        raise InputError(f"{path}: optimizer {cfg['optimizer']!r} is not one of {', '.join(OPTIMIZERS)}.")
-    table = param_table(cell, L, H, len(vocab))
-
-    def get(name, shape=None):
-        t = tensors.get("f64." + name) if dtype == torch.float64 else None
-        t = tensors.get(name) if t is None else t
-        if t is None:
-            raise InputError(f"{path}: tensor {name} of the training run is missing; the file is damaged.")
-        return t.to(dtype).reshape(shape if shape else (-1,))
-
-    params = {n: get(n, s) for n, _, _, s in table}
-    m = {n: get("m" + n, s) for n, _, _, s in table}
-    v = {n: get("v" + n, s) for n, _, _, s in table}
-    state = [get("hprev", (L, run["B"], H))] + ([get("cprev", (L, run["B"], H))] if cell == "lstm" else [])
-    text = json.loads(meta["text"]) if "text" in meta else None
-    history = json.loads(meta["history"]) if "history" in meta else []  # the loss curve, [step, loss(, val)] rows
-    return dict(vocab=vocab, H=H, cell=cell, L=L, cfg=cfg, run=run, text=text, table=table, params=params, m=m, v=v, state=state, history=history)
-
 
 def read_text(args, r):
     """The run's text (as given with --text, else the one its checkpoint records), checked
@@ -410,39 +247,6 @@ def gather_state(state, B, world):
     return out
 
 
-def save_run(path, r, model, opt, named, state, step, cursor, t, record, dtype):
-    """A checkpoint of ours (src/checkpoint.ts, src/state.ts): weights, optimizer state, the
-    carried state, step, data cursor, vocabulary, configuration and text record."""
-    cfg, run, H, L, cell, vocab, table = r["cfg"], r["run"], r["H"], r["L"], r["cell"], r["vocab"], r["table"]
-    tutorial = cell == "rnn" and L == 1
-    params = to_ours(model.state_dict(), cell, table, H)
-    m, v = (to_ours(s, cell, table, H) for s in optimizer_state(opt, cfg, named))
-    f32 = lambda x: x.detach().cpu().to(torch.float32)
-    tensors = [(n, f32(params[n]).reshape(s)) for n, _, _, s in table]
-    for n, _, _, _ in table:
-        tensors += [("m" + n, f32(m[n]).reshape(-1)), ("v" + n, f32(v[n]).reshape(-1))]
-    shape = (run["B"], H) if tutorial else (L, run["B"], H)
-    tensors += [(k, f32(s).reshape(shape)) for k, s in zip(("hprev", "cprev"), state)]
-    if dtype == torch.float64:  # the CPU engine resumes from these exactly
-        for n, _, _, _ in table:
-            tensors += [("f64." + k + n, x[n].cpu().reshape(-1)) for k, x in (("", params), ("m", m), ("v", v))]
-        tensors += [("f64." + k, s.reshape(-1)) for k, s in zip(("hprev", "cprev"), state)]
-    meta = {"format": "char-rnn-webgpu/1" if tutorial else "char-rnn-webgpu/2", "vocab": json.dumps(vocab, ensure_ascii=False, separators=(",", ":")),
-            "hidden": str(H), "vocab_size": str(len(vocab)), "step": str(step)}
-    if not tutorial:
-        meta.update(cell=cell, layers=str(L), dropout=str(cfg["dropout"]))
-    new_run = {**run, "step": step, "chunk": cursor.chunk, "epoch": cursor.epoch, "t": t, "rng": {"seed": cfg["seed"], "counter": step}}
-    compact = lambda x: json.dumps(x, ensure_ascii=False, separators=(",", ":"))
-    meta.update(config=compact(cfg), run=compact(new_run), text=compact(record), history=compact(thin_history(r["history"])))
-    write_safetensors(path, tensors, meta)
-
-
-def thin_history(rows, most=2000):
-    """As src/history.ts thinHistory: about `most` rows evenly spaced, the last and every validated one kept."""
-    every = -(-len(rows) // most) if len(rows) > most else 1
-    return [p for i, p in enumerate(rows) if i % every == 0 or i == len(rows) - 1 or len(p) > 2]
-
-
 def build(r, dtype, device):
     """The model from the run's weights, its trainable tensors, and the optimizer with its state."""
     cell, H, L, V, cfg = r["cell"], r["H"], r["L"], len(r["vocab"]), r["cfg"]
@@ -526,7 +330,7 @@ def train(args, r, ids, record, plan, world, rank, device, dtype, say):
         raise Diverged(f"The weights hold NaN or Inf after step {step}: nothing was written. Lower the learning rate or clip.")
     full = gather_state(state, B, world)
     if rank == 0:
-        save_run(args.save, r, model, opt, named, full, step, cursor, t, record, dtype)
+        save_run(args.save, r, model.state_dict(), optimizer_state(opt, r["cfg"], named), full, step, cursor, t, record, dtype)
     return step - first, time.time() - t0, last
 
 
