@@ -18,6 +18,7 @@ export { planBatches, BatchCursor } from './data.js';
 export { Trainer, type LogEntry } from './train.js';
 export { sampleText, type SampleOptions } from './sample.js';
 export { saveCheckpoint, loadCheckpoint, type Checkpoint } from './checkpoint.js';
+export { lossPoints, thinHistory, SAVED_POINTS, type LossPoint } from './history.js';
 export { toPytorch, fromPytorch, loadModelFile } from './pytorch.js';
 export { runCheck, type CheckReport } from './check.js';
 export { compare, GPU_TOLERANCE, type Comparison } from './compare.js';
