@@ -16,6 +16,9 @@ import { renderDevice, renderPreview, renderProgress, renderSummary } from './vi
 export const LOG_EVERY = 10;
 /** Milliseconds between refreshes of the preview and "Look inside" while training. */
 const REFRESH_MS = 700;
+/** The panels drawn from the weights besides the preview: large DOM (KaTeX, the heatmap), whose
+ * redraw lays out the whole page, so while training they are redrawn only when on screen. */
+const INSPECT_PANELS = ['inspect-panel', 'how-panel'];
 
 export interface PageState {
   text: string;
@@ -42,6 +45,10 @@ export class App {
   private lastRefresh = 0;
   private refreshing = false;
   private refreshAgain = false;
+  /** Which of INSPECT_PANELS intersect the viewport. */
+  private readonly onScreen = new Set<string>();
+  /** "Look inside" skipped a refresh while off screen: it is redrawn when it comes into view. */
+  private inspectStale = false;
 
   constructor(
     readonly session: Session,
@@ -54,6 +61,14 @@ export class App {
       this.chart.show(session.history);
       if (!p.running || performance.now() - this.lastRefresh > REFRESH_MS) void this.refresh();
     };
+    const seen = new IntersectionObserver((entries) => {
+      for (const e of entries) {
+        if (e.isIntersecting) this.onScreen.add(e.target.id);
+        else this.onScreen.delete(e.target.id);
+      }
+      if (this.inspectStale && this.onScreen.size > 0) void this.refresh();
+    });
+    for (const id of INSPECT_PANELS) seen.observe(byId(id));
   }
 
   readForm(): controls.Controls {
@@ -109,7 +124,9 @@ export class App {
       do {
         this.refreshAgain = false;
         this.lastRefresh = performance.now();
-        await Promise.all([this.refreshPreview(), this.refreshInspect()]);
+        const inspect = !this.session.isRunning || this.onScreen.size > 0;
+        this.inspectStale = !inspect;
+        await Promise.all([this.refreshPreview(), inspect ? this.refreshInspect() : undefined]);
       } while (this.refreshAgain);
     } finally {
       this.refreshing = false;

@@ -484,10 +484,12 @@ describe('the page, second edition (issue: bugs and features)', () => {
     const sorted = [...gaps].sort((a, b) => a - b);
     const p99 = sorted[Math.floor(0.99 * (sorted.length - 1))];
     const longest = sorted[sorted.length - 1];
-    const line = `frames while training the story until Pause (GPU engine, headless Chromium): ${gaps.length} frames in 30 s, longest gap ${longest.toFixed(0)} ms, 99th percentile ${p99.toFixed(0)} ms, median ${sorted[sorted.length >> 1].toFixed(0)} ms`;
+    const speed = await page.getByTestId('speed').textContent();
+    const line = `frames while training the story until Pause (GPU engine, headless Chromium): ${gaps.length} frames in 30 s, longest gap ${longest.toFixed(0)} ms, 99th percentile ${p99.toFixed(0)} ms, median ${sorted[sorted.length >> 1].toFixed(0)} ms; training at ${speed} chars/s`;
     console.log(`browser: ${line}`);
     writeFileSync(join(OUT, 'browser-frames.txt'), `${line}\n`);
     expect(longest, 'a frame gap beyond any reason').toBeLessThan(5000);
+    expect(p99, 'the 99th percentile of the gaps between frames (the page issue: under 50 ms on SwiftShader)').toBeLessThan(50);
     await expect.poll(() => page.getByTestId('val-loss').textContent(), { timeout: 30_000 }).toMatch(/^\d\.\d{4}$/);
     expect(await page.getByTestId('chart-legend').textContent()).toMatch(/ · validation \d\.\d{4}/);
 
