@@ -1,13 +1,10 @@
-import type { Checkpoint } from '../src/index.js';
+import { type LossPoint, SAVED_POINTS, thinHistory } from '../src/index.js';
 
 // The loss curve of the page's model: training loss at every logged step, the validation loss
 // at the steps where it was measured (null elsewhere, so the arrays stay aligned for the chart).
 // It travels inside checkpoints (the `history` metadata) and is redrawn when one is loaded.
 
-export type LossPoint = NonNullable<Checkpoint['history']>[number];
-
-/** At most this many points go into a checkpoint: a long run is thinned evenly. */
-export const SAVED_POINTS = 2000;
+export { type LossPoint, SAVED_POINTS };
 
 export class LossHistory {
   readonly step: number[] = [];
@@ -51,17 +48,13 @@ export class LossHistory {
     }
   }
 
-  /** Every point (for an undo), or at most `max`, evenly spaced, always keeping the last one and
-   * every point with a validation loss. */
+  /** Every point (for an undo), or at most about `max` (thinHistory: evenly spaced, the last
+   * one and every point with a validation loss kept). */
   points(max = Infinity): LossPoint[] {
-    const n = this.length;
-    const every = n > max ? Math.ceil(n / max) : 1;
-    const out: LossPoint[] = [];
-    for (let i = 0; i < n; i++) {
+    const all = this.step.map((step, i) => {
       const val = this.val[i];
-      if (i % every !== 0 && i !== n - 1 && val === null) continue;
-      out.push(val === null ? { step: this.step[i], loss: this.loss[i] } : { step: this.step[i], loss: this.loss[i], val });
-    }
-    return out;
+      return val === null ? { step, loss: this.loss[i] } : { step, loss: this.loss[i], val };
+    });
+    return thinHistory(all, max);
   }
 }
