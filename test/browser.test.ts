@@ -209,6 +209,8 @@ describe('the page with WebGPU (SwiftShader)', () => {
     await page.getByLabel('Open a checkpoint').setInputFiles(cliCheckpoint);
     await expect.poll(() => page.getByTestId('checkpoint-message').textContent()).toMatch(/^Loaded cli-hello\.safetensors: step 1000/);
     expect(await page.getByTestId('step').textContent()).toBe('1,000');
+    // the CLI's checkpoint carries its loss curve: the page shows its last loss, not "–"
+    expect(Number((await page.getByTestId('loss').textContent())!)).toBeLessThan(0.1);
     expect(await generate(page, { prime: 'h', length: 4, greedy: true })).toBe(cliGreedy);
     expect(await generate(page, SEEDED)).toBe(cliSeeded);
     expect(errors).toEqual([]);
