@@ -8,7 +8,7 @@
 // the weights transposed (WT, made by transpose_hh before the dispatch), so that neighbouring
 // invocations read neighbouring addresses.
 
-@group(0) @binding(2) var<storage, read> gl: array<u32>;            // [L, off_W_hy, off_b_y, 0], then per layer [off_W_xh, off_W_hh, off_b_h, off_b_hn, offT_hh, offT_xh]
+@group(0) @binding(2) var<storage, read> gl: array<u32>;            // [L, off_W_hy, off_b_y, offWT_hy], then per layer [off_W_xh, off_W_hh, off_b_h, off_b_hn, offT_hh, offT_xh]
 @group(0) @binding(3) var<storage, read_write> gstate: array<f32>;  // (streams, L, 3, H): h, new h, c
 @group(0) @binding(7) var<storage, read> WT: array<f32>;            // per layer W_hh.l^T (H, G*H) at offT_hh, W_xh.l^T (l > 0) at offT_xh
 
@@ -278,10 +278,13 @@ fn generate_cells1(@builtin(local_invocation_index) li: u32) {
       if (li == 0u) { gx1 = prime[n + 1u]; }
       continue;
     }
+    let hy = gl[3] / 4u;                    // W_hy's copy in WT: row v at hy + v*H/4, as vec4
     for (var v = li; v < V; v += WQ) {
-      var y = params[gl[2] + v];
-      for (var i = 0u; i < H; i++) { y += params[gl[1] + v * H + i] * ghi1[i]; }
-      logits[v] = y;
+      var y = vec4f(0.0);
+      for (var i = 0u; i < H4; i++) {
+        y += WT4[hy + v * H4 + i] * vec4f(ghi1[4u * i], ghi1[4u * i + 1u], ghi1[4u * i + 2u], ghi1[4u * i + 3u]);
+      }
+      logits[v] = params[gl[2] + v] + (y.x + y.y) + (y.z + y.w);
     }
     storageBarrier();
     workgroupBarrier();

@@ -8,7 +8,7 @@ import { Gen, Launch, Layer } from './families.js';
 import { WG } from './plan.js';
 import { MAX_WORKGROUPS, STEP_SLOT, pack } from './kernel.js';
 import { maxGenerateLength, mib } from './limits.js';
-import { type Op, type Recorder, op } from './ops.js';
+import { type Op, type Recorder, copy, op } from './ops.js';
 
 // Generation for any cell and depth (generate_cells of shaders/cells_generate.wgsl): the
 // transposes of the live recurrent and inter-layer weights, then one dispatch for all streams
@@ -17,11 +17,12 @@ import { type Op, type Recorder, op } from './ops.js';
 
 export class CellSampler {
   private readonly gen: GPUBuffer;
-  /** [L, off_W_hy, off_b_y, 0], then per layer [off_W_xh, off_W_hh, off_b_h, off_b_hn, offT_hh, offT_xh] */
+  /** [L, off_W_hy, off_b_y, offWT_hy], then per layer [off_W_xh, off_W_hh, off_b_h, off_b_hn, offT_hh, offT_xh] */
   private readonly gl: GPUBuffer;
   /** the family's group(1) uniform: the sizes transpose_hh reads */
   private readonly launch: GPUBuffer;
-  /** W_hh.l^T and (l > 0) W_xh.l^T, (H, G*H) each, in slots of a multiple of 64 elements */
+  /** W_hh.l^T and (l > 0) W_xh.l^T, (H, G*H) each, then a copy of W_hy (V, H), in slots of a
+   * multiple of 64 elements */
   private readonly WT: GPUBuffer;
   private readonly transposes: Op[];
   private made?: { buffers: GPUBuffer[]; streams: number; op: Op };
@@ -54,6 +55,8 @@ export class CellSampler {
     const GH = CELLS[m.cell].gates * shape.H;
     const slot = Math.ceil((GH * shape.H) / 64) * 64;
     const sources: { src: number; at: number }[] = [];
+    // then W_hy as it is (V, H), for the logits of generate_cells1 (vec4 rows)
+    const hySlot = Math.ceil((shape.V * shape.H) / 64) * 64;
     const offsets = [m.layers, at('W_hy', -1), at('b_y', -1), 0];
     for (let l = 0; l < m.layers; l++) {
       const hh = { src: at('W_hh', l), at: sources.length * slot };
@@ -62,9 +65,11 @@ export class CellSampler {
       if (xh) sources.push(xh);
       offsets.push(at('W_xh', l), at('W_hh', l), at('b_h', l), at('b_hn', l), hh.at, xh?.at ?? 0);
     }
+    const hyAt = sources.length * slot;
+    offsets[3] = hyAt;
     this.gl = mem.alloc('engine.gen.layers', 4 * offsets.length, storageUsage());
     q.writeBuffer(this.gl, 0, Uint32Array.from(offsets));
-    this.WT = mem.alloc('engine.gen.WT', 4 * sources.length * slot, storageUsage());
+    this.WT = mem.alloc('engine.gen.WT', 4 * (hyAt + hySlot), storageUsage());
     // transpose_hh reads its source at cell.off_W_hh and writes (H, G*H) from its binding's start
     this.transposes = sources.map(({ src, at: dst }, i) =>
       op(ctx, 'transpose_gen', transpose, {
@@ -73,6 +78,7 @@ export class CellSampler {
         W_hhT_out: { buffer: this.WT, offset: 4 * dst, size: 4 * GH * shape.H },
       }, Math.ceil((GH * shape.H) / WG), this.launch),
     );
+    this.transposes.push(copy(buf.params, 4 * at('W_hy', -1), this.WT, 4 * hyAt, 4 * shape.V * shape.H));
   }
 
   /** Records and submits generation; `read` reads the output back (after the submit). */

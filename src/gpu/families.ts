@@ -189,12 +189,12 @@ export function cells(cell: CellName) {
       generate: {
         gen: Gen,
         params: 'read',
-        gl: 'read', // u32 [L, off_W_hy, off_b_y, 0], then per layer [off_W_xh, off_W_hh, off_b_h, off_b_hn, offT_hh, offT_xh]
+        gl: 'read', // u32 [L, off_W_hy, off_b_y, offWT_hy], then per layer [off_W_xh, off_W_hh, off_b_h, off_b_hn, offT_hh, offT_xh]
         gstate: 'storage', // (streams, L, 3, H) scratch
         prime: 'read', // u32 (prime_len)
         out: 'storage', // u32 (streams, length)
         logits: 'storage', // (streams, V)
-        WT: 'read', // W_hh.l and (l > 0) W_xh.l transposed, (H, G*H) each, at offsets of gl
+        WT: 'read', // W_hh.l and (l > 0) W_xh.l transposed, (H, G*H) each, and W_hy, at offsets of gl
       },
     },
     entries: {
