@@ -21,10 +21,12 @@ export class CellSampler {
   private readonly gl: GPUBuffer;
   /** the family's group(1) uniform: the sizes transpose_hh reads */
   private readonly launch: GPUBuffer;
-  /** W_hh.l^T and (l > 0) W_xh.l^T, (H, G*H) each, then a copy of W_hy (V, H), in slots of a
-   * multiple of 64 elements */
+  /** W_hh.l^T and (l > 0) W_xh.l^T, (H, G*H) each, then (where generate_cells1 exists) a copy
+   * of W_hy (V, H), in slots of a multiple of 64 elements */
   private readonly WT: GPUBuffer;
   private readonly transposes: Op[];
+  /** W_hy into its slot of WT (generate_cells1 only) */
+  private readonly hyCopy?: Op;
   private made?: { buffers: GPUBuffer[]; streams: number; op: Op };
 
   constructor(
@@ -33,8 +35,7 @@ export class CellSampler {
     private readonly buf: Buffers,
     private readonly shape: StepShape,
     lay: Layout,
-    private readonly kernels: Pick<CellKernels, 'generate_cells' | 'generateStreams' | 'generate_one'>,
-    transpose: CellKernels['transpose_hh'],
+    private readonly kernels: Pick<CellKernels, 'generate_cells' | 'generateStreams' | 'generate_one' | 'transpose_hh'>,
     private readonly recorder: Recorder,
   ) {
     const q = ctx.device.queue;
@@ -55,8 +56,8 @@ export class CellSampler {
     const GH = CELLS[m.cell].gates * shape.H;
     const slot = Math.ceil((GH * shape.H) / 64) * 64;
     const sources: { src: number; at: number }[] = [];
-    // then W_hy as it is (V, H), for the logits of generate_cells1 (vec4 rows)
-    const hySlot = Math.ceil((shape.V * shape.H) / 64) * 64;
+    // then, for generate_cells1's logits (vec4 rows), W_hy as it is (V, H)
+    const hySlot = kernels.generate_one ? Math.ceil((shape.V * shape.H) / 64) * 64 : 0;
     const offsets = [m.layers, at('W_hy', -1), at('b_y', -1), 0];
     for (let l = 0; l < m.layers; l++) {
       const hh = { src: at('W_hh', l), at: sources.length * slot };
@@ -72,13 +73,13 @@ export class CellSampler {
     this.WT = mem.alloc('engine.gen.WT', 4 * (hyAt + hySlot), storageUsage());
     // transpose_hh reads its source at cell.off_W_hh and writes (H, G*H) from its binding's start
     this.transposes = sources.map(({ src, at: dst }, i) =>
-      op(ctx, 'transpose_gen', transpose, {
+      op(ctx, 'transpose_gen', kernels.transpose_hh, {
         cell: uniform(`engine.gen.transpose${i}`, pack(Layer, { layer: 0, L: m.layers, off_W_xh: 0, off_W_hh: src, off_b_h: 0, off_b_hn: 0 })),
         params: buf.params,
         W_hhT_out: { buffer: this.WT, offset: 4 * dst, size: 4 * GH * shape.H },
       }, Math.ceil((GH * shape.H) / WG), this.launch),
     );
-    this.transposes.push(copy(buf.params, 4 * at('W_hy', -1), this.WT, 4 * hyAt, 4 * shape.V * shape.H));
+    if (kernels.generate_one) this.hyCopy = copy(buf.params, 4 * at('W_hy', -1), this.WT, 4 * hyAt, 4 * shape.V * shape.H);
   }
 
   /** Records and submits generation; `read` reads the output back (after the submit). */
@@ -117,7 +118,7 @@ export class CellSampler {
       dispatch = op(this.ctx, 'generate', one ?? this.kernels.generate_cells, { gen: this.gen, params: this.buf.params, gl: this.gl, gstate, prime, out, logits, WT: this.WT }, groups, this.launch);
     }
     this.made = { buffers, streams, op: dispatch };
-    const enc = this.recorder.encode(d.createCommandEncoder({ label: 'generate' }), [...this.transposes, dispatch]);
+    const enc = this.recorder.encode(d.createCommandEncoder({ label: 'generate' }), [...this.transposes, ...(one && this.hyCopy ? [this.hyCopy] : []), dispatch]);
     notAStep();
     d.queue.submit([enc.finish()]);
     const flat = new Uint32Array((await read(out, 4 * streams * o.length, 'generate.staging')).buffer);

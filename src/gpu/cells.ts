@@ -148,8 +148,8 @@ export async function compileCellKernels(ctx: GpuContext, shape: StepShape, lay:
     : sweeps === 'streams1' ? [makeKernel(ctx, f, 'forward_sweep1', { HMAX, WQ: HMAX / 8 }), makeKernel(ctx, f, 'backward_sweep1', { HMAX, WQ: HMAX / 8 })]
     : [makeKernel(ctx, f, 'forward_sweepN', { ...sets, WGF: HMAX / UF }), makeKernel(ctx, f, 'backward_sweepN', { ...sets, WGB: HMAX / 8 })];
   const gen4 = 32 * HMAX <= ctx.device.limits.maxComputeWorkgroupStorageSize;
-  const generate_one = shape.H % 4 === 0 ? await makeKernel(ctx, f, 'generate_cells1', { HMAX, WQ: HMAX / 8 }) : undefined;
-  const [forward_sweep, backward_sweep, transpose_hh, drop_forward, drop_backward, generate_cells, mm4, mm8, softmax_xent, dW_xh, update, grad_norm, loss_mean] = await Promise.all([
+  const [generate_one, forward_sweep, backward_sweep, transpose_hh, drop_forward, drop_backward, generate_cells, mm4, mm8, softmax_xent, dW_xh, update, grad_norm, loss_mean] = await Promise.all([
+    shape.H % 4 === 0 ? makeKernel(ctx, f, 'generate_cells1', { HMAX, WQ: HMAX / 8 }) : undefined,
     forward,
     backward,
     makeKernel(ctx, f, 'transpose_hh', wg),

@@ -123,7 +123,7 @@ export class GpuEngine implements Engine {
       this.ops = ops;
       this.drop = ops.drop;
       this.cellSweeps = kernels.cells.sweeps;
-      this.sampler = new CellSampler(ctx, this.mem, this.buf, this.shape, this.layout, kernels.cells, kernels.cells.transpose_hh, this.recorder);
+      this.sampler = new CellSampler(ctx, this.mem, this.buf, this.shape, this.layout, kernels.cells, this.recorder);
     }
     this.submitter = new Submitter(ctx, this.mem, this.buf, this.shape, this.ops.hyper, this.recorder, p.profile ? 1 : STEPS_PER_SUBMIT, this.profiler, this.drop);
     const { schedules } = this.ops;
