@@ -227,22 +227,40 @@ describe('layer kernels: generation and evaluation', () => {
     return out;
   }
 
-  test.each([['lstm', 2, 19], ['gru', 3, 19], ['rnn', 2, 19], ['rnn', 1, 19], ['lstm', 1, 70], ['gru', 2, 20], ['lstm', 2, 36]] as [CellName, number, number][])('%s, %i layer(s), H=%i: greedy and sampled characters as on the CPU', async (cell, layers, H) => {
+  test.each([['lstm', 2, 19], ['gru', 3, 19], ['rnn', 2, 19], ['rnn', 1, 19], ['lstm', 1, 70], ['gru', 2, 20], ['lstm', 2, 36], ['rnn', 2, 20]] as [CellName, number, number][])('%s, %i layer(s), H=%i: greedy and sampled characters as on the CPU', async (cell, layers, H) => {
     const s: Shape = { V: 13, H, B: 2, T: 4, cell, layers };
     const P = randomParams(s, 21, 0.6);
-    const e = await GpuEngine.create(gpu(), s, SGD, P, undefined, { layerKernels: true });
-    try {
-      const prime = Uint32Array.of(3, 1, 4);
-      // 1 stream (H % 4 == 0: units in the vec4 lanes); 6: two workgroups of four streams, the
-      // second with two repeated lanes
-      for (const [greedy, streams] of [[true, 1], [true, 6], [false, 6]] as const) {
-        const got = await e.generate({ prime, length: 40, streams, greedy, temperature: 0.8, seed: 42 });
-        const want = generateCpu(s, P, prime, 40, streams, greedy, 42);
-        for (let st = 0; st < streams; st++) expect(Array.from(got[st]), `${greedy ? 'greedy' : 'sampled'} stream ${st}`).toEqual(Array.from(want[st]));
+    const prime = Uint32Array.of(3, 1, 4);
+    // one stream: H % 4 == 0 by steps (one dispatch per layer and character) and forced
+    // persistent (units in the vec4 lanes), else one workgroup per stream; 6 streams: two
+    // workgroups of four, the second with two repeated lanes
+    for (const oneStream of H % 4 === 0 ? (['steps', 'persistent'] as const) : [undefined]) {
+      const e = await GpuEngine.create(gpu(), s, SGD, P, undefined, { layerKernels: true, oneStream });
+      try {
+        for (const [greedy, streams] of [[true, 1], [false, 1], [true, 6], [false, 6]] as const) {
+          if (oneStream === 'persistent' && streams > 1) continue; // (the same kernel as 'steps' runs)
+          const got = await e.generate({ prime, length: 40, streams, greedy, temperature: 0.8, seed: 42 });
+          const want = generateCpu(s, P, prime, 40, streams, greedy, 42);
+          for (let st = 0; st < streams; st++) expect(Array.from(got[st]), `${oneStream ?? ''} ${greedy ? 'greedy' : 'sampled'} stream ${st}`).toEqual(Array.from(want[st]));
+        }
+      } finally {
+        e.destroy();
       }
+    }
+  });
+
+  test('one stream by steps over more dispatches than one submit holds (2 layers x 1500 characters: 4,500 dispatches)', async () => {
+    const s: Shape = { V: 13, H: 20, B: 2, T: 4, cell: 'lstm', layers: 2 };
+    const P = randomParams(s, 23, 0.6);
+    const e = await GpuEngine.create(gpu(), s, SGD, P, undefined, { oneStream: 'steps' });
+    try {
+      const prime = Uint32Array.of(5, 2);
+      const got = await e.generate({ prime, length: 1500, streams: 1, temperature: 0.8, seed: 7 });
+      expect(Array.from(got[0])).toEqual(Array.from(generateCpu(s, P, prime, 1500, 1, false, 7)[0]));
     } finally {
       e.destroy();
     }
+    await expect(GpuEngine.create(gpu(), { ...s, H: 19 }, SGD, undefined, undefined, { oneStream: 'steps' })).rejects.toThrow(/H a multiple of 4/);
   });
 
   test.each([['lstm', 2], ['gru', 2]] as [CellName, number][])('%s, %i layers: evaluate() carries every layer\'s state across chunks', async (cell, layers) => {
@@ -266,7 +284,7 @@ describe('layer kernels: generation and evaluation', () => {
 });
 
 test('layer kernels allocate everything up front: steps with dropout, losses, generation and evaluation create no buffer or bind group', async () => {
-  const s: Shape = { V: 15, H: 21, B: 3, T: 6, cell: 'lstm', layers: 2 };
+  const s: Shape = { V: 15, H: 20, B: 3, T: 6, cell: 'lstm', layers: 2 };
   const e = await GpuEngine.create(gpu(), s, { name: 'adamw', lr: 0.01, clip: 1 }, randomParams(s, 4, 0.3));
   const evaluator = await e.evaluator(8);
   try {
@@ -275,6 +293,7 @@ test('layer kernels allocate everything up front: steps with dropout, losses, ge
     const warmUp = async () => {
       for (let k = 0; k < 10; k++) await e.step(batch, { wantLoss: k % 3 === 0, dropout: { p: 0.2, seed: 1, step: k } });
       await e.generate({ prime: Uint32Array.of(1), length: 20, streams: 4, temperature: 1 });
+      await e.generate({ prime: Uint32Array.of(1, 2), length: 20, streams: 1, temperature: 1 }); // by steps
       await evaluator.evaluate(text);
     };
     await warmUp();

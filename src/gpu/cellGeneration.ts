@@ -8,7 +8,7 @@ import { Gen, Launch, Layer } from './families.js';
 import { WG } from './plan.js';
 import { MAX_WORKGROUPS, STEP_SLOT, pack } from './kernel.js';
 import { maxGenerateLength, mib } from './limits.js';
-import { type Op, type Recorder, copy, op } from './ops.js';
+import { type Op, type Recorder, at, copy, op } from './ops.js';
 
 // Generation for any cell and depth (generate_cells of shaders/cells_generate.wgsl): the
 // transposes of the live recurrent and inter-layer weights, then one dispatch for all streams
@@ -28,6 +28,10 @@ export class CellSampler {
   /** W_hy into its slot of WT (generate_cells1 only) */
   private readonly hyCopy?: Op;
   private made?: { buffers: GPUBuffer[]; streams: number; op: Op };
+  /** generate_step's launch uniform: slot l holds t = l (the layer) */
+  private readonly layerLaunch?: GPUBuffer;
+  /** generate_step of each layer, then generate_step_out, over the current scratch buffers */
+  private madeSteps?: { buffers: GPUBuffer[]; ops: Op[] };
 
   constructor(
     private readonly ctx: GpuContext,
@@ -35,7 +39,7 @@ export class CellSampler {
     private readonly buf: Buffers,
     private readonly shape: StepShape,
     lay: Layout,
-    private readonly kernels: Pick<CellKernels, 'generate_cells' | 'generateStreams' | 'generate_one' | 'transpose_hh'>,
+    private readonly kernels: Pick<CellKernels, 'generate_cells' | 'generateStreams' | 'generate_one' | 'generate_step' | 'transpose_hh'>,
     private readonly recorder: Recorder,
   ) {
     const q = ctx.device.queue;
@@ -57,7 +61,7 @@ export class CellSampler {
     const slot = Math.ceil((GH * shape.H) / 64) * 64;
     const sources: { src: number; at: number }[] = [];
     // then, for generate_cells1's logits (vec4 rows), W_hy as it is (V, H)
-    const hySlot = kernels.generate_one ? Math.ceil((shape.V * shape.H) / 64) * 64 : 0;
+    const hySlot = kernels.generate_one || kernels.generate_step ? Math.ceil((shape.V * shape.H) / 64) * 64 : 0;
     const offsets = [m.layers, at('W_hy', -1), at('b_y', -1), 0];
     for (let l = 0; l < m.layers; l++) {
       const hh = { src: at('W_hh', l), at: sources.length * slot };
@@ -79,7 +83,12 @@ export class CellSampler {
         W_hhT_out: { buffer: this.WT, offset: 4 * dst, size: 4 * GH * shape.H },
       }, Math.ceil((GH * shape.H) / WG), this.launch),
     );
-    if (kernels.generate_one) this.hyCopy = copy(buf.params, 4 * at('W_hy', -1), this.WT, 4 * hyAt, 4 * shape.V * shape.H);
+    if (kernels.generate_step) {
+      const slots = new ArrayBuffer(STEP_SLOT * m.layers);
+      for (let l = 0; l < m.layers; l++) pack(Launch, { t: l, V: shape.V, H: shape.H, B: shape.B, T: shape.T }, slots, STEP_SLOT * l);
+      this.layerLaunch = uniform('engine.gen.layers.launch', slots);
+    }
+    if (kernels.generate_one || kernels.generate_step) this.hyCopy = copy(buf.params, 4 * at('W_hy', -1), this.WT, 4 * hyAt, 4 * shape.V * shape.H);
   }
 
   /** Records and submits generation; `read` reads the output back (after the submit). */
@@ -92,9 +101,10 @@ export class CellSampler {
     if (o.length === 0) return Array.from({ length: streams }, () => new Uint32Array(0));
     // one stream: units in the vec4 lanes where H allows, else the streams in them. (Nothing
     // here may yield before the submit: a concurrent call could replace the scratch buffers.)
-    const one = streams === 1 ? this.kernels.generate_one : undefined;
+    const steps = streams === 1 ? this.kernels.generate_step : undefined;
+    const one = streams === 1 && !steps ? this.kernels.generate_one : undefined;
     const limit = Math.min(d.limits.maxStorageBufferBindingSize, d.limits.maxBufferSize);
-    const stateBytes = 4 * streams * L * 3 * H;
+    const stateBytes = 4 * streams * L * 3 * H + 8; // (+ generate_step's input character and step)
     if (stateBytes > limit || 4 * streams * V > limit || streams > MAX_WORKGROUPS)
       throw new GpuError(`${streams} streams are more than this GPU generates at once with this model (${mib(Math.max(stateBytes, 4 * streams * V))} of state): generate fewer streams (--num), or use --device cpu.`);
     if (o.length > maxGenerateLength(d.limits, streams))
@@ -110,6 +120,26 @@ export class CellSampler {
     const gstate = this.mem.scratchBuffer('generate.state', stateBytes, storageUsage());
     d.queue.writeBuffer(prime, 0, o.prime);
     const buffers = [prime, out, logits, gstate];
+    if (steps) {
+      const init = new Uint32Array(L * 3 * H + 2); // h = c = 0, x = the prime's first character, n = 0
+      init[L * 3 * H] = o.prime[0];
+      d.queue.writeBuffer(gstate, 0, init);
+      const made = this.madeSteps;
+      let ops: Op[];
+      if (made && made.buffers.every((b, i) => b === buffers[i])) ops = made.ops;
+      else {
+        const res = { gen: this.gen, params: this.buf.params, gl: this.gl, gstate, prime, out, logits, WT: this.WT };
+        const layer = op(this.ctx, 'generate_step', steps.layer, res, Math.ceil(H / 4 / 8), this.layerLaunch);
+        ops = [...Array.from({ length: L }, (_, l) => at(layer, l)), op(this.ctx, 'generate_step_out', steps.out, res, 1, this.launch)];
+      }
+      this.madeSteps = { buffers, ops };
+      const all = [...this.transposes, this.hyCopy!];
+      for (let n = 0; n < o.prime.length - 1 + o.length; n++) all.push(...ops);
+      const enc = this.recorder.encode(d.createCommandEncoder({ label: 'generate' }), all);
+      notAStep();
+      d.queue.submit([enc.finish()]);
+      return [new Uint32Array((await read(out, 4 * o.length, 'generate.staging')).buffer).slice(0, o.length)];
+    }
     const made = this.made;
     let dispatch: Op;
     if (made && made.streams === streams && made.buffers.every((b, i) => b === buffers[i])) dispatch = made.op;

@@ -74,6 +74,9 @@ export interface CellKernels {
   generateStreams: 1 | 4;
   /** generate_cells1 (one stream, units in the vec4 lanes) where H % 4 == 0 */
   generate_one?: KernelOf<CellsFamily, 'generate_cells'>;
+  /** generate_step (per layer and character) and generate_step_out (logits and draw), one
+   * stream, where H % 4 == 0 */
+  generate_step?: { layer: KernelOf<CellsFamily, 'generate_cells'>; out: KernelOf<CellsFamily, 'generate_cells'> };
   matmul: KernelOf<typeof matmul, 'matmul'>;
   matmul8: KernelOf<typeof matmul, 'matmul8'>;
   softmax_xent: KernelOf<typeof output, 'softmax_xent'>;
@@ -148,8 +151,13 @@ export async function compileCellKernels(ctx: GpuContext, shape: StepShape, lay:
     : sweeps === 'streams1' ? [makeKernel(ctx, f, 'forward_sweep1', { HMAX, WQ: HMAX / 8 }), makeKernel(ctx, f, 'backward_sweep1', { HMAX, WQ: HMAX / 8 })]
     : [makeKernel(ctx, f, 'forward_sweepN', { ...sets, WGF: HMAX / UF }), makeKernel(ctx, f, 'backward_sweepN', { ...sets, WGB: HMAX / 8 })];
   const gen4 = 32 * HMAX <= ctx.device.limits.maxComputeWorkgroupStorageSize;
-  const [generate_one, forward_sweep, backward_sweep, transpose_hh, drop_forward, drop_backward, generate_cells, mm4, mm8, softmax_xent, dW_xh, update, grad_norm, loss_mean] = await Promise.all([
+  if (options.oneStream === 'steps' && shape.H % 4 !== 0)
+    throw new GpuError(`Generation of one stream by steps needs H a multiple of 4 (H=${shape.H}). Use oneStream 'persistent' or leave it unset.`);
+  const steps = shape.H % 4 === 0 && options.oneStream !== 'persistent';
+  const [generate_one, step_layer, step_out, forward_sweep, backward_sweep, transpose_hh, drop_forward, drop_backward, generate_cells, mm4, mm8, softmax_xent, dW_xh, update, grad_norm, loss_mean] = await Promise.all([
     shape.H % 4 === 0 ? makeKernel(ctx, f, 'generate_cells1', { HMAX, WQ: HMAX / 8 }) : undefined,
+    steps ? makeKernel(ctx, f, 'generate_step', { WGS: 8 }) : undefined,
+    steps ? makeKernel(ctx, f, 'generate_step_out', wg) : undefined,
     forward,
     backward,
     makeKernel(ctx, f, 'transpose_hh', wg),
@@ -165,7 +173,7 @@ export async function compileCellKernels(ctx: GpuContext, shape: StepShape, lay:
     makeKernel(ctx, loss, 'loss_mean', { N: shape.T * shape.B }),
   ]);
   return { sweeps, sweepsReason: reason, forward_sweep, backward_sweep, transpose_hh, drop_forward, drop_backward, generate_cells, generateStreams: gen4 ? 4 : 1,
-    generate_one, matmul: mm4, matmul8: mm8, softmax_xent, dW_xh, update, grad_norm, loss_mean };
+    generate_one, generate_step: step_layer && step_out && { layer: step_layer, out: step_out }, matmul: mm4, matmul8: mm8, softmax_xent, dW_xh, update, grad_norm, loss_mean };
 }
 
 /** `Drop` of shaders/cells.wgsl for one step (no dropout: every mask 1). */

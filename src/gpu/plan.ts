@@ -42,6 +42,11 @@ export interface GpuEngineOptions {
    * else the reference sweeps of shaders/cells.wgsl (one workgroup per stream). The tests
    * force each; one that does not fit the shape or the adapter is an error. */
   cellSweeps?: CellSweeps | 'auto';
+  /** Generation of one stream by the layer kernels where H % 4 == 0: 'steps' (default) one
+   * dispatch per layer and character over many workgroups, then one for the logits and the
+   * draw (generate_step, generate_step_out); 'persistent' one workgroup looping over all
+   * characters (generate_cells1). The tests force each. */
+  oneStream?: 'steps' | 'persistent';
 }
 
 /** The sweeps of the layer kernels (src/gpu/cells.ts). */
