@@ -7,7 +7,7 @@ import { type KernelOf, STEP_SLOT, type StructValues, makeKernel, pack } from '.
 import { type Op, op } from './ops.js';
 import type { Phases, StepOps } from './phases.js';
 import { GpuError } from '../errors.js';
-import { type CellSweeps, type GpuEngineOptions, WG, hmaxOf, matmulBlock } from './plan.js';
+import { type CellSweeps, type GpuEngineOptions, WG, hmaxOf, matmulBlock, softwareAdapter } from './plan.js';
 
 // The training step of any cell and depth (every model but the one-layer tanh RNN, which keeps
 // its tuned kernels of phases.ts). Per layer l, bottom up:
@@ -153,9 +153,11 @@ export async function compileCellKernels(ctx: GpuContext, shape: StepShape, lay:
   const gen4 = 32 * HMAX <= ctx.device.limits.maxComputeWorkgroupStorageSize;
   if (options.oneStream === 'steps' && shape.H % 4 !== 0)
     throw new GpuError(`Generation of one stream by steps needs H a multiple of 4 (H=${shape.H}). Use oneStream 'persistent' or leave it unset.`);
-  const steps = shape.H % 4 === 0 && options.oneStream !== 'persistent';
+  // by steps where asked, or on a software adapter (measured there: 1.3-1.6x); on a GPU the
+  // one-workgroup loop stays the default until measured against it
+  const steps = shape.H % 4 === 0 && (options.oneStream ?? (softwareAdapter(ctx) ? 'steps' : 'persistent')) === 'steps';
   const [generate_one, step_layer, step_out, forward_sweep, backward_sweep, transpose_hh, drop_forward, drop_backward, generate_cells, mm4, mm8, softmax_xent, dW_xh, update, grad_norm, loss_mean] = await Promise.all([
-    shape.H % 4 === 0 ? makeKernel(ctx, f, 'generate_cells1', { HMAX, WQ: HMAX / 8 }) : undefined,
+    shape.H % 4 === 0 && !steps ? makeKernel(ctx, f, 'generate_cells1', { HMAX, WQ: HMAX / 8 }) : undefined,
     steps ? makeKernel(ctx, f, 'generate_step', { WGS: 8 }) : undefined,
     steps ? makeKernel(ctx, f, 'generate_step_out', wg) : undefined,
     forward,

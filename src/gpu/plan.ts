@@ -42,10 +42,11 @@ export interface GpuEngineOptions {
    * else the reference sweeps of shaders/cells.wgsl (one workgroup per stream). The tests
    * force each; one that does not fit the shape or the adapter is an error. */
   cellSweeps?: CellSweeps | 'auto';
-  /** Generation of one stream by the layer kernels where H % 4 == 0: 'steps' (default) one
-   * dispatch per layer and character over many workgroups, then one for the logits and the
-   * draw (generate_step, generate_step_out); 'persistent' one workgroup looping over all
-   * characters (generate_cells1). The tests force each. */
+  /** Generation of one stream by the layer kernels where H % 4 == 0: 'steps' one dispatch per
+   * layer and character over many workgroups, then one for the logits and the draw
+   * (generate_step, generate_step_out); 'persistent' one workgroup looping over all characters
+   * (generate_cells1). Default: 'steps' on software adapters, 'persistent' on others. The
+   * tests force each. */
   oneStream?: 'steps' | 'persistent';
 }
 
@@ -172,9 +173,12 @@ export async function chooseRecurrence(
  * 5.7-7.2 GFLOP/s against 3.8-4.1 with 4x4 for the products of H=256, T*B=2048); on a hardware
  * GPU, where parallelism matters more, only when there are at least 2048 such blocks. */
 export function matmulBlock(ctx: GpuContext, M: number, N: number): 4 | 8 {
-  const info = ctx.adapter.info;
-  const software = info?.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(ctx.adapterName);
-  return software || Math.ceil(M / 8) * Math.ceil(N / 8) >= 2048 ? 8 : 4;
+  return softwareAdapter(ctx) || Math.ceil(M / 8) * Math.ceil(N / 8) >= 2048 ? 8 : 4;
+}
+
+/** An adapter that runs invocations as the SIMD lanes of CPU cores (lavapipe, SwiftShader). */
+export function softwareAdapter(ctx: GpuContext): boolean {
+  return ctx.adapter.info?.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(ctx.adapterName);
 }
 
 
