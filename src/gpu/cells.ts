@@ -153,7 +153,7 @@ export async function compileCellKernels(ctx: GpuContext, shape: StepShape, lay:
   const gen4 = 32 * HMAX <= ctx.device.limits.maxComputeWorkgroupStorageSize;
   if (options.oneStream === 'steps' && shape.H % 4 !== 0)
     throw new GpuError(`Generation of one stream by steps needs H a multiple of 4 (H=${shape.H}). Use oneStream 'persistent' or leave it unset.`);
-  // by steps where asked, or on a software adapter (measured there: 1.3-1.6x); on a GPU the
+  // by steps where asked, or on a software adapter (measured there: 1.2-1.6x); on a GPU the
   // one-workgroup loop stays the default until measured against it
   const steps = shape.H % 4 === 0 && (options.oneStream ?? (softwareAdapter(ctx) ? 'steps' : 'persistent')) === 'steps';
   const [generate_one, step_layer, step_out, forward_sweep, backward_sweep, transpose_hh, drop_forward, drop_backward, generate_cells, mm4, mm8, softmax_xent, dW_xh, update, grad_norm, loss_mean] = await Promise.all([
