@@ -135,6 +135,17 @@ export function chooseCellSweeps(limits: GPUSupportedLimits, s: StepShape, optio
   return { sweeps: 'reference', reason: `layer kernels: ${words('reference')} (${why})` };
 }
 
+/** How the layer kernels generate one stream where H % 4 == 0 (see GpuEngineOptions.oneStream):
+ * by steps where asked, or on a software adapter (measured there: 1.2-1.6x as fast); on a GPU
+ * the one-workgroup loop stays the default until measured against it. Undefined where H % 4 != 0
+ * (generate_cells runs). */
+export function chooseOneStream(ctx: GpuContext, s: StepShape, options: GpuEngineOptions): 'steps' | 'persistent' | undefined {
+  if (options.oneStream === 'steps' && s.H % 4 !== 0)
+    throw new GpuError(`Generation of one stream by steps needs H a multiple of 4 (H=${s.H}). Use oneStream 'persistent' or leave it unset.`);
+  if (s.H % 4 !== 0) return undefined;
+  return options.oneStream ?? (softwareAdapter(ctx) ? 'steps' : 'persistent');
+}
+
 export async function compileCellKernels(ctx: GpuContext, shape: StepShape, lay: Layout, options: GpuEngineOptions = {}): Promise<CellKernels> {
   const m = modelOf(shape);
   const f = cells(m.cell);
@@ -151,13 +162,10 @@ export async function compileCellKernels(ctx: GpuContext, shape: StepShape, lay:
     : sweeps === 'streams1' ? [makeKernel(ctx, f, 'forward_sweep1', { HMAX, WQ: HMAX / 8 }), makeKernel(ctx, f, 'backward_sweep1', { HMAX, WQ: HMAX / 8 })]
     : [makeKernel(ctx, f, 'forward_sweepN', { ...sets, WGF: HMAX / UF }), makeKernel(ctx, f, 'backward_sweepN', { ...sets, WGB: HMAX / 8 })];
   const gen4 = 32 * HMAX <= ctx.device.limits.maxComputeWorkgroupStorageSize;
-  if (options.oneStream === 'steps' && shape.H % 4 !== 0)
-    throw new GpuError(`Generation of one stream by steps needs H a multiple of 4 (H=${shape.H}). Use oneStream 'persistent' or leave it unset.`);
-  // by steps where asked, or on a software adapter (measured there: 1.2-1.6x); on a GPU the
-  // one-workgroup loop stays the default until measured against it
-  const steps = shape.H % 4 === 0 && (options.oneStream ?? (softwareAdapter(ctx) ? 'steps' : 'persistent')) === 'steps';
+  const oneStream = chooseOneStream(ctx, shape, options);
+  const steps = oneStream === 'steps';
   const [generate_one, step_layer, step_out, forward_sweep, backward_sweep, transpose_hh, drop_forward, drop_backward, generate_cells, mm4, mm8, softmax_xent, dW_xh, update, grad_norm, loss_mean] = await Promise.all([
-    shape.H % 4 === 0 && !steps ? makeKernel(ctx, f, 'generate_cells1', { HMAX, WQ: HMAX / 8 }) : undefined,
+    oneStream === 'persistent' ? makeKernel(ctx, f, 'generate_cells1', { HMAX, WQ: HMAX / 8 }) : undefined,
     steps ? makeKernel(ctx, f, 'generate_step', { WGS: 8 }) : undefined,
     steps ? makeKernel(ctx, f, 'generate_step_out', wg) : undefined,
     forward,
