@@ -2,7 +2,7 @@ import type { GenerateOptions } from '../engine.js';
 import { GpuError } from '../errors.js';
 import { CELLS, type Layout, type StepShape, modelOf, paramTable } from '../model.js';
 import { type Buffers, type GpuMemory, storageUsage } from './buffers.js';
-import type { CellKernels } from './cells.js';
+import { type CellKernels, STEP_QUADS } from './cells.js';
 import type { GpuContext } from './context.js';
 import { Gen, Launch, Layer } from './families.js';
 import { WG } from './plan.js';
@@ -10,10 +10,11 @@ import { MAX_WORKGROUPS, STEP_SLOT, pack } from './kernel.js';
 import { maxGenerateLength, mib } from './limits.js';
 import { type Op, type Recorder, at, copy, op } from './ops.js';
 
-// Generation for any cell and depth (generate_cells of shaders/cells_generate.wgsl): the
-// transposes of the live recurrent and inter-layer weights, then one dispatch for all streams
-// and all characters, one readback at the end. The dispatch is kept and made again only when a
-// scratch buffer grew or the stream count changed.
+// Generation for any cell and depth (shaders/cells_generate.wgsl): the transposes of the live
+// recurrent and inter-layer weights, then one dispatch for all streams and all characters (or,
+// one stream by steps, one dispatch per layer and character and one for each draw), one
+// readback at the end. The dispatches are kept and made again only when a scratch buffer grew
+// or the stream count changed.
 
 export class CellSampler {
   private readonly gen: GPUBuffer;
@@ -99,8 +100,9 @@ export class CellSampler {
     const L = modelOf(this.shape).layers;
     if (o.prime.length === 0) throw new Error('generate: the prime must hold at least one character');
     if (o.length === 0) return Array.from({ length: streams }, () => new Uint32Array(0));
-    // one stream: units in the vec4 lanes where H allows, else the streams in them. (Nothing
-    // here may yield before the submit: a concurrent call could replace the scratch buffers.)
+    // one stream: by steps or units in the vec4 lanes where H allows (chooseOneStream), else the
+    // streams in them. (Nothing here may yield before the submit: a concurrent call could
+    // replace the scratch buffers.)
     const steps = streams === 1 ? this.kernels.generate_step : undefined;
     const one = streams === 1 && !steps ? this.kernels.generate_one : undefined;
     const limit = Math.min(d.limits.maxStorageBufferBindingSize, d.limits.maxBufferSize);
@@ -129,7 +131,7 @@ export class CellSampler {
       if (made && made.buffers.every((b, i) => b === buffers[i])) ops = made.ops;
       else {
         const res = { gen: this.gen, params: this.buf.params, gl: this.gl, gstate, prime, out, logits, WT: this.WT };
-        const layer = op(this.ctx, 'generate_step', steps.layer, res, Math.ceil(H / 4 / 8), this.layerLaunch);
+        const layer = op(this.ctx, 'generate_step', steps.layer, res, Math.ceil(H / 4 / STEP_QUADS), this.layerLaunch);
         ops = [...Array.from({ length: L }, (_, l) => at(layer, l)), op(this.ctx, 'generate_step_out', steps.out, res, 1, this.launch)];
       }
       this.madeSteps = { buffers, ops };

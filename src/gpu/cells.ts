@@ -7,7 +7,7 @@ import { type KernelOf, STEP_SLOT, type StructValues, makeKernel, pack } from '.
 import { type Op, op } from './ops.js';
 import type { Phases, StepOps } from './phases.js';
 import { GpuError } from '../errors.js';
-import { type CellSweeps, type GpuEngineOptions, WG, hmaxOf, matmulBlock, softwareAdapter } from './plan.js';
+import { type CellSweeps, type GpuEngineOptions, WG, hmaxOf, matmulBlock } from './plan.js';
 
 // The training step of any cell and depth (every model but the one-layer tanh RNN, which keeps
 // its tuned kernels of phases.ts). Per layer l, bottom up:
@@ -135,15 +135,19 @@ export function chooseCellSweeps(limits: GPUSupportedLimits, s: StepShape, optio
   return { sweeps: 'reference', reason: `layer kernels: ${words('reference')} (${why})` };
 }
 
+/** Workgroups of generate_step: this many unit quads each (one SIMD register of lanes on
+ * lavapipe, so that H=256 spreads over eight workgroups). */
+export const STEP_QUADS = 8;
+
 /** How the layer kernels generate one stream where H % 4 == 0 (see GpuEngineOptions.oneStream):
- * by steps where asked, or on a software adapter (measured there: 1.2-1.6x as fast); on a GPU
- * the one-workgroup loop stays the default until measured against it. Undefined where H % 4 != 0
- * (generate_cells runs). */
+ * by steps where asked, or on lavapipe, where it was measured (1.2-1.6x as fast: the one
+ * workgroup of generate_cells1 keeps one of its cores busy); elsewhere the one-workgroup loop
+ * stays the default until measured against it. Undefined where H % 4 != 0 (generate_cells runs). */
 export function chooseOneStream(ctx: GpuContext, s: StepShape, options: GpuEngineOptions): 'steps' | 'persistent' | undefined {
   if (options.oneStream === 'steps' && s.H % 4 !== 0)
     throw new GpuError(`Generation of one stream by steps needs H a multiple of 4 (H=${s.H}). Use oneStream 'persistent' or leave it unset.`);
   if (s.H % 4 !== 0) return undefined;
-  return options.oneStream ?? (softwareAdapter(ctx) ? 'steps' : 'persistent');
+  return options.oneStream ?? (/llvmpipe|lavapipe/i.test(ctx.adapterName) ? 'steps' : 'persistent');
 }
 
 export async function compileCellKernels(ctx: GpuContext, shape: StepShape, lay: Layout, options: GpuEngineOptions = {}): Promise<CellKernels> {
@@ -166,7 +170,7 @@ export async function compileCellKernels(ctx: GpuContext, shape: StepShape, lay:
   const steps = oneStream === 'steps';
   const [generate_one, step_layer, step_out, forward_sweep, backward_sweep, transpose_hh, drop_forward, drop_backward, generate_cells, mm4, mm8, softmax_xent, dW_xh, update, grad_norm, loss_mean] = await Promise.all([
     oneStream === 'persistent' ? makeKernel(ctx, f, 'generate_cells1', { HMAX, WQ: HMAX / 8 }) : undefined,
-    steps ? makeKernel(ctx, f, 'generate_step', { WGS: 8 }) : undefined,
+    steps ? makeKernel(ctx, f, 'generate_step', { WGS: STEP_QUADS }) : undefined,
     steps ? makeKernel(ctx, f, 'generate_step_out', wg) : undefined,
     forward,
     backward,
