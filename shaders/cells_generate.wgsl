@@ -12,6 +12,15 @@
 @group(0) @binding(3) var<storage, read_write> gstate: array<f32>;  // (streams, L, 3, H): h, new h, c
 @group(0) @binding(7) var<storage, read> WT: array<f32>;            // per layer W_hh.l^T (H, G*H) at offT_hh, W_xh.l^T (l > 0) at offT_xh
 
+// Layer l's entry of gl (src/gpu/cellGeneration.ts writes it): element offsets in the parameters,
+// and of W_hh.l^T and W_xh.l^T in WT.
+struct GenLayer { W_xh: u32, W_hh: u32, b_h: u32, b_hn: u32, WT_hh: u32, WT_xh: u32 }
+
+fn gen_layer(l: u32) -> GenLayer {
+  let a = 4u + 6u * l;
+  return GenLayer(gl[a], gl[a + 1u], gl[a + 2u], gl[a + 3u], gl[a + 4u], gl[a + 5u]);
+}
+
 var<workgroup> x_gen: u32;
 
 @compute @workgroup_size(WG)
@@ -29,10 +38,11 @@ fn generate_cells(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_in
     workgroupBarrier();
     let x = x_gen;
     for (var l = 0u; l < L; l++) {
-      let offx = gl[4u + 6u * l];
-      let offb = gl[6u + 6u * l];
-      let offhT = gl[8u + 6u * l];
-      let offxT = gl[9u + 6u * l];
+      let lo = gen_layer(l);
+      let offx = lo.W_xh;
+      let offb = lo.b_h;
+      let offhT = lo.WT_hh;
+      let offxT = lo.WT_xh;
       let GH = G * H;
       let st = base + l * 3u * H;             // h at st, new h at st + H, c at st + 2H
       let below = st - 3u * H;                // layer l-1's h, updated this step (l > 0)
@@ -53,7 +63,7 @@ fn generate_cells(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_in
           r[k] = q;
         }
         var bhn = 0.0;
-        if (HAS_BHN) { bhn = params[gl[7u + 6u * l] + u]; }
+        if (HAS_BHN) { bhn = params[lo.b_hn + u]; }
         let o = cell_forward(a, r, gstate[st + u], gstate[st + 2u * H + u], bhn);
         gstate[st + H + u] = o.h;
         gstate[st + 2u * H + u] = o.c;
@@ -109,10 +119,11 @@ fn generate_cells4(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_i
     workgroupBarrier();
     let x = vec4u(gx[0], gx[1], gx[2], gx[3]);
     for (var l = 0u; l < L; l++) {
-      let offx = gl[4u + 6u * l];
-      let offb = gl[6u + 6u * l];
-      let offhT = gl[8u + 6u * l];
-      let offxT = gl[9u + 6u * l];
+      let lo = gen_layer(l);
+      let offx = lo.W_xh;
+      let offb = lo.b_h;
+      let offhT = lo.WT_hh;
+      let offxT = lo.WT_xh;
       for (var q = 0u; q < UF; q++) {
         let u = li + q * WGF;
         if (u < H) {
@@ -146,7 +157,7 @@ fn generate_cells4(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_i
         let u = li + q * WGF;
         let v = uc[q];
         var bhn = 0.0;
-        if (HAS_BHN) { bhn = params[gl[7u + 6u * l] + v]; }
+        if (HAS_BHN) { bhn = params[lo.b_hn + v]; }
         let hp = ghp[v];
         for (var s = 0u; s < 4u; s++) {
           var a: array<f32, G>;
@@ -216,10 +227,11 @@ fn generate_cells1(@builtin(local_invocation_index) li: u32) {
     workgroupBarrier();
     let x = gx1;
     for (var l = 0u; l < L; l++) {
-      let offx = gl[4u + 6u * l];
-      let offb = gl[6u + 6u * l];
-      let offhT = gl[8u + 6u * l] / 4u;
-      let offxT = gl[9u + 6u * l] / 4u;
+      let lo = gen_layer(l);
+      let offx = lo.W_xh;
+      let offb = lo.b_h;
+      let offhT = lo.WT_hh / 4u;
+      let offxT = lo.WT_xh / 4u;
       let at = l * 3u * H;
       for (var u = li; u < H; u += WQ) { ghp1[u] = gstate[at + u]; }
       workgroupBarrier();
@@ -257,7 +269,7 @@ fn generate_cells1(@builtin(local_invocation_index) li: u32) {
             r[k] = acc[p * G + k][i];
           }
           var bhn = 0.0;
-          if (HAS_BHN) { bhn = params[gl[7u + 6u * l] + v]; }
+          if (HAS_BHN) { bhn = params[lo.b_hn + v]; }
           let o = cell_forward(a, r, ghp1[v], gstate[at + 2u * H + v], bhn);
           hn[p][i] = o.h;
           if (live) {
@@ -316,10 +328,11 @@ fn generate_step(@builtin(global_invocation_id) gid: vec3u) {
   let n = bitcast<u32>(gstate[tail + 1u]);
   let pin = (n % 2u) * H;                  // h_{n-1}; h_n goes to H - pin
   let at = l * 3u * H;
-  let offx = gl[4u + 6u * l];
-  let offb = gl[6u + 6u * l];
-  let offhT = gl[8u + 6u * l] / 4u;
-  let offxT = gl[9u + 6u * l] / 4u;
+  let lo = gen_layer(l);
+  let offx = lo.W_xh;
+  let offb = lo.b_h;
+  let offhT = lo.WT_hh / 4u;
+  let offxT = lo.WT_xh / 4u;
   var acc: array<vec4f, G>;                 // W_hh.l h_{n-1}
   var axv: array<vec4f, G>;                 // W_xh.l (h_n of layer l-1), l > 0
   for (var k = 0u; k < G; k++) { acc[k] = vec4f(0.0); axv[k] = vec4f(0.0); }
@@ -346,7 +359,7 @@ fn generate_step(@builtin(global_invocation_id) gid: vec3u) {
       r[k] = acc[k][i];
     }
     var bhn = 0.0;
-    if (HAS_BHN) { bhn = params[gl[7u + 6u * l] + v]; }
+    if (HAS_BHN) { bhn = params[lo.b_hn + v]; }
     let o = cell_forward(a, r, gstate[at + pin + v], gstate[at + 2u * H + v], bhn);
     gstate[at + H - pin + v] = o.h;
     gstate[at + 2u * H + v] = o.c;

@@ -18,7 +18,7 @@ import { type Op, type Recorder, at, copy, op } from './ops.js';
 
 export class CellSampler {
   private readonly gen: GPUBuffer;
-  /** [L, off_W_hy, off_b_y, offWT_hy], then per layer [off_W_xh, off_W_hh, off_b_h, off_b_hn, offT_hh, offT_xh] */
+  /** [L, off_W_hy, off_b_y, offWT_hy], then per layer [off_W_xh, off_W_hh, off_b_h, off_b_hn, offT_hh, offT_xh] (GenLayer of shaders/cells_generate.wgsl) */
   private readonly gl: GPUBuffer;
   /** the family's group(1) uniform: the sizes transpose_hh reads */
   private readonly launch: GPUBuffer;
