@@ -16,6 +16,9 @@ const OUT = resolve('test/.out');
 const SITE = join(OUT, 'site');
 const QUIET = ['--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const dir = mkdtempSync(join(tmpdir(), 'char-rnn-browser-'));
+// How long a wait for the page may take: generous, so that the tests pass on a loaded machine
+// (a shared runner); a wait that is met returns at once.
+const WAIT = 180_000;
 
 function cli(...args: string[]): Promise<string> {
   return new Promise((done, fail) =>
@@ -62,13 +65,14 @@ async function open(webgpu: boolean, viewport = { width: 1280, height: 900 }): P
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...(webgpu ? ['--enable-unsafe-webgpu'] : []), ...QUIET] });
   browsers.push(browser);
   const page = await browser.newPage({ viewport });
+  page.setDefaultTimeout(WAIT);
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
   await page.goto(url);
-  await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+  await page.waitForSelector('body[data-ready="true"]', { timeout: WAIT });
   // The page starts on the CPU engine and moves to the GPU once it has one (a few seconds).
-  await page.waitForSelector('body[data-gpu]', { timeout: 30_000 });
+  await page.waitForSelector('body[data-gpu]', { timeout: WAIT });
   return { page, errors };
 }
 
@@ -79,7 +83,7 @@ async function train(page: Page, steps: string): Promise<number> {
   await page.waitForFunction(
     (s) => document.getElementById('stat-step')!.textContent === s && document.getElementById('stats')!.dataset.state === 'idle',
     steps,
-    { timeout: 40_000 },
+    { timeout: WAIT },
   );
   return (performance.now() - t0) / 1000;
 }
@@ -183,7 +187,7 @@ describe('the page with WebGPU (SwiftShader)', () => {
     // GPU vs CPU on the trained weights: every tensor within tolerance.
     await page.getByRole('button', { name: 'Compare GPU and CPU' }).click();
     const verdict = page.getByTestId('check-verdict');
-    await expect.poll(() => verdict.getAttribute('data-ok'), { timeout: 20_000 }).toBe('true');
+    await expect.poll(() => verdict.getAttribute('data-ok'), { timeout: WAIT }).toBe('true');
     expect(await page.locator('#check-table tbody tr.ok').count()).toBeGreaterThanOrEqual(13);
     expect(await page.locator('#check-table tbody tr.fail').count()).toBe(0);
 
@@ -233,7 +237,7 @@ describe('the page with WebGPU (SwiftShader)', () => {
     await page.getByLabel('Steps per Train').fill('20');
     const summary = page.getByTestId('model-summary');
     // (Building an LSTM's pipelines takes SwiftShader a few seconds.)
-    await expect.poll(() => summary.textContent(), { timeout: 20_000 }).toMatch(/^LSTM, 2 layers of 8 hidden units, dropout 0\.1; 14 distinct characters, 1,406 parameters/);
+    await expect.poll(() => summary.textContent(), { timeout: WAIT }).toMatch(/^LSTM, 2 layers of 8 hidden units, dropout 0\.1; 14 distinct characters, 1,406 parameters/);
     const seconds = await train(page, '20');
     console.log(`browser: LSTM x2, H = 8, 20 steps of 25 characters in ${seconds.toFixed(2)} s (GPU engine)`);
     expect(Number((await page.getByTestId('loss').textContent())!)).toBeLessThan(Math.log(14));
@@ -268,9 +272,9 @@ describe('the page with WebGPU (SwiftShader)', () => {
     expect(await cli('sample', '--checkpoint', file, '--prime', 'the ', '--length', '20', '--greedy')).toMatch(/^the [^]{20}$/);
     await page.getByRole('button', { name: 'Reset' }).click();
     await page.getByLabel('Cell', { exact: true }).selectOption('gru');
-    await expect.poll(() => summary.textContent(), { timeout: 20_000 }).toMatch(/^GRU, 2 layers/);
+    await expect.poll(() => summary.textContent(), { timeout: WAIT }).toMatch(/^GRU, 2 layers/);
     await page.getByLabel('Open a checkpoint').setInputFiles(file);
-    await expect.poll(() => page.getByTestId('checkpoint-message').textContent(), { timeout: 20_000 }).toMatch(/^Loaded page-lstm\.safetensors: step 20/);
+    await expect.poll(() => page.getByTestId('checkpoint-message').textContent(), { timeout: WAIT }).toMatch(/^Loaded page-lstm\.safetensors: step 20/);
     expect(await page.getByLabel('Cell', { exact: true }).inputValue()).toBe('lstm');
     expect(await page.getByLabel('Layers', { exact: true }).inputValue()).toBe('2');
     expect(await page.getByLabel('Dropout', { exact: true }).inputValue()).toBe('0.1');
@@ -292,7 +296,7 @@ describe('the page with WebGPU (SwiftShader)', () => {
     await page.screenshot({ path: join(OUT, 'browser-phone-first-load.png'), fullPage: true });
     await train(page, '1,000');
     await page.getByRole('button', { name: 'Compare GPU and CPU' }).click();
-    await expect.poll(() => page.getByTestId('check-verdict').getAttribute('data-ok'), { timeout: 20_000 }).toBe('true');
+    await expect.poll(() => page.getByTestId('check-verdict').getAttribute('data-ok'), { timeout: WAIT }).toBe('true');
     expect(await overflow()).toBeLessThanOrEqual(0);
     await page.screenshot({ path: join(OUT, 'browser-phone.png'), fullPage: true });
     await howAtSecondL(page);
@@ -305,9 +309,9 @@ describe('the page with WebGPU (SwiftShader)', () => {
     await lstmTrained;
     await page.getByLabel('Open a checkpoint').setInputFiles(lstmCheckpoint);
     // (the page compiles the cell kernels: seconds in SwiftShader)
-    await expect.poll(() => page.getByTestId('checkpoint-message').textContent(), { timeout: 30_000 }).toMatch(/^Loaded cli-lstm\.safetensors/);
+    await expect.poll(() => page.getByTestId('checkpoint-message').textContent(), { timeout: WAIT }).toMatch(/^Loaded cli-lstm\.safetensors/);
     await page.getByRole('button', { name: 'Compare GPU and CPU' }).click();
-    await expect.poll(() => page.getByTestId('check-verdict').getAttribute('data-ok'), { timeout: 30_000 }).toBe('true');
+    await expect.poll(() => page.getByTestId('check-verdict').getAttribute('data-ok'), { timeout: WAIT }).toBe('true');
     const rows = await page.locator('#check-table tbody th').allTextContents();
     for (const name of ['hs.1', 'cs.0', 'dpre.1', 'dW_hh.0', 'W_hh.1 (update 10)']) expect(rows, name).toContain(name);
     expect(await page.locator('#check-detail').textContent()).toMatch(/Model: lstm, 2 layers, dropout 0\.2\..*ending in \.l is layer l's/);
@@ -362,7 +366,7 @@ describe('the page, second edition (issue: bugs and features)', () => {
     const message = page.getByTestId('text-message');
     const steps = page.getByLabel('Steps per Train');
     await page.getByLabel('Training text', { exact: true }).selectOption('cats');
-    await expect.poll(() => summary.textContent(), { timeout: 20_000 }).toMatch(/^tanh RNN, 1 layer of 32 hidden units/);
+    await expect.poll(() => summary.textContent(), { timeout: WAIT }).toMatch(/^tanh RNN, 1 layer of 32 hidden units/);
     // bug 6: no axes and no "step: --" legend before the first point
     expect(await page.locator('#chart').getAttribute('data-empty')).toBe('true');
     expect(await legend.textContent()).toBe('');
@@ -375,7 +379,7 @@ describe('the page, second edition (issue: bugs and features)', () => {
     await text.focus();
     await page.keyboard.press('Control+End');
     await page.keyboard.type('the rat sat on the mat.\n');
-    await expect.poll(() => message.textContent(), { timeout: 20_000 }).toMatch(/goes on training on the edited text/);
+    await expect.poll(() => message.textContent(), { timeout: WAIT }).toMatch(/goes on training on the edited text/);
     const kept = await stepOf(page);
     expect(kept).toBeGreaterThanOrEqual(200);
     await expect.poll(() => stepOf(page)).toBeGreaterThan(kept + 20);
@@ -386,14 +390,14 @@ describe('the page, second edition (issue: bugs and features)', () => {
 
     // A new character needs a new model: the settings stay, and Undo brings the old one back.
     await page.keyboard.type('x');
-    await expect.poll(() => message.textContent(), { timeout: 20_000 }).toMatch(/characters? the model does not know \(‘x’\).*press Undo/);
+    await expect.poll(() => message.textContent(), { timeout: WAIT }).toMatch(/characters? the model does not know \(‘x’\).*press Undo/);
     const lost = await stepOf(page);
     await expect.poll(() => page.getByTestId('step').textContent()).toBe('0');
     expect(await page.getByLabel('Hidden units', { exact: true }).inputValue()).toBe('32');
     expect(await steps.inputValue()).toBe('100000');
     expect(await page.getByLabel('Characters', { exact: true }).inputValue()).toBe('120');
     await page.getByRole('button', { name: 'Undo' }).click();
-    await expect.poll(() => message.textContent(), { timeout: 20_000 }).toMatch(/^Back to the previous text and its model, at step/);
+    await expect.poll(() => message.textContent(), { timeout: WAIT }).toMatch(/^Back to the previous text and its model, at step/);
     expect(await stepOf(page)).toBeGreaterThanOrEqual(lost);
     expect(await text.inputValue()).toMatch(/the rat sat on the mat\.\n$/);
     expect(await page.getByRole('button', { name: 'Undo' }).isHidden()).toBe(true);
@@ -408,7 +412,7 @@ describe('the page, second edition (issue: bugs and features)', () => {
     await expect.poll(() => page.locator('#chart').getAttribute('data-empty')).toBe('true'); // bug 6
     expect(await legend.textContent()).toBe('');
     await page.getByLabel('Open a checkpoint').setInputFiles(file);
-    await expect.poll(() => page.getByTestId('checkpoint-message').textContent(), { timeout: 20_000 }).toMatch(/its loss curve \(\d+ points\)/);
+    await expect.poll(() => page.getByTestId('checkpoint-message').textContent(), { timeout: WAIT }).toMatch(/its loss curve \(\d+ points\)/);
     expect(await page.getByTestId('loss').textContent()).toBe(loss);
     await expect.poll(() => page.locator('#chart').getAttribute('data-empty')).toBe('false');
 
@@ -422,7 +426,7 @@ describe('the page, second edition (issue: bugs and features)', () => {
     // bug 3: a checkpoint that cannot read the text leaves nothing of the old model inside.
     await cliTrained;
     await page.getByLabel('Open a checkpoint').setInputFiles(cliCheckpoint);
-    await expect.poll(() => page.getByTestId('checkpoint-message').textContent(), { timeout: 20_000 }).toMatch(/^Loaded cli-hello/);
+    await expect.poll(() => page.getByTestId('checkpoint-message').textContent(), { timeout: WAIT }).toMatch(/^Loaded cli-hello/);
     await expect.poll(() => page.locator('#inspect-message').textContent()).toMatch(/not in the vocabulary/);
     expect(await page.locator('#tokens button').count()).toBe(0);
     expect(await page.locator('#bars li').count()).toBe(0);
@@ -431,22 +435,22 @@ describe('the page, second edition (issue: bugs and features)', () => {
     // bug 4: a rebuild says so while it lasts. (Another bundled text replaces the loaded model,
     // which had trained: Undo is offered.)
     await page.getByLabel('Training text', { exact: true }).selectOption('cats');
-    await expect.poll(() => message.textContent(), { timeout: 20_000 }).toMatch(/^A new model for “Cats and hats.*\(step 1,000\) is kept: press Undo/);
+    await expect.poll(() => message.textContent(), { timeout: WAIT }).toMatch(/^A new model for “Cats and hats.*\(step 1,000\) is kept: press Undo/);
     await page.getByLabel('Cell', { exact: true }).selectOption('lstm');
     await expect.poll(() => summary.getAttribute('data-busy'), { interval: 20 }).toBe('true');
     expect(await summary.textContent()).toMatch(/^Building the LSTM, 1 layer of 32 \(compiling its GPU kernels\)…$/);
-    await expect.poll(() => summary.getAttribute('data-busy'), { timeout: 20_000 }).toBe('false');
+    await expect.poll(() => summary.getAttribute('data-busy'), { timeout: WAIT }).toBe('false');
     expect(await summary.textContent()).toMatch(/^LSTM, 1 layer of 32 hidden units/);
 
     // bug 10: a learning rate of 50 diverges, and the page says so in its own words.
     await page.getByLabel('Cell', { exact: true }).selectOption('rnn');
-    await expect.poll(() => summary.textContent(), { timeout: 20_000 }).toMatch(/^tanh RNN/);
+    await expect.poll(() => summary.textContent(), { timeout: WAIT }).toMatch(/^tanh RNN/);
     await page.getByLabel('Learning rate', { exact: true }).fill('50');
     await page.getByLabel('Learning rate', { exact: true }).dispatchEvent('change');
-    await expect.poll(() => summary.getAttribute('data-busy'), { timeout: 20_000 }).toBe('false');
+    await expect.poll(() => summary.getAttribute('data-busy'), { timeout: WAIT }).toBe('false');
     await page.getByRole('button', { name: 'Train', exact: true }).click();
     const trainMessage = page.getByTestId('train-message');
-    await expect.poll(() => trainMessage.textContent(), { timeout: 20_000 }).toMatch(/^Training diverged at step \d+: the loss is [\d.]+ nats\/char.*Lower the learning rate \(try 5\) or set a gradient clip \(try 5\), then press Reset/);
+    await expect.poll(() => trainMessage.textContent(), { timeout: WAIT }).toMatch(/^Training diverged at step \d+: the loss is [\d.]+ nats\/char.*Lower the learning rate \(try 5\) or set a gradient clip \(try 5\), then press Reset/);
     expect(await trainMessage.textContent()).not.toMatch(/--/);
     expect(await page.locator('#stats').getAttribute('data-state')).toBe('diverged');
     expect(await page.getByTestId('loss').textContent()).toBe('diverged');
@@ -457,12 +461,12 @@ describe('the page, second edition (issue: bugs and features)', () => {
     const { page, errors } = await open(true);
     // Settings from the address: the story, a smaller model, Adagrad, seed 7.
     await page.goto(`${url}?text=lighthouse&hidden=24&optimizer=adagrad&lr=0.1&seed=7`);
-    await page.waitForSelector('body[data-gpu]', { timeout: 30_000 });
+    await page.waitForSelector('body[data-gpu]', { timeout: WAIT });
     expect(await page.getByLabel('Training text', { exact: true }).inputValue()).toBe('lighthouse');
     expect(await page.getByLabel('Hidden units', { exact: true }).inputValue()).toBe('24');
     expect(await page.locator('#cfg-seed').inputValue()).toBe('7');
     const summary = page.getByTestId('model-summary');
-    await expect.poll(() => summary.textContent(), { timeout: 20_000 }).toMatch(/of 24 hidden units.*The last 485 characters are held out for validation/);
+    await expect.poll(() => summary.textContent(), { timeout: WAIT }).toMatch(/of 24 hidden units.*The last 485 characters are held out for validation/);
     expect(await page.getByTestId('share-link').getAttribute('href')).toMatch(/text=lighthouse.*hidden=24.*optimizer=adagrad.*seed=7/);
 
     // Until Pause, with the frame gaps measured for 30 s.
@@ -492,7 +496,7 @@ describe('the page, second edition (issue: bugs and features)', () => {
     writeFileSync(join(OUT, 'browser-frames.txt'), `${line}\n`);
     expect(longest, 'a frame gap beyond any reason').toBeLessThan(5000);
     expect(p99, 'the 99th percentile of the gaps between frames (the page issue: under 50 ms on SwiftShader)').toBeLessThan(50);
-    await expect.poll(() => page.getByTestId('val-loss').textContent(), { timeout: 30_000 }).toMatch(/^\d\.\d{4}$/);
+    await expect.poll(() => page.getByTestId('val-loss').textContent(), { timeout: WAIT }).toMatch(/^\d\.\d{4}$/);
     expect(await page.getByTestId('chart-legend').textContent()).toMatch(/ · validation \d\.\d{4}/);
 
     // Samples during training at the slider's temperature.
@@ -509,7 +513,7 @@ describe('the page, second edition (issue: bugs and features)', () => {
     await page.getByLabel('Steps per Train').fill('300');
     await page.getByRole('button', { name: 'Train', exact: true }).click();
     await expect.poll(() => page.getByTestId('run-line').textContent()).toMatch(/^Step [\d,]+ of [\d,]+ at [\d,]+ steps\/s; about \d+ (s|min)/);
-    await page.waitForFunction(() => document.getElementById('stats')!.dataset.state === 'idle', null, { timeout: 40_000 });
+    await page.waitForFunction(() => document.getElementById('stats')!.dataset.state === 'idle', null, { timeout: WAIT });
 
     // The heatmap: hover names a cell; a selected character outlines its repeats' columns.
     await hoverHeatmap(page, 'browser-heatmap-hover.png');

@@ -133,7 +133,7 @@ describe.each(CELL_NAMES)('%s: every layer count, dropout, sweep and shape, comp
   for (const sweeps of SWEEPS) {
     const Bs = sweeps === 'streams1' ? BS.streams1 : BS.any;
     for (const H of sweeps === 'streams1' ? HS.streams1 : HS.any)
-      test(`${sweeps}, H=${H}: L=1,2,3 x B=${Bs.join(',')} x dropout 0 (|pre-activations| past 90), 0.3`, { timeout: 180_000 }, async () => {
+      test(`${sweeps}, H=${H}: L=1,2,3 x B=${Bs.join(',')} x dropout 0 (|pre-activations| past 90), 0.3`, async () => {
         const failures: string[] = [];
         let maxPre = 0;
         for (const layers of LAYERS)

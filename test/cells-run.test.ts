@@ -20,7 +20,7 @@ const dir = mkdtempSync(join(tmpdir(), 'char-rnn-cells-'));
 const TEXT = 'the cat sat on the mat; the dog ate the hat.\n'.repeat(4);
 
 function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, ['dist/cli.js', ...args], { encoding: 'utf8', timeout: 180_000, env: { ...process.env, XDG_RUNTIME_DIR: '/tmp' } });
+  const r = spawnSync(process.execPath, ['dist/cli.js', ...args], { encoding: 'utf8', timeout: 540_000, env: { ...process.env, XDG_RUNTIME_DIR: '/tmp' } });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
