@@ -1,25 +1,30 @@
-/// <reference types="@webgpu/types" preserve="true" />
 // The library: one engine for the browser and Node. Node code adds `nodeContext` from
 // 'char-rnn-webgpu/node'; the browser calls createContext(navigator.gpu).
 export {
   PARAMS, PARAM_NAMES, CELLS, CELL_NAMES, paramTable, paramNames, layout, parameterCount,
-  type CellName, type Dims, type ModelDims, type ParamSpec, type Params, type StepShape,
+  type CellName, type Dims, type Layout, type ModelDims, type ParamName, type ParamRole, type ParamSpec, type Params,
+  type StepShape, type Tensor,
 } from './model.js';
 export { Vocab } from './vocab.js';
 export { decodeUtf8, encodeUtf8, scanUtf8, type IndexArray, type TextScan } from './text.js';
-export { initParams } from './init.js';
-export type { Engine, Batch, OptimizerConfig, GenerateOptions, Activations } from './engine.js';
+export { initParams, type InitScale } from './init.js';
+export type {
+  Engine, Batch, OptimizerConfig, OptimizerName, GenerateOptions, Activations, EngineState, StepOptions, Dropout,
+} from './engine.js';
 export { CpuEngine } from './cpu/engine.js';
-export { GpuEngine } from './gpu/engine.js';
+export {
+  GpuEngine, type GpuEngineOptions, type KernelVariant, type RecurrenceSchedule, type CellSweeps, type Profile, type MemoryReport,
+} from './gpu/engine.js';
 export { createContext, type GpuContext } from './gpu/context.js';
 export { createEngine, type DeviceKind } from './engines.js';
-export { DEFAULT_CONFIG, TUTORIAL_CONFIG, optimizerOf, validateConfig, type TrainConfig } from './config.js';
-export { planBatches, BatchCursor } from './data.js';
-export { Trainer, type LogEntry } from './train.js';
+export { DEFAULT_CONFIG, TUTORIAL_CONFIG, optimizerOf, validateConfig, type TrainConfig, type Schedule } from './config.js';
+export { planBatches, BatchCursor, type BatchPlan } from './data.js';
+export { Trainer, type LogEntry, type TrainHooks, type TrainerState } from './train.js';
 export { sampleText, type SampleOptions } from './sample.js';
 export { saveCheckpoint, loadCheckpoint, type Checkpoint } from './checkpoint.js';
+export type { FloatArray } from './safetensors.js';
 export { lossPoints, thinHistory, SAVED_POINTS, type LossPoint } from './history.js';
 export { toPytorch, fromPytorch, loadModelFile } from './pytorch.js';
-export { runCheck, type CheckReport } from './check.js';
-export { compare, GPU_TOLERANCE, type Comparison } from './compare.js';
+export { runCheck, type CheckReport, type CheckRow, type CheckKind, type CheckOptions } from './check.js';
+export { compare, GPU_TOLERANCE, type Comparison, type Tolerance } from './compare.js';
 export * from './errors.js';

@@ -4,6 +4,33 @@ import { GpuError } from '../errors.js';
 // the GPU object from `webgpu`'s create() (src/node/gpu.ts), which this context keeps
 // referenced for as long as its device lives: dawn.node crashes when it is collected early.
 
+// The WebGPU types the library's signatures name, declared empty here so that its .d.ts check
+// in any project without skipLibCheck: they merge with the full declarations where a project
+// has them (TypeScript 7's DOM lib, or @webgpu/types with the DOM lib) and are opaque where it
+// has none (a Node project without the DOM lib). The .d.ts do not reference @webgpu/types: its
+// declarations need the DOM lib and clash with TypeScript 7's own (test/package-types.test.ts).
+declare global {
+  interface GPU {}
+  interface GPUAdapter {}
+  interface GPUAdapterInfo {}
+  interface GPUSupportedLimits {}
+  interface GPUSupportedFeatures {}
+  interface GPUDevice {}
+  interface GPUQueue {}
+  interface GPUBuffer {}
+  interface GPUBufferBinding {}
+  interface GPUBindGroup {}
+  interface GPUBindGroupLayout {}
+  interface GPUPipelineLayout {}
+  interface GPUShaderModule {}
+  interface GPUComputePipeline {}
+  interface GPUCommandEncoder {}
+  interface GPUCommandBuffer {}
+  interface GPUComputePassEncoder {}
+  interface GPUComputePassTimestampWrites {}
+  interface GPUQuerySet {}
+}
+
 export const NO_ADAPTER_HELP =
   'No WebGPU adapter was found. Install a GPU driver with Vulkan, Metal or D3D12 support; on Linux ' +
   'without a GPU, install the software Vulkan driver (Debian/Ubuntu: apt-get install mesa-vulkan-drivers ' +
