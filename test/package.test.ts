@@ -51,7 +51,19 @@ describe('the npm package', () => {
     expect(files).toContain('dist/types/index.d.ts');
     expect(files).toContain('dist/types/node/gpu.d.ts');
     expect(files).toContain('dist/cli.js');
+    expect(files).toContain('LICENSE');
     expect(files.filter((f) => /^(src|test|shaders|demo|bench|corpus|scripts)\/|\.ts$/.test(f) && !f.endsWith('.d.ts'))).toEqual([]);
+  });
+
+  test('says its license (MIT, the text in LICENSE) and its repository', () => {
+    const installed = join(app, 'node_modules/char-rnn-webgpu');
+    const pkg = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8'));
+    expect(pkg.license).toBe('MIT');
+    expect(pkg.repository).toEqual({ type: 'git', url: 'git+https://github.com/char-rnn-webgpu/char-rnn-webgpu.git' });
+    const license = readFileSync(join(installed, 'LICENSE'), 'utf8');
+    expect(license).toMatch(/^MIT License\n\nCopyright \(c\) the char-rnn-webgpu authors\n/);
+    expect(license).toContain('THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND');
+    expect(readFileSync(join(root, 'README.md'), 'utf8')).toMatch(/\n## License\n\n.*MIT.*LICENSE/);
   });
 
   test('plain Node ESM: the README example trains hello on the GPU engine and greedy-samples hello', () => {
@@ -65,12 +77,12 @@ describe('the npm package', () => {
   for (const resolution of ['bundler', 'node16'] as const)
     test(`TypeScript (moduleResolution ${resolution}) type-checks a consumer against the shipped .d.ts`, () => {
       cpSync(join(root, 'examples/consumer.ts'), join(app, 'consumer.ts'));
-      // a browser project (bundler, DOM) and a Node one (node16, no DOM); skipLibCheck as in
-      // Vite's and most templates (TypeScript's DOM lib now declares WebGPU itself)
+      // a browser project (bundler, DOM) and a Node one (node16, no DOM), without skipLibCheck
+      // (test/package-types.test.ts checks every public type, under TypeScript 5 too)
       const [module, lib] = resolution === 'bundler' ? ['esnext', 'es2022,dom'] : ['node16', 'es2022'];
       const r = spawnSync(
         process.execPath,
-        [join(root, 'node_modules/typescript/bin/tsc'), '--noEmit', '--strict', '--skipLibCheck', '--target', 'es2022', '--lib', lib,
+        [join(root, 'node_modules/typescript/bin/tsc'), '--noEmit', '--strict', '--target', 'es2022', '--lib', lib,
           '--module', module, '--moduleResolution', resolution, '--types', '', 'consumer.ts'],
         { cwd: app, encoding: 'utf8' },
       );
