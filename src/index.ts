@@ -15,7 +15,7 @@ export { CpuEngine } from './cpu/engine.js';
 export {
   GpuEngine, type GpuEngineOptions, type KernelVariant, type RecurrenceSchedule, type CellSweeps, type Profile, type MemoryReport,
 } from './gpu/engine.js';
-export { createContext, type GpuContext } from './gpu/context.js';
+export { createContext, tryCreateContext, type GpuContext } from './gpu/context.js';
 export { createEngine, type DeviceKind } from './engines.js';
 export { DEFAULT_CONFIG, TUTORIAL_CONFIG, optimizerOf, validateConfig, type TrainConfig, type Schedule } from './config.js';
 export { planBatches, BatchCursor, type BatchPlan } from './data.js';

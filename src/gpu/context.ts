@@ -73,7 +73,12 @@ export async function createContext(gpu: GPU | undefined, label = 'char-rnn'): P
   };
   // GPU time per kernel (`--profile`) where the adapter offers it
   const requiredFeatures: GPUFeatureName[] = adapter.features.has('timestamp-query') ? ['timestamp-query'] : [];
-  const device = await adapter.requestDevice({ label, requiredLimits, requiredFeatures });
+  let device: GPUDevice;
+  try {
+    device = await adapter.requestDevice({ label, requiredLimits, requiredFeatures });
+  } catch (e) {
+    throw new GpuError(`Requesting a WebGPU device failed (${(e as Error).message}). ${NO_ADAPTER_HELP}`);
+  }
   const info = adapter.info;
   const adapterName =
     [info?.description || info?.device, info?.vendor && `(${info.vendor}${info.architecture ? ', ' + info.architecture : ''})`]
@@ -100,6 +105,21 @@ export async function createContext(gpu: GPU | undefined, label = 'char-rnn'): P
       device.destroy();
     },
   };
+}
+
+/** A GPU context where WebGPU gives one; else none and the reason, a GpuError (no `navigator.gpu`,
+ * no adapter: a browser with WebGPU off or blocklisted, a machine without a driver), so that
+ * the caller can train on the CPU engine instead. Other errors are thrown. */
+export async function tryCreateContext(
+  gpu: GPU | undefined,
+  label?: string,
+): Promise<{ ctx: GpuContext; error?: undefined } | { ctx?: undefined; error: GpuError }> {
+  try {
+    return { ctx: await createContext(gpu, label) };
+  } catch (e) {
+    if (e instanceof GpuError) return { error: e };
+    throw e;
+  }
 }
 
 /** Compiles WGSL and, on errors, throws with each message's file, line, column and source line.
