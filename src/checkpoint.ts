@@ -1,6 +1,8 @@
 import { CheckpointError, VocabularyError } from './errors.js';
-import { CELL_NAMES, type CellName, type ModelDims, type Params, modelOf, paramNames, paramTable } from './model.js';
-import { type FloatArray, decodeSafetensors, encodeSafetensors, isNonNegativeInteger, numel, showShape } from './safetensors.js';
+import { CELLS, CELL_NAMES, type CellName, type ModelDims, type Params, modelOf, paramNames, paramTable } from './model.js';
+import { type Decoded, type FloatArray, decodeSafetensors, encodeSafetensors, isNonNegativeInteger, numel, showShape } from './safetensors.js';
+import { CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_V2, CHECKPOINT_METADATA, checkpointMetadataProblem, readMetadata } from './schema.js';
+import { STATE_KINDS, stateTensors } from './state.js';
 import { Vocab } from './vocab.js';
 
 // Checkpoints are safetensors files (src/safetensors.ts): the model's tensors as F32 (and, for
@@ -12,8 +14,8 @@ import { Vocab } from './vocab.js';
 // cell and depth, under the names of src/model.ts's table (W_xh.0 ... b_y), with metadata
 // `cell`, `layers` and `dropout`. A one-layer rnn is always written as format 1, so that its
 // files stay exactly what they were; both formats load.
-export const CHECKPOINT_FORMAT = 'char-rnn-webgpu/1';
-export const CHECKPOINT_FORMAT_V2 = 'char-rnn-webgpu/2';
+// The metadata's schema is src/schema.ts.
+export { CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_V2 };
 const FORMATS = [CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_V2];
 
 export interface Checkpoint {
@@ -109,9 +111,17 @@ export function saveCheckpoint(c: Checkpoint): Uint8Array {
 /** Reads and validates a checkpoint written by saveCheckpoint. Every problem throws a
  * CheckpointError that names `source` (e.g. the file path), what is wrong and what to do. */
 export function loadCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Checkpoint {
-  const { tensors, metadata, hasMetadata } = decodeSafetensors(bytes, source);
-  const notOurs = `Load a checkpoint saved by char-rnn-webgpu (format ${FORMATS.join(' or ')}).`;
+  return checkpointOf(decodeSafetensors(bytes, source), source);
+}
 
+const DAMAGED = 'The file is damaged or was edited; use another checkpoint.';
+
+/** loadCheckpoint on a file already decoded (src/pytorch.ts loadModelFile decodes once). The
+ * metadata against src/schema.ts, then the tensors: the model's parameters by the table of
+ * src/model.ts, the training state by src/state.ts stateTensors, nothing else, all finite. */
+export function checkpointOf(decoded: Decoded, source: string): Checkpoint {
+  const { tensors, metadata, hasMetadata } = decoded;
+  const notOurs = `Load a checkpoint saved by char-rnn-webgpu (format ${FORMATS.join(' or ')}).`;
   if (!hasMetadata)
     throw new CheckpointError(
       `${source}: the safetensors header has no __metadata__, so it is not a char-rnn-webgpu checkpoint ` +
@@ -125,52 +135,52 @@ export function loadCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Checkp
       `${source}: unknown checkpoint format ${JSON.stringify(format)}, expected ${FORMATS.map((f) => JSON.stringify(f)).join(' or ')}. ` +
         `It was written by another program or another version of char-rnn-webgpu; use the matching version, or retrain.`,
     );
-
-  const damaged = 'The file is damaged or was edited; use another checkpoint.';
-  const vocabText = metadata.vocab;
-  if (vocabText === undefined) throw new CheckpointError(`${source}: the metadata has no vocab entry. ${damaged}`);
-  let vocab: unknown;
+  const read = readMetadata(CHECKPOINT_METADATA, metadata);
+  const problem = read.problem ?? checkpointMetadataProblem(read.data);
+  if (problem !== undefined) throw new CheckpointError(`${source}: ${problem}. ${DAMAGED}`);
+  const m = read.data!;
   try {
-    vocab = JSON.parse(vocabText);
-  } catch {
-    throw new CheckpointError(`${source}: the vocab metadata is not valid JSON (it should be a JSON array of characters). ${damaged}`);
-  }
-  if (!Array.isArray(vocab) || !vocab.every((c) => typeof c === 'string'))
-    throw new CheckpointError(`${source}: the vocab metadata is not a JSON array of strings (one character each). ${damaged}`);
-  try {
-    new Vocab(vocab);
+    new Vocab(m.vocab);
   } catch (e) {
-    if (e instanceof VocabularyError) throw new CheckpointError(`${source}: bad vocab metadata: ${e.message} ${damaged}`);
+    if (e instanceof VocabularyError) throw new CheckpointError(`${source}: bad vocab metadata: ${e.message} ${DAMAGED}`);
     throw e;
   }
-  const V = vocab.length;
-  if (metadata.vocab_size !== undefined && metadata.vocab_size !== String(V))
-    throw new CheckpointError(
-      `${source}: the metadata says vocab_size ${JSON.stringify(metadata.vocab_size)} but the vocab lists ${V} characters. ${damaged}`,
-    );
 
-  const hiddenText = metadata.hidden;
-  if (hiddenText === undefined) throw new CheckpointError(`${source}: the metadata has no hidden entry (the hidden size). ${damaged}`);
-  const H = Number(hiddenText);
-  if (!/^[1-9][0-9]*$/.test(hiddenText) || !Number.isSafeInteger(H))
-    throw new CheckpointError(`${source}: the hidden metadata ${JSON.stringify(hiddenText)} is not a positive integer. ${damaged}`);
-
-  let step = 0;
-  if (metadata.step !== undefined) {
-    step = Number(metadata.step);
-    if (!/^[0-9]+$/.test(metadata.step) || !Number.isSafeInteger(step))
-      throw new CheckpointError(`${source}: the step metadata ${JSON.stringify(metadata.step)} is not a non-negative integer. ${damaged}`);
+  const model: ModelDims = { V: m.vocab.length, H: m.hidden, cell: m.cell ?? 'rnn', layers: m.layers ?? 1 };
+  const params = modelTensors(tensors, model, source);
+  checkStateTensors(tensors, model, m.run?.B, source);
+  for (const [name, t] of tensors) {
+    const d = t.data;
+    for (let i = 0; i < d.length; i++) {
+      if (!Number.isFinite(d[i]))
+        throw new CheckpointError(
+          `${source}: tensor ${name} holds a non-finite value (${d[i]}) at index ${i}; a checkpoint holds finite numbers only. ` +
+            `The file is damaged, or the run that wrote it had diverged; use an earlier checkpoint.`,
+        );
+    }
   }
 
-  const { cell, layers, dropout } = format === CHECKPOINT_FORMAT ? { cell: 'rnn' as CellName, layers: 1, dropout: undefined } : modelMetadata(metadata, source, damaged);
-  const model: ModelDims = { V, H, cell, layers };
+  const names = paramNames(model);
+  const extra: Record<string, { shape: number[]; data: FloatArray }> = {};
+  for (const [name, t] of tensors) if (!names.includes(name)) extra[name] = { shape: t.shape, data: t.data };
+  const rest: Record<string, string> = {};
+  for (const [k, v] of Object.entries(metadata)) if (!(RESERVED_METADATA as readonly string[]).includes(k)) rest[k] = v;
+
+  const c: Checkpoint = { params, vocab: m.vocab, hidden: m.hidden, step: m.step ?? 0, extra, metadata: rest };
+  if (m.history) c.history = m.history.map(([step, loss, val]) => (val === undefined ? { step, loss } : { step, loss, val }));
+  if (format !== CHECKPOINT_FORMAT) Object.assign(c, { cell: m.cell, layers: m.layers, dropout: m.dropout ?? 0 });
+  return c;
+}
+
+/** The model's parameters, each present as F32 in its shape. */
+function modelTensors(tensors: Decoded['tensors'], model: ModelDims, source: string): Params<Float32Array> {
   const names = paramNames(model);
   const params = {} as Params<Float32Array>;
   for (const { name, shape: want, role, layer } of paramTable(model)) {
     const t = tensors.get(name);
     if (!t)
       throw new CheckpointError(
-        `${source}: tensor ${name} is missing; a char-rnn-webgpu checkpoint of ${describe(model)} holds ${names.join(', ')}. ${damaged}`,
+        `${source}: tensor ${name} is missing; a char-rnn-webgpu checkpoint of ${describe(model)} holds ${names.join(', ')}. ${DAMAGED}`,
       );
     if (t.shape.length !== want.length || t.shape.some((s, i) => s !== want[i]))
       throw new CheckpointError(
@@ -182,28 +192,30 @@ export function loadCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Checkp
       throw new CheckpointError(`${source}: ${name} is stored as ${t.dtype}; model tensors must be F32. Save it again as float32.`);
     params[name] = t.data;
   }
+  return params;
+}
 
-  const extra: Record<string, { shape: number[]; data: FloatArray }> = {};
-  for (const [name, t] of tensors) if (!names.includes(name)) extra[name] = { shape: t.shape, data: t.data };
-
+/** Every tensor besides the parameters is training state of the right size and dtype
+ * (src/state.ts stateTensors; those sized by the batch need the run metadata's B). */
+function checkStateTensors(tensors: Decoded['tensors'], model: ModelDims, B: number | undefined, source: string): void {
+  const names = paramNames(model);
+  const state = stateTensors(model, B ?? 1);
+  const others = [...tensors.keys()].filter((n) => !names.includes(n) && !state.has(n));
+  if (others.length)
+    throw new CheckpointError(
+      `${source}: ${others.length > 1 ? 'tensors' : 'tensor'} ${others.join(', ')} ${others.length > 1 ? 'are' : 'is'} neither a parameter of ` +
+        `${describe(model)} nor its training state (${[...STATE_KINDS, ...(CELLS[model.cell].cellState ? ['cprev'] : [])].join(', ')}). ` +
+        `The tensors do not match the metadata: the file is damaged or was edited; use another checkpoint.`,
+    );
   for (const [name, t] of tensors) {
-    const d = t.data;
-    for (let i = 0; i < d.length; i++) {
-      if (!Number.isFinite(d[i]))
-        throw new CheckpointError(
-          `${source}: tensor ${name} holds a non-finite value (${d[i]}) at index ${i}. The run that saved it diverged; ` +
-            `use an earlier checkpoint, or retrain with a lower learning rate or gradient clipping.`,
-        );
-    }
+    const want = state.get(name);
+    if (!want) continue;
+    if (want.perStream && B === undefined)
+      throw new CheckpointError(`${source}: tensor ${name} is a run's carried state, but the file has no run metadata, which gives its batch size. ${DAMAGED}`);
+    if (t.dtype !== want.dtype) throw new CheckpointError(`${source}: tensor ${name} is stored as ${t.dtype}, expected ${want.dtype}. ${DAMAGED}`);
+    if (t.data.length !== want.size)
+      throw new CheckpointError(`${source}: tensor ${name} has ${t.data.length} values, expected ${want.size} (${want.what}). ${DAMAGED}`);
   }
-
-  const rest: Record<string, string> = {};
-  for (const [k, v] of Object.entries(metadata)) if (!(RESERVED_METADATA as readonly string[]).includes(k)) rest[k] = v;
-
-  const c: Checkpoint = { params, vocab: vocab as string[], hidden: H, step, extra, metadata: rest };
-  if (metadata.history !== undefined) c.history = decodeHistory(metadata.history, source, damaged);
-  if (format !== CHECKPOINT_FORMAT) Object.assign(c, { cell, layers, dropout });
-  return c;
 }
 
 function encodeHistory(history: LossPoint[]): string {
@@ -211,24 +223,6 @@ function encodeHistory(history: LossPoint[]): string {
     if (!isNonNegativeInteger(p.step) || !Number.isFinite(p.loss) || (p.val !== undefined && !Number.isFinite(p.val)))
       throw new CheckpointError(`Cannot save checkpoint: history point ${JSON.stringify(p)} needs a whole step and finite losses.`);
   return JSON.stringify(history.map((p) => (p.val === undefined ? [p.step, p.loss] : [p.step, p.loss, p.val])));
-}
-
-function decodeHistory(text: string, source: string, damaged: string): LossPoint[] {
-  const bad = `${source}: the history metadata is not a JSON array of [step, loss] or [step, loss, validation loss]. ${damaged}`;
-  let rows: unknown;
-  try {
-    rows = JSON.parse(text);
-  } catch {
-    throw new CheckpointError(bad);
-  }
-  if (!Array.isArray(rows)) throw new CheckpointError(bad);
-  return rows.map((r: unknown) => {
-    const ok =
-      Array.isArray(r) && (r.length === 2 || r.length === 3) && isNonNegativeInteger(r[0]) && r.slice(1).every((x) => typeof x === 'number' && Number.isFinite(x));
-    if (!ok) throw new CheckpointError(bad);
-    const [step, loss, val] = r as number[];
-    return val === undefined ? { step, loss } : { step, loss, val };
-  });
 }
 
 const isTutorial = (m: ModelDims) => m.cell === 'rnn' && m.layers === 1;
@@ -242,17 +236,4 @@ function describe(m: ModelDims): string {
 function describeSizes(m: ModelDims, H: boolean, V: boolean): string {
   const sizes = [H ? `hidden size ${m.H}` : '', V ? `vocabulary size ${m.V}` : ''].filter(Boolean).join(' and ');
   return isTutorial(m) ? sizes : `a ${m.cell} of ${m.layers} layer${m.layers > 1 ? 's' : ''} with ${sizes}`;
-}
-
-/** cell, layers and dropout of a format-2 checkpoint's metadata. */
-function modelMetadata(metadata: Record<string, string>, source: string, damaged: string): { cell: CellName; layers: number; dropout: number } {
-  const cell = metadata.cell as CellName;
-  if (!CELL_NAMES.includes(cell))
-    throw new CheckpointError(`${source}: the cell metadata ${JSON.stringify(metadata.cell)} is not one of ${CELL_NAMES.join(', ')}. ${damaged}`);
-  const layers = Number(metadata.layers);
-  if (!/^[1-9][0-9]*$/.test(metadata.layers ?? '') || !Number.isSafeInteger(layers))
-    throw new CheckpointError(`${source}: the layers metadata ${JSON.stringify(metadata.layers)} is not a positive integer. ${damaged}`);
-  const dropout = Number(metadata.dropout ?? '0');
-  if (!(dropout >= 0 && dropout < 1)) throw new CheckpointError(`${source}: the dropout metadata ${JSON.stringify(metadata.dropout)} is not a number in [0, 1). ${damaged}`);
-  return { cell, layers, dropout };
 }

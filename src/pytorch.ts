@@ -1,8 +1,11 @@
-import { type Checkpoint, loadCheckpoint } from './checkpoint.js';
-import { type FloatArray, decodeSafetensors, encodeSafetensors } from './safetensors.js';
+import { type Checkpoint, checkpointOf } from './checkpoint.js';
+import { MAX_LAYERS } from './config.js';
+import { type Decoded, type FloatArray, decodeSafetensors, encodeSafetensors, showShape } from './safetensors.js';
 import { CheckpointError } from './errors.js';
 import { CELLS, CELL_NAMES, type CellName, type ModelDims, type Params, modelOf, paramTable } from './model.js';
-import { Vocab } from './vocab.js';
+import { CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_V2, PYTORCH_FORMAT, PYTORCH_METADATA, type PytorchMetadata, readMetadata } from './schema.js';
+
+export { PYTORCH_FORMAT };
 
 // A model as a PyTorch state dict, in a safetensors file: the keys of
 //
@@ -15,12 +18,10 @@ import { Vocab } from './vocab.js';
 //   rnn.bias_ih_l{l}   = b_h.l      rnn.bias_hh_l{l}   = 0          out.bias   = b_y
 //   gru: rnn.bias_hh_l{l} = [0; 0; b_hn.l]   (b_h.l holds b_ir + b_hr, b_iz + b_hz and b_in)
 //
-// Metadata: format, vocab (JSON array of the characters in index order), cell, layers, hidden.
-// Read back, each pair of biases folds into ours (b_h = bias_ih + bias_hh; gru: the r and z
+// Metadata: format, vocab (JSON array of the characters in index order), cell, layers, hidden
+// (src/schema.ts PYTORCH_METADATA). Read back, each pair of biases folds into ours (b_h = bias_ih + bias_hh; gru: the r and z
 // rows of that sum, b_in, and b_hn = bias_hh's n rows), so a state dict trained in PyTorch
 // loads too.
-
-export const PYTORCH_FORMAT = 'char-rnn-webgpu/pytorch';
 
 type Entry = { name: string; shape: number[]; data: FloatArray };
 
@@ -51,65 +52,114 @@ export function toPytorch(c: Checkpoint): Uint8Array {
   return encodeSafetensors(t, metadata);
 }
 
-/** A checkpoint from a state dict written by toPytorch (or by PyTorch with the same keys and
- * a `vocab` metadata entry). The cell, layer count and hidden size are read from the tensors. */
+/** A checkpoint from a state dict written by toPytorch, or by PyTorch with the same keys and a
+ * `vocab` metadata entry. */
 export function fromPytorch(bytes: Uint8Array, source: string): Checkpoint {
-  const { tensors, metadata } = decodeSafetensors(bytes, source);
-  const fix = 'Export it with `char-rnn export --pytorch`, or save the state dict of rnn + out with metadata {"vocab": json.dumps(chars)}.';
-  const get = (name: string, shape: number[]): Float32Array => {
-    const t = tensors.get(name);
-    if (!t) throw new CheckpointError(`${source}: the state dict has no ${name}. ${fix}`);
-    if (t.shape.join(',') !== shape.join(','))
-      throw new CheckpointError(`${source}: ${name} has shape [${t.shape}], expected [${shape}] for the model its other tensors describe. ${fix}`);
-    return Float32Array.from(t.data);
-  };
-  let vocab: string[];
-  try {
-    vocab = new Vocab(JSON.parse(metadata.vocab ?? 'null')).chars as string[];
-  } catch {
-    throw new CheckpointError(`${source}: the metadata has no usable vocab (a JSON array of the characters in index order). ${fix}`);
+  return pytorchOf(decodeSafetensors(bytes, source), source);
+}
+
+const FIX = 'Export it with `char-rnn export --pytorch`, or save the state dict of rnn + out with metadata {"vocab": json.dumps(chars)}.';
+const LAYER_KEY = /^rnn\.(?:weight|bias)_(?:ih|hh)_l(\d+)$/;
+
+/** fromPytorch on a file already decoded. The metadata against src/schema.ts; the model from
+ * the metadata's cell, layers and hidden where present, else from the tensors; then the keys
+ * exactly as load_state_dict(strict=True) on rnn + out wants them, their shapes, all finite. */
+function pytorchOf(decoded: Decoded, source: string): Checkpoint {
+  const { tensors, metadata } = decoded;
+  const read = readMetadata(PYTORCH_METADATA, metadata);
+  if (read.problem !== undefined) throw new CheckpointError(`${source}: ${read.problem}. ${FIX}`);
+  const meta = read.data!;
+  const m = pytorchModel(tensors, meta, source);
+  const keys = torchKeys(m);
+  const missing = [...keys.keys()].filter((k) => !tensors.has(k));
+  const unexpected = [...tensors.keys()].filter((k) => !keys.has(k));
+  if (missing.length || unexpected.length)
+    throw new CheckpointError(
+      `${source}: the state dict does not fit ${torchModel(m)}, as load_state_dict(strict=True) would say: ` +
+        [missing.length ? `missing ${listed(missing)}` : '', unexpected.length ? `unexpected ${listed(unexpected)}` : ''].filter(Boolean).join('; ') +
+        `. ${FIX}`,
+    );
+  for (const [k, shape] of keys) {
+    const t = tensors.get(k)!;
+    if (showShape(t.shape) !== showShape(shape))
+      throw new CheckpointError(`${source}: ${k} has shape ${showShape(t.shape)}, expected ${showShape(shape)} for ${torchModel(m)} (its cell, layers and hidden size as the metadata and the other tensors say). ${FIX}`);
+    const d = t.data;
+    for (let i = 0; i < d.length; i++)
+      if (!Number.isFinite(d[i]))
+        throw new CheckpointError(`${source}: ${k} holds a non-finite value (${d[i]}) at index ${i}: the file holds NaN or infinite weights, which no model can use. Use a file of finite weights.`);
   }
-  const wih = tensors.get('rnn.weight_ih_l0');
-  const whh = tensors.get('rnn.weight_hh_l0');
-  if (!wih || !whh || whh.shape.length !== 2) throw new CheckpointError(`${source}: the state dict has no rnn.weight_ih_l0 and rnn.weight_hh_l0. ${fix}`);
-  const H = whh.shape[1];
-  const G = whh.shape[0] / H;
-  const byGates = CELL_NAMES.filter((c) => CELLS[c].gates === G);
-  const cell = (metadata.cell ?? byGates[0]) as CellName;
-  if (!byGates.includes(cell))
-    throw new CheckpointError(`${source}: rnn.weight_hh_l0 has shape [${whh.shape}]: ${G} gate blocks of ${H} rows, not those of ${metadata.cell ?? 'rnn (1), lstm (4) or gru (3)'}. ${fix}`);
-  let layers = 0;
-  while (tensors.has(`rnn.weight_ih_l${layers}`)) layers++;
-  const m: ModelDims = { V: vocab.length, H, cell, layers };
+
+  const { H, cell } = m;
+  const get = (name: string) => Float32Array.from(tensors.get(name)!.data);
   const params: Params<Float32Array> = {};
   for (const p of paramTable(m)) {
     const l = p.layer;
-    const shape = [...p.shape];
-    if (p.role === 'W_xh') params[p.name] = get(`rnn.weight_ih_l${l}`, shape);
-    if (p.role === 'W_hh') params[p.name] = get(`rnn.weight_hh_l${l}`, shape);
-    if (p.role === 'W_hy') params[p.name] = get('out.weight', shape);
-    if (p.role === 'b_y') params[p.name] = get('out.bias', shape);
+    if (p.role === 'W_xh') params[p.name] = get(`rnn.weight_ih_l${l}`);
+    if (p.role === 'W_hh') params[p.name] = get(`rnn.weight_hh_l${l}`);
+    if (p.role === 'W_hy') params[p.name] = get('out.weight');
+    if (p.role === 'b_y') params[p.name] = get('out.bias');
     if (p.role === 'b_h') {
-      const [ih, hh] = [get(`rnn.bias_ih_l${l}`, shape), get(`rnn.bias_hh_l${l}`, shape)];
+      const [ih, hh] = [get(`rnn.bias_ih_l${l}`), get(`rnn.bias_hh_l${l}`)];
       const sum = cell === 'gru' ? 2 * H : p.size; // gru: b_hn stays apart
       for (let k = 0; k < sum; k++) ih[k] += hh[k];
       params[p.name] = ih;
       if (cell === 'gru') params[`b_hn.${l}`] = hh.slice(2 * H);
     }
   }
-  const c: Checkpoint = { params, vocab, hidden: H, step: 0, metadata: {} };
-  if (cell !== 'rnn' || layers !== 1) Object.assign(c, { cell, layers });
+  const c: Checkpoint = { params, vocab: meta.vocab, hidden: H, step: 0, metadata: {} };
+  if (cell !== 'rnn' || m.layers !== 1) Object.assign(c, { cell, layers: m.layers });
   return c;
 }
 
-/** A char-rnn-webgpu checkpoint or a PyTorch state dict (by its format metadata or its keys). */
-export function loadModelFile(bytes: Uint8Array, source: string): Checkpoint {
-  let isTorch = false;
-  try {
-    const { tensors, metadata } = decodeSafetensors(bytes, source);
-    isTorch = metadata.format === PYTORCH_FORMAT || (metadata.format === undefined && tensors.has('rnn.weight_ih_l0'));
-  } catch {
-    // loadCheckpoint below says what is wrong with the bytes
+/** The model a state dict holds: cell, layers and hidden size from the metadata where it
+ * names them, else from the tensors (hidden from out.weight or rnn.weight_hh_l0, the cell from
+ * the gate blocks of rnn.weight_hh_l0, the layers from the highest layer index of the keys). */
+function pytorchModel(tensors: Decoded['tensors'], meta: PytorchMetadata, source: string): ModelDims {
+  const matrix = (k: string) => (tensors.get(k)?.shape.length === 2 ? tensors.get(k)!.shape : undefined);
+  const whh = matrix('rnn.weight_hh_l0');
+  const H = meta.hidden ?? matrix('out.weight')?.[1] ?? whh?.[1];
+  if (!H)
+    throw new CheckpointError(`${source}: the hidden size cannot be told: no hidden metadata entry, and neither out.weight nor rnn.weight_hh_l0 is a matrix. ${FIX}`);
+  let cell: CellName = meta.cell ?? 'rnn';
+  if (meta.cell === undefined && whh) {
+    const byGates = CELL_NAMES.find((c) => CELLS[c].gates * H === whh[0]);
+    if (!byGates)
+      throw new CheckpointError(`${source}: rnn.weight_hh_l0 has shape ${showShape(whh)}: ${whh[0] / H} gate blocks of ${H} rows, not those of rnn (1), lstm (4) or gru (3). ${FIX}`);
+    cell = byGates;
   }
-  return isTorch ? fromPytorch(bytes, source) : loadCheckpoint(bytes, source);
+  const indices = [...tensors.keys()].map((k) => LAYER_KEY.exec(k)?.[1]).filter((l) => l !== undefined).map(Number);
+  const layers = meta.layers ?? Math.max(0, ...indices) + 1;
+  if (layers > MAX_LAYERS)
+    throw new CheckpointError(`${source}: the state dict has keys of layer ${layers - 1}; a model has at most ${MAX_LAYERS} layers. ${FIX}`);
+  return { V: meta.vocab.length, H, cell, layers };
+}
+
+/** The keys and shapes of rnn + out's state dict for a model. */
+function torchKeys(m: ModelDims): Map<string, number[]> {
+  const keys = new Map<string, number[]>();
+  const G = CELLS[m.cell].gates;
+  for (let l = 0; l < m.layers; l++) {
+    keys.set(`rnn.weight_ih_l${l}`, [G * m.H, l ? m.H : m.V]);
+    keys.set(`rnn.weight_hh_l${l}`, [G * m.H, m.H]);
+    keys.set(`rnn.bias_ih_l${l}`, [G * m.H]);
+    keys.set(`rnn.bias_hh_l${l}`, [G * m.H]);
+  }
+  keys.set('out.weight', [m.V, m.H]);
+  keys.set('out.bias', [m.V]);
+  return keys;
+}
+
+const TORCH_MODULE: Record<CellName, string> = { rnn: 'RNN', lstm: 'LSTM', gru: 'GRU' };
+const torchModel = (m: ModelDims) => `rnn = torch.nn.${TORCH_MODULE[m.cell]}(${m.V}, ${m.H}, ${m.layers}) + out = torch.nn.Linear(${m.H}, ${m.V})`;
+const listed = (keys: string[]) =>
+  `key${keys.length > 1 ? 's' : ''} ${keys.slice(0, 8).join(', ')}${keys.length > 8 ? ` and ${keys.length - 8} more` : ''}`;
+
+/** A char-rnn-webgpu checkpoint or a PyTorch state dict: ours by its format metadata, PyTorch's
+ * by its format or, for files of other programs (e.g. {"format": "pt"}), by its keys (rnn.*, out.*). */
+export function loadModelFile(bytes: Uint8Array, source: string): Checkpoint {
+  const decoded = decodeSafetensors(bytes, source);
+  const { metadata, tensors } = decoded;
+  const ours = metadata.format === CHECKPOINT_FORMAT || metadata.format === CHECKPOINT_FORMAT_V2;
+  const torch = metadata.format === PYTORCH_FORMAT || (!ours && [...tensors.keys()].some((k) => k.startsWith('rnn.') || k.startsWith('out.')));
+  return torch ? pytorchOf(decoded, source) : checkpointOf(decoded, source);
 }

@@ -187,6 +187,17 @@ function decode(bytes: Uint8Array, source: string): Decoded {
         `data section holds only ${dataLength} bytes (${needed - dataLength} bytes missing). It was cut off while being ` +
         `written or copied; save it again or use an earlier checkpoint.`,
     );
+  // The format has no holes: the tensors cover the data section from its first byte to its last.
+  for (let i = 0; i <= sorted.length; i++) {
+    const at = i ? sorted[i - 1].end : 0;
+    const next = i < sorted.length ? sorted[i].begin : dataLength;
+    if (next !== at)
+      throw new CheckpointError(
+        `${source}: bytes ${at}-${next} of the data section belong to no tensor` +
+          (i < sorted.length ? ` (before ${sorted[i].name})` : ' (after the last tensor)') +
+          `; a safetensors file has no gaps. ${damaged}`,
+      );
+  }
 
   const tensors = new Map<string, SafetensorsTensor>();
   for (const t of entries) {
@@ -204,9 +215,10 @@ function decode(bytes: Uint8Array, source: string): Decoded {
   return { tensors, metadata, hasMetadata };
 }
 
-/** Reads a safetensors file of F32 tensors. Throws CheckpointError naming `source` when the bytes
- * are not one: too short, truncated, a header that is not UTF-8 JSON, malformed or overlapping
- * offsets, or a dtype other than F32. */
+/** Reads a safetensors file of F32 and F64 tensors. Throws CheckpointError naming `source` when
+ * the bytes are not one: too short, truncated, a header that is not UTF-8 JSON, metadata that is
+ * not strings, malformed, overlapping or gapped offsets, bytes after the last tensor, or another
+ * dtype. */
 export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'): Decoded {
   return decode(bytes, source);
 }

@@ -1,9 +1,12 @@
 import type { Checkpoint } from './checkpoint.js';
 import type { FloatArray } from './safetensors.js';
 import type { TrainConfig } from './config.js';
-import { CELLS, type Params, modelOf, paramNames, toFloat32 } from './model.js';
+import { CELLS, type ModelDims, type Params, modelOf, paramNames, paramTable, toFloat32 } from './model.js';
+import { RUN, RUN_CONFIG, RUN_CONFIG_DEFAULTS, type RunMeta, TEXT, type TextRecord, readEntry } from './schema.js';
 import type { TrainerState } from './train.js';
 import { CheckpointError, UsageError } from './errors.js';
+
+export type { RunMeta, TextRecord };
 
 // A training run in a checkpoint: the model tensors (W_xh ...), the optimizer state named after
 // them (mW_xh ..., vW_xh ...), the carried hidden state `hprev` ((B, H) for the one-layer tanh
@@ -11,34 +14,39 @@ import { CheckpointError, UsageError } from './errors.js';
 // CPU engine, the same again in float64 under `f64.` names so that a resumed run continues
 // bit for bit. Metadata `run` holds the step, data position, engine, schedule position (the
 // step) and the random state (sampling is counter-based: seed and step say it all);
-// `config` the run configuration; `text` where the training text came from and its hash.
+// `config` the run configuration; `text` where the training text came from and its hash
+// (their schemas: src/schema.ts RUN, TRAIN_CONFIG, TEXT).
 
-export interface RunMeta {
-  step: number;
-  chunk: number;
-  epoch: number;
-  t: number;
-  device: 'cpu' | 'gpu';
-  B: number;
-  H: number;
-  /** timesteps per chunk and characters per stream: with B, what `chunk` counts in */
-  T?: number;
-  L?: number;
-  rng: { seed: number; counter: number };
+/** How a run's state is stored, per kind: each parameter's optimizer state and float64 copy,
+ * and the carried state, for the messages. */
+export const STATE_KINDS = ['m*', 'v*', 'f64.*', 'hprev'] as const;
+
+export interface StateTensor {
+  dtype: 'F32' | 'F64';
+  size: number;
+  /** where the size comes from, for messages */
+  what: string;
+  /** sized by the run's batch B */
+  perStream: boolean;
 }
 
-/** The training text of a run, as recorded in its checkpoint. */
-export interface TextRecord {
-  /** the --text path as given, or '--string' */
-  source: string;
-  /** the absolute path of a --text file */
-  path?: string;
-  /** the text itself when it was given with --string */
-  string?: string;
-  /** characters (code points) */
-  chars: number;
-  /** content hash (scanUtf8) */
-  hash: string;
+/** Every tensor of a run's training state that may sit beside the model's parameters in a
+ * checkpoint (runCheckpoint writes them), for a model and the run's batch B. */
+export function stateTensors(model: ModelDims, B: number): Map<string, StateTensor> {
+  const t = new Map<string, StateTensor>();
+  for (const p of paramTable(model)) {
+    const what = `the size of ${p.name}`;
+    for (const k of ['m', 'v']) t.set(k + p.name, { dtype: 'F32', size: p.size, what, perStream: false });
+    for (const k of ['', 'm', 'v']) t.set(`f64.${k}${p.name}`, { dtype: 'F64', size: p.size, what, perStream: false });
+  }
+  const { layers: L, H } = model;
+  const what = `layers x batch x hidden: ${L} x ${B} (the run's B) x ${H}`;
+  const carried = CELLS[model.cell].cellState ? ['hprev', 'cprev'] : ['hprev'];
+  for (const k of carried) {
+    t.set(k, { dtype: 'F32', size: L * B * H, what, perStream: true });
+    t.set(`f64.${k}`, { dtype: 'F64', size: L * B * H, what, perStream: true });
+  }
+  return t;
 }
 
 /** Where a run stands in its data: B streams of L characters, read T at a time. */
@@ -107,26 +115,30 @@ export function trainerStateOf(c: Checkpoint, device: 'cpu' | 'gpu', source: str
   const meta = c.metadata ?? {};
   if (!meta.run || !meta.config)
     throw new CheckpointError(`${source} holds weights but no training state (it was written by --steps 0 or an older version): use --init ${source} to start a new run from its weights.`);
-  let run: RunMeta;
-  let config: TrainConfig;
-  let text: TextRecord | undefined;
-  try {
-    run = JSON.parse(meta.run);
-    // runs saved before initScale existed used randn*0.1; before cells, the one-layer tanh RNN
-    config = { initScale: 0.1, cell: 'rnn', layers: 1, dropout: 0, ...JSON.parse(meta.config) };
-    text = meta.text ? JSON.parse(meta.text) : undefined;
-  } catch {
-    throw new CheckpointError(`${source}: the run metadata is not valid JSON; the file is damaged.`);
-  }
+  const damaged = (problem: string) =>
+    new CheckpointError(`${source}: ${problem}. The file is damaged or was edited: use another checkpoint, or --init ${source} to start a new run from its weights.`);
+  const runRead = readEntry(RUN, 'run', meta.run);
+  if (runRead.problem !== undefined) throw damaged(runRead.problem);
+  const configRead = readEntry(RUN_CONFIG, 'config', meta.config);
+  if (configRead.problem !== undefined) throw damaged(configRead.problem);
+  const textRead = meta.text === undefined ? undefined : readEntry(TEXT, 'text', meta.text);
+  if (textRead?.problem !== undefined) throw damaged(textRead.problem);
+  const run = runRead.data!;
+  // runs saved before initScale existed used randn*0.1; before cells, the one-layer tanh RNN
+  const config: TrainConfig = { ...RUN_CONFIG_DEFAULTS, ...configRead.data! };
   const model = modelOf({ V: c.vocab.length, H: c.hidden, cell: c.cell, layers: c.layers });
   if (config.cell !== model.cell || config.layers !== model.layers)
-    throw new CheckpointError(`${source}: the run configuration (${config.cell}, ${config.layers} layers) does not match its tensors (${model.cell}, ${model.layers} layers); the file is damaged.`);
+    throw damaged(`the run configuration (${config.cell}, ${config.layers} layers) does not match its tensors (${model.cell}, ${model.layers} layers)`);
+  if (config.hidden !== model.H || run.H !== model.H) throw damaged(`the run configuration (hidden ${config.hidden}, run.H ${run.H}) does not match its tensors (hidden ${model.H})`);
   const names = paramNames(model);
+  const state = stateTensors(model, run.B);
   const get = (name: string): FloatArray => {
     const useF64 = device === 'cpu' && c.extra?.['f64.' + name];
     const t = useF64 ? c.extra!['f64.' + name] : names.includes(name) ? undefined : c.extra?.[name];
     const d = t && ('data' in t ? t.data : t);
     if (!d) throw new CheckpointError(`${source}: tensor ${name} of the training state is missing; the file is damaged. Use --init to start from its weights.`);
+    const want = state.get(name) ?? state.get('m' + name)!;
+    if (d.length !== want.size) throw damaged(`tensor ${useF64 ? 'f64.' : ''}${name} has ${d.length} values, expected ${want.size} (${want.what})`);
     return d;
   };
   const params = {} as Params;
@@ -137,15 +149,9 @@ export function trainerStateOf(c: Checkpoint, device: 'cpu' | 'gpu', source: str
     m[k] = get('m' + k);
     v[k] = get('v' + k);
   }
-  const n = model.layers * run.B * run.H;
-  const hprev = get('hprev');
-  if (hprev.length !== n) throw new CheckpointError(`${source}: hprev has ${hprev.length} values, expected ${n} (layers x batch x hidden).`);
-  const engine: TrainerState['engine'] = { params, m, v, hprev, t: run.t };
-  if (CELLS[model.cell].cellState) {
-    engine.cprev = get('cprev');
-    if (engine.cprev.length !== n) throw new CheckpointError(`${source}: cprev has ${engine.cprev.length} values, expected ${n} (layers x batch x hidden).`);
-  }
-  return { state: { engine, step: run.step, chunk: run.chunk, epoch: run.epoch }, config, run, text };
+  const engine: TrainerState['engine'] = { params, m, v, hprev: get('hprev'), t: run.t };
+  if (CELLS[model.cell].cellState) engine.cprev = get('cprev');
+  return { state: { engine, step: run.step, chunk: run.chunk, epoch: run.epoch }, config, run, text: textRead?.data };
 }
 
 /** Fits a saved run to the settings it is resumed with, or refuses. The optimizer cannot
@@ -174,6 +180,12 @@ export function fitSavedRun(saved: SavedRun, cfg: TrainConfig, plan: DataPlan, n
   if (plan.B === B0 && plan.T === T0 && saved.run.L !== undefined && plan.L !== saved.run.L)
     notes.push(`the training part of the text is now ${plan.L} characters per stream, was ${saved.run.L} (--val-fraction ${cfg.valFraction}, saved ${was.valFraction})`);
   if (newText) notes.push('the text is not the one of the checkpoint');
+  const chunks = Math.floor(plan.L / plan.T);
+  if (notes.length === 0 && saved.state.chunk > chunks)
+    throw new CheckpointError(
+      `${source}: the run.chunk metadata ${saved.state.chunk} is outside the run's data: ${plan.B} stream${plan.B > 1 ? 's' : ''} of ${plan.L} characters ` +
+        `read ${plan.T} at a time give chunks 0 to ${chunks}. The file is damaged or was edited: use another checkpoint, or --init ${source} to start a new run from its weights.`,
+    );
   if (notes.length === 0) return notes;
   const s = saved.state;
   s.chunk = 0;

@@ -5,9 +5,15 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { CHECKPOINT_FORMAT, type Checkpoint, loadCheckpoint, saveCheckpoint } from '../src/checkpoint.js';
 import { decodeSafetensors, encodeSafetensors } from '../src/safetensors.js';
+import { DEFAULT_CONFIG, optimizerOf, validateConfig } from '../src/config.js';
+import { CpuEngine } from '../src/cpu/engine.js';
+import { planBatches } from '../src/data.js';
 import { CheckpointError } from '../src/errors.js';
-import { PARAM_NAMES, paramSize } from '../src/model.js';
+import { initParams } from '../src/init.js';
+import { type CellName, PARAM_NAMES, paramSize } from '../src/model.js';
 import { randU32, randUniform } from '../src/rng.js';
+import { fitSavedRun, runCheckpoint, trainerStateOf } from '../src/state.js';
+import { Trainer } from '../src/train.js';
 
 const V = 5;
 const H = 3;
@@ -32,9 +38,9 @@ function makeCheckpoint(): Checkpoint {
     step: 42,
     extra: {
       mW_hh: seeded(H * H, 7),
-      h: { shape: [2, H], data: seeded(2 * H, 8) },
+      vW_hh: { shape: [H, H], data: seeded(H * H, 8) },
     },
-    metadata: { config: JSON.stringify({ lr: 0.1, seq: 25 }), note: 'ünïcödé ✓ "quoted"' },
+    metadata: { config: JSON.stringify({ lr: 0.1, seqLen: 25 }), note: 'ünïcödé ✓ "quoted"' },
   };
 }
 
@@ -97,12 +103,12 @@ describe('checkpoint round trip', () => {
     expect(back.hidden).toBe(H);
     expect(back.step).toBe(42);
     expect(back.metadata).toEqual(c.metadata);
-    expect(Object.keys(back.extra!)).toEqual(['mW_hh', 'h']);
+    expect(Object.keys(back.extra!)).toEqual(['mW_hh', 'vW_hh']);
     expect(back.extra!.mW_hh).toEqual({ shape: [H * H], data: expect.any(Float32Array) });
     expect(bits((back.extra!.mW_hh as { data: Float32Array }).data)).toEqual(bits(c.extra!.mW_hh as Float32Array));
-    const h = back.extra!.h as { shape: number[]; data: Float32Array };
-    expect(h.shape).toEqual([2, H]);
-    expect(bits(h.data)).toEqual(bits((c.extra!.h as { data: Float32Array }).data));
+    const v = back.extra!.vW_hh as { shape: number[]; data: Float32Array };
+    expect(v.shape).toEqual([H, H]);
+    expect(bits(v.data)).toEqual(bits((c.extra!.vW_hh as { data: Float32Array }).data));
   });
 
   test('loads from a view at an unaligned offset of a larger buffer', () => {
@@ -141,7 +147,7 @@ describe('byte layout', () => {
     for (const v of Object.values(json.__metadata__)) expect(typeof v).toBe('string');
 
     const names = Object.keys(json).filter((k) => k !== '__metadata__');
-    expect(names).toEqual([...PARAM_NAMES, 'mW_hh', 'h']);
+    expect(names).toEqual([...PARAM_NAMES, 'mW_hh', 'vW_hh']);
     let at = 0;
     for (const name of names) {
       const t = json[name];
@@ -240,21 +246,24 @@ describe('bad files', () => {
   });
 
   test('bad vocab', () => {
-    expectLoadError(edited((_, m) => delete m.vocab), /no vocab entry/);
-    expectLoadError(edited((_, m) => (m.vocab = 'abcde')), /vocab metadata is not valid JSON/);
-    expectLoadError(edited((_, m) => (m.vocab = '{"a":1}')), /vocab metadata is not a JSON array of strings/);
-    expectLoadError(edited((_, m) => (m.vocab = '["a","b",3,"d","e"]')), /vocab metadata is not a JSON array of strings/);
-    expectLoadError(edited((_, m) => (m.vocab = '["a","bc","d","e","f"]')), /entry 1 \("bc"\) is not exactly one character/);
-    expectLoadError(edited((_, m) => (m.vocab = '["a","b","","d","e"]')), /entry 2 .* is not exactly one character/);
-    expectLoadError(edited((_, m) => (m.vocab = '["a","b","a","d","e"]')), /'a' \(U\+0061\) twice/);
-    expectLoadError(edited((_, m) => (m.vocab = '[]')), /vocabulary is empty/);
-    expectLoadError(edited((_, m) => (m.vocab_size = '6')), /vocab_size "6" but the vocab lists 5 characters/);
+    const vocabIs = (shown: string) => new RegExp(`the vocab metadata ${shown} is not a JSON array of distinct characters \\(one each\\) in index order`);
+    expectLoadError(edited((_, m) => delete m.vocab), /the metadata has no vocab entry \(expected a JSON array of distinct characters/);
+    expectLoadError(edited((_, m) => (m.vocab = 'abcde')), /the vocab metadata "abcde" is not a JSON array .* \(it is not valid JSON\)/);
+    expectLoadError(edited((_, m) => (m.vocab = '{"a":1}')), vocabIs('\\{"a":1\\}'));
+    expectLoadError(edited((_, m) => (m.vocab = '["a","b",3,"d","e"]')), vocabIs('\\["a","b",3,"d","e"\\]'));
+    expectLoadError(edited((_, m) => (m.vocab = '["a","bc","d","e","f"]')), vocabIs('\\["a","bc","d","e","f"\\]'));
+    expectLoadError(edited((_, m) => (m.vocab = '["a","b","","d","e"]')), vocabIs('\\["a","b","","d","e"\\]'));
+    expectLoadError(edited((_, m) => (m.vocab = '["a","b","a","d","e"]')), vocabIs('\\["a","b","a","d","e"\\]'));
+    expectLoadError(edited((_, m) => (m.vocab = '[]')), vocabIs('\\[\\]'));
+    expectLoadError(edited((_, m) => (m.vocab_size = '6')), /the metadata says vocab_size 6 but the vocab lists 5 characters/);
   });
 
   test('bad hidden size', () => {
-    expectLoadError(edited((_, m) => delete m.hidden), /no hidden entry/);
-    for (const h of ['0', '-3', '3.5', 'three', '', '03'])
-      expectLoadError(edited((_, m) => (m.hidden = h)), new RegExp(`hidden metadata ${JSON.stringify(h)} is not a positive integer`));
+    expectLoadError(edited((_, m) => delete m.hidden), /the metadata has no hidden entry \(expected a positive integer\)/);
+    for (const [h, shown] of [['0', '0'], ['-3', '-3'], ['3.5', '3.5'], ['"3"', '"3"']])
+      expectLoadError(edited((_, m) => (m.hidden = h)), new RegExp(`the hidden metadata ${shown} is not a positive integer\\. The file is damaged`));
+    for (const h of ['three', '', '03'])
+      expectLoadError(edited((_, m) => (m.hidden = h)), new RegExp(`the hidden metadata ${JSON.stringify(h)} is not a positive integer \\(it is not valid JSON\\)`));
   });
 
   test('wrong shapes', () => {
@@ -340,8 +349,13 @@ describe('loss history', () => {
   });
 
   test('a damaged history is named', () => {
-    for (const text of ['{', '{"step":1}', '[[1]]', '[[1.5, 2]]', '[[-1, 2]]', '[[1, "2"]]', '[[1, 2, 3, 4]]'])
-      expectLoadError(edited((_, meta) => (meta.history = text)), /history metadata is not a JSON array of \[step, loss\]/);
+    expectLoadError(edited((_, meta) => (meta.history = '{')), /the history metadata "\{" is not a JSON array of \[step, loss\] or \[step, loss, validation loss\] rows \(it is not valid JSON\)/);
+    expectLoadError(edited((_, meta) => (meta.history = '{"step":1}')), /the history metadata \{"step":1\} is not a JSON array of \[step, loss\]/);
+    for (const row of ['[1]', '[1.5,2]', '[-1,2]', '[1,"2"]', '[1,2,3,4]'])
+      expectLoadError(
+        edited((_, meta) => (meta.history = `[[0,1],${row}]`)),
+        new RegExp(`the history\\[1\\] metadata ${row.replace(/[[\]]/g, '\\$&')} is not a row \\[step, loss\\] or \\[step, loss, validation loss\\]`),
+      );
   });
 
   test('is reserved for the checkpoint, and must hold finite losses', () => {
@@ -349,3 +363,148 @@ describe('loss history', () => {
     expect(() => saveCheckpoint({ ...makeCheckpoint(), history: [{ step: 1, loss: NaN }] })).toThrow(/history point .* finite losses/);
   });
 });
+
+// A run's checkpoint as runCheckpoint writes it, edited the way a hostile or careless hand
+// would: every edit is refused at load (or where the run's data is known) with one sentence
+// naming the field or tensor and what was expected, never a stack trace or "diverged".
+describe('a run checkpoint, read strictly', () => {
+  const TEXT = 'the cat sat on the mat; the dog ate the hat.\n'.repeat(3);
+  const vocab = [...new Set(TEXT)].sort();
+  const data = Uint32Array.from(TEXT, (ch) => vocab.indexOf(ch));
+  const plan = planBatches(data.length, 2, 8);
+  const record = { source: '--string', string: TEXT, chars: TEXT.length, hash: '0123456789abcdef' };
+  const file = async (cell: CellName, layers: number, device: 'cpu' | 'gpu' = 'cpu') => {
+    const cfg = validateConfig({ ...DEFAULT_CONFIG, cell, layers, hidden: 4, batch: 2, seqLen: 8, optimizer: 'adam', lr: 0.01, valFraction: 0 });
+    const shape = { V: vocab.length, H: 4, B: 2, T: 8, cell, layers };
+    const tr = new Trainer(new CpuEngine(shape, optimizerOf(cfg), initParams(shape, 1)), data, cfg);
+    await tr.run(3);
+    return saveCheckpoint(runCheckpoint(vocab, cfg, await tr.state(), device, { plan, text: record }));
+  };
+  type Entry = { name: string; shape: number[]; data: Float32Array | Float64Array };
+  const edit = (bytes: Uint8Array, f: (tensors: Entry[], meta: Record<string, string>) => void) => {
+    const { tensors, metadata } = decodeSafetensors(bytes);
+    const list = [...tensors].map(([name, t]) => ({ name, shape: [...t.shape], data: t.data.slice() }));
+    f(list, metadata);
+    return encodeSafetensors(list, metadata);
+  };
+  const json = (meta: Record<string, string>, key: string, f: (x: any) => void) => {
+    const x = JSON.parse(meta[key]);
+    f(x);
+    meta[key] = JSON.stringify(x);
+  };
+  const resume = (bytes: Uint8Array, device: 'cpu' | 'gpu' = 'cpu') => trainerStateOf(loadCheckpoint(bytes, SOURCE), device, SOURCE);
+  const expectRefused = (f: () => unknown, pattern: RegExp) => {
+    let error: unknown;
+    try {
+      f();
+    } catch (e) {
+      error = e;
+    }
+    expect(error, String(pattern)).toBeInstanceOf(CheckpointError);
+    expect((error as Error).message).toMatch(pattern);
+    expect((error as Error).message).toContain(SOURCE);
+    expect((error as Error).message).not.toMatch(/diverged/);
+  };
+
+  test('as written, it loads and resumes', async () => {
+    for (const [cell, layers] of [['rnn', 1], ['lstm', 2]] as const) {
+      const saved = resume(await file(cell, layers));
+      expect(saved.state.step).toBe(3);
+      expect(fitSavedRun(saved, saved.config, plan, false, SOURCE)).toEqual([]);
+    }
+  });
+
+  test('layers metadata of 1 on a 2-layer file: the layer-1 tensors are named, not dropped', async () => {
+    const bad = edit(await file('lstm', 2), (_, m) => {
+      m.layers = '1';
+      json(m, 'config', (c) => (c.layers = 1));
+    });
+    expectRefused(() => loadCheckpoint(bad, SOURCE), /tensors W_xh\.1, W_hh\.1, b_h\.1, mW_xh\.1, .* are neither a parameter of a lstm of 1 layer .* nor its training state/);
+  });
+
+  test('an unknown tensor is named', async () => {
+    const bad = edit(await file('rnn', 1), (l) => l.push({ name: 'notes', shape: [2], data: new Float32Array(2) }));
+    expectRefused(() => loadCheckpoint(bad, SOURCE), /tensor notes is neither a parameter of hidden size 4 and vocabulary size \d+ nor its training state/);
+  });
+
+  test('config.hidden unlike the tensors', async () => {
+    const bad = edit(await file('gru', 2), (_, m) => json(m, 'config', (c) => (c.hidden = 8)));
+    expectRefused(() => loadCheckpoint(bad, SOURCE), /the config\.hidden metadata 8 does not match the hidden metadata 4/);
+  });
+
+  test('run: null, and run fields out of range', async () => {
+    const good = await file('rnn', 1);
+    expectRefused(() => loadCheckpoint(edit(good, (_, m) => (m.run = 'null')), SOURCE), /the run metadata null is not a JSON object of the run/);
+    expectRefused(() => loadCheckpoint(edit(good, (_, m) => json(m, 'run', (r) => (r.chunk = -5))), SOURCE), /the run\.chunk metadata -5 is not an integer >= 0/);
+    expectRefused(() => loadCheckpoint(edit(good, (_, m) => json(m, 'run', (r) => (r.B = 2.5))), SOURCE), /the run\.B metadata 2\.5 is not an integer from 1 to 65535/);
+    expectRefused(() => loadCheckpoint(edit(good, (_, m) => json(m, 'run', (r) => delete r.rng)), SOURCE), /the run metadata has no rng field/);
+  });
+
+  test('run.chunk beyond the chunks of the run\'s data is refused where the data is known', async () => {
+    const saved = resume(edit(await file('rnn', 1), (_, m) => json(m, 'run', (r) => (r.chunk = 1e9))));
+    expectRefused(() => fitSavedRun(saved, saved.config, plan, false, SOURCE), new RegExp(`the run\\.chunk metadata 1000000000 is outside the run's data: 2 streams of ${plan.L} characters read 8 at a time give chunks 0 to ${plan.stepsPerEpoch}`));
+    // with another batch the streams start over: the saved chunk does not matter
+    expect(fitSavedRun(saved, { ...saved.config, batch: 1 }, planBatches(data.length, 1, 8), false, SOURCE)).toHaveLength(2);
+  });
+
+  test('optimizer and carried state of the wrong size', async () => {
+    const good = await file('lstm', 2);
+    const resize = (name: string, n: number) => edit(good, (l) => Object.assign(tensor(l, name), { shape: [n], data: new (tensor(l, name).data.constructor as Float32ArrayConstructor)(n) }));
+    expectRefused(() => loadCheckpoint(resize('mW_hh.1', 3), SOURCE), /tensor mW_hh\.1 has 3 values, expected 64 \(the size of W_hh\.1\)/);
+    expectRefused(() => loadCheckpoint(resize('vb_y', 1000), SOURCE), /tensor vb_y has 1000 values, expected \d+ \(the size of b_y\)/);
+    expectRefused(() => loadCheckpoint(resize('f64.mW_xh.0', 5), SOURCE), /tensor f64\.mW_xh\.0 has 5 values/);
+    expectRefused(() => loadCheckpoint(resize('cprev', 8), SOURCE), /tensor cprev has 8 values, expected 16 \(layers x batch x hidden: 2 x 2 \(the run's B\) x 4\)/);
+    expectRefused(() => loadCheckpoint(edit(good, (_, m) => json(m, 'run', (r) => (r.B = 3))), SOURCE), /tensor hprev has 16 values, expected 24/);
+    expectRefused(() => loadCheckpoint(edit(good, (l) => (tensor(l, 'mb_y').data = Float64Array.from(tensor(l, 'mb_y').data))), SOURCE), /tensor mb_y is stored as F64, expected F32/);
+  });
+
+  test('a text record without a path or string, and a config.batch that is not a number', async () => {
+    const good = await file('rnn', 1);
+    expectRefused(() => loadCheckpoint(edit(good, (_, m) => json(m, 'text', (t) => delete t.string)), SOURCE), /the text metadata .* is not a JSON object \{source, chars, hash\} with either path \(a --text file\) or string/);
+    expectRefused(() => loadCheckpoint(edit(good, (_, m) => json(m, 'config', (c) => (c.batch = '2'))), SOURCE), /the config\.batch metadata "2" is not an integer from 1 to 65535/);
+    expectRefused(() => loadCheckpoint(edit(good, (_, m) => json(m, 'config', (c) => (c.optimizer = 'lion'))), SOURCE), /the config\.optimizer metadata "lion" is not one of sgd, adagrad, rmsprop, adam, adamw/);
+    expectRefused(() => loadCheckpoint(edit(good, (_, m) => json(m, 'config', (c) => (c.lr2 = 1))), SOURCE), /the config metadata has an unexpected field lr2/);
+    expectRefused(() => resume(edit(good, (_, m) => json(m, 'config', (c) => delete c.schedule))), /the config metadata has no schedule field \(expected one of constant, step, cosine\)/);
+  });
+
+  test('training state without a run to size it, and format-2 entries in a format-1 file', async () => {
+    const good = await file('rnn', 1);
+    const gru = await file('gru', 2);
+    expectRefused(() => loadCheckpoint(edit(good, (_, m) => delete m.run), SOURCE), /tensor hprev is a run's carried state, but the file has no run metadata/);
+    expectRefused(() => loadCheckpoint(edit(good, (_, m) => (m.layers = '2')), SOURCE), /the metadata has a layers entry, which a char-rnn-webgpu\/1 file \(the one-layer rnn\) does not have/);
+    expectRefused(() => loadCheckpoint(edit(gru, (_, m) => delete m.cell), SOURCE), /the metadata has no cell entry \(expected one of rnn, lstm, gru\)/);
+  });
+
+  test('old files keep loading: a run saved before T, L, text, history, initScale and cells, and bare weights', async () => {
+    const old = edit(await file('rnn', 1, 'gpu'), (_, m) => {
+      json(m, 'run', (r) => (delete r.T, delete r.L));
+      json(m, 'config', (c) => (delete c.initScale, delete c.cell, delete c.layers, delete c.dropout));
+      delete m.text;
+    });
+    const saved = resume(old);
+    expect(saved.config).toMatchObject({ initScale: 0.1, cell: 'rnn', layers: 1, dropout: 0 });
+    expect(saved.text).toBeUndefined();
+    expect(fitSavedRun(saved, saved.config, plan, false, SOURCE)).toEqual([]);
+    const bare = loadCheckpoint(saveCheckpoint({ params: initParams({ V: 4, H: 3 }, 1), vocab: ['e', 'h', 'l', 'o'], hidden: 3, step: 0 }));
+    expect(bare.extra).toEqual({});
+  });
+});
+
+describe('safetensors layout', () => {
+  test('bytes that belong to no tensor (a gap, or after the last tensor) are refused', () => {
+    const meta = { format: CHECKPOINT_FORMAT, vocab: '["a"]', hidden: '1' };
+    const file = (t: Record<string, unknown>, n: number) => rawFile(JSON.stringify({ __metadata__: meta, ...t }), new Uint8Array(n));
+    const f32 = (data_offsets: number[]) => ({ dtype: 'F32', shape: [1], data_offsets });
+    expectLoadError(file({ W_xh: f32([0, 4]), W_hh: f32([8, 12]) }, 12), /bytes 4-8 of the data section belong to no tensor \(before W_hh\); a safetensors file has no gaps/);
+    expectLoadError(file({ W_xh: f32([4, 8]) }, 8), /bytes 0-4 of the data section belong to no tensor \(before W_xh\)/);
+    expectLoadError(file({ W_xh: f32([0, 4]) }, 12), /bytes 4-12 of the data section belong to no tensor \(after the last tensor\)/);
+    expectLoadError(concat(good, new Uint8Array(3)), /belong to no tensor \(after the last tensor\)/);
+  });
+});
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
