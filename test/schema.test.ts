@@ -107,7 +107,7 @@ print(json.dumps(out))`,
   });
 
   test('for PyTorch metadata and a run\'s configuration', () => {
-    const torch = [{ vocab: '["a","b"]' }, { format: 'pt', vocab: '["a","b"]', hidden: '3', layers: '2', cell: 'gru' }, { format: 'pt' }, { vocab: '["a"]', layers: '0' }, { vocab: '["a"]', cell: 'elman' }];
+    const torch: Record<string, string>[] = [{ vocab: '["a","b"]' }, { format: 'pt', vocab: '["a","b"]', hidden: '3', layers: '2', cell: 'gru' }, { format: 'pt' }, { vocab: '["a"]', layers: '0' }, { vocab: '["a"]', cell: 'elman' }];
     const configs = [GOOD.config, '{"lr":0.1}', JSON.stringify({ ...DEFAULT_CONFIG, steps: -1 }), '[1]', '{', JSON.stringify({ ...DEFAULT_CONFIG, initScale: undefined, cell: undefined })];
     const ts = [...torch.map((m) => readMetadata(PYTORCH_METADATA, m).problem ?? null), ...configs.map((c) => readEntry(RUN_CONFIG, 'config', c).problem ?? null)];
     expect(ts.filter((p) => p === null)).toHaveLength(4);
