@@ -3,15 +3,18 @@ safetensors package), the model it describes as torch.nn.{RNN,LSTM,GRU} + Linear
 mapping of its tensors both ways (as src/pytorch.ts exports them). Used by train_pytorch.py."""
 
 import json
+import math
 import os
 import struct
 
 import torch
 import torch.nn.functional as F
 
+from charrnn_schema import RUN_CONFIG_DEFAULTS, SchemaMissing, checkpoint_problem, read_entry, read_metadata
+
 FORMATS = {"char-rnn-webgpu/1", "char-rnn-webgpu/2"}
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
-OPTIMIZERS = ("sgd", "adagrad", "rmsprop", "adam", "adamw")
+DTYPES = {"F32": (torch.float32, 4), "F64": (torch.float64, 8)}
 
 
 class InputError(Exception):
@@ -26,28 +29,64 @@ class InputError(Exception):
 # ---- safetensors: u64 little-endian N | N bytes of JSON header | raw little-endian data ---------
 
 def read_safetensors(path):
+    """(tensors, metadata, has_metadata), the layout checked as src/safetensors.ts does: the header
+    inside the file, UTF-8 JSON of an object, metadata of strings, each tensor F32 or F64 with a
+    shape of non-negative integers and offsets that cover exactly its bytes, the tensors covering
+    the data section without overlaps or gaps."""
     try:
         with open(path, "rb") as f:
             raw = f.read()
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
+    except OSError as e:
         raise InputError(f"Checkpoint {path} cannot be read ({e.strerror}). Check the path.")
-    n = struct.unpack_from("<Q", raw)[0] if len(raw) >= 8 else -1
+    not_one = f"{path} is not a char-rnn checkpoint (a .safetensors file), or it is damaged:"
+    if len(raw) < 8:
+        raise InputError(f"{not_one} the file is only {len(raw)} bytes long; a safetensors file starts with an 8-byte header length.")
+    n = struct.unpack_from("<Q", raw)[0]
+    if n > len(raw) - 8:
+        raise InputError(f"{not_one} the header length field says {n} bytes, but only {len(raw) - 8} bytes follow it: truncated or not a safetensors file.")
     try:
-        header = json.loads(raw[8:8 + n].decode("utf-8")) if 0 <= n <= len(raw) - 8 else None
-    except ValueError:
-        header = None
+        header = json.loads(raw[8:8 + n].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise InputError(f"{not_one} the {n}-byte header is not valid UTF-8 JSON ({e}).")
     if not isinstance(header, dict):
-        raise InputError(f"{path} is not a safetensors file, or it is damaged. Give a checkpoint written by char-rnn train --save.")
+        raise InputError(f"{not_one} the header is JSON but not an object.")
+    damaged = "The file is damaged or was not written by a safetensors writer."
+    has_meta = "__metadata__" in header
     meta = header.pop("__metadata__", {})
-    tensors, base = {}, 8 + n
+    if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+        raise InputError(f"{path}: the __metadata__ of the header is not a JSON object of strings. {damaged}")
+    nonneg = lambda x: isinstance(x, int) and not isinstance(x, bool) and x >= 0
+    entries, data_length = [], len(raw) - 8 - n
     for name, t in header.items():
-        dtype = {"F32": torch.float32, "F64": torch.float64}.get(t.get("dtype"))
-        if dtype is None:
-            raise InputError(f"{path}: tensor {name} is {t.get('dtype')}; char-rnn checkpoints hold F32 and F64 only.")
-        b, e = t["data_offsets"]
+        if not isinstance(t, dict) or t.get("dtype") not in DTYPES:
+            raise InputError(f"{path}: tensor {name} is {t.get('dtype') if isinstance(t, dict) else t!r}; char-rnn checkpoints hold F32 and F64 tensors only. {damaged}")
+        shape, offsets = t.get("shape"), t.get("data_offsets")
+        if not isinstance(shape, list) or not all(nonneg(s) for s in shape):
+            raise InputError(f"{path}: tensor {name} has shape {shape!r}, not a list of non-negative integers. {damaged}")
+        if not isinstance(offsets, list) or len(offsets) != 2 or not all(nonneg(o) for o in offsets) or offsets[0] > offsets[1]:
+            raise InputError(f"{path}: tensor {name} has data_offsets {offsets!r} out of range (expected [begin, end] with 0 <= begin <= end). {damaged}")
+        size = DTYPES[t["dtype"]][1] * math.prod(shape)
+        if offsets[1] - offsets[0] != size:
+            raise InputError(f"{path}: tensor {name} has data_offsets {offsets} covering {offsets[1] - offsets[0]} bytes, but shape {shape} of {t['dtype']} needs {size}. {damaged}")
+        entries.append((offsets[0], offsets[1], name, t))
+    entries.sort(key=lambda e: (e[0], e[1]))
+    end = max((e[1] for e in entries), default=0)
+    if end > data_length:
+        raise InputError(f"{path}: the file is truncated: the header places tensor data up to byte {end} of the data section, "
+                         f"which holds only {data_length} bytes ({end - data_length} bytes missing). Save it again or use an earlier checkpoint.")
+    at = 0
+    for b, e, name, _ in entries + [(data_length, data_length, None, None)]:
+        if b < at:
+            raise InputError(f"{path}: tensor {name} (bytes {b}-{e}) overlaps the tensor before it in the data section. {damaged}")
+        if b > at:
+            raise InputError(f"{path}: bytes {at}-{b} of the data section belong to no tensor; a safetensors file has no gaps. {damaged}")
+        at = e
+    tensors, base = {}, 8 + n
+    for b, e, name, t in entries:
+        dtype = DTYPES[t["dtype"]][0]
         data = torch.frombuffer(bytearray(raw[base + b:base + e]), dtype=dtype) if e > b else torch.zeros(0, dtype=dtype)
         tensors[name] = data.reshape(t["shape"])
-    return tensors, meta
+    return tensors, meta, has_meta
 
 
 def write_safetensors(path, tensors, meta):
@@ -141,21 +180,34 @@ def text_hash(text):
 
 
 def load_run(path, dtype):
-    tensors, meta = read_safetensors(path)
-    if meta.get("format") == "char-rnn-webgpu/pytorch":
+    """A run of ours, every input checked first (src/checkpoint.ts loadCheckpoint and src/state.ts
+    trainerStateOf): the layout, the metadata against the schema, every tensor's name, dtype,
+    size and finiteness. Each problem is one InputError sentence."""
+    tensors, meta, has_meta = read_safetensors(path)
+    fmt = meta.get("format")
+    if fmt == "char-rnn-webgpu/pytorch":
         raise InputError(f"{path} is a PyTorch export: weights only, no training run to continue. Make one with "
                          f"char-rnn train --init {path} --text FILE --steps 0 --save RUN.safetensors, then continue RUN.safetensors.")
-    if meta.get("format") not in FORMATS:
-        raise InputError(f"{path} is not a char-rnn-webgpu checkpoint (format {meta.get('format')!r}, expected one of {sorted(FORMATS)}).")
-    if "run" not in meta or "config" not in meta:
-        raise InputError(f"{path} holds weights but no training run. Make one with char-rnn train --init {path} --text FILE --steps 0 --save RUN.safetensors.")
-    vocab, H = json.loads(meta["vocab"]), int(meta["hidden"])
-    cell, L = meta.get("cell", "rnn"), int(meta.get("layers", "1"))
-    cfg = {"initScale": 0.1, "cell": "rnn", "layers": 1, "dropout": 0, **json.loads(meta["config"])}
-    run = json.loads(meta["run"])
-    if cfg["optimizer"] not in OPTIMIZERS:
-        raise InputError(f"{path}: optimizer {cfg['optimizer']!r} is not one of {', '.join(OPTIMIZERS)}.")
+    if fmt not in FORMATS:
+        what = "has no __metadata__" if not has_meta else ("has no format entry" if fmt is None else f"has format {fmt!r}")
+        raise InputError(f"{path} is not a char-rnn-webgpu checkpoint: it {what}, expected one of {sorted(FORMATS)}.")
+    damaged = "The file is damaged or was edited; use another checkpoint."
+    try:
+        m, problem = read_metadata(meta, "checkpoint")
+        problem = problem or checkpoint_problem(m)
+        if problem:
+            raise InputError(f"{path}: {problem}. {damaged}")
+        if "run" not in m or "config" not in m:
+            raise InputError(f"{path} holds weights but no training run. Make one with char-rnn train --init {path} --text FILE --steps 0 --save RUN.safetensors.")
+        cfg, problem = read_entry(meta["config"], "config", "runConfig")
+    except SchemaMissing as e:
+        raise InputError(f"{path} cannot be checked: {e}.")
+    if problem:
+        raise InputError(f"{path}: {problem}. {damaged}")
+    vocab, H, run, cell, L = m["vocab"], int(m["hidden"]), m["run"], m.get("cell", "rnn"), int(m.get("layers", 1))
+    cfg = {**RUN_CONFIG_DEFAULTS, **cfg}
     table = param_table(cell, L, H, len(vocab))
+    check_tensors(path, tensors, table, cell, L, run["B"], H, damaged)
 
     def get(name, shape=None):
         t = tensors.get("f64." + name) if dtype == torch.float64 else None
@@ -165,12 +217,46 @@ def load_run(path, dtype):
         return t.to(dtype).reshape(shape if shape else (-1,))
 
     params = {n: get(n, s) for n, _, _, s in table}
-    m = {n: get("m" + n, s) for n, _, _, s in table}
-    v = {n: get("v" + n, s) for n, _, _, s in table}
+    m_, v = ({n: get(k + n, s) for n, _, _, s in table} for k in ("m", "v"))
     state = [get("hprev", (L, run["B"], H))] + ([get("cprev", (L, run["B"], H))] if cell == "lstm" else [])
-    text = json.loads(meta["text"]) if "text" in meta else None
-    history = json.loads(meta["history"]) if "history" in meta else []  # the loss curve, [step, loss(, val)] rows
-    return dict(vocab=vocab, H=H, cell=cell, L=L, cfg=cfg, run=run, text=text, table=table, params=params, m=m, v=v, state=state, history=history)
+    return dict(vocab=vocab, H=H, cell=cell, L=L, cfg=cfg, run=run, text=m.get("text"), table=table, params=params, m=m_, v=v,
+                state=state, history=m.get("history", []))
+
+
+def check_tensors(path, tensors, table, cell, L, B, H, damaged):
+    """The model's tensors in their shapes as F32; the training state (src/state.ts stateTensors)
+    of its sizes: m*, v* F32 and f64.* F64 of each parameter's, hprev (and the LSTM's cprev) of
+    L x B x H; nothing else; every value finite."""
+    want = {}
+    for n, _, _, shape in table:
+        size = math.prod(shape)
+        want[n] = ("F32", list(shape), f"shape {list(shape)}")
+        for k, d in (("m", "F32"), ("v", "F32"), ("f64.", "F64"), ("f64.m", "F64"), ("f64.v", "F64")):
+            want[k + n] = (d, size, f"the size of {n}")
+    for k in ("hprev", "cprev") if cell == "lstm" else ("hprev",):
+        what = f"layers x batch x hidden: {L} x {B} (the run's B) x {H}"
+        want[k], want["f64." + k] = ("F32", L * B * H, what), ("F64", L * B * H, what)
+    for n, *_ in table:
+        if n not in tensors:
+            raise InputError(f"{path}: tensor {n} is missing; a {cell} of {L} layer{'s' if L > 1 else ''} holds {', '.join(t[0] for t in table)}. {damaged}")
+    others = [n for n in tensors if n not in want]
+    if others:
+        raise InputError(f"{path}: tensor{'s' if len(others) > 1 else ''} {', '.join(others)} {'are' if len(others) > 1 else 'is'} neither a parameter of "
+                         f"the model ({cell}, {L} layer{'s' if L > 1 else ''}, hidden {H}) nor its training state. The tensors do not match the metadata. {damaged}")
+    for n, t in tensors.items():
+        d, size, what = want[n]
+        got = "F64" if t.dtype == torch.float64 else "F32"
+        if got != d:
+            raise InputError(f"{path}: tensor {n} is stored as {got}, expected {d}. {damaged}")
+        if (list(t.shape) if isinstance(size, list) else t.numel()) != size:
+            raise InputError(f"{path}: tensor {n} has {'shape ' + str(list(t.shape)) if isinstance(size, list) else str(t.numel()) + ' values'}, expected {size} ({what}). {damaged}")
+        flat = t.reshape(-1)
+        bad = torch.nonzero(~torch.isfinite(flat))
+        if len(bad):
+            i = int(bad[0])
+            x = flat[i].item()
+            shown = "NaN" if x != x else ("Infinity" if x > 0 else "-Infinity")
+            raise InputError(f"{path}: tensor {n} holds a non-finite value ({shown}) at index {i}; a checkpoint holds finite numbers only. {damaged}")
 
 
 def save_run(path, r, model_state, opt_state, state, step, cursor, t, record, dtype):

@@ -5,7 +5,8 @@
 #     from bookworm-backports (bookworm's own Mesa 22 is too old for Dawn)
 #   - with --browser, what the tests need besides: Debian's chromium, for the browser tests,
 #     and PyTorch for /usr/bin/python3 (Debian's python3-torch), for test/pytorch.test.ts, which
-#     loads an exported model in PyTorch
+#     loads an exported model in PyTorch, with jsonschema (python3-jsonschema), with which
+#     scripts/train_pytorch.py checks a checkpoint's metadata against schema/checkpoint.schema.json
 # Quick when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,9 +59,9 @@ if is_debian_bookworm && ! mesa_ok; then
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq -t bookworm-backports mesa-vulkan-drivers libvulkan1 >/dev/null
 fi
 
-if [ $want_browser = 1 ] && ! /usr/bin/python3 -c 'import torch' >/dev/null 2>&1; then
+if [ $want_browser = 1 ] && ! /usr/bin/python3 -c 'import torch, jsonschema' >/dev/null 2>&1; then
   apt_update
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq python3-torch >/dev/null
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq python3-torch python3-jsonschema >/dev/null
 fi
 
 if [ $want_browser = 1 ] && ! command -v chromium >/dev/null; then

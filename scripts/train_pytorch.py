@@ -158,14 +158,19 @@ def read_text(args, r):
     return torch.tensor(ids, dtype=torch.long), record
 
 
-def plan_data(ids, cfg, run, world):
+def plan_data(ids, cfg, run, world, source):
     """src/data.ts splitText and planBatches, checked against the saved plan."""
     n_val = math.floor(len(ids) * cfg["valFraction"])
     train, val = (ids, None) if n_val < 2 else (ids[:len(ids) - n_val], ids[len(ids) - n_val:])
-    B, T = run["B"], run.get("T") or cfg["seqLen"]
+    B = run["B"]
     L = (len(train) - 1) // B
+    T = run.get("T") or cfg["seqLen"] or L  # seqLen 0: the whole stream in one step
     if L < 1 or T > L or ("L" in run and run["L"] != L):
         raise InputError(f"The text does not give the saved data plan (B={B}, T={T}, L={run.get('L')}; here L={L}).")
+    chunks = L // T
+    if run["chunk"] > chunks:
+        raise InputError(f"{source}: the run.chunk metadata {run['chunk']} is outside the run's data: {B} stream{'s' if B > 1 else ''} of {L} characters "
+                         f"read {T} at a time give chunks 0 to {chunks}. The file is damaged or was edited; use another checkpoint.")
     if world > B:
         raise InputError(f"{world} processes for {B} streams (the run's --batch): each process needs at least one stream. Use at most {B} processes.")
     return train, val, dict(B=B, T=T, L=L, steps_per_epoch=L // T)
@@ -400,7 +405,7 @@ def main():
         r = load_run(args.resume, dtype)
         device = setup(args, r, local)
         ids, record = read_text(args, r)
-        train_ids, val, plan = plan_data(ids, r["cfg"], r["run"], world)
+        train_ids, val, plan = plan_data(ids, r["cfg"], r["run"], world, args.resume)
     except InputError as e:
         if rank == 0 or e.own:
             print(f"train_pytorch.py: {e}", file=sys.stderr)

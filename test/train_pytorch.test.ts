@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { loadCheckpoint } from '../src/checkpoint.js';
-import { decodeSafetensors } from '../src/safetensors.js';
+import { decodeSafetensors, encodeSafetensors } from '../src/safetensors.js';
 import { trainerStateOf } from '../src/state.js';
 import { expectClose } from './helpers.js';
 
@@ -162,6 +162,67 @@ describe('scripts/train_pytorch.py', () => {
       expect(r.code, r.err).toBe(2);
       expect(r.err).toMatch(message);
       expect(r.out).toBe('');
+    }
+  });
+});
+
+describe('scripts/train_pytorch.py reads a checkpoint as strictly as char-rnn does', () => {
+  test('a damaged file gets one line and exit code 2, never a traceback; the layout and the metadata schema are char-rnn\'s', () => {
+    const ckpt = join(dir, 'strict.safetensors');
+    const t = cli('train', '--text', textFile, '--device', 'cpu', '--hidden', '8', '--batch', '3', '--seq-len', '16', '--steps', '4', '--save', ckpt, '--sample-length', '0');
+    expect(t.code, t.err).toBe(0);
+    const good = new Uint8Array(readFileSync(ckpt));
+    type Entry = { name: string; shape: number[]; data: Float32Array | Float64Array };
+    const edit = (f: (l: Entry[], m: Record<string, string>) => void) => {
+      const { tensors, metadata } = decodeSafetensors(good);
+      const list = [...tensors].map(([name, x]) => ({ name, shape: [...x.shape], data: x.data.slice() }));
+      f(list, metadata);
+      return encodeSafetensors(list, metadata);
+    };
+    const json = (key: string, f: (x: any) => void) => edit((_, m) => {
+      const x = JSON.parse(m[key]);
+      f(x);
+      m[key] = JSON.stringify(x);
+    });
+    /** The file with its header changed by `f`, and `more` bytes after its data section. */
+    const header = (f: (h: Record<string, any>) => void, more = 0) => {
+      const n = Number(new DataView(good.buffer, good.byteOffset).getBigUint64(0, true));
+      const h = JSON.parse(new TextDecoder().decode(good.subarray(8, 8 + n)));
+      f(h);
+      const json = new TextEncoder().encode(JSON.stringify(h));
+      const m = Math.ceil(json.length / 8) * 8;
+      const out = new Uint8Array(8 + m + good.length - 8 - n + more).fill(0x20, 8, 8 + m);
+      new DataView(out.buffer).setUint32(0, m, true);
+      out.set(json, 8);
+      out.set(good.subarray(8 + n), 8 + m);
+      return out;
+    };
+    const cases: [string, Uint8Array, RegExp][] = [
+      ['truncated', good.subarray(0, good.length - 10), /the file is truncated: .* \(10 bytes missing\)/],
+      ['overlapping offsets', header((h) => (h.vW_hh.data_offsets = h.mW_hh.data_offsets)), /tensor (mW_hh|vW_hh) \(bytes \d+-\d+\) overlaps the tensor before it/],
+      ['a gap', header((h) => (h.b_y.data_offsets = h.b_y.data_offsets.map((o: number) => o + 4)), 4), /bytes \d+-\d+ of the data section belong to no tensor; a safetensors file has no gaps/],
+      ['metadata not strings', header((h) => (h.__metadata__.hidden = 8)), /__metadata__ of the header is not a JSON object of strings/],
+      ['a NaN weight', edit((l) => (l.find((x) => x.name === 'W_hh')!.data[5] = NaN)), /tensor W_hh holds a non-finite value \(NaN\) at index 5; a checkpoint holds finite numbers only/],
+      ['run.chunk -5', json('run', (r) => (r.chunk = -5)), /the run\.chunk metadata -5 is not an integer >= 0/],
+      ['run.chunk 1e6', json('run', (r) => (r.chunk = 1e6)), /the run\.chunk metadata 1000000 is outside the run's data: 3 streams of \d+ characters read 16 at a time/],
+      ['run not JSON', edit((_, m) => (m.run = '{')), /the run metadata "\{" is not a JSON object of the run: .* \(it is not valid JSON\)/],
+      ['config.batch "2"', json('config', (c) => (c.batch = '2')), /the config\.batch metadata "2" is not an integer from 1 to 65535/],
+      ['a text record without a path', json('text', (x) => delete x.path), /the text metadata .* is not a JSON object \{source, chars, hash\} with either path/],
+      ['optimizer state too short', edit((l) => Object.assign(l.find((x) => x.name === 'mW_hh')!, { shape: [3], data: new Float32Array(3) })), /tensor mW_hh has 3 values, expected 64 \(the size of W_hh\)/],
+      ['an unknown tensor', edit((l) => l.push({ name: 'notes', shape: [1], data: new Float32Array(1) })), /tensor notes is neither a parameter of the model .* nor its training state/],
+    ];
+    for (const [what, bytes, message] of cases) {
+      const file = join(dir, `strict-${what.replace(/\W+/g, '-')}.safetensors`);
+      writeFileSync(file, bytes);
+      const r = spawnSync(PY, ['scripts/train_pytorch.py', '--resume', file, '--save', join(dir, 'never.safetensors')], { encoding: 'utf8', timeout: 120_000 });
+      expect(r.status, `${what}: ${r.stderr}`).toBe(2);
+      expect(r.stderr, what).toMatch(new RegExp(`^train_pytorch\\.py: ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
+      expect(r.stderr, what).toMatch(message);
+      expect(r.stderr.trim().split('\n'), what).toHaveLength(1);
+      expect(r.stderr, what).not.toMatch(/Traceback/);
+      // char-rnn refuses the same file
+      const ours = cli('sample', '--checkpoint', file, '--device', 'cpu', '--length', '5');
+      expect(ours.code, `${what}: ${ours.err}`).toBe(what.startsWith('run.chunk 1e6') ? 0 : 1);
     }
   });
 });
