@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, type Stats, statSync, writeSync } from 'node:fs';
 import { dirname, basename, join, resolve } from 'node:path';
 import { CheckpointError, TextError, UsageError } from '../errors.js';
 import { decodeUtf8 } from '../text.js';
@@ -6,7 +6,25 @@ import { decodeUtf8 } from '../text.js';
 // File access for the CLI: clear errors for missing or unusable files, output paths checked
 // before any work, atomic writes.
 
-function readBytes(path: string, what: string, Err: typeof TextError | typeof CheckpointError): Uint8Array {
+/** The largest text read: the file and its indices are held in memory, about twice its size. */
+export const MAX_TEXT_BYTES = 2 ** 30;
+/** The largest checkpoint read: Node reads at most 2 GiB - 1 into one buffer. */
+export const MAX_CHECKPOINT_BYTES = 2 ** 31 - 1;
+
+/** What a path that is not a regular file is, for messages. */
+export function kindOfFile(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isFIFO()) return 'a named pipe (FIFO)';
+  if (st.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+/** `205,312 bytes`, and the MiB from 1 MiB on: `12,582,912 bytes (12.0 MiB)`. */
+export const bytes = (n: number) => `${n.toLocaleString('en-US')} bytes${n >= 2 ** 20 ? ` (${(n / 2 ** 20).toFixed(1)} MiB)` : ''}`;
+
+function readBytes(path: string, what: string, Err: typeof TextError | typeof CheckpointError, max: number): Uint8Array {
   let st;
   try {
     st = statSync(path);
@@ -14,6 +32,11 @@ function readBytes(path: string, what: string, Err: typeof TextError | typeof Ch
     throw new Err(`${what} ${path} does not exist. Check the path.`);
   }
   if (st.isDirectory()) throw new Err(`${what} ${path} is a directory, not a file.`);
+  // a device or a pipe has no size to check and may never end (/dev/zero)
+  if (!st.isFile())
+    throw new Err(`${what} ${path} is ${kindOfFile(st)}, not a regular file: char-rnn reads only files, whose size it checks first. Save the data to a file and give that.`);
+  if (st.size > max)
+    throw new Err(`${what} ${path} is ${bytes(st.size)}, more than the ${bytes(max)} char-rnn reads (${what === 'Text file' ? 'a text and its indices are held in memory' : "Node's largest file read"}). Give a smaller file.`);
   try {
     return readFileSync(path);
   } catch (e) {
@@ -23,7 +46,7 @@ function readBytes(path: string, what: string, Err: typeof TextError | typeof Ch
 
 /** A text file's bytes, checked: exists, is a file, not empty (UTF-8 is checked by scanUtf8). */
 export function readTextBytes(path: string): Uint8Array {
-  const bytes = readBytes(path, 'Text file', TextError);
+  const bytes = readBytes(path, 'Text file', TextError, MAX_TEXT_BYTES);
   if (bytes.length === 0) throw new TextError(`Text file ${path} is empty. Give a file with at least 2 characters.`);
   return bytes;
 }
@@ -34,7 +57,7 @@ export function readTextFile(path: string): string {
 }
 
 export function readCheckpointFile(path: string): Uint8Array {
-  return readBytes(path, 'Checkpoint', CheckpointError);
+  return readBytes(path, 'Checkpoint', CheckpointError, MAX_CHECKPOINT_BYTES);
 }
 
 const tmpName = (path: string, pid: number) => join(dirname(path), `.${basename(path)}.${pid}.tmp`);
@@ -84,7 +107,8 @@ export function checkOutputPath(path: string, option: string, append = false): v
   if (!append) rmSync(probe, { force: true });
 }
 
-function alive(pid: number): boolean {
+/** Whether a process of this host runs under `pid`. */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
