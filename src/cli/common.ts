@@ -9,6 +9,7 @@ import type { TextRecord } from '../state.js';
 import { scanUtf8, type TextScan } from '../text.js';
 import { readCheckpointFile, readTextBytes, readTextFile } from '../node/files.js';
 import { nodeContext } from '../node/gpu.js';
+import { markSearch } from './dawnLines.js';
 
 // What the commands share: output, the GPU context, texts, checkpoints, the configuration.
 
@@ -21,9 +22,14 @@ let liveContext: GpuContext | undefined;
  * the CPU engine, so that the no-adapter message does not suggest --device cpu to it. */
 export async function gpuContextFor(device: DeviceKind, command?: string): Promise<GpuContext | undefined> {
   if (device !== 'gpu') return undefined;
+  if (liveContext) return liveContext;
+  markSearch('begin'); // what Dawn prints until the end mark is dropped if no GPU is found (src/cli/dawnLines.ts)
   try {
-    return (liveContext ??= await nodeContext('char-rnn'));
+    liveContext = await nodeContext('char-rnn');
+    markSearch('found');
+    return liveContext;
   } catch (e) {
+    markSearch('none');
     if (command && e instanceof GpuError && e.message.includes(NO_ADAPTER_HELP))
       throw new GpuError(e.message.replace(/\s*Or run on the CPU engine: --device cpu\.?/, '') +
         ` char-rnn ${command} compares the GPU engine with the CPU engine, so it needs a GPU; train, sample and eval run without one with --device cpu.`);
