@@ -8,13 +8,16 @@ import type { Checkpoint } from '../checkpoint.js';
 import { CharRnnError, GpuError, UsageError } from '../errors.js';
 import type { InitScale } from '../init.js';
 import { checkOutputPath, writeFileAtomic } from '../node/files.js';
+import { lockOutput } from '../node/lock.js';
+import { checkDistinct, checkOverwrite } from '../node/outputs.js';
+import pkg from '../../package.json' with { type: 'json' };
 import { toPytorch } from '../pytorch.js';
 import { sampleText } from '../sample.js';
 import { runCheck } from '../check.js';
 import { encodeUtf8 } from '../text.js';
 import { describeChar, Vocab } from '../vocab.js';
 import { configFrom, destroyContext, err, gpuContextFor, loadCheckpointPath, out, readCorpus, readText } from './common.js';
-import { train } from './train.js';
+import { checkModelOptions, train } from './train.js';
 
 // `char-rnn`: train, sample and check from the command line. A thin face over the engine:
 // it parses arguments, reads files and prints; the work is done by src/.
@@ -28,6 +31,18 @@ function num(name: string, integer = false) {
     return x;
   };
 }
+
+/** Seeds are 32-bit: an integer in [0, 2^32 - 1] (-1 would wrap to 4294967295). */
+function seedArg(v: string): number {
+  const x = Number(v);
+  if (v.trim() === '' || !Number.isInteger(x) || x < 0 || x > 0xffffffff)
+    throw new InvalidArgumentError(`--seed must be an integer from 0 to 4294967295, got '${v}'.`);
+  return x;
+}
+
+/** `sample` at once: characters per sample, samples, and characters in all (they are held in
+ * memory, as indices and as text, until printed). */
+export const SAMPLE_LIMITS = { length: 10_000_000, num: 10_000, chars: 100_000_000 };
 
 function initScaleArg(v: string): InitScale {
   if (v === 'auto' || v === 'uniform') return v;
@@ -48,7 +63,7 @@ async function sample(o: {
   checkpoint: string;
   prime?: string;
   length: number;
-  temperature: number;
+  temperature?: number;
   greedy?: boolean;
   seed: number;
   num: number;
@@ -56,6 +71,14 @@ async function sample(o: {
   topP: number;
   device: DeviceKind;
 }): Promise<void> {
+  if (o.greedy && o.temperature !== undefined)
+    throw new UsageError('Give --temperature T or --greedy, not both: greedy sampling takes the most likely character and has no temperature.');
+  const n = (x: number) => x.toLocaleString('en-US');
+  if (o.length > SAMPLE_LIMITS.length)
+    throw new UsageError(`Bad --length ${n(o.length)}: at most ${n(SAMPLE_LIMITS.length)} characters per sample (a sample is held in memory until printed).`);
+  if (o.num > SAMPLE_LIMITS.num) throw new UsageError(`Bad --num ${n(o.num)}: at most ${n(SAMPLE_LIMITS.num)} samples at once. Run sample again (with another --seed) for more.`);
+  if (o.num * o.length > SAMPLE_LIMITS.chars)
+    throw new UsageError(`--num ${n(o.num)} x --length ${n(o.length)} is ${n(o.num * o.length)} characters, more than the ${n(SAMPLE_LIMITS.chars)} sample prints at once (held in memory until printed). Ask for fewer or shorter samples.`);
   if (o.topK < 0) throw new UsageError(`Bad --top-k ${o.topK}: it must be an integer >= 0.`);
   if (!(o.topP > 0 && o.topP <= 1)) throw new UsageError(`Bad --top-p ${o.topP}: it must be in (0, 1].`);
   const c = loadCheckpointPath(o.checkpoint);
@@ -68,7 +91,7 @@ async function sample(o: {
   engine.destroy();
 }
 
-async function evaluate(o: { checkpoint: string; text?: string; string?: string; device: DeviceKind }): Promise<void> {
+async function evaluate(o: { checkpoint: string; text?: string; string?: string; device: DeviceKind; json?: boolean }): Promise<void> {
   const { bytes, scan, source } = readCorpus(o, 'text to score');
   const c = loadCheckpointPath(o.checkpoint);
   const vocab = new Vocab(c.vocab);
@@ -93,19 +116,31 @@ async function evaluate(o: { checkpoint: string; text?: string; string?: string;
   engine.destroy();
   if (count === 0) throw new UsageError(`${source} has no two consecutive characters of the model's vocabulary to score.`);
   const loss = sum / count;
+  const skipped = [...unknown.values()].reduce((a, b) => a + b, 0);
+  if (o.json) {
+    out(JSON.stringify({ text: source, loss, bits_per_char: loss / Math.LN2, perplexity: Math.exp(loss), chars_scored: count, chars_skipped: skipped, skipped_distinct: unknown.size }, null, 2));
+    return;
+  }
   out(`${source}: ${count.toLocaleString('en-US')} characters scored`);
   out(`loss ${loss.toFixed(4)} nats/char, ${(loss / Math.LN2).toFixed(4)} bits/char, perplexity ${Math.exp(loss).toFixed(3)}`);
   if (unknown.size) {
-    const n = [...unknown.values()].reduce((a, b) => a + b, 0);
     const list = [...unknown.entries()].slice(0, 20).map(([cp, k]) => `${describeChar(String.fromCodePoint(cp))} x${k}`).join(', ');
-    out(`${n} characters not in the model's vocabulary were skipped (${unknown.size} distinct: ${list}${unknown.size > 20 ? ', ...' : ''}); the state restarts after each.`);
+    out(`${skipped} characters not in the model's vocabulary were skipped (${unknown.size} distinct: ${list}${unknown.size > 20 ? ', ...' : ''}); the state restarts after each.`);
   }
 }
 
-async function exportModel(o: { checkpoint: string; pytorch: string }): Promise<void> {
+async function exportModel(o: { checkpoint: string; pytorch: string; force?: boolean }): Promise<void> {
   checkOutputPath(o.pytorch, '--pytorch');
+  const output = { option: '--pytorch', path: o.pytorch };
+  checkDistinct([output], [{ option: '--checkpoint', path: o.checkpoint }]);
+  checkOverwrite(output, 'pytorch', o.force === true);
+  const lock = lockOutput(o.pytorch, '--pytorch', err);
   const c = loadCheckpointPath(o.checkpoint);
-  writeFileAtomic(o.pytorch, toPytorch(c));
+  try {
+    writeFileAtomic(o.pytorch, toPytorch(c));
+  } finally {
+    lock.release();
+  }
   err(`char-rnn: wrote ${o.pytorch}: the ${c.cell ?? 'rnn'} of ${c.layers ?? 1} layer${(c.layers ?? 1) > 1 ? 's' : ''} of ${o.checkpoint} as a PyTorch state dict ` +
     '(rnn.weight_ih_l0 ... out.bias; vocabulary in the metadata).');
 }
@@ -113,6 +148,7 @@ async function exportModel(o: { checkpoint: string; pytorch: string }): Promise<
 async function check(o: Record<string, unknown> & { text?: string; string?: string; json?: boolean; init?: string }): Promise<void> {
   const { text, source } = readText(o.text === undefined && o.string === undefined ? { string: 'hello' } : o);
   const init = o.init ? loadCheckpointPath(o.init) : undefined;
+  if (init) checkModelOptions(o, init, o.init!);
   const cfg = configFrom({ hidden: init?.hidden ?? 8, steps: 20, seqLen: 0, ...o, cell: o.cell ?? init?.cell, layers: o.layers ?? init?.layers });
   const vocab = init ? new Vocab(init.vocab) : Vocab.fromText(text);
   const data = vocab.encode(text, source);
@@ -160,6 +196,7 @@ function describeCheckDefaults(c: Command): void {
 export function buildProgram(): Command {
   const program = new Command('char-rnn')
     .description('Character-level RNN language models on WebGPU, with a CPU twin that checks every number.')
+    .version(pkg.version, '-V, --version', 'print the version of char-rnn')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   const hyper = (c: Command) =>
@@ -172,7 +209,7 @@ export function buildProgram(): Command {
       .option('--lr <x>', 'learning rate (default 0.1 for adagrad, 0.01 for sgd)', num('--lr'))
       .addOption(new Option('--optimizer <name>', `optimizer (default ${DEFAULT_CONFIG.optimizer})`).choices(OPTIMIZERS))
       .option('--clip <x>', `clip gradients element-wise to [-x, x], 0 = off (default ${DEFAULT_CONFIG.clip} for adagrad, 0 for sgd)`, num('--clip'))
-      .option('--seed <n>', `seed of the initial weights and the sample (default ${DEFAULT_CONFIG.seed})`, num('--seed', true))
+      .option('--seed <n>', `seed of the initial weights and the sample, 0 to 4294967295 (default ${DEFAULT_CONFIG.seed})`, seedArg)
       .option('--seq-len <n>', `timesteps per step (truncated BPTT), 0 = whole text (default ${DEFAULT_CONFIG.seqLen}, shortened to fit a short text)`, num('--seq-len', true))
       .option('--batch <n>', `streams trained side by side (default ${DEFAULT_CONFIG.batch})`, num('--batch', true))
       .addOption(new Option('--schedule <name>', 'learning-rate schedule (default constant)').choices(SCHEDULES))
@@ -202,6 +239,7 @@ export function buildProgram(): Command {
     .option('--save-every <n>', 'also save every n steps', num('--save-every', true))
     .option('--sample-every <n>', 'print a sample every n steps', num('--sample-every', true))
     .option('--log-file <file>', 'append one JSON line per logged step (step, losses, bpc, lr, grad norm, speed)')
+    .option('--force', 'let --save replace a file that is not a char-rnn checkpoint, and --log-file append to one that is not a char-rnn log')
     .option('--log-every <n>', `read the loss back every n steps (default ${DEFAULT_CONFIG.logEvery})`, num('--log-every', true))
     .option('--sample-length <n>', 'characters to sample after training, 0 = none', num('--sample-length', true), 200)
     .option('--prime <s>', 'text to start the sample from (default: the first character of the text)')
@@ -216,13 +254,13 @@ export function buildProgram(): Command {
     .description('generate text from a checkpoint')
     .requiredOption('--checkpoint <ckpt>', 'model file written by train --save')
     .option('--prime <s>', 'text to start from (default: a newline if the vocabulary has one)')
-    .option('--length <n>', 'characters to generate', num('--length', true), 100)
-    .option('--temperature <t>', 'sampling temperature (> 0)', num('--temperature'), 1)
+    .option('--length <n>', `characters to generate, at most ${SAMPLE_LIMITS.length.toLocaleString('en-US')} (held in memory until printed)`, num('--length', true), 100)
+    .option('--temperature <t>', 'sampling temperature, > 0 (default 1)', num('--temperature'))
     .option('--greedy', 'pick the most likely character each time (the tutorial)')
-    .option('--seed <n>', 'random seed', num('--seed', true), 0)
+    .option('--seed <n>', 'random seed, 0 to 4294967295', seedArg, 0)
     .option('--top-k <n>', 'sample among the k most likely characters only (0 = all)', num('--top-k', true), 0)
     .option('--top-p <p>', 'sample among the most likely characters that make up probability p (1 = all)', num('--top-p'), 1)
-    .option('--num <n>', 'independent samples, generated together in one GPU pass', num('--num', true), 1)
+    .option('--num <n>', `independent samples, generated together in one GPU pass; at most ${SAMPLE_LIMITS.num.toLocaleString('en-US')}, and ${SAMPLE_LIMITS.chars.toLocaleString('en-US')} characters in all`, num('--num', true), 1)
     .addOption(deviceOption())
     .action((o) => sample(o));
 
@@ -232,6 +270,7 @@ export function buildProgram(): Command {
     .requiredOption('--checkpoint <ckpt>', 'model file written by train --save')
     .option('--text <file>', 'text to score, a UTF-8 file')
     .option('--string <s>', 'text given inline')
+    .option('--json', 'print the result as JSON, in full precision')
     .addOption(deviceOption())
     .action((o) => evaluate(o));
 
@@ -240,6 +279,7 @@ export function buildProgram(): Command {
     .description('write a model as a PyTorch state dict (safetensors) for torch.nn.RNN/LSTM/GRU(V, H, L, batch_first=True) + Linear(H, V); see the README')
     .requiredOption('--checkpoint <ckpt>', 'model file written by train --save')
     .requiredOption('--pytorch <out>', 'the state dict to write (.safetensors)')
+    .option('--force', 'replace --pytorch even where it is not a PyTorch export of char-rnn (a checkpoint with its training state, another file)')
     .action((o) => exportModel(o));
 
   hyper(program.command('check').description(

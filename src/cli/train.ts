@@ -1,26 +1,31 @@
-import { appendFileSync, existsSync } from 'node:fs';
-import cliProgress from 'cli-progress';
+import { existsSync } from 'node:fs';
 import type { Checkpoint } from '../checkpoint.js';
 import { saveCheckpoint } from '../checkpoint.js';
-import { optimizerOf } from '../config.js';
+import { optimizerOf, type TrainConfig } from '../config.js';
 import { planBatches, splitText } from '../data.js';
 import { createEngine, type DeviceKind } from '../engines.js';
-import { DivergedError, TextError, UsageError } from '../errors.js';
+import { CheckpointError, DivergedError, TextError, UsageError } from '../errors.js';
 import { GpuEngine, type KernelVariant } from '../gpu/engine.js';
 import { initParams } from '../init.js';
-import type { Params, StepShape } from '../model.js';
+import type { ModelDims, Params, StepShape } from '../model.js';
 import { sampleText } from '../sample.js';
 import { fitSavedRun, runCheckpoint, type SavedRun, trainerStateOf } from '../state.js';
 import { crlfNote, encodeUtf8, vocabOf } from '../text.js';
-import { type LogEntry, Trainer } from '../train.js';
+import { Trainer, type TrainerState } from '../train.js';
 import { Vocab } from '../vocab.js';
 import { checkOutputPath, writeFileAtomic } from '../node/files.js';
+import { lockOutput, type RunLock } from '../node/lock.js';
+import { checkDistinct, checkOverwrite, type FileArg } from '../node/outputs.js';
+import { checkpointBytesBound, requireSpace, shortage } from '../node/space.js';
 import { stopIfOrphaned } from './dawnLines.js';
-import { lossPoints, thinHistory } from '../history.js';
+import { type LossPoint, lossPoints, SAVED_POINTS, thinHistory } from '../history.js';
 import { configFrom, type Corpus, err, gpuContextFor, loadCheckpointPath, out, readCorpus } from './common.js';
+import { exitCodeOf, SignalTrap } from './signals.js';
+import { runSteps, type SaveFn } from './steps.js';
 
 // `char-rnn train`: every option and output path checked before the first step, a resumed
-// run fitted to (or refused for) the settings it is resumed with, Ctrl-C and SIGTERM saving.
+// run fitted to (or refused for) the settings it is resumed with, its outputs locked, free
+// space checked, Ctrl-C, SIGTERM and SIGHUP saving.
 
 export interface TrainOpts {
   text?: string;
@@ -33,6 +38,7 @@ export interface TrainOpts {
   saveEvery?: number;
   sampleEvery?: number;
   logFile?: string;
+  force?: boolean;
   sampleLength: number;
   profile?: boolean;
   kernels?: KernelVariant | 'auto';
@@ -60,13 +66,33 @@ function checkOptions(o: TrainOpts): void {
     throw new UsageError(`Bad --temperature ${t}: it must be a number > 0 (1 samples the model as it is, lower is more conservative). For the most likely character each time, use --greedy.`);
   if (o.prime === '') throw new UsageError('--prime is empty: give at least one character to start the sample from, or leave it out.');
   if (o.profile && o.device !== 'gpu') throw new UsageError('--profile times the GPU kernels: use it with --device gpu.');
-  if (o.save) checkOutputPath(o.save, '--save');
-  if (o.logFile) checkOutputPath(o.logFile, '--log-file', true);
 }
 
-/** --cell and --layers given with --init or --resume must be the checkpoint's: its weights
- * are that model's. */
-function checkModelOptions(o: TrainOpts, ckpt: Checkpoint, from: string): void {
+/** The files a run writes. */
+const outputsOf = (o: TrainOpts): FileArg[] => [
+  ...(o.save ? [{ option: '--save', path: o.save }] : []),
+  ...(o.logFile ? [{ option: '--log-file', path: o.logFile }] : []),
+];
+
+/** Before any work: every output writable, none of them an input or another output, none a
+ * file of someone else's; then the checkpoint locked for this run (released at exit). */
+function claimOutputs(o: TrainOpts): RunLock[] {
+  if (o.save) checkOutputPath(o.save, '--save');
+  if (o.logFile) checkOutputPath(o.logFile, '--log-file', true);
+  const inputs: FileArg[] = [];
+  if (o.text !== undefined) inputs.push({ option: '--text', path: o.text });
+  if (o.init) inputs.push({ option: '--init', path: o.init });
+  if (o.resume) inputs.push({ option: '--resume', path: o.resume });
+  checkDistinct(outputsOf(o), inputs, [['--save', '--resume']]); // --resume X --save X continues a run
+  if (o.save) checkOverwrite({ option: '--save', path: o.save }, 'checkpoint', o.force === true);
+  if (o.logFile) checkOverwrite({ option: '--log-file', path: o.logFile }, 'log', o.force === true);
+  // the checkpoint is locked; two runs appending to one log lose nothing (and a log may be a device)
+  return o.save ? [lockOutput(o.save, '--save', err)] : [];
+}
+
+/** --cell, --layers and --hidden given with a checkpoint's weights (train --init or --resume,
+ * check --init) must be its model's. */
+export function checkModelOptions(o: Record<string, unknown>, ckpt: Checkpoint, from: string): void {
   const cell = ckpt.cell ?? 'rnn';
   const layers = ckpt.layers ?? 1;
   if ((o.cell !== undefined && o.cell !== cell) || (o.layers !== undefined && o.layers !== layers))
@@ -74,26 +100,32 @@ function checkModelOptions(o: TrainOpts, ckpt: Checkpoint, from: string): void {
       `--cell ${String(o.cell ?? cell)} --layers ${String(o.layers ?? layers)} does not match the model of ${from} (${cell}, ${layers} layer${layers > 1 ? 's' : ''}). ` +
         'Leave --cell and --layers out: the model comes from the checkpoint.',
     );
+  if (o.hidden !== undefined && o.hidden !== ckpt.hidden)
+    throw new UsageError(`--hidden ${String(o.hidden)} does not match the hidden size ${ckpt.hidden} of ${from}. Leave --hidden out.`);
 }
 
 /** The text of a run: as given, or for `--resume CKPT` alone the one recorded in it. A text
- * that differs from the recorded one is refused unless --allow-new-text. */
+ * that differs from the recorded one (another file, or the recorded file since edited) is
+ * refused unless --allow-new-text. */
 function textOf(o: TrainOpts, saved: SavedRun | undefined): { corpus: Corpus; newText: boolean } {
   const rec = saved?.text;
+  let corpus: Corpus;
   if (o.text === undefined && o.string === undefined && saved) {
     if (!rec) throw new UsageError(`${o.resume} does not record its training text (it was written by an older version): give it with --text FILE or --string S.`);
     if (rec.string !== undefined) return { corpus: readCorpus({ string: rec.string }), newText: false };
     if (!existsSync(rec.path!))
       throw new TextError(`The training text recorded in ${o.resume}, ${rec.path}, does not exist. Give it with --text FILE (the same text, or another with --allow-new-text).`);
-    return { corpus: readCorpus({ text: rec.path }), newText: false };
-  }
-  const corpus = readCorpus(o);
+    checkDistinct(outputsOf(o), [{ option: `(the training text recorded in ${o.resume})`, path: rec.path! }]);
+    corpus = readCorpus({ text: rec.path });
+  } else corpus = readCorpus(o);
   const newText = rec !== undefined && corpus.record.hash !== rec.hash;
   if (newText && !o.allowNewText) {
     const was = rec.path ?? rec.source;
+    const given = o.text !== undefined || o.string !== undefined;
     throw new UsageError(
       `${corpus.source} (${corpus.scan.chars.toLocaleString('en-US')} characters, hash ${corpus.record.hash}) is not the text ${o.resume} was trained on ` +
-        `(${was}, ${rec.chars.toLocaleString('en-US')} characters, hash ${rec.hash}). Leave --text out to continue on that text, ` +
+        `(${was}, ${rec.chars.toLocaleString('en-US')} characters, hash ${rec.hash})` + (given ? '' : ': the file has changed since') + '. ' +
+        (given ? 'Leave --text out to continue on that text, ' : 'Restore it and resume, ') +
         `or add --allow-new-text to go on training on this one (the data then starts from its beginning).`,
     );
   }
@@ -101,11 +133,27 @@ function textOf(o: TrainOpts, saved: SavedRun | undefined): { corpus: Corpus; ne
 }
 
 export async function train(o: TrainOpts): Promise<void> {
+  const trap = new SignalTrap(); // from here a signal ends the run through process.exit, which releases its locks
+  const locks: RunLock[] = [];
+  try {
+    await trainRun(o, trap, locks);
+  } finally {
+    trap.dispose();
+    for (const l of locks) l.release();
+  }
+}
+
+/** The most loss points a checkpoint of this run carries (see thinHistory). */
+function historyBound(cfg: TrainConfig, steps: number, prior: Checkpoint['history'] = []): number {
+  const val = (p: { val?: number }[]) => p.filter((x) => x.val !== undefined).length;
+  return Math.min(prior.length + steps, SAVED_POINTS + 1) + val(prior) + (cfg.evalEvery > 0 ? Math.ceil(steps / cfg.evalEvery) : 0) + 1;
+}
+
+async function trainRun(o: TrainOpts, trap: SignalTrap, locks: RunLock[]): Promise<void> {
   checkOptions(o);
+  locks.push(...claimOutputs(o));
   const from = o.init ?? o.resume;
   const ckpt = from ? loadCheckpointPath(from) : undefined;
-  if (ckpt && o.hidden !== undefined && o.hidden !== ckpt.hidden)
-    throw new UsageError(`--hidden ${o.hidden} does not match the hidden size ${ckpt.hidden} of ${from}. Leave --hidden out.`);
   if (ckpt) checkModelOptions(o, ckpt, from!);
   const saved = o.resume ? trainerStateOf(ckpt!, o.device, o.resume) : undefined;
   const { corpus, newText } = textOf(o, saved);
@@ -121,6 +169,16 @@ export async function train(o: TrainOpts): Promise<void> {
   vocab.encode(prime, 'the prime (--prime)'); // before training, not after
   const notes = saved ? fitSavedRun(saved, cfg, plan, newText, o.resume!) : [];
   const shape = { V: vocab.size, H: cfg.hidden, B: plan.B, T: plan.T, cell: cfg.cell, layers: cfg.layers };
+  const record = { plan: { B: plan.B, T: plan.T, L: plan.L }, text: corpus.record };
+  const total = o.init ? (ckpt?.step ?? 0) + cfg.steps : cfg.steps; // --steps is the run's total; with --init, steps to add
+  if (o.save) {
+    const model: ModelDims = { V: vocab.size, H: cfg.hidden, cell: cfg.cell, layers: cfg.layers };
+    const prior = o.resume ? ckpt?.history : undefined;
+    const steps = Math.max(0, total - (saved?.state.step ?? ckpt?.step ?? 0));
+    requireSpace(o.save, '--save', checkpointBytesBound({
+      model, B: plan.B, device: o.device, metadata: [vocab.chars, cfg, record], historyPoints: historyBound(cfg, steps, prior),
+    }));
+  }
   const startParams: Params = ckpt ? ckpt.params : initParams(shape, cfg.seed, cfg.initScale);
   const ctx = await gpuContextFor(o.device);
   const engine = await createEngine(o.device, shape, optimizerOf(cfg), startParams, ctx, {
@@ -130,8 +188,6 @@ export async function train(o: TrainOpts): Promise<void> {
   });
   const trainer = new Trainer(engine, data, cfg, o.init ? ckpt!.step : 0, val);
   if (saved) trainer.restore(saved.state);
-  // --steps is the run's total; with --init, the steps to add to the checkpoint's count
-  const total = o.init ? trainer.step + cfg.steps : cfg.steps;
   const crlf = crlfNote(scan);
   err(
     `char-rnn: ${data.length.toLocaleString('en-US')} training characters from ${source}` +
@@ -144,21 +200,11 @@ export async function train(o: TrainOpts): Promise<void> {
   );
   if (notes.length) err(`char-rnn: resuming with changed settings: ${notes.join('; ')}.`);
 
-  const record = { plan: { B: plan.B, T: plan.T, L: plan.L }, text: corpus.record };
-  const save = async () => {
-    if (!o.save) return;
-    const state = await trainer.state();
-    for (const k of Object.keys(state.engine.params) as (keyof Params)[])
-      if (!state.engine.params[k].every(Number.isFinite))
-        throw new DivergedError(`The weights hold NaN or Inf after step ${trainer.step}: not saved.${kept(o.save)} Lower --lr or clip.`);
-    // the loss curve: the resumed run's, then this run's logged steps
-    const history = thinHistory([...(o.resume ? (ckpt?.history ?? []) : []), ...lossPoints(trainer.history)]);
-    saveTo(o.save, { ...runCheckpoint([...vocab.chars], cfg, state, o.device, record), history });
-  };
-  const stop = await runSteps(o, trainer, total, save, async (step) => {
+  const { save, kept: keptNow } = saver(o, trainer, (state, history) => saveCheckpoint({ ...runCheckpoint([...vocab.chars], cfg, state, o.device, record), history }), o.resume ? ckpt?.history : undefined);
+  const stop = await runSteps(o, trap, trainer, total, save, async (step) => {
     const [s] = await sampleText(engine, vocab, { prime, length: o.sampleLength || 200, temperature: o.temperature, seed: cfg.seed + step });
     err(`\n--- sample at step ${step} ---\n${s}\n---`);
-  });
+  }, keptNow);
   if (o.profile && engine instanceof GpuEngine) printProfile(engine, shape);
   if (o.sampleLength > 0 && !stop) {
     const [s] = await sampleText(engine, vocab, { prime, length: o.sampleLength, greedy: o.greedy, temperature: o.temperature, seed: cfg.seed });
@@ -167,121 +213,45 @@ export async function train(o: TrainOpts): Promise<void> {
   }
   trainer.destroy();
   engine.destroy();
-  if (stop) process.exitCode = stop === 'SIGTERM' ? 143 : 130;
+  if (stop) process.exitCode = exitCodeOf(stop);
 }
 
-function saveTo(path: string, c: Checkpoint): void {
-  stopIfOrphaned();
-  writeFileAtomic(path, saveCheckpoint(c));
-}
-
-/** The step loop with progress, log file, periodic saves and samples, and signals: the first
- * SIGINT (Ctrl-C) or SIGTERM finishes the step, saves and stops; a second one exits at once.
- * Resolves the signal that stopped the run, if any. */
-async function runSteps(
-  o: TrainOpts, trainer: Trainer, total: number,
-  save: () => Promise<void>, sampleNow: (step: number) => Promise<void>,
-): Promise<NodeJS.Signals | undefined> {
-  let stop: NodeJS.Signals | undefined;
-  const bar = progress(total);
-  const onSignal = (s: NodeJS.Signals) => {
-    if (stop) {
-      bar.stop(); // gives the terminal its cursor back
-      err(`\n${s} again: quitting now` + (o.save ? ` (${o.save} keeps its last checkpoint)` : '') + '.');
-      process.exit(s === 'SIGTERM' ? 143 : 130);
-    }
-    stop = s;
-    err(`\n${s === 'SIGINT' ? 'Interrupted' : 'Terminated'}: finishing the current step` + (o.save ? ` and saving ${o.save}` : '') + ' (Ctrl-C again to quit now).');
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  let logFile = o.logFile;
-  const log = (e: LogEntry) => {
-    if (!logFile) return;
-    try {
-      appendFileSync(logFile, JSON.stringify({
-        step: e.step, epoch: e.epoch, train_loss: e.loss, val_loss: e.valLoss ?? null, val_bpc: e.valBpc ?? null,
-        val_perplexity: e.valPerplexity ?? null, lr: e.lr, grad_norm: e.gradNorm, chars_per_sec: e.charsPerSec, elapsed: e.elapsed,
-      }) + '\n');
-    } catch (x) {
-      // checked writable before the first step; a full disk later must not cost the run
-      err(`\nchar-rnn: Could not append to --log-file ${logFile} (${(x as NodeJS.ErrnoException).code ?? (x as Error).message}): logging stopped, training goes on.`);
-      logFile = undefined;
-    }
-  };
-  bar.start(trainer.step);
-  const t0 = performance.now();
-  const startStep = trainer.step;
-  try {
-    try {
-      await trainer.run(Math.max(0, total - trainer.step), {
-        shouldStop: () => stop !== undefined,
-        onLog: (e) => {
-          bar.update(e);
-          log(e);
-        },
-        syncAt: (step) => Boolean((o.saveEvery && step % o.saveEvery === 0) || (o.sampleEvery && step % o.sampleEvery === 0)),
-        afterStep: async (step) => {
-          if (o.saveEvery && step % o.saveEvery === 0 && step < total) await save();
-          if (o.sampleEvery && step % o.sampleEvery === 0) await sampleNow(step);
-        },
-      });
-    } catch (e) {
-      bar.stop();
-      if (e instanceof DivergedError)
-        throw new DivergedError(e.message + kept(o.save));
-      throw e;
-    }
-    bar.stop();
-    await save();
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
-  const seconds = (performance.now() - t0) / 1000;
-  const steps = trainer.step - startStep;
-  const { B, T } = trainer.cursor.plan;
-  const last = trainer.history.at(-1);
-  err(
-    (stop ? `stopped by ${stop} after step ${trainer.step}: ` : '') +
-      `trained ${steps} steps in ${seconds.toFixed(2)} s (${Math.round((steps * B * T) / Math.max(seconds, 1e-9)).toLocaleString('en-US')} chars/s)` +
-      (last ? `, loss ${last.loss.toFixed(4)}` : '') +
-      (last?.valLoss !== undefined ? `, validation ${last.valLoss.toFixed(4)} nats/char = ${last.valBpc!.toFixed(3)} bits/char, perplexity ${last.valPerplexity!.toFixed(2)}` : ''),
-  );
-  if (o.save) err(`saved ${o.save} (step ${trainer.step})` + (stop ? `; continue with: char-rnn train --resume ${o.save} --save ${o.save}` : ''));
-  return stop;
-}
-
-function progress(total: number) {
-  const tty = process.stderr.isTTY;
-  const bar = new cliProgress.SingleBar(
-    {
-      format: 'step {value}/{total} {bar} epoch {epoch} | loss {loss} | val {val} | {speed} chars/s | ETA {eta_formatted}',
-      stream: process.stderr,
-      hideCursor: true,
-      etaBuffer: 50,
-      noTTYOutput: false,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  let lastLine = -1;
-  let lastVal = '-';
-  return {
-    start: (step: number) => tty && bar.start(total, step, { loss: '-', speed: '-', epoch: 0, val: '-' }),
-    update(e: LogEntry) {
-      const val = e.valLoss === undefined ? undefined : `${e.valLoss.toFixed(4)} (${e.valBpc!.toFixed(3)} bpc)`;
-      if (val) lastVal = val;
-      if (tty) bar.update(e.step, { loss: e.loss.toFixed(4), val: lastVal, epoch: e.epoch, speed: Math.round(e.charsPerSec).toLocaleString('en-US') });
-      else {
-        const line = Math.floor((10 * e.step) / Math.max(total, 1));
-        if (line !== lastLine || e.step === total || val) {
-          lastLine = line;
-          err(`step ${e.step}/${total}  epoch ${e.epoch}  loss ${e.loss.toFixed(4)}${val ? `  val ${val}` : ''}  lr ${e.lr.toPrecision(3)}  ${Math.round(e.charsPerSec)} chars/s`);
-        }
+/** The save of a run to --save (none without it): the checkpoint's bytes from `encode`, written
+ * atomically where they fit. A periodic save that does not fit (or fails to write) warns once
+ * and lets training go on, the last checkpoint kept; the final one throws. */
+function saver(
+  o: TrainOpts, trainer: Trainer, encode: (s: TrainerState, history: LossPoint[]) => Uint8Array, prior: LossPoint[] | undefined,
+): { save: SaveFn; kept: () => string } {
+  let savedStep: number | undefined;
+  let warned = false;
+  const keptNow = () => kept(o.save, savedStep);
+  const save: SaveFn = async (final) => {
+    if (!o.save) return false;
+    const state = await trainer.state();
+    for (const k of Object.keys(state.engine.params) as (keyof Params)[])
+      if (!state.engine.params[k].every(Number.isFinite))
+        throw new DivergedError(`The weights hold NaN or Inf after step ${trainer.step}: not saved.${keptNow()} Lower --lr or clip.`);
+    // the loss curve: the resumed run's, then this run's logged steps
+    const bytes = encode(state, thinHistory([...(prior ?? []), ...lossPoints(trainer.history)]));
+    let problem = shortage(o.save, bytes.length);
+    if (!problem) {
+      try {
+        stopIfOrphaned();
+        writeFileAtomic(o.save, bytes);
+        savedStep = trainer.step;
+        warned = false;
+        return true;
+      } catch (e) {
+        if (final || !(e instanceof CheckpointError)) throw e;
+        problem = e.message;
       }
-    },
-    stop: () => tty && bar.stop(),
+    }
+    if (final) throw new CheckpointError(`Could not save ${o.save} after step ${trainer.step}: ${problem}.${keptNow()} Free some space and run again.`);
+    if (!warned) err(`\nchar-rnn: not saved at step ${trainer.step}: ${problem}.${keptNow()} Training goes on; the next save tries again (said once).`);
+    warned = true;
+    return false;
   };
+  return { save, kept: keptNow };
 }
 
 /** `train --profile`: GPU time per kernel and step, the schedule chosen, memory in use. */
@@ -305,8 +275,9 @@ function printProfile(engine: GpuEngine, s: StepShape): void {
   );
 }
 
-/** What a stopped run left in its --save file, said after a divergence. */
-function kept(save: string | undefined): string {
+/** What a stopped run left in its --save file, said when a save did not happen. */
+function kept(save: string | undefined, step: number | undefined): string {
   if (!save) return '';
-  return existsSync(save) ? ` Nothing was written: ${save} keeps its last good checkpoint.` : ` Nothing was written to ${save}.`;
+  if (!existsSync(save)) return ` Nothing was written to ${save}.`;
+  return ` Nothing was written: ${save} keeps its last good checkpoint${step === undefined ? '' : ` (step ${step})`}.`;
 }
