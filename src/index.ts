@@ -16,7 +16,9 @@ export {
   GpuEngine, type GpuEngineOptions, type KernelVariant, type RecurrenceSchedule, type CellSweeps, type Profile, type MemoryReport,
 } from './gpu/engine.js';
 export { createContext, tryCreateContext, type GpuContext } from './gpu/context.js';
-export { createEngine, type DeviceKind } from './engines.js';
+export {
+  createEngine, checkModelSize, modelSize, type DeviceKind, type Allocation, type ModelSize, type SizeOptions,
+} from './engines.js';
 export { DEFAULT_CONFIG, TUTORIAL_CONFIG, optimizerOf, validateConfig, type TrainConfig, type Schedule } from './config.js';
 export { planBatches, BatchCursor, type BatchPlan } from './data.js';
 export { Trainer, type LogEntry, type TrainHooks, type TrainerState } from './train.js';

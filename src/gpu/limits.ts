@@ -6,10 +6,11 @@ import type { StepShape } from '../model.js';
 // lower, instead of a validation error from the driver in the middle of a run.
 
 /** What each size of the step shape is, and how a user changes it. */
-const LEVERS: Record<'T' | 'B' | 'H' | 'V', string> = {
+const LEVERS: Record<'T' | 'B' | 'H' | 'layers' | 'V', string> = {
   T: 'T (timesteps per step, --seq-len)',
   B: 'B (streams per step, --batch)',
   H: 'H (hidden units, --hidden)',
+  layers: 'L (layers, --layers)',
   V: 'V (the vocabulary: distinct characters of the text)',
 };
 
@@ -25,9 +26,9 @@ export function checkBuffersFit(limits: GPUSupportedLimits, s: StepShape, table:
   const sizes = table(s);
   for (const [name, n] of Object.entries(sizes).sort((x, y) => y[1] - x[1])) { // the largest first
     if (4 * n <= limit) continue;
-    const dims = (Object.keys(LEVERS) as (keyof typeof LEVERS)[]).filter((d) => table({ ...s, [d]: 2 * s[d] })[name] !== n);
+    const dims = (Object.keys(LEVERS) as (keyof typeof LEVERS)[]).filter((d) => table({ ...s, [d]: 2 * (s[d] ?? 1) })[name] !== n);
     throw new GpuError(
-      `This model does not fit this GPU: its buffer ${name} needs ${mib(4 * n)} (from ${dims.map((d) => `${d}=${s[d]}`).join(', ')}), ` +
+      `This model does not fit this GPU: its buffer ${name} needs ${mib(4 * n)} (from ${dims.map((d) => `${d === 'layers' ? 'L' : d}=${s[d] ?? 1}`).join(', ')}), ` +
         `more than the ${mib(limit)} the adapter allows for one buffer. Lower ${dims.map((d) => LEVERS[d]).join(' or ')}, ` +
         `or use the CPU engine (--device cpu).`,
     );
