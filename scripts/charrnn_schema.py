@@ -31,8 +31,11 @@ def document():
             import jsonschema  # noqa: F401
         except ImportError:
             raise SchemaMissing("the jsonschema module is missing: apt-get install python3-jsonschema (Debian), or pip install jsonschema")
-        with open(SCHEMA_FILE, encoding="utf-8") as f:
-            _document = json.load(f)
+        try:
+            with open(SCHEMA_FILE, encoding="utf-8") as f:
+                _document = json.load(f)
+        except OSError as e:
+            raise SchemaMissing(f"{os.path.normpath(SCHEMA_FILE)} cannot be read ({e.strerror}): keep scripts/ beside schema/, as in the repository")
     return _document
 
 

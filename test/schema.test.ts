@@ -35,6 +35,11 @@ describe('schema/checkpoint.schema.json', () => {
     expect(json('pytorch')).toEqual(['vocab', 'layers', 'hidden']);
   });
 
+  test('is a valid JSON Schema (draft 2020-12) for the jsonschema module', () => {
+    const r = spawnSync(PY, ['-c', 'import json, sys; from jsonschema import Draft202012Validator as V; V.check_schema(json.load(open(sys.argv[1]))); print("ok")', SCHEMA_FILE], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.stdout + r.stderr).toBe('ok\n');
+  });
+
   test('the configuration table, the schema and validateConfig agree on the defaults', () => {
     for (const c of [DEFAULT_CONFIG, TUTORIAL_CONFIG]) {
       expect(TRAIN_CONFIG.parse(c)).toEqual(c);
