@@ -6,7 +6,7 @@ import { describe, expect, test } from 'vitest';
 import { loadCheckpoint } from '../src/checkpoint.js';
 import { PARAM_NAMES } from '../src/model.js';
 
-// No run is lost: Ctrl-C and SIGTERM save on both engines, a resumed run finds its text and
+// No run is lost: Ctrl-C, SIGTERM and SIGHUP save on both engines, a resumed run finds its text and
 // refuses (or fits, saying so) settings that change the meaning of its saved state.
 
 const dir = mkdtempSync(join(tmpdir(), 'char-rnn-runs-'));
@@ -41,7 +41,7 @@ function start(args: string[]) {
 
 /** Trains in the background until the first progress line, sends `signal`, and checks that
  * the process exits within 2 s; returns the run and its exit code. */
-async function stopped(signal: 'SIGINT' | 'SIGTERM', args: string[]) {
+async function stopped(signal: 'SIGINT' | 'SIGTERM' | 'SIGHUP', args: string[]) {
   const run = start(['train', ...args, '--steps', '200000']);
   await run.until(/step \d+\/200000/);
   const sent = performance.now();
@@ -82,6 +82,33 @@ describe('signals: finish the step, save, exit', () => {
     expect(code, run.err()).toBe(130);
     const k = Number(/stopped by SIGINT after step (\d+)/.exec(run.err())![1]);
     expect(ckpt(ck).step).toBe(k);
+  });
+
+  test.each(['cpu', 'gpu'])('%s, SIGHUP (a closed terminal): exits 129 within 2 s, saved; its lock gone', async (device) => {
+    const ck = join(dir, `hup-${device}.safetensors`);
+    const { run, code } = await stopped('SIGHUP', [...common, '--hidden', '16', '--device', device, '--save', ck]);
+    expect(code, run.err()).toBe(129);
+    expect(run.err()).toMatch(/Hangup \(SIGHUP: the terminal or connection closed\): finishing the current step and saving/);
+    const k = Number(/stopped by SIGHUP after step (\d+)/.exec(run.err())![1]);
+    expect(ckpt(ck).step).toBe(k);
+    expect(existsSync(join(dir, `.hup-${device}.safetensors.lock`))).toBe(false);
+  });
+
+  test('a signal while the run is being set up ends it at once, nothing saved, its lock gone', async () => {
+    const ck = join(dir, 'early.safetensors');
+    const lock = join(dir, '.early.safetensors.lock');
+    const big = join(dir, 'big.txt');
+    writeFileSync(big, readFileSync(corpus, 'utf8').repeat(4000)); // 19 MB: reading it takes a while, then the GPU is set up
+    const run = start(['train', '--text', big, '--hidden', '16', '--sample-length', '0', '--save', ck, '--steps', '10']);
+    while (!existsSync(lock)) {
+      if (run.child.exitCode !== null) throw new Error(`exited before taking its lock: ${run.err()}`);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    run.child.kill('SIGHUP');
+    const { code } = await run.exit;
+    expect(code, run.err()).toBe(129);
+    expect(run.err()).not.toMatch(/training characters/);
+    expect(existsSync(ck) || existsSync(lock)).toBe(false);
   });
 
   test('a second Ctrl-C quits at once, without saving', async () => {
