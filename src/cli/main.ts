@@ -17,6 +17,7 @@ import { runCheck } from '../check.js';
 import { encodeUtf8 } from '../text.js';
 import { describeChar, Vocab } from '../vocab.js';
 import { configFrom, destroyContext, err, gpuContextFor, loadCheckpointPath, out, readCorpus, readText } from './common.js';
+import { SignalTrap } from './signals.js';
 import { checkModelOptions, train } from './train.js';
 
 // `char-rnn`: train, sample and check from the command line. A thin face over the engine:
@@ -134,12 +135,15 @@ async function exportModel(o: { checkpoint: string; pytorch: string; force?: boo
   const output = { option: '--pytorch', path: o.pytorch };
   checkDistinct([output], [{ option: '--checkpoint', path: o.checkpoint }]);
   checkOverwrite(output, 'pytorch', o.force === true);
+  const trap = new SignalTrap(); // a signal ends the export through process.exit, which releases the lock
   const lock = lockOutput(o.pytorch, '--pytorch', err);
-  const c = loadCheckpointPath(o.checkpoint);
+  let c: Checkpoint;
   try {
+    c = loadCheckpointPath(o.checkpoint);
     writeFileAtomic(o.pytorch, toPytorch(c));
   } finally {
     lock.release();
+    trap.dispose();
   }
   err(`char-rnn: wrote ${o.pytorch}: the ${c.cell ?? 'rnn'} of ${c.layers ?? 1} layer${(c.layers ?? 1) > 1 ? 's' : ''} of ${o.checkpoint} as a PyTorch state dict ` +
     '(rnn.weight_ih_l0 ... out.bias; vocabulary in the metadata).');
@@ -193,13 +197,9 @@ function describeCheckDefaults(c: Command): void {
   for (const opt of c.options) if (opt.long && own[opt.long]) opt.description = own[opt.long];
 }
 
-export function buildProgram(): Command {
-  const program = new Command('char-rnn')
-    .description('Character-level RNN language models on WebGPU, with a CPU twin that checks every number.')
-    .version(pkg.version, '-V, --version', 'print the version of char-rnn')
-    .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
-  const hyper = (c: Command) =>
+/** The model, optimizer and data options that train and check share. */
+function hyper(c: Command): Command {
+  return (
     c
       .addOption(new Option('--cell <name>', 'recurrent cell: rnn (tanh), lstm or gru, as PyTorch defines them (default rnn)').choices(CELL_NAMES))
       .option('--layers <n>', `stacked layers L (default ${DEFAULT_CONFIG.layers})`, num('--layers', true))
@@ -228,8 +228,16 @@ export function buildProgram(): Command {
       .option('--init-scale <s>', 'initial weight matrices: auto = randn*min(0.1, 1/sqrt(H)), uniform = +-1/sqrt(H) (PyTorch), or a number s for randn*s (default auto)', initScaleArg)
       .option('--eval-every <n>', `validate every n steps, 0 = only at the end (default ${DEFAULT_CONFIG.evalEvery})`, num('--eval-every', true))
       .option('--text <file>', 'training text, a UTF-8 file')
-      .option('--string <s>', 'training text given inline, e.g. hello');
+      .option('--string <s>', 'training text given inline, e.g. hello')
+  );
+}
 
+export function buildProgram(): Command {
+  const program = new Command('char-rnn')
+    .description('Character-level RNN language models on WebGPU, with a CPU twin that checks every number.')
+    .version(pkg.version, '-V, --version', 'print the version of char-rnn')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
   hyper(program.command('train').description('train a model on a text and print a sample'))
     .addOption(deviceOption())
     .option('--init <ckpt>', 'start a new run from the weights (and vocabulary) of a checkpoint; --steps more steps')
