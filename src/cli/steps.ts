@@ -41,7 +41,6 @@ export async function runSteps(
   bar.start(trainer.step);
   const t0 = performance.now();
   const startStep = trainer.step;
-  let saved = false;
   try {
     await trainer.run(Math.max(0, total - trainer.step), {
       shouldStop: () => stop !== undefined,
@@ -61,7 +60,7 @@ export async function runSteps(
     throw e;
   }
   bar.stop();
-  saved = await save(true);
+  const saved = await save(true);
   const seconds = (performance.now() - t0) / 1000;
   const steps = trainer.step - startStep;
   const { B, T } = trainer.cursor.plan;

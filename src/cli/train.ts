@@ -115,7 +115,7 @@ function textOf(o: TrainOpts, saved: SavedRun | undefined): { corpus: Corpus; ne
     if (rec.string !== undefined) return { corpus: readCorpus({ string: rec.string }), newText: false };
     if (!existsSync(rec.path!))
       throw new TextError(`The training text recorded in ${o.resume}, ${rec.path}, does not exist. Give it with --text FILE (the same text, or another with --allow-new-text).`);
-    checkDistinct(outputsOf(o), [{ option: `(the training text recorded in ${o.resume})`, path: rec.path! }]);
+    checkDistinct(outputsOf(o), [{ option: '--resume', path: rec.path!, what: `the training text recorded in ${o.resume}` }]);
     corpus = readCorpus({ text: rec.path });
   } else corpus = readCorpus(o);
   const newText = rec !== undefined && corpus.record.hash !== rec.hash;

@@ -15,6 +15,8 @@ import { kindOfFile } from './files.js';
 export interface FileArg {
   option: string;
   path: string;
+  /** what an input is where no option names it ("the training text recorded in run.safetensors") */
+  what?: string;
 }
 
 /** The file a path names, as far as it can be known: its resolved path (through symlinked
@@ -53,7 +55,8 @@ export function checkDistinct(outputs: FileArg[], inputs: FileArg[], allowed: [s
     for (const input of inputs) {
       if (allowed.some(([a, b]) => a === o.option && b === input.option) || !sameFile(o.path, input.path)) continue;
       const alias = resolve(o.path) === resolve(input.path) ? '' : ' (the same file under another name)';
-      throw new UsageError(`${named(o)} is the file ${named(input)} reads${alias}: writing it would destroy what is being read. Give ${o.option} another path.`);
+      const it = input.what ? `${input.what}, ${input.path}` : `the file ${named(input)} reads`;
+      throw new UsageError(`${named(o)} is ${it}${alias}: writing it would destroy what is being read. Give ${o.option} another path.`);
     }
     for (const other of outputs.slice(i + 1))
       if (sameFile(o.path, other.path))
