@@ -167,7 +167,7 @@ def to_ours(t, cell, table, H):
     return {k: v.detach().clone() for k, v in ours.items()}
 
 
-# ---- optimizers -----------------------------------------------------------------------------------
+# ---- the run: read, checked and written -----------------------------------------------------------
 
 def text_hash(text):
     """src/text.ts scanUtf8's hash: two 32-bit FNV-1a-style lanes over the code points."""
