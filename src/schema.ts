@@ -43,19 +43,19 @@ export const HISTORY = worded(
 );
 
 /** Where a run stands (src/state.ts runCheckpoint). */
+const about = <S extends z.ZodType>(s: S, description: string): S => s.meta({ description });
 export const RUN = worded(
   z.strictObject({
-    step: int(0),
-    chunk: int(0),
-    epoch: int(0),
-    t: int(0),
-    device: worded(z.enum(['cpu', 'gpu']), 'cpu or gpu'),
-    B: int(1, MAX_BATCH),
-    H: int(1, MAX_HIDDEN),
-    /** timesteps per chunk and characters per stream: with B, what `chunk` counts in */
-    T: int(1).optional(),
-    L: int(1).optional(),
-    rng: worded(z.strictObject({ seed: int(0, 0xffffffff), counter: int(0) }), 'a JSON object {seed, counter}'),
+    step: about(int(0), 'optimizer steps done'),
+    chunk: about(int(0), 'the next chunk of the streams, counted in T characters'),
+    epoch: about(int(0), 'passes over the streams done'),
+    t: about(int(0), "the optimizer's step count (Adam's t)"),
+    device: about(worded(z.enum(['cpu', 'gpu']), 'cpu or gpu'), 'the engine that wrote it'),
+    B: about(int(1, MAX_BATCH), 'streams the text is cut into'),
+    H: about(int(1, MAX_HIDDEN), 'hidden units per layer'),
+    T: about(int(1), 'timesteps per chunk; with B and L, what chunk counts in (absent in files of older versions)').optional(),
+    L: about(int(1), 'characters per stream (absent in files of older versions)').optional(),
+    rng: about(worded(z.strictObject({ seed: int(0, 0xffffffff), counter: int(0) }), 'a JSON object {seed, counter}'), 'the counter-based generator: seed and step say it all'),
   }),
   'a JSON object of the run: step, chunk, epoch, t, device, B, H, T, L, rng',
 );
@@ -64,16 +64,11 @@ export type RunMeta = z.infer<typeof RUN>;
 /** The training text of a run, as recorded in its checkpoint. */
 export const TEXT = worded(
   z.strictObject({
-    /** the --text path as given, or '--string' */
-    source: text(),
-    /** the absolute path of a --text file */
-    path: text().optional(),
-    /** the text itself when it was given with --string */
-    string: text().optional(),
-    /** characters (code points) */
-    chars: int(0),
-    /** content hash (src/text.ts scanUtf8) */
-    hash: worded(z.string().regex(/^[0-9a-f]{16}$/), '16 hexadecimal digits'),
+    source: about(text(), "the --text path as given, or '--string'"),
+    path: about(text(), 'the absolute path of a --text file').optional(),
+    string: about(text(), 'the text itself when it was given with --string').optional(),
+    chars: about(int(0), 'characters (code points)'),
+    hash: about(worded(z.string().regex(/^[0-9a-f]{16}$/), '16 hexadecimal digits'), 'content hash (src/text.ts scanUtf8)'),
   })
     .refine((t) => (t.path === undefined) !== (t.string === undefined))
     .meta({ oneOf: [{ required: ['path'] }, { required: ['string'] }] }),
