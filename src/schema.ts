@@ -144,7 +144,7 @@ function described(root: Schema, path: Path): { depth: number; expected?: string
     if (i === path.length) break;
     const d = defOf(s);
     const k = path[i];
-    if (d.type === 'object') s = d.shape![k as string] ?? (defOf(d.catchall!).type === 'never' ? undefined : d.catchall);
+    if (d.type === 'object') s = d.shape![k as string] ?? (d.catchall && defOf(d.catchall).type !== 'never' ? d.catchall : undefined);
     else if (d.type === 'array') s = d.element;
     else if (d.type === 'tuple') s = d.items![k as number] ?? d.rest ?? undefined;
     else s = undefined;
