@@ -10,6 +10,8 @@ import { CpuEngine } from '../src/cpu/engine.js';
 import { UsageError } from '../src/errors.js';
 import { initParams } from '../src/init.js';
 import { CELL_NAMES, paramNames } from '../src/model.js';
+import { planBatches } from '../src/data.js';
+import { scanUtf8 } from '../src/text.js';
 import { fitSavedRun, runCheckpoint, trainerStateOf } from '../src/state.js';
 import { Trainer } from '../src/train.js';
 
@@ -39,6 +41,8 @@ describe('configuration', () => {
 describe('checkpoints of every cell and depth', () => {
   const vocab = [...new Set(TEXT)].sort();
   const data = Uint32Array.from(TEXT, (c) => vocab.indexOf(c));
+  const plan = planBatches(data.length, 2, 8);
+  const record = { source: '--string', string: TEXT, chars: TEXT.length, hash: scanUtf8(new TextEncoder().encode(TEXT)).hash };
 
   for (const cell of CELL_NAMES)
     test(`${cell}, 2 layers, dropout 0.2: format 2, the table's names, a resumed run continues bit for bit`, async () => {
@@ -49,7 +53,7 @@ describe('checkpoints of every cell and depth', () => {
         const tr = new Trainer(e, data, cfg);
         if (from) tr.restore(trainerStateOf(loadCheckpoint(from), 'cpu', 'ckpt').state);
         await tr.run(steps - tr.step);
-        return { e, bytes: saveCheckpoint(runCheckpoint(vocab, cfg, await tr.state(), 'cpu', { plan: { B: 2, T: 8, L: 0 }, text: { source: 'x', chars: 0, hash: '' } })) };
+        return { e, bytes: saveCheckpoint(runCheckpoint(vocab, cfg, await tr.state(), 'cpu', { plan, text: record })) };
       };
       const whole = await run(6);
       const half = await run(3);
@@ -67,9 +71,9 @@ describe('checkpoints of every cell and depth', () => {
       expect(Object.keys(c.params)).toEqual(paramNames(shape));
 
       const saved = trainerStateOf(c, 'cpu', 'run.safetensors');
-      expect(() => fitSavedRun(saved, { ...cfg, layers: 3 }, { B: 2, T: 8, L: 0 }, false, 'run.safetensors')).toThrow(/does not match the model of run.safetensors/);
-      expect(() => fitSavedRun(saved, { ...cfg, cell: cell === 'gru' ? 'lstm' : 'gru' }, { B: 2, T: 8, L: 0 }, false, 'run.safetensors')).toThrow(UsageError);
-      expect(fitSavedRun(saved, { ...cfg, dropout: 0 }, { B: 2, T: 8, L: 0 }, false, 'run.safetensors')).toEqual([]);
+      expect(() => fitSavedRun(saved, { ...cfg, layers: 3 }, plan, false, 'run.safetensors')).toThrow(/does not match the model of run.safetensors/);
+      expect(() => fitSavedRun(saved, { ...cfg, cell: cell === 'gru' ? 'lstm' : 'gru' }, plan, false, 'run.safetensors')).toThrow(UsageError);
+      expect(fitSavedRun(saved, { ...cfg, dropout: 0 }, plan, false, 'run.safetensors')).toEqual([]);
     });
 
   test('the one-layer tanh RNN stays format 1 with the tutorial names, and format 1 files load as it', () => {
