@@ -2,7 +2,7 @@ import {
   type CheckReport,
   type DeviceKind,
   GpuError,
-  loadCheckpoint,
+  loadModelFile,
   type Params,
   paramNames,
   runCheck,
@@ -65,10 +65,10 @@ export async function checkpointOf(session: Session): Promise<Uint8Array> {
   });
 }
 
-/** Loads a checkpoint (from the page or the CLI) to train on `text`; training settings come
+/** Loads a checkpoint (from the page or the CLI, or a PyTorch state dict) to train on `text`; training settings come
  * from its metadata where it has them, over `base`. Returns the settings in use. */
 export async function loadInto(session: Session, bytes: Uint8Array, name: string, text: string, device: DeviceKind, base: TrainConfig): Promise<TrainConfig> {
-  const c = loadCheckpoint(bytes, name);
+  const c = loadModelFile(bytes, name); // ours, or a PyTorch state dict (weights only)
   const model = { hidden: c.hidden, cell: c.cell ?? 'rnn', layers: c.layers ?? 1, dropout: c.dropout ?? 0 };
   const config = settingsFrom(c.metadata?.config, { ...base, ...model });
   await session.load({ text, config, device }, { ...c, checkpoint: name }, c.history);
