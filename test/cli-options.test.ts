@@ -160,3 +160,14 @@ describe('--version, eval --json', () => {
     expect(r.loss).not.toBe(Number(r.loss.toFixed(4))); // not the 4 decimals of the text output
   }, 180_000);
 });
+
+describe('a model too large is refused before anything is allocated', () => {
+  // Was: 64 s and 4 GB, then a message naming only --hidden; now the sizes are counted first.
+  // (The CPU engine's budget, the machine's memory, is tested in test/memory.test.ts.)
+  test('char-rnn train --cell lstm --layers 8 --hidden 4096 on the GPU engine', () => {
+    const t0 = performance.now();
+    const r = run(['train', '--string', 'hello world', '--cell', 'lstm', '--layers', '8', '--hidden', '4096', '--steps', '1']);
+    expectFailure(r, 2, /does not fit this GPU: its buffer params \(parameters\) needs 3\.75 GiB.*Lower --hidden \(4096\) or --layers \(8\)/);
+    expect(performance.now() - t0, 'refused before the weights are drawn').toBeLessThan(60_000);
+  }, 180_000);
+});

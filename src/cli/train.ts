@@ -1,9 +1,10 @@
+import { totalmem } from 'node:os';
 import { existsSync } from 'node:fs';
 import type { Checkpoint } from '../checkpoint.js';
 import { saveCheckpoint } from '../checkpoint.js';
 import { optimizerOf, type TrainConfig } from '../config.js';
 import { planBatches, splitText } from '../data.js';
-import { createEngine, type DeviceKind } from '../engines.js';
+import { checkModelSize, createEngine, type DeviceKind } from '../engines.js';
 import { CheckpointError, DivergedError, TextError, UsageError } from '../errors.js';
 import { GpuEngine, type KernelVariant } from '../gpu/engine.js';
 import { initParams } from '../init.js';
@@ -170,6 +171,10 @@ async function trainRun(o: TrainOpts, trap: SignalTrap, locks: RunLock[]): Promi
   const notes = saved ? fitSavedRun(saved, cfg, plan, newText, o.resume!) : [];
   const shape = { V: vocab.size, H: cfg.hidden, B: plan.B, T: plan.T, cell: cfg.cell, layers: cfg.layers };
   const record = { plan: { B: plan.B, T: plan.T, L: plan.L }, text: corpus.record };
+  const ctx = await gpuContextFor(o.device);
+  // (the tuned kernels of the one-layer tanh RNN have no dropout)
+  const gpuOptions = { profile: o.profile, kernels: o.kernels, layerKernels: cfg.dropout > 0 };
+  checkModelSize(shape, o.device, ctx, { memory: totalmem(), gpuOptions }); // before anything is allocated
   const total = o.init ? (ckpt?.step ?? 0) + cfg.steps : cfg.steps; // --steps is the run's total; with --init, steps to add
   if (o.save) {
     const model: ModelDims = { V: vocab.size, H: cfg.hidden, cell: cfg.cell, layers: cfg.layers };
@@ -180,12 +185,7 @@ async function trainRun(o: TrainOpts, trap: SignalTrap, locks: RunLock[]): Promi
     }));
   }
   const startParams: Params = ckpt ? ckpt.params : initParams(shape, cfg.seed, cfg.initScale);
-  const ctx = await gpuContextFor(o.device);
-  const engine = await createEngine(o.device, shape, optimizerOf(cfg), startParams, ctx, {
-    profile: o.profile,
-    kernels: o.kernels,
-    layerKernels: cfg.dropout > 0, // (the tuned kernels of the one-layer tanh RNN have no dropout)
-  });
+  const engine = await createEngine(o.device, shape, optimizerOf(cfg), startParams, ctx, gpuOptions);
   const trainer = new Trainer(engine, data, cfg, o.init ? ckpt!.step : 0, val);
   if (saved) trainer.restore(saved.state);
   const crlf = crlfNote(scan);

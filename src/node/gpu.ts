@@ -1,4 +1,3 @@
-/// <reference types="@webgpu/types" preserve="true" />
 import { createContext, type GpuContext, NO_ADAPTER_HELP } from '../gpu/context.js';
 import { GpuError } from '../errors.js';
 
