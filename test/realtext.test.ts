@@ -9,6 +9,7 @@ import { DEFAULT_CONFIG, optimizerOf, type TrainConfig, validateConfig } from '.
 import { CpuEngine } from '../src/cpu/engine.js';
 import type { DeviceKind } from '../src/engines.js';
 import { PARAM_NAMES } from '../src/model.js';
+import { lockPathOf } from '../src/node/lock.js';
 import { lrAt } from '../src/schedule.js';
 import { runCheckpoint, trainerStateOf } from '../src/state.js';
 import { expectClose, lighthouse, lighthouseTrainer, useGpu } from './helpers.js';
@@ -134,6 +135,18 @@ describe('the CLI on real text', () => {
     while (!existsSync(ck)) await new Promise((r) => setTimeout(r, 5));
     child.kill('SIGKILL');
     await new Promise((r) => child.on('exit', r));
+    // The command runs as a child of the process killed (src/cli/bin.ts); it stops once it sees
+    // its parent gone, and until then holds the checkpoint's lock (src/node/lock.ts).
+    const lock = lockPathOf(ck);
+    const holderAlive = () => {
+      try {
+        process.kill(JSON.parse(readFileSync(lock, 'utf8')).pid, 0);
+        return true;
+      } catch {
+        return false; // no lock, or its process is gone
+      }
+    };
+    while (holderAlive()) await new Promise((r) => setTimeout(r, 20));
     const killedAt = loadCheckpoint(readFileSync(ck)).step; // intact: written atomically
     expect(killedAt).toBeGreaterThan(0);
     expect(killedAt).toBeLessThan(1500);
