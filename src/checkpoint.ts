@@ -1,7 +1,8 @@
 import { CheckpointError, VocabularyError } from './errors.js';
 import { CELLS, CELL_NAMES, type CellName, type ModelDims, type Params, modelOf, paramNames, paramTable } from './model.js';
 import { type Decoded, type FloatArray, decodeSafetensors, encodeSafetensors, isNonNegativeInteger, numel, showShape } from './safetensors.js';
-import { CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_V2, CHECKPOINT_METADATA, checkpointMetadataProblem, readMetadata } from './schema.js';
+import { CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_V2 } from './formats.js';
+import { CHECKPOINT_METADATA, checkpointMetadataProblem, readMetadata } from './schema.js';
 import { STATE_KINDS, stateTensors } from './state.js';
 import { Vocab } from './vocab.js';
 

@@ -1,9 +1,10 @@
 import { type Checkpoint, checkpointOf } from './checkpoint.js';
-import { MAX_LAYERS } from './config.js';
+import { MAX_LAYERS } from './bounds.js';
 import { type Decoded, type FloatArray, decodeSafetensors, encodeSafetensors, showShape } from './safetensors.js';
 import { CheckpointError } from './errors.js';
 import { CELLS, CELL_NAMES, type CellName, type ModelDims, type Params, modelOf, paramTable } from './model.js';
-import { CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_V2, PYTORCH_FORMAT, PYTORCH_METADATA, type PytorchMetadata, readMetadata } from './schema.js';
+import { CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_V2, PYTORCH_FORMAT } from './formats.js';
+import { PYTORCH_METADATA, type PytorchMetadata, readMetadata } from './schema.js';
 
 export { PYTORCH_FORMAT };
 

@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { MAX_BATCH, MAX_HIDDEN, MAX_LAYERS, TRAIN_CONFIG } from './config.js';
+import { MAX_BATCH, MAX_HIDDEN, MAX_LAYERS } from './bounds.js';
+import { TRAIN_CONFIG } from './configSchema.js';
+import { CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_V2, PYTORCH_FORMAT } from './formats.js';
 import { CELL_NAMES } from './model.js';
 
 // The metadata of the model files we read, as one schema: our checkpoints (format 1 and 2:
@@ -15,9 +17,7 @@ import { CELL_NAMES } from './model.js';
 // its values in words, so that a bad file gets one sentence in both languages:
 // "the run.chunk metadata -5 is not an integer >= 0".
 
-export const CHECKPOINT_FORMAT = 'char-rnn-webgpu/1';
-export const CHECKPOINT_FORMAT_V2 = 'char-rnn-webgpu/2';
-export const PYTORCH_FORMAT = 'char-rnn-webgpu/pytorch';
+export { CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_V2, PYTORCH_FORMAT };
 
 /** Where the JSON Schema of this module is committed, from the repository root. */
 export const SCHEMA_FILE = 'schema/checkpoint.schema.json';

@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { DEFAULT_CONFIG, TRAIN_CONFIG, TUTORIAL_CONFIG, validateConfig } from '../src/config.js';
+import { DEFAULT_CONFIG, TUTORIAL_CONFIG, validateConfig } from '../src/config.js';
+import { TRAIN_CONFIG } from '../src/configSchema.js';
 import {
   CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_V2, CHECKPOINT_METADATA, PYTORCH_METADATA, RUN_CONFIG, SCHEMA_FILE,
   checkpointMetadataProblem, readEntry, readMetadata, schemaFileText,
