@@ -37,7 +37,7 @@ describe('schema/checkpoint.schema.json', () => {
   });
 
   test('is a valid JSON Schema (draft 2020-12) for the jsonschema module', () => {
-    const r = spawnSync(PY, ['-c', 'import json, sys; from jsonschema import Draft202012Validator as V; V.check_schema(json.load(open(sys.argv[1]))); print("ok")', SCHEMA_FILE], { encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(PY, ['-c', 'import json, sys; from jsonschema import Draft202012Validator as V; V.check_schema(json.load(open(sys.argv[1]))); print("ok")', SCHEMA_FILE], { encoding: 'utf8', timeout: 300_000 });
     expect(r.stdout + r.stderr).toBe('ok\n');
   });
 
@@ -88,7 +88,7 @@ function tsProblem(m: Record<string, string>): string | null {
 }
 
 function python(code: string, input: unknown): unknown {
-  const r = spawnSync(PY, ['-c', code], { cwd: 'scripts', input: JSON.stringify(input), encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(PY, ['-c', code], { cwd: 'scripts', input: JSON.stringify(input), encoding: 'utf8', timeout: 300_000 });
   expect(r.status, `${r.stderr}\n(bash scripts/setup.sh --browser installs python3-jsonschema)`).toBe(0);
   return JSON.parse(r.stdout);
 }

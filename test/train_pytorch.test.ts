@@ -27,7 +27,7 @@ const textFile = join(dir, 'keeper.txt');
 writeFileSync(textFile, TEXT);
 
 function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, ['dist/cli.js', ...args], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, ['dist/cli.js', ...args], { encoding: 'utf8', timeout: 300_000 });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -36,7 +36,7 @@ function cli(...args: string[]) {
  * enum change and stops at start; a mapping that names no process is the same "none". */
 function script(args: string[], nproc = 1, env: Record<string, string> = {}) {
   const launch = nproc === 1 ? [] : ['-m', 'torch.distributed.run', '--redirects', '9:0', '--tee', '9:0', '--nproc_per_node', String(nproc)];
-  const r = spawnSync(PY, [...launch, 'scripts/train_pytorch.py', ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, OMP_NUM_THREADS: '1', ...env } });
+  const r = spawnSync(PY, [...launch, 'scripts/train_pytorch.py', ...args], { encoding: 'utf8', timeout: 300_000, env: { ...process.env, OMP_NUM_THREADS: '1', ...env } });
   return { code: r.status, out: r.stdout, err: `${r.stderr}\n(${INSTALL})` };
 }
 
@@ -214,7 +214,7 @@ describe('scripts/train_pytorch.py reads a checkpoint as strictly as char-rnn do
     for (const [what, bytes, message] of cases) {
       const file = join(dir, `strict-${what.replace(/\W+/g, '-')}.safetensors`);
       writeFileSync(file, bytes);
-      const r = spawnSync(PY, ['scripts/train_pytorch.py', '--resume', file, '--save', join(dir, 'never.safetensors')], { encoding: 'utf8', timeout: 120_000 });
+      const r = spawnSync(PY, ['scripts/train_pytorch.py', '--resume', file, '--save', join(dir, 'never.safetensors')], { encoding: 'utf8', timeout: 300_000 });
       expect(r.status, `${what}: ${r.stderr}`).toBe(2);
       expect(r.stderr, what).toMatch(new RegExp(`^train_pytorch\\.py: ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
       expect(r.stderr, what).toMatch(message);
