@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { Batch, OptimizerConfig } from '../src/engine.js';
-import { CELLS, type CellName, type ModelDims, type Params, type StepShape, modelOf, paramTable } from '../src/model.js';
+import { CELLS, CELL_NAMES, type CellName, type ModelDims, type Params, type StepShape, modelOf, paramTable } from '../src/model.js';
 import { type TfBackendName, useBackend } from './tfjs.js';
 
 // The TensorFlow.js baseline: the model a TF.js user writes for a character-level RNN, LSTM or
@@ -21,20 +21,16 @@ import { type TfBackendName, useBackend } from './tfjs.js';
 // has no gradient clipping (min-char-rnn clips to [-5, 5]), so a custom step is what a TF.js
 // user writes for it; the forward pass is still the layers model (model.apply).
 
-/** Keras's gate block k of a cell is this project's (PyTorch's) block GATE_ORDER[cell][k]:
- * lstm i f c o = PyTorch's i f g o; gru z r h against PyTorch's r z n. */
-const GATE_ORDER: Record<CellName, readonly number[]> = { rnn: [0], lstm: [0, 1, 2, 3], gru: [1, 0, 2] };
+/** Keras's gate block k of a cell is this project's (PyTorch's) block gateOrder(cell)[k]: the
+ * record's tfjs.gates name Keras's blocks as ours (lstm i f c o = PyTorch's i f g o; gru z r h
+ * against PyTorch's r z n). */
+const gateOrder = (cell: CellName): number[] => CELLS[cell].tfjs.gates.map((g) => CELLS[cell].gateNames.indexOf(g));
 
-/** Cells whose TF.js layer is a different model from this project's, and why: its loss is
- * not expected to agree (the report says so instead of flagging it). */
-export const TFJS_OTHER_MODEL: Partial<Record<CellName, string>> = {
-  gru:
-    "tf.layers.gru (tfjs-layers 4.22) is Keras's GRU with reset_after=false, the only variant it has (resetAfter: true throws): " +
-    'n = tanh(W_in x + b_in + W_hn (r ⊙ h)), with no recurrent bias. This project\'s GRU is PyTorch\'s and cuDNN\'s: ' +
-    'n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)). The weights are the same, mapped (gate blocks reordered r z n → z r h; ' +
-    'b_hn, zero at initialisation, has no place), but from the second timestep on, where h ≠ 0, the two compute different ' +
-    'numbers, so the losses differ: a different model of the same size and cost, timed as such.',
-};
+/** Cells whose TF.js layer is a different model from this project's, and why (the record's
+ * tfjs.differs): its loss is not expected to agree (the report says so instead of flagging it). */
+export const TFJS_OTHER_MODEL: Partial<Record<CellName, string>> = Object.fromEntries(
+  CELL_NAMES.flatMap((c) => (CELLS[c].tfjs.differs ? [[c, CELLS[c].tfjs.differs]] : [])),
+);
 
 /** The model as a TF.js user writes it, and its recurrent layers (bottom first). The
  * initializers are zeros because the weights are set from the project's initParams right after
@@ -48,16 +44,17 @@ function buildModel(m: ModelDims, B: number, T: number, dropout: number): { mode
   for (let l = 0; l < layers; l++) {
     const args = {
       units: H,
-      activation: 'tanh' as const,
+      activation: CELLS[cell].tfjs.activation,
       returnSequences: true,
       stateful: true,
       ...(l === 0 ? { batchInputShape: [B, T, V] } : {}),
       kernelInitializer: 'zeros' as const,
       recurrentInitializer: 'zeros' as const,
     };
+    const layer = CELLS[cell].tfjs.layer;
     const rnn =
-      cell === 'lstm' ? tfl.layers.lstm({ ...args, recurrentActivation: 'sigmoid' })
-      : cell === 'gru' ? tfl.layers.gru({ ...args, recurrentActivation: 'sigmoid' })
+      layer === 'lstm' ? tfl.layers.lstm({ ...args, recurrentActivation: 'sigmoid' })
+      : layer === 'gru' ? tfl.layers.gru({ ...args, recurrentActivation: 'sigmoid' })
       : tfl.layers.simpleRNN(args);
     model.add(rnn);
     rnns.push(rnn);
@@ -92,7 +89,7 @@ function kerasBias(b: ArrayLike<number>, G: number, H: number, order: readonly n
  * (see TFJS_OTHER_MODEL). */
 function setWeights(model: tfl.Sequential, p: Params, m: ModelDims): void {
   const G = CELLS[m.cell].gates;
-  const order = GATE_ORDER[m.cell];
+  const order = gateOrder(m.cell);
   const w: tf.Tensor[] = [];
   for (const s of paramTable(m)) {
     const [rows, cols] = s.shape;

@@ -1,4 +1,5 @@
 import {
+  CELLS,
   createEngine,
   type DeviceKind,
   DivergedError,
@@ -120,7 +121,7 @@ export class Session {
   }
 
   private describe(spec: Spec, cell = spec.config.cell, layers = spec.config.layers): string {
-    const kind = cell === 'rnn' ? 'tanh RNN' : cell.toUpperCase();
+    const kind = CELLS[cell].title;
     const where = spec.device === 'gpu' ? ' (compiling its GPU kernels)' : '';
     return `Building the ${kind}, ${layers} layer${layers > 1 ? 's' : ''} of ${spec.config.hidden}${where}…`;
   }

@@ -1,5 +1,5 @@
 """A char-rnn-webgpu checkpoint in PyTorch: the safetensors file (read and written without the
-safetensors package), the model it describes as torch.nn.{RNN,LSTM,GRU} + Linear, and the
+safetensors package), the model it describes as its cell's torch.nn module + Linear, and the
 mapping of its tensors both ways (as src/pytorch.ts exports them). Used by train_pytorch.py."""
 
 import json
@@ -10,10 +10,10 @@ import struct
 import torch
 import torch.nn.functional as F
 
+from charrnn_cells import carries_c, extra_bias, gates, torch_module
 from charrnn_schema import RUN_CONFIG_DEFAULTS, SchemaMissing, checkpoint_problem, read_entry, read_metadata
 
 FORMATS = {"char-rnn-webgpu/1", "char-rnn-webgpu/2"}
-GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 DTYPES = {"F32": (torch.float32, 4), "F64": (torch.float64, 8)}
 
 
@@ -111,21 +111,20 @@ def write_safetensors(path, tensors, meta):
 
 def param_table(cell, L, H, V):
     """(name, role, layer, shape) in storage order, as src/model.ts paramTable."""
-    G, tutorial = GATES[cell], cell == "rnn" and L == 1
+    G, tutorial, extra = gates(cell), cell == "rnn" and L == 1, extra_bias(cell, H)
     name = lambda role, l: role if l < 0 or tutorial else f"{role}.{l}"
     t = []
     for l in range(L):
         t += [(name("W_xh", l), "W_xh", l, (G * H, H if l else V)), (name("W_hh", l), "W_hh", l, (G * H, H)), (name("b_h", l), "b_h", l, (G * H,))]
-        if cell == "gru":
-            t.append((name("b_hn", l), "b_hn", l, (H,)))
+        if extra:
+            t.append((name(extra[0], l), extra[0], l, (H,)))
     return t + [("W_hy", "W_hy", -1, (V, H)), ("b_y", "b_y", -1, (V,))]
 
 
 class CharRNN(torch.nn.Module):
     def __init__(self, cell, V, H, L, dropout):
         super().__init__()
-        make = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
-        self.rnn = make(V, H, L, batch_first=True, dropout=dropout if L > 1 else 0.0)
+        self.rnn = torch_module(cell, V, H, L, batch_first=True, dropout=dropout if L > 1 else 0.0)
         self.out = torch.nn.Linear(H, V)
         self.V, self.p = V, dropout
 
@@ -137,7 +136,7 @@ class CharRNN(torch.nn.Module):
 
 def to_torch(ours, cell, table, H):
     """Our tensors (parameters, or an optimizer state laid out like them) by PyTorch's keys."""
-    t = {}
+    t, extra = {}, extra_bias(cell, H)
     for name, role, l, shape in table:
         x = ours[name].reshape(shape)
         if role == "W_xh": t[f"rnn.weight_ih_l{l}"] = x
@@ -145,23 +144,30 @@ def to_torch(ours, cell, table, H):
         if role == "b_h":
             t[f"rnn.bias_ih_l{l}"] = x
             t[f"rnn.bias_hh_l{l}"] = torch.zeros_like(x)
-        if role == "b_hn": t[f"rnn.bias_hh_l{l}"] = torch.cat([torch.zeros(2 * H, dtype=x.dtype), x])
+        if extra and role == extra[0]:
+            hh = torch.zeros(gates(cell) * H, dtype=x.dtype)
+            hh[extra[1]:extra[1] + H] = x
+            t[f"rnn.bias_hh_l{l}"] = hh
         if role == "W_hy": t["out.weight"] = x
         if role == "b_y": t["out.bias"] = x
     return t
 
 
 def to_ours(t, cell, table, H):
-    """The inverse: each pair of biases folds into ours (b_h = bias_ih + bias_hh; gru: b_hn apart)."""
-    ours = {}
+    """The inverse: each pair of biases folds into ours (b_h = bias_ih + bias_hh; an extra bias,
+    gru's b_hn, stays apart: its gate's rows of bias_hh)."""
+    ours, extra = {}, extra_bias(cell, H)
     for name, role, l, shape in table:
         if role == "W_xh": ours[name] = t[f"rnn.weight_ih_l{l}"]
         if role == "W_hh": ours[name] = t[f"rnn.weight_hh_l{l}"]
         if role == "b_h":
             ih, hh = t[f"rnn.bias_ih_l{l}"], t.get(f"rnn.bias_hh_l{l}")
             hh = torch.zeros_like(ih) if hh is None else hh
-            ours[name] = torch.cat([ih[:2 * H] + hh[:2 * H], ih[2 * H:]]) if cell == "gru" else ih + hh
-        if role == "b_hn": ours[name] = t[f"rnn.bias_hh_l{l}"][2 * H:]
+            if extra:
+                hh = hh.clone()
+                hh[extra[1]:extra[1] + H] = 0
+            ours[name] = ih + hh
+        if extra and role == extra[0]: ours[name] = t[f"rnn.bias_hh_l{l}"][extra[1]:extra[1] + H]
         if role == "W_hy": ours[name] = t["out.weight"]
         if role == "b_y": ours[name] = t["out.bias"]
     return {k: v.detach().clone() for k, v in ours.items()}
@@ -218,7 +224,7 @@ def load_run(path, dtype):
 
     params = {n: get(n, s) for n, _, _, s in table}
     m_, v = ({n: get(k + n, s) for n, _, _, s in table} for k in ("m", "v"))
-    state = [get("hprev", (L, run["B"], H))] + ([get("cprev", (L, run["B"], H))] if cell == "lstm" else [])
+    state = [get("hprev", (L, run["B"], H))] + ([get("cprev", (L, run["B"], H))] if carries_c(cell) else [])
     return dict(vocab=vocab, H=H, cell=cell, L=L, cfg=cfg, run=run, text=m.get("text"), table=table, params=params, m=m_, v=v,
                 state=state, history=m.get("history", []))
 
@@ -233,7 +239,7 @@ def check_tensors(path, tensors, table, cell, L, B, H, damaged):
         want[n] = ("F32", list(shape), f"shape {list(shape)}")
         for k, d in (("m", "F32"), ("v", "F32"), ("f64.", "F64"), ("f64.m", "F64"), ("f64.v", "F64")):
             want[k + n] = (d, size, f"the size of {n}")
-    for k in ("hprev", "cprev") if cell == "lstm" else ("hprev",):
+    for k in ("hprev", "cprev") if carries_c(cell) else ("hprev",):
         what = f"layers x batch x hidden: {L} x {B} (the run's B) x {H}"
         want[k], want["f64." + k] = ("F32", L * B * H, what), ("F64", L * B * H, what)
     for n, *_ in table:

@@ -1,6 +1,6 @@
 # Loads a model written by `char-rnn export --pytorch OUT.safetensors` into PyTorch and samples
 # it greedily: python3 scripts/pytorch_sample.py OUT.safetensors PRIME LENGTH
-import json, struct, sys
+import json, os, struct, sys
 import torch
 
 def load_safetensors(path):  # or: safetensors.torch.load_file(path), safe_open(path, "pt").metadata()
@@ -15,8 +15,10 @@ def load_safetensors(path):  # or: safetensors.torch.load_file(path), safe_open(
 state, meta = load_safetensors(sys.argv[1])
 vocab = json.loads(meta["vocab"])
 V, H, L = len(vocab), int(meta["hidden"]), int(meta["layers"])
-make = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[meta["cell"]]
-model = torch.nn.ModuleDict({"rnn": make(V, H, L, batch_first=True), "out": torch.nn.Linear(H, V)})
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "cells.json")) as f:  # the cells of src/cells.ts
+    cell = json.load(f)[meta["cell"]]["torch"]  # e.g. {"module": "RNN", "args": {"nonlinearity": "tanh"}}
+rnn = getattr(torch.nn, cell["module"])(V, H, L, batch_first=True, **cell["args"])
+model = torch.nn.ModuleDict({"rnn": rnn, "out": torch.nn.Linear(H, V)})
 model.load_state_dict(state, strict=True)
 model.double()  # float64, as char-rnn's CPU engine computes
 

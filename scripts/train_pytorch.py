@@ -10,7 +10,8 @@ the checkpoint's metadata against schema/checkpoint.schema.json. On GPUs the pro
 talk over NCCL, one GPU each (torchrun --nproc_per_node = the GPU count); on CPUs over Gloo.
 
 What is kept from the run (the checkpoint's `config`, `run` and `text` metadata, see README):
-  model   torch.nn.{RNN,LSTM,GRU}(V, H, L, batch_first=True, dropout=p) + torch.nn.Linear(H, V) on
+  model   the cell's module (scripts/cells.json: torch.nn.RNN, LSTM, GRU with their arguments)
+          (V, H, L, batch_first=True, dropout=p) + torch.nn.Linear(H, V) on
           one-hot characters, keyed as `char-rnn export --pytorch` writes it (src/pytorch.ts):
           weight_ih_l{l} = W_xh.l, weight_hh_l{l} = W_hh.l, bias_ih_l{l} = b_h.l, bias_hh_l{l} = 0
           (gru: [0; 0; b_hn.l]), out.weight = W_hy, out.bias = b_y. We hold one bias per gate:
@@ -41,6 +42,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
+from charrnn_cells import extra_bias, own_bias_hh_rows
 from charrnn_checkpoint import CharRNN, InputError, load_run, save_run, text_hash, to_torch
 from charrnn_optim import lr_at, make_optimizer, optimizer_state, set_optimizer_state
 
@@ -179,8 +181,8 @@ def build(r, dtype, device):
     model = CharRNN(cell, V, H, L, float(cfg["dropout"])).to(dtype)
     model.load_state_dict(to_torch(r["params"], cell, r["table"], H), strict=True)
     model.to(device)
-    for l in range(L):  # our one bias per gate: bias_hh stays 0 (gru: b_hn is trained in its n rows)
-        getattr(model.rnn, f"bias_hh_l{l}").requires_grad_(cell == "gru")
+    for l in range(L):  # our one bias per gate: bias_hh stays 0 (an extra bias, gru's b_hn, is trained in its gate's rows)
+        getattr(model.rnn, f"bias_hh_l{l}").requires_grad_(extra_bias(cell, H) is not None)
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     opt = make_optimizer(cfg, named)
     set_optimizer_state(opt, cfg, named, to_torch(r["m"], cell, r["table"], H), to_torch(r["v"], cell, r["table"], H), r["run"]["t"])
@@ -201,7 +203,7 @@ def train(args, r, ids, record, plan, world, rank, device, dtype, say):
     if dist.is_initialized():
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     params = [p for _, p in named]
-    gru_bias_hh = [p for n, p in named if "bias_hh" in n]
+    bias_hh = [(p, own_bias_hh_rows(r["cell"], H, p)) for n, p in named if "bias_hh" in n]  # trained only with an extra bias
     state = [s[:, b0:b1].contiguous().to(device) for s in r["state"]]
     cursor = Streams(train_ids, plan, b0, b1, run["chunk"], run["epoch"], device)
     val = val.to(device) if val is not None else None
@@ -228,8 +230,8 @@ def train(args, r, ids, record, plan, world, rank, device, dtype, say):
         loss_sum = F.cross_entropy(logits.reshape(-1, V), y.reshape(-1), reduction="sum")
         opt.zero_grad()
         (loss_sum * (world / B)).backward()  # DDP averages over processes: the sum over T, mean over B
-        for p in gru_bias_hh:
-            p.grad[:2 * H] = 0
+        for p, own in bias_hh:
+            p.grad.mul_(own)
         norm = clip_gradients(params, cfg["clipNorm"], cfg["clip"])
         opt.step()
         state = [s.detach() for s in (new if isinstance(new, tuple) else (new,))]

@@ -11,8 +11,8 @@ export { MAX_BATCH, MAX_HIDDEN, MAX_LAYERS, MAX_STEPS, SCHEDULES, type Schedule 
  * checkpoints store it as their `config` metadata. Its schema, field by field, with the values
  * each takes in words, is src/configSchema.ts. */
 export interface TrainConfig {
-  /** The recurrent cell (src/model.ts): 'rnn' (tanh, the tutorial's), 'lstm' or 'gru', as
-   * PyTorch defines them. */
+  /** The recurrent cell: one of the records of src/cells.ts (CELL_NAMES), each as PyTorch
+   * defines it ('rnn' is the tutorial's tanh RNN). */
   cell: CellName;
   /** L, stacked layers, each reading the one below's h (1 = the tutorial's model). */
   layers: number;

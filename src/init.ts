@@ -1,4 +1,5 @@
-import { type Dims, type Params, modelOf, paramTable } from './model.js';
+import { gateRow } from './cells.js';
+import { CELLS, type Dims, type Params, modelOf, paramTable } from './model.js';
 import { randNormal, randUniform } from './rng.js';
 
 /** How the weight matrices start (the same for every cell; the biases below):
@@ -23,20 +24,25 @@ export function initScaleOf(scale: InitScale, H: number): number {
 /** The initial weights, rounded to float32 so both engines start from the same numbers.
  * Tensor k of the model's table (src/model.ts) draws from counter stream k of the seed, so the
  * same seed gives the same weights on every platform. Each tensor's `kind` decides:
- * - matrices (every cell, every layer, W_hy): drawn as `scale` says above;
- * - biases: zero, but for the LSTM's forget gate (rows H..2H of b_h.l), which starts at 1 so
- *   that the cell state is kept at first (Gers et al. 2000; Jozefowicz et al. 2015; what
- *   char-rnn's successors do). The GRU's b_hn starts at zero.
+ * - matrices (every cell, every layer, W_hy): drawn as `scale` says above, but W_hh.l of a cell
+ *   whose record (src/cells.ts `init`) says 'identity': the identity matrix, drawn from nothing;
+ * - biases: zero, but the rows of the gate the record's init.bias names (the LSTM's forget
+ *   gate f, rows H..2H of b_h.l, which starts at 1 so that the cell state is kept at first:
+ *   Gers et al. 2000; Jozefowicz et al. 2015; what char-rnn's successors do). Extra biases
+ *   (the GRU's b_hn) start at zero.
  * For the one-layer tanh RNN this is the tutorial's initialisation, bit for bit. */
 export function initParams(d: Dims, seed: number, scale: InitScale = 'auto'): Params<Float32Array> {
   const s = initScaleOf(scale, d.H);
   const draw = scale === 'uniform' ? (k: number, n: number) => (2 * randUniform(seed, k, n) - 1) * s : (k: number, n: number) => randNormal(seed, k, n) * s;
   const model = modelOf(d);
   const p = {} as Params<Float32Array>;
+  const { init } = CELLS[model.cell];
+  const biasRow = init.bias ? gateRow(model.cell, init.bias.gate, d.H) : 0;
   paramTable(model).forEach((t, stream) => {
     const a = new Float32Array(t.size);
-    if (t.kind === 'matrix') for (let n = 0; n < a.length; n++) a[n] = draw(stream, n);
-    else if (model.cell === 'lstm' && t.role === 'b_h') a.fill(1, d.H, 2 * d.H);
+    if (t.role === 'W_hh' && init.W_hh === 'identity') for (let i = 0; i < d.H; i++) a[i * d.H + i] = 1; // (H, H): one gate block
+    else if (t.kind === 'matrix') for (let n = 0; n < a.length; n++) a[n] = draw(stream, n);
+    else if (t.role === 'b_h' && init.bias) a.fill(init.bias.value, biasRow, biasRow + d.H);
     p[t.name] = a;
   });
   return p;

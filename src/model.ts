@@ -7,6 +7,8 @@
 //
 // Matrices are row-major: W_hh[i*H + j] maps h_{t-1}[j] to the pre-activation of h_t[i].
 
+import { CELLS, type CellName } from './cells.js';
+
 /** The tutorial's tensors (the one-layer tanh RNN); every model's are in paramTable below. */
 export const PARAMS = {
   W_xh: ['H', 'V'],
@@ -38,20 +40,12 @@ export type Tensor = Float32Array | Float64Array;
 
 // ---------------------------------------------------------------------------------------------
 // Cells and layers. The tutorial's model above is the one-layer tanh RNN; the table below
-// describes every model: a cell (PyTorch's RNN, LSTM or GRU, G gate blocks of H rows each, in
-// PyTorch's order: lstm i f g o, gru r z n) and L stacked layers, layer l > 0 reading layer
-// l-1's h. Per layer l:
-//   W_xh.l (G*H, l ? H : V)   W_hh.l (G*H, H)   b_h.l (G*H)   gru only: b_hn.l (H)
+// describes every model: a cell (one record of src/cells.ts: G gate blocks of H rows each, in
+// PyTorch's order) and L stacked layers, layer l > 0 reading layer l-1's h. Per layer l:
+//   W_xh.l (G*H, l ? H : V)   W_hh.l (G*H, H)   b_h.l (G*H)   and the cell's extra bias, if any (H)
 // then W_hy (V, H), b_y (V). The one-layer rnn keeps the tutorial's names (W_xh, W_hh, b_h).
-// GRU's b_h.l holds b_ir + b_hr, b_iz + b_hz and b_in; b_hn stays apart (it sits inside r⊙).
 
-export const CELLS = {
-  rnn: { gates: 1, cellState: false },
-  lstm: { gates: 4, cellState: true },
-  gru: { gates: 3, cellState: false },
-} as const;
-export type CellName = keyof typeof CELLS;
-export const CELL_NAMES = Object.keys(CELLS) as CellName[];
+export { CELLS, CELL_NAMES, type CellName, type CellRecord } from './cells.js';
 
 /** A model: V characters, H hidden units per layer, the cell, L layers. */
 export interface ModelDims extends Dims {
@@ -85,7 +79,8 @@ export function paramTable(d: ModelDims): ParamSpec[] {
     add('W_xh', l, [G * H, l ? H : V], 'matrix');
     add('W_hh', l, [G * H, H], 'matrix');
     add('b_h', l, [G * H], 'bias');
-    if (cell === 'gru') add('b_hn', l, [H], 'bias');
+    const extra = CELLS[cell].extraBias;
+    if (extra) add(extra.name, l, [H], 'bias');
   }
   add('W_hy', -1, [V, H], 'matrix');
   add('b_y', -1, [V], 'bias');

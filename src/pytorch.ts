@@ -2,6 +2,7 @@ import { type Checkpoint, checkpointOf } from './checkpoint.js';
 import { MAX_LAYERS } from './bounds.js';
 import { type Decoded, type FloatArray, decodeSafetensors, encodeSafetensors, showShape } from './safetensors.js';
 import { CheckpointError } from './errors.js';
+import { extraBiasRow } from './cells.js';
 import { CELLS, CELL_NAMES, type CellName, type ModelDims, type Params, modelOf, paramTable } from './model.js';
 import { CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_V2, PYTORCH_FORMAT } from './formats.js';
 import { PYTORCH_METADATA, type PytorchMetadata, readMetadata } from './schema.js';
@@ -10,19 +11,21 @@ export { PYTORCH_FORMAT };
 
 // A model as a PyTorch state dict, in a safetensors file: the keys of
 //
-//   rnn = torch.nn.{RNN,LSTM,GRU}(V, H, L, batch_first=True)     (on one-hot characters)
+//   rnn = torch.nn.<module>(V, H, L, batch_first=True, **args)   (on one-hot characters; the
+//                                                                  cell's record, src/cells.ts)
 //   out = torch.nn.Linear(H, V)
 //
 // held in a module with children `rnn` and `out`, so that load_state_dict(strict=True) takes it:
 //
 //   rnn.weight_ih_l{l} = W_xh.l     rnn.weight_hh_l{l} = W_hh.l     out.weight = W_hy
 //   rnn.bias_ih_l{l}   = b_h.l      rnn.bias_hh_l{l}   = 0          out.bias   = b_y
-//   gru: rnn.bias_hh_l{l} = [0; 0; b_hn.l]   (b_h.l holds b_ir + b_hr, b_iz + b_hz and b_in)
+//   a cell with an extra bias: its gate's rows of rnn.bias_hh_l{l} hold it
+//   (gru: [0; 0; b_hn.l]; b_h.l holds b_ir + b_hr, b_iz + b_hz and b_in)
 //
 // Metadata: format, vocab (JSON array of the characters in index order), cell, layers, hidden
-// (src/schema.ts PYTORCH_METADATA). Read back, each pair of biases folds into ours (b_h = bias_ih + bias_hh; gru: the r and z
-// rows of that sum, b_in, and b_hn = bias_hh's n rows), so a state dict trained in PyTorch
-// loads too.
+// (src/schema.ts PYTORCH_METADATA). Read back, each pair of biases folds into ours (b_h = bias_ih + bias_hh,
+// but in the extra bias's gate rows, where b_h is bias_ih and the extra bias bias_hh: gru's
+// b_in and b_hn), so a state dict trained in PyTorch loads too.
 
 type Entry = { name: string; shape: number[]; data: FloatArray };
 
@@ -34,6 +37,7 @@ function modelOfCheckpoint(c: Checkpoint): ModelDims {
 export function toPytorch(c: Checkpoint): Uint8Array {
   const m = modelOfCheckpoint(c);
   const { H, cell } = m;
+  const extra = CELLS[cell].extraBias;
   const t: Entry[] = [];
   for (const p of paramTable(m)) {
     const data = c.params[p.name];
@@ -43,7 +47,7 @@ export function toPytorch(c: Checkpoint): Uint8Array {
     if (p.role === 'b_h') {
       t.push({ name: `rnn.bias_ih_l${l}`, shape: [...p.shape], data });
       const bias_hh = new Float32Array(p.size);
-      if (cell === 'gru') bias_hh.set(c.params[`b_hn.${l}`], 2 * H);
+      if (extra) bias_hh.set(c.params[`${extra.name}.${l}`], extraBiasRow(cell, H));
       t.push({ name: `rnn.bias_hh_l${l}`, shape: [...p.shape], data: bias_hh });
     }
     if (p.role === 'W_hy') t.push({ name: 'out.weight', shape: [...p.shape], data });
@@ -91,6 +95,8 @@ function pytorchOf(decoded: Decoded, source: string): Checkpoint {
   }
 
   const { H, cell } = m;
+  const extra = CELLS[cell].extraBias;
+  const row = extraBiasRow(cell, H) ?? 0;
   const get = (name: string) => Float32Array.from(tensors.get(name)!.data);
   const params: Params<Float32Array> = {};
   for (const p of paramTable(m)) {
@@ -101,10 +107,9 @@ function pytorchOf(decoded: Decoded, source: string): Checkpoint {
     if (p.role === 'b_y') params[p.name] = get('out.bias');
     if (p.role === 'b_h') {
       const [ih, hh] = [get(`rnn.bias_ih_l${l}`), get(`rnn.bias_hh_l${l}`)];
-      const sum = cell === 'gru' ? 2 * H : p.size; // gru: b_hn stays apart
-      for (let k = 0; k < sum; k++) ih[k] += hh[k];
+      for (let k = 0; k < p.size; k++) if (!extra || k < row || k >= row + H) ih[k] += hh[k]; // the extra bias stays apart
       params[p.name] = ih;
-      if (cell === 'gru') params[`b_hn.${l}`] = hh.slice(2 * H);
+      if (extra) params[`${extra.name}.${l}`] = hh.slice(row, row + H);
     }
   }
   const c: Checkpoint = { params, vocab: meta.vocab, hidden: H, step: 0, metadata: {} };
@@ -125,7 +130,7 @@ function pytorchModel(tensors: Decoded['tensors'], meta: PytorchMetadata, source
   if (meta.cell === undefined && whh) {
     const byGates = CELL_NAMES.find((c) => CELLS[c].gates * H === whh[0]);
     if (!byGates)
-      throw new CheckpointError(`${source}: rnn.weight_hh_l0 has shape ${showShape(whh)}: ${whh[0] / H} gate blocks of ${H} rows, not those of rnn (1), lstm (4) or gru (3). ${FIX}`);
+      throw new CheckpointError(`${source}: rnn.weight_hh_l0 has shape ${showShape(whh)}: ${whh[0] / H} gate blocks of ${H} rows, not those of ${gateCounts()}. ${FIX}`);
     cell = byGates;
   }
   const indices = [...tensors.keys()].map((k) => LAYER_KEY.exec(k)?.[1]).filter((l) => l !== undefined).map(Number);
@@ -150,8 +155,10 @@ function torchKeys(m: ModelDims): Map<string, number[]> {
   return keys;
 }
 
-const TORCH_MODULE: Record<CellName, string> = { rnn: 'RNN', lstm: 'LSTM', gru: 'GRU' };
-const torchModel = (m: ModelDims) => `rnn = torch.nn.${TORCH_MODULE[m.cell]}(${m.V}, ${m.H}, ${m.layers}) + out = torch.nn.Linear(${m.H}, ${m.V})`;
+const gateCounts = () => CELL_NAMES.map((c, k) => `${k === CELL_NAMES.length - 1 ? 'or ' : ''}${c} (${CELLS[c].gates})`).join(', ');
+const torchArgs = (c: CellName) => Object.entries(CELLS[c].torch.args).map(([k, v]) => `, ${k}='${v}'`).join('');
+const torchModel = (m: ModelDims) =>
+  `rnn = torch.nn.${CELLS[m.cell].torch.module}(${m.V}, ${m.H}, ${m.layers}${torchArgs(m.cell)}) + out = torch.nn.Linear(${m.H}, ${m.V})`;
 const listed = (keys: string[]) =>
   `key${keys.length > 1 ? 's' : ''} ${keys.slice(0, 8).join(', ')}${keys.length > 8 ? ` and ${keys.length - 8} more` : ''}`;
 

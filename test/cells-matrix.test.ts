@@ -104,7 +104,7 @@ function maxPre0(m: Member, p: Params, data: Uint32Array): number {
 function rowNames(m: Member): string[] {
   const tutorial = m.cell === 'rnn' && m.layers === 1;
   const per = (name: string) => (tutorial ? [name === 'dpre' ? 'dtanh' : name] : Array.from({ length: m.layers }, (_, l) => `${name}.${l}`));
-  return [...per('hs'), ...(m.cell === 'lstm' ? per('cs') : []), 'ps', 'loss', ...per('dpre'), ...paramNames({ V, H: m.H, cell: m.cell, layers: m.layers }).map((k) => `d${k}`)];
+  return [...per('hs'), ...(CELLS[m.cell].cellState ? per('cs') : []), 'ps', 'loss', ...per('dpre'), ...paramNames({ V, H: m.H, cell: m.cell, layers: m.layers }).map((k) => `d${k}`)];
 }
 
 function summary(r: CheckReport, all = false): string {

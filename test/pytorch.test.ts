@@ -7,7 +7,7 @@ import { saveCheckpoint } from '../src/checkpoint.js';
 import { CheckpointError } from '../src/errors.js';
 import { decodeSafetensors, encodeSafetensors } from '../src/safetensors.js';
 import { initParams } from '../src/init.js';
-import { CELL_NAMES } from '../src/model.js';
+import { CELL_NAMES, CELLS } from '../src/model.js';
 import { fromPytorch, loadModelFile, toPytorch } from '../src/pytorch.js';
 
 // `char-rnn export --pytorch`: the state dict that torch.nn.{RNN,LSTM,GRU}(V, H, L,
@@ -35,7 +35,8 @@ describe('export --pytorch', () => {
     test(`${cell}, 2 layers: PyTorch loads it (strict) and greedy-samples the text char-rnn samples; --init reads it back`, () => {
       const dims = { V: VOCAB.length, H: 12, cell, layers: 2 };
       const params = initParams(dims, 5, 0.6);
-      if (cell === 'gru') for (const l of [0, 1]) params[`b_hn.${l}`] = initParams(dims, 6, 0.6)['W_hh.0'].slice(0, 12); // not zero
+      const extra = CELLS[cell].extraBias;
+      if (extra) for (const l of [0, 1]) params[`${extra.name}.${l}`] = initParams(dims, 6, 0.6)['W_hh.0'].slice(0, 12); // not zero
       const ckpt = join(dir, `${cell}.safetensors`);
       writeFileSync(ckpt, saveCheckpoint({ params, vocab: VOCAB, hidden: 12, step: 3, cell, layers: 2 }));
       const out = join(dir, `${cell}-torch.safetensors`);

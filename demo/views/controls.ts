@@ -1,4 +1,4 @@
-import type { DeviceKind, TrainConfig } from '../../src/index.js';
+import { CELLS, CELL_NAMES, type DeviceKind, type TrainConfig } from '../../src/index.js';
 import type { BundledText, SampleSettings } from '../texts.js';
 import { byId } from './dom.js';
 
@@ -38,8 +38,15 @@ export function readConfig(base: TrainConfig): Controls {
   };
 }
 
+/** The cell choices, one per record of src/cells.ts, titled as the record says. */
+function cellChoices(): HTMLSelectElement {
+  const sel = byId<HTMLSelectElement>('cfg-cell');
+  if (sel.options.length !== CELL_NAMES.length) sel.replaceChildren(...CELL_NAMES.map((c) => new Option(CELLS[c].title, c)));
+  return sel;
+}
+
 export function writeConfig(c: TrainConfig): void {
-  byId<HTMLSelectElement>('cfg-cell').value = c.cell;
+  cellChoices().value = c.cell;
   setNum('cfg-layers', c.layers);
   setNum('cfg-dropout', c.dropout);
   setNum('cfg-hidden', c.hidden);

@@ -1,12 +1,12 @@
 import katex from 'katex';
 import 'katex/dist/katex.min.css';
-import type { CellName } from '../../src/index.js';
+import { CELLS, type CellName } from '../../src/index.js';
 import type { Walkthrough } from '../tutorial.js';
 import { shownChar } from './dom.js';
 
 // "How it works": the tutorial's steps as equations (KaTeX) with the current model's numbers at
-// the selected character. For the LSTM and the GRU: their equations, what differs, and the
-// output side with live numbers.
+// the selected character. For the other models: their cell's equations (its record,
+// src/cells.ts) and the output side with live numbers.
 
 /** Vectors longer than this show their first entries and a ⋮. */
 const SHOWN = 8;
@@ -109,25 +109,11 @@ export function renderWalkthrough(list: HTMLOListElement, w: Walkthrough): void 
   list.dataset.engineGap = w.engineGap.toExponential(1);
 }
 
-const CELL_EQUATIONS: Record<Exclude<CellName, 'rnn'>, { text: string; math: string }> = {
-  lstm: {
-    text: 'An LSTM keeps a second state, the cell c, that gates write to and read from: the input gate i, the forget gate f, the candidate g and the output gate o (PyTorch’s equations).',
-    math: `\\begin{aligned} i_t &= \\sigma(W_{xi} x_t + W_{hi} h_{t-1} + b_i) & f_t &= \\sigma(W_{xf} x_t + W_{hf} h_{t-1} + b_f)\\\\ g_t &= \\tanh(W_{xg} x_t + W_{hg} h_{t-1} + b_g) & o_t &= \\sigma(W_{xo} x_t + W_{ho} h_{t-1} + b_o)\\\\ c_t &= f_t \\odot c_{t-1} + i_t \\odot g_t & h_t &= o_t \\odot \\tanh(c_t) \\end{aligned}`,
-  },
-  gru: {
-    text: 'A GRU mixes the old state and a candidate with an update gate z; a reset gate r decides how much of the old state the candidate sees (PyTorch’s equations).',
-    math: `\\begin{aligned} r_t &= \\sigma(W_{xr} x_t + W_{hr} h_{t-1} + b_r) \\qquad z_t = \\sigma(W_{xz} x_t + W_{hz} h_{t-1} + b_z)\\\\ n_t &= \\tanh\\!\\big(W_{xn} x_t + b_n + r_t \\odot (W_{hn} h_{t-1} + b_{hn})\\big)\\\\ h_t &= (1 - z_t) \\odot n_t + z_t \\odot h_{t-1} \\end{aligned}`,
-  },
-};
-
 /** Another model than the tutorial's: its cell's equations, and the output side with numbers. */
 export function renderOtherCell(list: HTMLOListElement, cell: CellName, layers: number, t: number, char: string, vocab: readonly string[], h: readonly number[], y: number[], p: number[]): void {
-  const eq =
-    cell === 'rnn'
-      ? { text: 'Each layer is the tutorial’s tanh RNN; layer l + 1 reads layer l’s state instead of the one-hot character.', math: `h^{(l+1)}_t = \\tanh\\!\\left(W^{(l+1)}_{xh} h^{(l)}_t + W^{(l+1)}_{hh} h^{(l+1)}_{t-1} + b^{(l+1)}_h\\right)` }
-      : CELL_EQUATIONS[cell];
+  const eq = CELLS[cell].equations;
   const steps: Step[] = [
-    { title: `The ${cell === 'rnn' ? 'stacked tanh RNN' : cell.toUpperCase()} cell`, text: `${eq.text} The step-by-step numbers are shown for the tutorial’s model (tanh RNN, 1 layer); this model has ${layers} layer${layers > 1 ? 's' : ''}.`, math: eq.math },
+    { title: `The ${CELLS[cell].title} cell`, text: `${eq.text} The step-by-step numbers are shown for the tutorial’s model (tanh RNN, 1 layer); this model has ${layers} layer${layers > 1 ? 's' : ''}.`, math: eq.math },
     { title: 'Last layer’s state', text: `After character ${t + 1}, ${inline(charTex(char))}:`, math: `h_{${t + 1}} = ${vec(h)}` },
     { title: 'Scores and probabilities', text: 'From here on every model is the tutorial’s: scores, softmax, and the loss of the right next character.', math: `y_{${t + 1}} = W_{hy}\\,h_{${t + 1}} + b_y = ${vec(y, vocab)},\\quad p_{${t + 1}} = \\operatorname{softmax}(y_{${t + 1}}) = ${vec(p, vocab)}` },
   ];

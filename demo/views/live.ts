@@ -1,4 +1,4 @@
-import type { CellName } from '../../src/index.js';
+import { CELLS } from '../../src/index.js';
 import type { ModelSummary, Progress } from '../model.js';
 import { byId, formatCount } from './dom.js';
 
@@ -71,8 +71,6 @@ export function renderDevice(s: ModelSummary, gpu: string): void {
         (gpu === 'probing' ? '; looking for a GPU…' : gpu === 'none' ? '' : `; GPU ready: ${gpu} (choose it under Engine)`);
 }
 
-const CELL_TITLES: Record<CellName, string> = { rnn: 'tanh RNN', lstm: 'LSTM', gru: 'GRU' };
-
 /** While a model is built: what, in the summary's place (the old sizes would be wrong). */
 export function renderBusy(what: string | undefined): void {
   const el = byId('model-summary');
@@ -86,7 +84,7 @@ export function renderSummary(s: ModelSummary): void {
   const val = s.valChars > 0 ? ` The last ${formatCount(s.valChars)} characters are held out for validation.` : '';
   const where = s.checkpoint ? ` Weights from ${s.checkpoint}.` : '';
   const steps = s.textProblem ? 'it cannot train on this text' : `each step trains on ${s.B} × ${s.T} characters`;
-  const model = `${CELL_TITLES[s.cell]}, ${s.layers} ${s.layers === 1 ? 'layer' : 'layers'} of ${s.H} hidden units`;
+  const model = `${CELLS[s.cell].title}, ${s.layers} ${s.layers === 1 ? 'layer' : 'layers'} of ${s.H} hidden units`;
   const dropout = s.dropout > 0 ? `, dropout ${s.dropout}` : '';
   byId('model-summary').textContent =
     `${model}${dropout}; ${s.V} distinct characters, ${formatCount(s.parameters)} parameters; ${steps}.${val}${where}`;

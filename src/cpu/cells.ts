@@ -6,15 +6,13 @@
 //   ah = W_hh h_{t-1}             the recurrent side
 //
 // and the state it carries (h, and c for the LSTM). The products around it, the layer loop and
-// BPTT are cell-agnostic (src/cpu/engine.ts).
+// BPTT are cell-agnostic (src/cpu/network.ts). Each step is its cell's `cpu` in src/cells.ts.
 //
 //   rnn   h' = tanh(ax + ah)
 //   lstm  i = σ(ax_i + ah_i)  f = σ(ax_f + ah_f)  g = tanh(ax_g + ah_g)  o = σ(ax_o + ah_o)
 //         c' = f⊙c + i⊙g      h' = o⊙tanh(c')
 //   gru   r = σ(ax_r + ah_r)  z = σ(ax_z + ah_z)  n = tanh(ax_n + r⊙(ah_n + b_hn))
 //         h' = (1-z)⊙n + z⊙h
-
-import type { CellName } from '../model.js';
 
 type F64 = Float64Array;
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
@@ -38,7 +36,7 @@ export interface CellStep {
 
 const same = (H: number, dax: F64, _act: F64, dah: F64, G: number) => dah.set(dax.subarray(0, G * H));
 
-const rnn: CellStep = {
+export const rnnStep: CellStep = {
   forward(H, ax, ah, _h, _c, _bhn, hOut, _cOut, act) {
     for (let i = 0; i < H; i++) act[i] = hOut[i] = Math.tanh(ax[i] + ah[i]);
   },
@@ -51,7 +49,7 @@ const rnn: CellStep = {
   recurrent: (H, dax, act, dah) => same(H, dax, act, dah, 1),
 };
 
-const lstm: CellStep = {
+export const lstmStep: CellStep = {
   forward(H, ax, ah, _h, c, _bhn, hOut, cOut, act) {
     for (let u = 0; u < H; u++) {
       const i = sigmoid(ax[u] + ah[u]);
@@ -83,7 +81,7 @@ const lstm: CellStep = {
   recurrent: (H, dax, act, dah) => same(H, dax, act, dah, 4),
 };
 
-const gru: CellStep = {
+export const gruStep: CellStep = {
   forward(H, ax, ah, h, _c, bhn, hOut, _cOut, act, extra) {
     for (let u = 0; u < H; u++) {
       const r = sigmoid(ax[u] + ah[u]);
@@ -116,5 +114,3 @@ const gru: CellStep = {
     for (let u = 0; u < H; u++) dah[2 * H + u] = dax[2 * H + u] * act[u];
   },
 };
-
-export const CELL_STEPS: Record<CellName, CellStep> = { rnn, lstm, gru };

@@ -1,7 +1,7 @@
 import { dropoutScale } from '../dropout.js';
 import type { Activations, Batch, Dropout } from '../engine.js';
+import { extraBiasRow } from '../cells.js';
 import { CELLS, type Params, paramTable, zeroParams } from '../model.js';
-import { CELL_STEPS } from './cells.js';
 import type { NetworkShape } from './network.js';
 import { outputStep } from './local.js';
 
@@ -56,7 +56,7 @@ class Given {
   readonly masks: F64[];
   readonly act: F64[];
   readonly extra: F64[];
-  readonly names: { W_xh: string; W_hh: string; b_h: string; b_hn: string }[];
+  readonly names: { W_xh: string; W_hh: string; b_h: string; extra: string }[];
 
   constructor(readonly s: NetworkShape, got: Activations, dropout: Dropout | undefined) {
     const { H, B, T, layers: L, cell } = s;
@@ -73,10 +73,11 @@ class Given {
       return m;
     });
     this.act = Array.from({ length: L }, () => f64(T * B * this.G * H));
-    this.extra = Array.from({ length: L }, () => f64(cell === 'gru' ? T * B * H : 0));
+    this.extra = Array.from({ length: L }, () => f64((CELLS[cell].saved - this.G) * T * B * H));
     const table = paramTable(s);
+    const { extraBias } = CELLS[cell];
     const name = (role: string, l: number) => table.find((p) => p.role === role && p.layer === l)?.name ?? '';
-    this.names = Array.from({ length: L }, (_, l) => ({ W_xh: name('W_xh', l), W_hh: name('W_hh', l), b_h: name('b_h', l), b_hn: name('b_hn', l) }));
+    this.names = Array.from({ length: L }, (_, l) => ({ W_xh: name('W_xh', l), W_hh: name('W_hh', l), b_h: name('b_h', l), extra: extraBias ? name(extraBias.name, l) : '' }));
   }
 
   /** got's h (H) of layer l at time t (t = 0: the start state; t+1: h_t). */
@@ -118,7 +119,7 @@ class Given {
 function forward(P: Params, g: Given, batch: Batch, hs: F64[], cs: F64[]): void {
   const { V, H, B, T, layers: L, cell } = g.s;
   const GH = g.G * H;
-  const step = CELL_STEPS[cell];
+  const step = CELLS[cell].cpu;
   const [ax, ah, hOut, cOut, inp] = [f64(GH), f64(GH), f64(H), f64(H), f64(H)];
   for (let l = 0; l < L; l++) {
     hs[l].set(g.hs[l].subarray(0, B * H));
@@ -142,7 +143,7 @@ function forward(P: Params, g: Given, batch: Batch, hs: F64[], cs: F64[]): void 
           ah[r] = s;
         }
         const extra = g.extra[l].subarray(pos * H, (pos + 1) * H);
-        step.forward(H, ax, ah, hPrev, g.c(l, t, b), cell === 'gru' ? (P[nm.b_hn] as F64) : undefined, hOut, cOut, g.gates(g.act[l], pos), extra);
+        step.forward(H, ax, ah, hPrev, g.c(l, t, b), nm.extra ? (P[nm.extra] as F64) : undefined, hOut, cOut, g.gates(g.act[l], pos), extra);
         hs[l].set(hOut, (pos + B) * H);
         if (cs[l].length) cs[l].set(cOut, (pos + B) * H);
       }
@@ -152,7 +153,7 @@ function forward(P: Params, g: Given, batch: Batch, hs: F64[], cs: F64[]): void 
 function backward(P: Params, g: Given, got: Activations, batch: Batch, dpre: F64[], dpreScale: F64[]): void {
   const { V, H, B, T, layers: L, cell } = g.s;
   const GH = g.G * H;
-  const step = CELL_STEPS[cell];
+  const step = CELLS[cell].cpu;
   const v = () => [f64(H), f64(H)];
   const [dh, dhs] = v(), [dhDirect, dhDirectS] = v(), [dc, dcS] = v(), [carryH, carryHS] = v(), [carryC, carryCS] = v();
   const [dax, dah, dahNext, scratch] = [f64(GH), f64(GH), f64(GH), f64(H)];
@@ -227,13 +228,14 @@ function gradients(g: Given, got: Activations, batch: Batch): { grads: Params<F6
     scale[k][n] += Math.abs(x);
   };
   const [dah, inp, dy] = [f64(GH), f64(H), f64(V)];
+  const extraRow = extraBiasRow(cell, H); // the gate block the extra bias sits in (its dah is the bias's gradient)
   for (let l = 0; l < L; l++) {
     const nm = g.names[l];
     for (let t = 0; t < T; t++)
       for (let b = 0; b < B; b++) {
         const pos = t * B + b;
         const d = g.gates(g.dpre[l], pos);
-        CELL_STEPS[cell].recurrent(H, d, g.gates(g.act[l], pos), dah);
+        CELLS[cell].cpu.recurrent(H, d, g.gates(g.act[l], pos), dah);
         const x = l ? g.input(l, t, b, inp) : undefined;
         const hPrev = g.h(l, t, b);
         for (let r = 0; r < GH; r++) {
@@ -242,7 +244,7 @@ function gradients(g: Given, got: Activations, batch: Batch): { grads: Params<F6
           else for (let j = 0; j < H; j++) add(nm.W_xh, r * H + j, d[r] * x[j]);
           for (let j = 0; j < H; j++) add(nm.W_hh, r * H + j, dah[r] * hPrev[j]);
         }
-        if (cell === 'gru') for (let u = 0; u < H; u++) add(nm.b_hn, u, dah[2 * H + u]);
+        if (extraRow !== undefined) for (let u = 0; u < H; u++) add(nm.extra, u, dah[extraRow + u]);
       }
   }
   const top = f64(B * H);

@@ -1,7 +1,6 @@
 import { dropoutScale } from '../dropout.js';
 import type { Batch } from '../engine.js';
 import { CELLS, type ModelDims, type ParamSpec, paramTable } from '../model.js';
-import { CELL_STEPS } from './cells.js';
 
 // Any cell, any depth, in float64: the forward pass over a batch of B streams x T timesteps
 // (time-major, position t*B + b) and BPTT, written from the equations around the cells'
@@ -30,7 +29,7 @@ export class CpuNetwork {
   readonly hs: F64[];
   /** per layer (T+1, B, H), LSTM only */
   readonly cs: F64[];
-  /** per layer (T, B, G*H): gate values; (T, B, H) GRU's ah_n + b_hn */
+  /** per layer (T, B, G*H): gate values; (T, B, (S-G)*H) the values saved beyond them (the GRU's ah_n + b_hn) */
   private readonly act: F64[];
   private readonly extra: F64[];
   /** per layer (T, B, H): the dropout scale of each of its outputs (all 1 without dropout) */
@@ -41,8 +40,8 @@ export class CpuNetwork {
   readonly ys: F64;
   readonly ps: F64;
   readonly losses: F64;
-  /** per layer: the tensor names of its W_xh, W_hh, b_h (and b_hn) */
-  private readonly names: { W_xh: string; W_hh: string; b_h: string; b_hn: string }[];
+  /** per layer: the tensor names of its W_xh, W_hh, b_h (and the cell's extra bias, or '') */
+  private readonly names: { W_xh: string; W_hh: string; b_h: string; extra: string }[];
 
   constructor(s: NetworkShape) {
     this.s = { ...s };
@@ -53,14 +52,15 @@ export class CpuNetwork {
     this.hs = per((T + 1) * B * H);
     this.cs = per(CELLS[cell].cellState ? (T + 1) * B * H : 0);
     this.act = per(T * B * this.G * H);
-    this.extra = per(cell === 'gru' ? T * B * H : 0);
+    this.extra = per((CELLS[cell].saved - this.G) * T * B * H);
     this.masks = per(T * B * H);
     this.dpre = per(T * B * this.G * H);
     this.ys = f64(T * B * V);
     this.ps = f64(T * B * V);
     this.losses = f64(T * B);
+    const { extraBias } = CELLS[cell];
     const name = (role: string, l: number) => this.table.find((p) => p.role === role && p.layer === l)?.name ?? '';
-    this.names = Array.from({ length: layers }, (_, l) => ({ W_xh: name('W_xh', l), W_hh: name('W_hh', l), b_h: name('b_h', l), b_hn: name('b_hn', l) }));
+    this.names = Array.from({ length: layers }, (_, l) => ({ W_xh: name('W_xh', l), W_hh: name('W_hh', l), b_h: name('b_h', l), extra: extraBias ? name(extraBias.name, l) : '' }));
   }
 
   /** Forward over the batch from the states h0[l], c0[l] (B, H); the states after it are
@@ -68,7 +68,7 @@ export class CpuNetwork {
   forward(P: Record<string, F64>, batch: Batch, h0: F64[], c0: F64[], dropout?: { p: number; seed: number; step: number }): number {
     const { V, H, B, T, layers, cell } = this.s;
     const G = this.G;
-    const step = CELL_STEPS[cell];
+    const step = CELLS[cell].cpu;
     const [ax, ah, hOut, cOut] = [f64(G * H), f64(G * H), f64(H), f64(H)];
     for (let l = 0; l < layers; l++) {
       this.hs[l].set(h0[l], 0);
@@ -99,7 +99,7 @@ export class CpuNetwork {
             ah[r] = s;
           }
           step.forward(
-            H, ax, ah, hsl.subarray(at, at + H), this.cs[l].subarray(at, at + H), cell === 'gru' ? P[nm.b_hn] : undefined,
+            H, ax, ah, hsl.subarray(at, at + H), this.cs[l].subarray(at, at + H), nm.extra ? P[nm.extra] : undefined,
             hOut, cOut, this.act[l].subarray(pos * G * H, (pos + 1) * G * H), this.extra[l].subarray(pos * H, (pos + 1) * H),
           );
           hsl.set(hOut, at + B * H);
@@ -134,7 +134,7 @@ export class CpuNetwork {
   backward(P: Record<string, F64>, batch: Batch, grads: Record<string, F64>): void {
     const { V, H, B, T, layers, cell } = this.s;
     const G = this.G;
-    const step = CELL_STEPS[cell];
+    const step = CELLS[cell].cpu;
     for (const p of this.table) grads[p.name].fill(0);
     const [dy, dyin, dax, dah, dhDirect, dcPrev, dxin] = [f64(V), f64(H), f64(G * H), f64(G * H), f64(H), f64(H), f64(H)];
     const dh = Array.from({ length: layers }, () => f64(H)); // dh of layer l's output at t
@@ -173,7 +173,7 @@ export class CpuNetwork {
           step.backward(
             H, dh[l], dcNext[l], this.hs[l].subarray(at, at + H), this.cs[l].subarray(at, at + H), this.cs[l].subarray(at + B * H, at + 2 * B * H),
             this.act[l].subarray(pos * G * H, (pos + 1) * G * H), this.extra[l].subarray(pos * H, (pos + 1) * H),
-            dax, dah, dhDirect, dcPrev, cell === 'gru' ? grads[nm.b_hn] : undefined,
+            dax, dah, dhDirect, dcPrev, nm.extra ? grads[nm.extra] : undefined,
           );
           this.dpre[l].set(dax, pos * G * H);
           const inH = l ? this.hs[l - 1] : undefined;

@@ -1,9 +1,8 @@
 // The WGSL sources, imported once from shaders/ (Vite inlines them in the page and the CLI
 // bundle; vitest loads them directly). common.wgsl is joined in front of every kernel file;
-// the cell-agnostic layer kernels (cells.wgsl) are joined after the cell's pointwise math.
-import cellGru from '../../shaders/cell_gru.wgsl?raw';
-import cellLstm from '../../shaders/cell_lstm.wgsl?raw';
-import cellRnn from '../../shaders/cell_rnn.wgsl?raw';
+// the cell-agnostic layer kernels (cells.wgsl) are joined after the cell's pointwise math, the
+// file its record names (src/cells.ts `wgsl`).
+import { CELLS, CELL_NAMES, type CellName } from '../cells.js';
 import cells from '../../shaders/cells.wgsl?raw';
 import cellsGenerate from '../../shaders/cells_generate.wgsl?raw';
 import cellsPersistent from '../../shaders/cells_persistent.wgsl?raw';
@@ -31,11 +30,7 @@ const FILES = {
 
 /** The layer kernels of each cell: the cell's file, then cells.wgsl and cells_persistent.wgsl (and, for generate_cells,
  * sample_draw.wgsl and cells_generate.wgsl). */
-const CELL_FILES = {
-  cells_rnn: { file: 'cell_rnn', code: cellRnn },
-  cells_lstm: { file: 'cell_lstm', code: cellLstm },
-  cells_gru: { file: 'cell_gru', code: cellGru },
-};
+const CELL_FILES = Object.fromEntries(CELL_NAMES.map((c) => [`cells_${c}`, CELLS[c].wgsl])) as Record<`cells_${CellName}`, { file: string; code: string }>;
 
 export type ShaderName = keyof typeof FILES | keyof typeof CELL_FILES;
 
