@@ -46,6 +46,7 @@ export type Tensor = Float32Array | Float64Array;
 // then W_hy (V, H), b_y (V). The one-layer rnn keeps the tutorial's names (W_xh, W_hh, b_h).
 
 export { CELLS, CELL_NAMES, type CellName, type CellRecord } from './cells.js';
+export type { CellStep } from './cpu/cells.js';
 
 /** A model: V characters, H hidden units per layer, the cell, L layers. */
 export interface ModelDims extends Dims {

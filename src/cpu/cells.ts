@@ -19,19 +19,23 @@ const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
 /** One timestep of one stream: reads ax, ah (G*H), h and c (H, c unused but by the LSTM);
  * writes h' and c' (H) and the cell's saved activations `act` (G*H: the gate values after their
- * nonlinearity; the GRU also needs ah_n + b_hn, kept in `extra` (H)). */
+ * nonlinearity; the GRU also needs ah_n + b_hn, kept in `extra` (H)). Public through the cell
+ * records (src/cells.ts), so its arrays are spelled Float64Array. */
 export interface CellStep {
-  forward(H: number, ax: F64, ah: F64, h: F64, c: F64, bhn: F64 | undefined, hOut: F64, cOut: F64, act: F64, extra: F64): void;
+  forward(
+    H: number, ax: Float64Array, ah: Float64Array, h: Float64Array, c: Float64Array, bhn: Float64Array | undefined,
+    hOut: Float64Array, cOut: Float64Array, act: Float64Array, extra: Float64Array,
+  ): void;
   /** From dh' (and dc' for the LSTM) of this step's output, with the forward's inputs and
    * saved activations: d_ax, d_ah (G*H), the direct part of dh (H, added to the W_hh^T d_ah
    * part by the caller), dc (H, LSTM) and db_hn (H, GRU, accumulated). */
   backward(
-    H: number, dhOut: F64, dcOut: F64, h: F64, c: F64, cOut: F64, act: F64, extra: F64,
-    dax: F64, dah: F64, dhDirect: F64, dc: F64, dbhn: F64 | undefined,
+    H: number, dhOut: Float64Array, dcOut: Float64Array, h: Float64Array, c: Float64Array, cOut: Float64Array, act: Float64Array,
+    extra: Float64Array, dax: Float64Array, dah: Float64Array, dhDirect: Float64Array, dc: Float64Array, dbhn: Float64Array | undefined,
   ): void;
   /** d_ah (G*H) from d_ax (G*H) and the saved activations: the same but for the GRU's n rows,
    * r⊙d_ax_n (the local comparison of src/cpu/localCells.ts has the other engine's d_ax). */
-  recurrent(H: number, dax: F64, act: F64, dah: F64): void;
+  recurrent(H: number, dax: Float64Array, act: Float64Array, dah: Float64Array): void;
 }
 
 const same = (H: number, dax: F64, _act: F64, dah: F64, G: number) => dah.set(dax.subarray(0, G * H));
