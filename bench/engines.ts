@@ -49,8 +49,7 @@ export async function makeTrainee(
   e: EngineName, env: Env, shape: StepShape, opt: OptimizerConfig, params: Params, tfjsSyncEvery: number, dropout: number, seed: number,
 ): Promise<Trainee> {
   if (e === 'gpu' || e === 'cpu') {
-    // the tuned kernels of the one-layer tanh RNN have no dropout; the layer kernels do
-    const engine = e === 'gpu' ? await GpuEngine.create(env.ctx!, shape, opt, params, undefined, { layerKernels: dropout > 0 }) : new CpuEngine(shape, opt, params);
+    const engine = e === 'gpu' ? await GpuEngine.create(env.ctx!, shape, opt, params, undefined, { dropout }) : new CpuEngine(shape, opt, params);
     let steps = 0;
     return {
       step: (b, o) => engine.step(b, { ...o, dropout: dropout > 0 ? { p: dropout, seed, step: steps++ } : undefined }),

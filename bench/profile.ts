@@ -29,7 +29,7 @@ export interface ProfileResult {
 }
 type ProfilingEngine = GpuEngine & { profile?: () => KernelProfile | Promise<KernelProfile>; memory?: () => MemoryReport };
 type CreateWithOptions = (
-  ctx: GpuContext, shape: StepShape, opt: OptimizerConfig, params: Params | undefined, share?: GpuEngine, options?: { profile?: boolean; layerKernels?: boolean },
+  ctx: GpuContext, shape: StepShape, opt: OptimizerConfig, params: Params | undefined, share?: GpuEngine, options?: { profile?: boolean; dropout?: number },
 ) => Promise<ProfilingEngine>;
 
 /** A separate engine created with { profile: true } after the timed cells (so the timings are of
@@ -39,7 +39,7 @@ export async function profileCase(env: Env, c: TrainCase, shape: StepShape, data
   if (!env.ctx) return { ...res, error: `no GPU context: ${env.ctxError}` };
   let e: ProfilingEngine | undefined;
   try {
-    e = await (GpuEngine.create as unknown as CreateWithOptions)(env.ctx, shape, c.optimizer, params, undefined, { profile: true, layerKernels: c.dropout > 0 });
+    e = await (GpuEngine.create as unknown as CreateWithOptions)(env.ctx, shape, c.optimizer, params, undefined, { profile: true, dropout: c.dropout });
     if (typeof e.profile !== 'function')
       return { ...res, error: 'GpuEngine has no profile() method yet (GpuEngine.create(..., { profile: true }) and engine.profile() are still being added in src/gpu/engine.ts); nothing to profile' };
     const cursor = new BatchCursor(data, planBatches(data.length, shape.B, shape.T));

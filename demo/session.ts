@@ -145,8 +145,7 @@ export class Session {
     await this.halt();
     const optimizer = { name: cfg.optimizer, lr: cfg.lr, clip: cfg.clip };
     const reuse = this.reusable(shape, spec.device, cfg);
-    // The tuned kernels of the one-layer tanh RNN have no dropout; the cell kernels do (as the CLI).
-    const engine = reuse ?? (await createEngine(spec.device, shape, optimizer, params, this.ctx, { layerKernels: cfg.dropout > 0 }));
+    const engine = reuse ?? (await createEngine(spec.device, shape, optimizer, params, this.ctx, { dropout: cfg.dropout }));
     if (start?.state) engine.setState(fitState(start.state, shape.layers * shape.B * shape.H));
     else if (reuse) engine.setParams(params);
     this.evaluator?.destroy();

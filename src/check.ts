@@ -72,7 +72,7 @@ export async function runCheck(ctx: GpuContext, data: Uint32Array, V: number, cf
   const p0 = o.start ?? initParams(shape, cfg.seed, cfg.initScale);
   const opt = optimizerOf(cfg);
   const dropout = (step: number): Dropout | undefined => (cfg.dropout > 0 ? { p: cfg.dropout, seed: cfg.seed, step } : undefined);
-  const gpu = await GpuEngine.create(ctx, shape, opt, o.upload ?? p0, undefined, { layerKernels: cfg.dropout > 0, ...o.gpu });
+  const gpu = await GpuEngine.create(ctx, shape, opt, o.upload ?? p0, undefined, { dropout: cfg.dropout, ...o.gpu });
   const report: CheckReport = { ok: false, tensors: [], loss: { cpu: [], gpu: [], nudged: [] }, spreadMultiple: SPREAD_MULTIPLE };
   try {
     const first = new BatchCursor(data, plan);

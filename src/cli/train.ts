@@ -6,7 +6,7 @@ import { optimizerOf, type TrainConfig } from '../config.js';
 import { planBatches, splitText } from '../data.js';
 import { checkModelSize, createEngine, type DeviceKind } from '../engines.js';
 import { CheckpointError, DivergedError, TextError, UsageError } from '../errors.js';
-import { GpuEngine, type KernelVariant } from '../gpu/engine.js';
+import { GpuEngine, type KernelVariant, MODEL_FLOPS_FORMULA, modelFlops } from '../gpu/engine.js';
 import { initParams } from '../init.js';
 import type { ModelDims, Params, StepShape } from '../model.js';
 import { sampleText } from '../sample.js';
@@ -172,8 +172,7 @@ async function trainRun(o: TrainOpts, trap: SignalTrap, locks: RunLock[]): Promi
   const shape = { V: vocab.size, H: cfg.hidden, B: plan.B, T: plan.T, cell: cfg.cell, layers: cfg.layers };
   const record = { plan: { B: plan.B, T: plan.T, L: plan.L }, text: corpus.record };
   const ctx = await gpuContextFor(o.device);
-  // (the tuned kernels of the one-layer tanh RNN have no dropout)
-  const gpuOptions = { profile: o.profile, kernels: o.kernels, layerKernels: cfg.dropout > 0 };
+  const gpuOptions = { profile: o.profile, kernels: o.kernels, dropout: cfg.dropout };
   checkModelSize(shape, o.device, ctx, { memory: totalmem(), gpuOptions }); // before anything is allocated
   const total = o.init ? (ckpt?.step ?? 0) + cfg.steps : cfg.steps; // --steps is the run's total; with --init, steps to add
   if (o.save) {
@@ -257,14 +256,14 @@ function saver(
 /** `train --profile`: GPU time per kernel and step, the schedule chosen, memory in use. */
 function printProfile(engine: GpuEngine, s: StepShape): void {
   const p = engine.profile();
-  const flops = 6 * s.T * s.B * (s.H * s.H + s.V * s.H);
+  const kernels = p.variant === 'layers' ? 'layer kernels' : p.variant; // (else the one-layer tanh RNN's tiled or reference kernels)
   err(`\nprofile: ${p.adapter}; ${p.steps} steps timed (each waited for its timings)`);
-  err(`  kernels: ${p.variant} (${engine.kernelsReason}); recurrence: ${p.detail}${p.reason ? ` (${p.reason})` : ''}`);
+  err(`  kernels: ${kernels} (${p.kernelsReason}); recurrence: ${p.detail}${p.reason ? ` (${p.reason})` : ''}`);
   if (p.kernels.length) {
     const w = Math.max(...p.kernels.map((k) => k.name.length));
     for (const k of p.kernels)
       err(`  ${k.name.padEnd(w)}  ${k.ms.toFixed(3).padStart(9)} ms/step  ${((100 * k.ms) / p.totalMs).toFixed(1).padStart(5)}%`);
-    err(`  ${'total'.padEnd(w)}  ${p.totalMs.toFixed(3).padStart(9)} ms/step  = ${(flops / (p.totalMs * 1e6)).toFixed(2)} GFLOP/s of model FLOPs (6(H^2+VH) per character)`);
+    err(`  ${'total'.padEnd(w)}  ${p.totalMs.toFixed(3).padStart(9)} ms/step  = ${(modelFlops(s) / (p.totalMs * 1e6)).toFixed(2)} GFLOP/s of model FLOPs (${MODEL_FLOPS_FORMULA})`);
   }
   const m = engine.memory();
   const t = m.tensors;

@@ -1,10 +1,24 @@
 import type { OptimizerConfig } from '../engine.js';
-import { CELLS, type Layout, type StepShape, TENSOR_ALIGN, layout, modelOf, paramTable } from '../model.js';
+import { CELLS, type Layout, type Params, type StepShape, TENSOR_ALIGN, layout, modelOf, paramTable } from '../model.js';
 import type { GpuContext } from './context.js';
 
 // Every GPU buffer of an engine: the one table of the step's tensors (allocated once, before
 // any kernel runs), the small uniforms and staging buffers beside it, and the scratch buffers
 // of generation and evaluation (kept between calls). memory() counts them all.
+
+/** The named tensors of `p` in one flat array of layout `lay` (the params buffer's). */
+export function flattenParams(lay: Layout, names: string[], p: Params): Float32Array {
+  const flat = new Float32Array(lay.total);
+  for (const k of names) flat.set(p[k], lay.offset[k]);
+  return flat;
+}
+
+/** The named tensors of a flat array of layout `lay`. */
+export function unflattenParams(lay: Layout, names: string[], flat: Float32Array): Params<Float32Array> {
+  const out = {} as Params<Float32Array>;
+  for (const k of names) out[k] = flat.slice(lay.offset[k], lay.offset[k] + lay.size[k]);
+  return out;
+}
 
 /** GPU buffers of the engine: element counts from the step shape (f32 or u32, 4 bytes each). */
 export function bufferTable(s: StepShape, lay: Layout = layout(s)) {

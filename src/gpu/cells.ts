@@ -1,4 +1,5 @@
 import type { Dropout, OptimizerConfig } from '../engine.js';
+import { extraBiasRow } from '../cells.js';
 import { CELLS, type Layout, type ModelDims, type StepShape, modelOf, paramTable } from '../model.js';
 import { type Buffers, type GpuMemory, paramBinding, storageUsage } from './buffers.js';
 import type { GpuContext } from './context.js';
@@ -6,11 +7,12 @@ import { Drop, Hyper, Launch, Layer, Mm, cells, loss, matmul, optimizer, output 
 import { type KernelOf, STEP_SLOT, type StructValues, makeKernel, pack } from './kernel.js';
 import { type Op, op } from './ops.js';
 import type { Phases, StepOps } from './phases.js';
-import { GpuError } from '../errors.js';
 import { type CellSweeps, type GpuEngineOptions, WG, hmaxOf, matmulBlock } from './plan.js';
+import { SWEEP_STREAMS, STEP_QUADS, chooseOneStream, generationFits, unitsPerInvocation } from './schedule.js';
 
-// The training step of any cell and depth (every model but the one-layer tanh RNN, which keeps
-// its tuned kernels of phases.ts). Per layer l, bottom up:
+// The training step of any cell, depth and dropout (every model but the one-layer tanh RNN
+// without dropout, which keeps its tuned kernels of phases.ts; schedule.ts decides). Per layer l,
+// bottom up:
 //
 //   ax      (N, G*H) = hd[l-1] (N, H) . W_xh.l^T            (l > 0: one product over all
 //                                                              positions; layer 0 gathers
@@ -26,9 +28,6 @@ import { type CellSweeps, type GpuEngineOptions, WG, hmaxOf, matmulBlock } from 
 //   dh = dpre . W_xh.l, ⊙ mask of layer l-1;
 // then dW_hy = dy^T hd[L-1] / B, db_y = 1^T dy / B. N = T*B positions.
 
-/** Values each unit saves for its backward pass: `S` of shaders/cell_<cell>.wgsl. */
-const SAVED = { rnn: 1, lstm: 4, gru: 4 } as const;
-
 /** The buffers of this path beside bufferTable's (element counts, 4 bytes each). */
 export function cellBufferTable(s: StepShape) {
   const { H, B, T } = s;
@@ -37,7 +36,7 @@ export function cellBufferTable(s: StepShape) {
   const N = T * B;
   return {
     cs: CELLS[cell].cellState ? L * (T + 1) * B * H : 0, // (L, T+1, B, H) the LSTM's c
-    act: L * N * SAVED[cell] * H, // (L, T, B, S*H) saved by the cell
+    act: L * N * CELLS[cell].saved * H, // (L, T, B, S*H) saved by the cell (S of its WGSL file)
     ax: N * G * H, // (T, B, G*H) W_xh.l times the layer below's output (l > 0), one layer at a time
     hd: L * N * H, // (L, T, B, H) each layer's output after dropout
     dpre: L * N * G * H, // (L, T, B, G*H) dLoss/d ax per layer
@@ -86,86 +85,26 @@ export interface CellKernels {
   loss_mean: KernelOf<typeof loss, 'loss_mean'>;
 }
 
-/** Streams per workgroup of each persistent sweep of shaders/cells_persistent.wgsl. */
-const SWEEP_STREAMS = { streams1: 1, streams4: 4, streams8: 8 } as const;
-type Persistent = keyof typeof SWEEP_STREAMS;
-
-/** Workgroup memory of a persistent sweep, the larger of its forward and backward: h_{t-1}
- * and h_t (two halves), dah_t (G rows per unit); vec4 per unit and set of four streams, or f32
- * per unit for one stream. */
-export function sweepBytes(sweeps: Persistent, s: StepShape): number {
-  const HMAX = hmaxOf(s.H);
-  const G = CELLS[modelOf(s).cell].gates;
-  const perUnit = sweeps === 'streams1' ? 4 : 16 * (SWEEP_STREAMS[sweeps] / 4);
-  return perUnit * HMAX * Math.max(2, G);
-}
-
-/** Streams from which 'auto' picks the four-stream sweeps over the reference (B = 2: half
- * the lanes of one workgroup idle where the reference runs two), and above which it picks
- * the eight-stream ones (as the tanh RNN's sweeps). */
-export const STREAMS4_FROM_B = 3;
-export const STREAMS8_ABOVE_B = 4;
-
-/** Which sweeps the layer kernels run on this adapter, and why. */
-export function chooseCellSweeps(limits: GPUSupportedLimits, s: StepShape, options: GpuEngineOptions): { sweeps: CellSweeps; reason: string } {
-  const have = limits.maxComputeWorkgroupStorageSize;
-  const asked = options.cellSweeps ?? 'auto';
-  const words = (v: CellSweeps) =>
-    v === 'reference' ? 'reference sweeps, one workgroup per stream'
-    : v === 'streams1' ? 'persistent sweep of one stream, units in the vec4 lanes'
-    : `persistent sweeps, ${SWEEP_STREAMS[v]} streams per workgroup`;
-  const fits = (v: Persistent) => sweepBytes(v, s) <= have && (v !== 'streams1' || (s.B === 1 && s.H % 4 === 0));
-  if (asked !== 'auto') {
-    if (asked !== 'reference' && !fits(asked))
-      throw new GpuError(
-        `The layer kernels' ${words(asked)} do not fit B=${s.B}, H=${s.H} on this adapter (they need ${sweepBytes(asked, s)} bytes of workgroup memory, it offers ${have}` +
-          `${asked === 'streams1' ? '; and B = 1 with H a multiple of 4' : ''}). Use cellSweeps 'auto' or 'reference'.`,
-      );
-    return { sweeps: asked, reason: `layer kernels: ${words(asked)} (asked)` };
-  }
-  const pick: Persistent | undefined =
-    s.B === 1 && fits('streams1') ? 'streams1'
-    : s.B > STREAMS8_ABOVE_B && fits('streams8') ? 'streams8'
-    : s.B >= STREAMS4_FROM_B && fits('streams4') ? 'streams4'
-    : undefined;
-  if (pick) return { sweeps: pick, reason: `layer kernels: ${words(pick)}` };
-  const why = s.B < STREAMS4_FROM_B && !(s.B === 1 && s.H % 4 === 0)
-    ? `B=${s.B}${s.B === 1 ? ` and H=${s.H} not a multiple of 4` : ''}: the persistent sweeps would leave lanes idle`
-    : `the persistent sweeps need ${sweepBytes('streams4', s)} bytes of workgroup memory, the adapter offers ${have}`;
-  return { sweeps: 'reference', reason: `layer kernels: ${words('reference')} (${why})` };
-}
-
-/** Workgroups of generate_step: this many unit quads each (one SIMD register of lanes on
- * lavapipe, so that H=256 spreads over eight workgroups). */
-export const STEP_QUADS = 8;
-
-/** How the layer kernels generate one stream where H % 4 == 0 (see GpuEngineOptions.oneStream):
- * by steps where asked, or on lavapipe, where it was measured (1.2-1.6x as fast: the one
- * workgroup of generate_cells1 keeps one of its cores busy); elsewhere the one-workgroup loop
- * stays the default until measured against it. Undefined where H % 4 != 0 (generate_cells runs). */
-export function chooseOneStream(ctx: GpuContext, s: StepShape, options: GpuEngineOptions): 'steps' | 'persistent' | undefined {
-  if (options.oneStream === 'steps' && s.H % 4 !== 0)
-    throw new GpuError(`Generation of one stream by steps needs H a multiple of 4 (H=${s.H}). Use oneStream 'persistent' or leave it unset.`);
-  if (s.H % 4 !== 0) return undefined;
-  return options.oneStream ?? (/llvmpipe|lavapipe/i.test(ctx.adapterName) ? 'steps' : 'persistent');
-}
-
-export async function compileCellKernels(ctx: GpuContext, shape: StepShape, lay: Layout, options: GpuEngineOptions = {}): Promise<CellKernels> {
+/** Compiles (or finds in the device's cache) the layer kernels for `sweeps` (chooseCellSweeps of
+ * schedule.ts), and the generation kernels that fit (generationFits). */
+export async function compileCellKernels(
+  ctx: GpuContext, shape: StepShape, lay: Layout, chosen: { sweeps: CellSweeps; reason: string }, options: GpuEngineOptions = {},
+): Promise<CellKernels> {
   const m = modelOf(shape);
   const f = cells(m.cell);
   const GH = CELLS[m.cell].gates * shape.H;
   const wg = { WG };
-  const { sweeps, reason } = chooseCellSweeps(ctx.device.limits, shape, options);
+  const { sweeps, reason } = chosen;
   const HMAX = hmaxOf(shape.H);
   const G = CELLS[m.cell].gates;
   // invocations per workgroup: UF, UB units or QP quads each (shaders/cells_persistent.wgsl)
-  const UF = Math.max(1, Math.floor(8 / G));
+  const UF = unitsPerInvocation(G);
   const sets = { HMAX, SETS: sweeps === 'streams8' ? 2 : 1 };
   const [forward, backward]: [Promise<CellKernels['forward_sweep']>, Promise<CellKernels['backward_sweep']>] =
     sweeps === 'reference' ? [makeKernel(ctx, f, 'forward_sweep', wg), makeKernel(ctx, f, 'backward_sweep', wg)]
     : sweeps === 'streams1' ? [makeKernel(ctx, f, 'forward_sweep1', { HMAX, WQ: HMAX / 8 }), makeKernel(ctx, f, 'backward_sweep1', { HMAX, WQ: HMAX / 8 })]
     : [makeKernel(ctx, f, 'forward_sweepN', { ...sets, WGF: HMAX / UF }), makeKernel(ctx, f, 'backward_sweepN', { ...sets, WGB: HMAX / 8 })];
-  const gen4 = 32 * HMAX <= ctx.device.limits.maxComputeWorkgroupStorageSize;
+  const gen4 = generationFits(ctx.device.limits, shape).four;
   const oneStream = chooseOneStream(ctx, shape, options);
   const steps = oneStream === 'steps';
   const [generate_one, step_layer, step_out, forward_sweep, backward_sweep, transpose_hh, drop_forward, drop_backward, generate_cells, mm4, mm8, softmax_xent, dW_xh, update, grad_norm, loss_mean] = await Promise.all([
@@ -225,11 +164,12 @@ export function cellOps(
   const drop = uniform('drop', dropBytes(undefined));
   q.writeBuffer(cb.ones, 0, new Float32Array(N).fill(1));
   const table = paramTable(m);
+  const extra = CELLS[m.cell].extraBias;
   const name = (role: string, l: number) => table.find((p) => p.role === role && p.layer === l)!.name;
   const layerU = Array.from({ length: L }, (_, l) =>
     uniform(`layer${l}`, pack(Layer, {
       layer: l, L, off_W_xh: lay.offset[name('W_xh', l)], off_W_hh: lay.offset[name('W_hh', l)], off_b_h: lay.offset[name('b_h', l)],
-      off_b_hn: m.cell === 'gru' ? lay.offset[name('b_hn', l)] : 0,
+      off_b_hn: extra ? lay.offset[name(extra.name, l)] : 0,
     })),
   );
   const p = (n: string) => paramBinding(lay, n, buf.params);
@@ -243,7 +183,7 @@ export function cellOps(
   };
   // the persistent sweeps: one workgroup per 1, 4 or 8 streams, W_hh.l transposed before its forward
   const fast = k.sweeps !== 'reference';
-  const sweepGroups = fast ? Math.ceil(B / SWEEP_STREAMS[k.sweeps as Persistent]) : B;
+  const sweepGroups = fast ? Math.ceil(B / SWEEP_STREAMS[k.sweeps as keyof typeof SWEEP_STREAMS]) : B;
   const dropBackward = (l: number) => op(ctx, 'drop_backward', k.drop_backward, { cell: layerU[l], drop, dh_rw: buf.dhs }, groups(N * H), launch);
 
   const forward: Op[] = [];
@@ -281,9 +221,9 @@ export function cellOps(
       mm(`db_h${l}`, { A: cb.ones, Bm: cb.dpre, C: g(name('b_h', l)) },
         { M: 1, N: GH, K: N, A_M: 0, A_K: 1, B_K: GH, B_N: 1, B_OFF: l * N * GH, C_M: GH, C_N: 1, ALPHA: perB }),
     );
-    if (m.cell === 'gru') // db_hn.l (1, H) = 1^T . dah of the n block / B
-      backward.push(mm(`db_hn${l}`, { A: cb.ones, Bm: cb.dah, C: g(name('b_hn', l)) },
-        { M: 1, N: H, K: N, A_M: 0, A_K: 1, B_K: GH, B_N: 1, B_OFF: 2 * H, C_M: H, C_N: 1, ALPHA: perB }));
+    if (extra) // db_hn.l (1, H) = 1^T . dah of its gate block (the GRU's n) / B
+      backward.push(mm(`d${extra.name}${l}`, { A: cb.ones, Bm: cb.dah, C: g(name(extra.name, l)) },
+        { M: 1, N: H, K: N, A_M: 0, A_K: 1, B_K: GH, B_N: 1, B_OFF: extraBiasRow(m.cell, H)!, C_M: H, C_N: 1, ALPHA: perB }));
     if (l === 0) {
       // dW_xh.0 (GH, V): per input character, the sum of its positions' dpre rows / B
       const rows = { dtanh: { buffer: cb.dpre, offset: 0, size: 4 * N * GH }, by_input: buf.by_input, starts: buf.starts, dW_xh: g(name('W_xh', 0)) };

@@ -11,11 +11,12 @@ import {
 } from '../engine.js';
 import { GpuError } from '../errors.js';
 import { CELLS, type Layout, type Params, type StepShape, layout, modelOf, paramNames } from '../model.js';
-import { type Buffers, GpuMemory, type MemoryReport, bufferTable, decayMask, memoryReport } from './buffers.js';
+import { type Buffers, GpuMemory, type MemoryReport, bufferTable, decayMask, flattenParams, memoryReport, unflattenParams } from './buffers.js';
 import { type CellBuffers, type CellKernels, type CellOps, allocCellBuffers, cellActivations, cellBufferTable, cellOps, compileCellKernels, dropBytes } from './cells.js';
 import { CellSampler } from './cellGeneration.js';
 import type { GpuContext } from './context.js';
 import { evaluateText } from './evaluation.js';
+import { inspectStep } from './inspect.js';
 import { Sampler } from './generation.js';
 import { checkBuffersFit } from './limits.js';
 import { type Op, Recorder } from './ops.js';
@@ -29,49 +30,51 @@ import {
   chooseRecurrence,
   compileKernels,
   describeRecurrence,
-  plan,
 } from './plan.js';
 import { type Profile, Profiler } from './profiler.js';
+import { type Schedule, chooseSchedule } from './schedule.js';
 import { STEPS_PER_SUBMIT, Submitter } from './submit.js';
 
 export type { CellSweeps, GpuEngineOptions, KernelVariant, RecurrenceSchedule } from './plan.js';
 export { SMALL_STEP } from './plan.js';
-export type { Profile } from './profiler.js';
+export { chooseSchedule, isCellModel, type Schedule } from './schedule.js';
+export { MODEL_FLOPS_FORMULA, modelFlops, type Profile } from './profiler.js';
 export type { MemoryReport } from './buffers.js';
 
-// The WebGPU engine, wiring its parts: the plan (plan.ts) picks the kernels and the schedule,
-// every buffer is allocated once (buffers.ts), the ops of a step are built once (phases.ts);
+// The WebGPU engine, wiring its parts: the schedule (schedule.ts) picks the kernels and the
+// sweeps, every buffer is allocated once (buffers.ts), the ops of a step are built once;
 // one training step (forward over all timesteps, BPTT, update) is one command buffer with no
 // CPU round trip inside (submit.ts); only the loss (when asked), generated text (generation.ts)
-// and evaluation losses (evaluation.ts) are read back. The one-layer tanh RNN runs the tuned
-// kernels of phases.ts; every other cell and depth the layer kernels of cells.ts.
+// and evaluation losses (evaluation.ts) are read back. The one-layer tanh RNN without dropout
+// runs the tuned kernels of phases.ts (planned by plan.ts); every other cell, depth or dropout
+// the layer kernels of cells.ts.
 
-/** The model runs the layer kernels of cells.ts (any cell, any depth) rather than the tuned
- * one-layer tanh RNN of phases.ts. */
-export function isCellModel(s: StepShape, options: GpuEngineOptions = {}): boolean {
-  const m = modelOf(s);
-  return m.cell !== 'rnn' || m.layers > 1 || (options.layerKernels ?? false);
-}
+/** Which kernels ran: the tuned one-layer tanh kernels ('tiled' or 'reference'), or the layer
+ * kernels of cells.ts ('layers'). */
+export type EngineKernels = KernelVariant | 'layers';
 
 export class GpuEngine implements Engine {
   readonly device = 'gpu' as const;
   readonly shape: StepShape;
   readonly optimizer: Required<OptimizerConfig>;
   readonly layout: Layout;
-  readonly kernels: KernelVariant;
+  readonly kernels: EngineKernels;
   recurrence: RecurrenceSchedule;
+  /** why this recurrence schedule (limits, measured times, or the layer kernels' sweeps) */
   recurrenceReason: string;
+  /** why these kernels */
   kernelsReason: string;
   gradNorm = NaN;
 
   /** The recurrence schedule in words, e.g. "persistent, 8 streams per workgroup". */
   get recurrenceDetail(): string {
-    return describeRecurrence(this.plan, this.recurrence);
+    return this.sched.path === 'layers' ? this.sched.detail : describeRecurrence(this.sched.plan, this.recurrence);
   }
 
   private t = 0; // optimizer steps taken (Adam's bias correction)
   private readonly ctx: GpuContext;
-  private readonly plan: Plan;
+  private readonly sched: Schedule;
+  private readonly evaluateBlock: number;
   private readonly mem: GpuMemory;
   private readonly buf: Buffers;
   private readonly ops: StepOps;
@@ -97,7 +100,8 @@ export class GpuEngine implements Engine {
     ctx: GpuContext,
     shape: StepShape,
     optimizer: OptimizerConfig,
-    p: Plan,
+    sched: Schedule,
+    options: GpuEngineOptions,
     kernels: { rnn: Awaited<ReturnType<typeof compileKernels>> } | { cells: CellKernels },
     sharedParams?: GPUBuffer,
   ) {
@@ -106,13 +110,14 @@ export class GpuEngine implements Engine {
     this.optimizer = withDefaults(optimizer);
     this.layout = layout(shape);
     this.names = paramNames(shape);
-    this.plan = p;
-    this.kernels = p.kernels;
-    this.kernelsReason = p.kernelsReason;
+    this.sched = sched;
+    this.kernels = sched.path === 'tanh' ? sched.plan.kernels : 'layers';
+    this.kernelsReason = sched.path === 'tanh' ? sched.plan.kernelsReason : sched.why;
+    this.evaluateBlock = options.evaluateBlock ?? 1 << 22;
     this.mem = new GpuMemory(ctx);
     this.buf = this.mem.tensors(shape, this.layout, sharedParams);
     ctx.device.queue.writeBuffer(this.buf.decay, 0, decayMask(shape, this.layout));
-    if (p.profile) this.profiler = new Profiler(ctx);
+    if (options.profile) this.profiler = new Profiler(ctx);
     this.recorder = new Recorder(ctx, this.profiler);
     if ('rnn' in kernels) {
       this.ops = stepOps(ctx, this.mem, this.buf, this.layout, this.shape, kernels.rnn, this.optimizer);
@@ -125,10 +130,10 @@ export class GpuEngine implements Engine {
       this.cellSweeps = kernels.cells.sweeps;
       this.sampler = new CellSampler(ctx, this.mem, this.buf, this.shape, this.layout, kernels.cells, this.recorder);
     }
-    this.submitter = new Submitter(ctx, this.mem, this.buf, this.shape, this.ops.hyper, this.recorder, p.profile ? 1 : STEPS_PER_SUBMIT, this.profiler, this.drop);
+    this.submitter = new Submitter(ctx, this.mem, this.buf, this.shape, this.ops.hyper, this.recorder, options.profile ? 1 : STEPS_PER_SUBMIT, this.profiler, this.drop);
     const { schedules } = this.ops;
-    this.recurrence = p.recurrence === 'step' || !schedules.persistent ? 'step' : 'persistent';
-    this.recurrenceReason = 'cells' in kernels ? kernels.cells.sweepsReason : p.recurrenceReason;
+    this.recurrence = sched.path === 'tanh' && (sched.plan.recurrence === 'step' || !schedules.persistent) ? 'step' : 'persistent';
+    this.recurrenceReason = sched.path === 'layers' ? sched.reason : sched.plan.recurrenceReason;
     this.phases = schedules[this.recurrence]!;
   }
 
@@ -142,21 +147,22 @@ export class GpuEngine implements Engine {
     shareParamsWith?: GpuEngine,
     options: GpuEngineOptions = {},
   ): Promise<GpuEngine> {
-    const cellModel = isCellModel(shape, options);
-    checkBuffersFit(ctx.device.limits, shape, cellModel ? (s) => ({ ...bufferTable(s), ...cellBufferTable(s) }) : bufferTable);
-    const p = plan(ctx.device.limits, shape, cellModel ? { ...options, recurrence: 'persistent' } : options);
-    const kernels = cellModel ? { cells: await compileCellKernels(ctx, shape, layout(shape), options) } : { rnn: await compileKernels(ctx, shape, layout(shape), p) };
-    const e = new GpuEngine(ctx, shape, optimizer, p, kernels, shareParamsWith?.buf.params);
+    const sched = chooseSchedule(ctx.device.limits, shape, options);
+    checkBuffersFit(ctx.device.limits, shape, sched.path === 'layers' ? (s) => ({ ...bufferTable(s), ...cellBufferTable(s) }) : bufferTable);
+    const kernels = sched.path === 'layers'
+      ? { cells: await compileCellKernels(ctx, shape, layout(shape), sched, options) }
+      : { rnn: await compileKernels(ctx, shape, layout(shape), sched.plan) };
+    const e = new GpuEngine(ctx, shape, optimizer, sched, options, kernels, shareParamsWith?.buf.params);
     if (params) e.setParams(params);
-    if (!cellModel && p.kernels === 'tiled' && p.recurrence === 'auto') await e.chooseRecurrence();
+    if (sched.path === 'tanh' && sched.plan.kernels === 'tiled' && sched.plan.recurrence === 'auto') await e.chooseRecurrence(sched.plan);
     return e;
   }
 
   /** Picks the recurrence schedule (plan.ts chooseRecurrence), timing both sweeps where it
    * measures; the sweeps leave the carried state as it was. */
-  private async chooseRecurrence(): Promise<void> {
+  private async chooseRecurrence(p: Plan): Promise<void> {
     const d = this.ctx.device;
-    const saved = this.plan.persistentFits && this.plan.step ? await this.read(this.buf.hprev) : undefined;
+    const saved = p.persistentFits && p.step ? await this.read(this.buf.hprev) : undefined;
     const time = async (s: RecurrenceSchedule) => {
       const ops = [...this.ops.schedules[s]!.forward, ...this.ops.schedules[s]!.backward];
       const t0 = performance.now();
@@ -165,7 +171,7 @@ export class GpuEngine implements Engine {
       await d.queue.onSubmittedWorkDone();
       return performance.now() - t0;
     };
-    const chosen = await chooseRecurrence(this.plan, this.shape.H, time);
+    const chosen = await chooseRecurrence(p, this.shape.H, time);
     if (saved) {
       d.queue.writeBuffer(this.buf.hprev, 0, saved);
       this.profiler?.discard();
@@ -179,7 +185,7 @@ export class GpuEngine implements Engine {
   async evaluator(T: number): Promise<GpuEngine> {
     // one stream: the sweeps of B = 1, unless the reference ones were asked for
     const cellSweeps = this.cellSweeps === 'reference' ? 'reference' : 'auto';
-    const e = await GpuEngine.create(this.ctx, { ...this.shape, B: 1, T }, this.optimizer, undefined, this, { layerKernels: !!this.drop, cellSweeps });
+    const e = await GpuEngine.create(this.ctx, { ...this.shape, B: 1, T }, this.optimizer, undefined, this, { layerKernels: this.kernels === 'layers', cellSweeps });
     e.parent = this;
     return e;
   }
@@ -201,14 +207,10 @@ export class GpuEngine implements Engine {
 
   setParams(p: Params): void {
     this.check();
-    const flat = new Float32Array(this.layout.total);
-    for (const k of this.names) {
-      if (p[k]?.length !== this.layout.size[k])
-        throw new Error(`setParams: ${k} has ${p[k].length} elements, expected ${this.layout.size[k]}`);
-      flat.set(p[k], this.layout.offset[k]);
-    }
+    for (const k of this.names)
+      if (p[k]?.length !== this.layout.size[k]) throw new Error(`setParams: ${k} has ${p[k].length} elements, expected ${this.layout.size[k]}`);
     const q = this.ctx.device.queue;
-    q.writeBuffer(this.buf.params, 0, flat);
+    q.writeBuffer(this.buf.params, 0, this.flatten(p));
     q.writeBuffer(this.buf.m, 0, new Float32Array(this.layout.total));
     q.writeBuffer(this.buf.v, 0, new Float32Array(this.layout.total));
     q.writeBuffer(this.buf.hprev, 0, new Float32Array(this.buf.hprev.size / 4));
@@ -216,16 +218,11 @@ export class GpuEngine implements Engine {
   }
 
   private flatten(p: Params): Float32Array {
-    const flat = new Float32Array(this.layout.total);
-    for (const k of this.names) flat.set(p[k], this.layout.offset[k]);
-    return flat;
+    return flattenParams(this.layout, this.names, p);
   }
 
   private unflatten(flat: Float32Array): Params<Float32Array> {
-    const out = {} as Params<Float32Array>;
-    for (const k of this.names)
-      out[k] = flat.slice(this.layout.offset[k], this.layout.offset[k] + this.layout.size[k]);
-    return out;
+    return unflattenParams(this.layout, this.names, flat);
   }
 
   async getState(): Promise<EngineState> {
@@ -261,7 +258,7 @@ export class GpuEngine implements Engine {
     if (this.drop) this.ctx.device.queue.writeBuffer(this.drop, 0, dropBytes(undefined, this.dropScratch)); // no dropout
     return evaluateText(
       {
-        ctx: this.ctx, shape: this.shape, mem: this.mem, buf: this.buf, recorder: this.recorder, block: this.plan.evaluateBlock,
+        ctx: this.ctx, shape: this.shape, mem: this.mem, buf: this.buf, recorder: this.recorder, block: this.evaluateBlock,
         forward: () => this.phases.forward,
         writeBatch: (b) => this.writeBatch(b),
         read: (src, bytes, reuse) => this.read(src, bytes, reuse),
@@ -308,7 +305,7 @@ export class GpuEngine implements Engine {
     const normNeeded = wantLoss && this.optimizer.clipNorm === 0;
     const ops: Op[][] = phases.map((ph) => (ph === 'backward' && normNeeded ? [...this.phases.backward, this.ops.gradNorm] : this.phases[ph]));
     if (dropout && dropout.p > 0 && !this.drop)
-      throw new Error('The tuned kernels of the one-layer tanh RNN have no dropout: create the engine with { layerKernels: true }.');
+      throw new Error(`This engine was created without dropout: create it with { dropout: ${dropout.p} } (the model's dropout probability).`);
     const drop = this.drop ? dropBytes(dropout, this.dropScratch) : undefined;
     const read = this.submitter.record(batch, hyper, ops, reset, wantLoss, drop);
     return read?.then(({ loss, norm }) => {
@@ -366,32 +363,8 @@ export class GpuEngine implements Engine {
   }
 
   async inspect(): Promise<Activations> {
-    const { V, H, B, T } = this.shape;
-    if (this.cellBuf) return this.inspectCells(this.cellBuf);
-    const [hs, ps, grads, dtanh] = await Promise.all([
-      this.read(this.buf.hs, 4 * (T + 1) * B * H),
-      this.read(this.buf.ps, 4 * T * B * V),
-      this.read(this.buf.grads),
-      this.read(this.buf.dhs, 4 * T * B * H), // dtanh after the backward sweep, in both kernel variants
-    ]);
-    return { hs, ps, grads: this.unflatten(grads), dtanh, loss: this.lastLoss };
-  }
-
-  /** inspect() of a cell model: every layer's h (and c), and dpre per layer. */
-  private async inspectCells(cb: CellBuffers): Promise<Activations> {
-    const { V, H, B, T } = this.shape;
-    const { layers: L, cell } = modelOf(this.shape);
-    const GH = CELLS[cell].gates * H;
-    const [hs, cs, ps, grads, dpre] = await Promise.all([
-      this.read(this.buf.hs, 4 * L * (T + 1) * B * H),
-      this.hasCellState() ? this.read(cb.cs, 4 * L * (T + 1) * B * H) : undefined,
-      this.read(this.buf.ps, 4 * T * B * V),
-      this.read(this.buf.grads),
-      this.read(cb.dpre, 4 * L * T * B * GH),
-    ]);
-    const a: Activations = { hs, ps, grads: this.unflatten(grads), dpre, loss: this.lastLoss };
-    if (cs) a.cs = cs;
-    return a;
+    const a = await inspectStep(this.shape, this.buf, this.cellBuf, (src, bytes) => this.read(src, bytes));
+    return { ...a, grads: this.unflatten(a.grads), loss: this.lastLoss };
   }
 
   /** Carried hidden state of every layer (L, B, H), for checkpoints and comparisons. */
@@ -412,7 +385,8 @@ export class GpuEngine implements Engine {
   /** Kernel timings so far (needs `profile: true` at creation). */
   profile(): Profile {
     if (!this.profiler) throw new Error('profile(): create the engine with { profile: true }');
-    return this.profiler.report({ variant: this.kernels, recurrence: this.recurrence, detail: this.recurrenceDetail, reason: this.recurrenceReason });
+    const reason = this.sched.path === 'layers' ? this.sched.sweepsWhy : this.recurrenceReason;
+    return this.profiler.report({ variant: this.kernels, kernelsReason: this.kernelsReason, recurrence: this.recurrence, detail: this.recurrenceDetail, reason });
   }
 
   destroy(): void {

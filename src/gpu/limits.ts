@@ -39,3 +39,11 @@ export function checkBuffersFit(limits: GPUSupportedLimits, s: StepShape, table:
 export function maxGenerateLength(limits: GPUSupportedLimits, streams: number): number {
   return Math.floor(Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize) / (4 * streams));
 }
+
+/** A workgroup of `invocations` (in x) holding `bytes` of workgroup memory fits the device. */
+export function workgroupFits(limits: GPUSupportedLimits, bytes: number, invocations: number): boolean {
+  return (
+    bytes <= limits.maxComputeWorkgroupStorageSize &&
+    invocations <= Math.min(limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX)
+  );
+}

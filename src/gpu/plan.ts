@@ -1,13 +1,15 @@
-import { GpuError } from '../errors.js';
 import { type Layout, PARAM_NAMES, type StepShape } from '../model.js';
 import type { GpuContext } from './context.js';
+import { workgroupFits } from './limits.js';
 import { type KernelOf, makeKernel } from './kernel.js';
 import { loss, matmul, optimizer, output, recurrence, rnn_backward, rnn_forward, sample } from './families.js';
 
-// Every schedule choice of the engine, in one place: which kernels (tiled or reference), which
-// recurrence sweep (persistent with 1, 4 or 8 streams per workgroup, or one dispatch per
-// timestep, measured where it matters), which samplers fit, which matmul block; and the
-// typed record of the kernels compiled for that plan.
+// The plan of the one-layer tanh RNN's tuned kernels (schedule.ts picks them for that model
+// without dropout): which kernels (tiled or reference), which recurrence sweep (persistent
+// with 1, 4 or 8 streams per workgroup, or one dispatch per timestep, measured where it
+// matters), which samplers fit, which matmul block; and the typed record of the kernels
+// compiled for that plan. A sweep that does not fit the adapter is never planned: the
+// per-timestep sweep and the reference kernels fit any H.
 
 /** 'tiled': the fast kernels (register-tiled products over all positions, recurrence four
  * streams per vec4). 'reference': the simple kernels of rnn_forward/rnn_backward.wgsl, one
@@ -32,9 +34,12 @@ export interface GpuEngineOptions {
    * else eight where B > 4 and the workgroup memory allows, else four). The tests force each;
    * one that does not fit the shape or the adapter is an error. */
   streams?: 1 | 4 | 8;
-  /** Run the layer kernels of cells.ts (any cell and depth) for the one-layer tanh RNN too,
-   * instead of its tuned kernels: they apply dropout, which the tuned ones do not. Other cells
-   * and depths always run them. */
+  /** The model's dropout probability (TrainConfig.dropout, default 0), which each step's
+   * StepOptions.dropout then applies: above 0 the engine runs the layer kernels of cells.ts,
+   * which apply it (the tuned one-layer tanh kernels have none). */
+  dropout?: number;
+  /** Run the layer kernels of cells.ts for the one-layer tanh RNN without dropout too (the
+   * tests force them). Other cells, depths and dropout always run them. */
   layerKernels?: boolean;
   /** Sweeps of the layer kernels: 'auto' (default) the persistent sweeps of
    * shaders/cells_persistent.wgsl (one stream with units in the vec4 lanes for B = 1 and
@@ -104,20 +109,24 @@ export function plan(limits: GPUSupportedLimits, shape: StepShape, options: GpuE
   const kernelsAuto = (options.kernels ?? 'auto') === 'auto';
   const kernels: KernelVariant = kernelsAuto ? (small ? 'reference' : 'tiled') : (options.kernels as KernelVariant);
   const recurrence = options.recurrence ?? 'auto';
-  const wgMemory = limits.maxComputeWorkgroupStorageSize;
-  const persistentFits = PERSISTENT_BYTES_PER_H * hmaxOf(H) <= wgMemory;
-  const eightStreams = B > 4 && PERSISTENT8_BYTES_PER_H * hmaxOf(H) <= wgMemory;
-  if (recurrence === 'persistent' && !persistentFits)
-    throw new GpuError(
-      `The persistent recurrence needs ${PERSISTENT_BYTES_PER_H * hmaxOf(H)} bytes of workgroup memory at H=${H}; this adapter offers ` +
-        `${wgMemory}. Use the per-timestep schedule (recurrence 'step' or 'auto').`,
-    );
+  const HMAX = hmaxOf(H);
+  // the sweeps of 1 and 8 streams: HMAX/8 invocations; of 4: HMAX/4
+  const persistentFits = workgroupFits(limits, PERSISTENT_BYTES_PER_H * HMAX, HMAX / 4);
+  const fits = (n: 1 | 4 | 8) =>
+    n === 4 ? persistentFits
+    : n === 8 ? workgroupFits(limits, PERSISTENT8_BYTES_PER_H * HMAX, HMAX / 8)
+    : B === 1 && H % 4 === 0 && workgroupFits(limits, PERSISTENT_BYTES_PER_H * HMAX, HMAX / 8);
   // one stream with H % 4 == 0: rows in the vec4 lanes (aligned vec4 loads of the weights);
   // more than four streams: eight per workgroup where the memory allows; else four. The
-  // one- and eight-stream sweeps own eight rows per invocation (HMAX/8 invocations).
-  const streams = options.streams ?? (B === 1 && H % 4 === 0 ? 1 : eightStreams ? 8 : 4);
-  if ((streams === 1 && (B !== 1 || H % 4 !== 0)) || (streams === 8 && PERSISTENT8_BYTES_PER_H * hmaxOf(H) > wgMemory))
-    throw new GpuError(`The persistent sweep of ${streams} stream(s) per workgroup does not fit B=${B}, H=${H} on this adapter: leave 'streams' out.`);
+  // one- and eight-stream sweeps own eight rows per invocation (HMAX/8 invocations). Asked
+  // for what does not fit, the plan falls back to what does, and says so.
+  const auto = fits(1) ? 1 : B > 4 && fits(8) ? 8 : 4;
+  const streams = options.streams && fits(options.streams) ? options.streams : auto;
+  const notFit = `the persistent sweep needs ${PERSISTENT_BYTES_PER_H * HMAX} bytes of workgroup memory at H=${H}, the adapter offers ${limits.maxComputeWorkgroupStorageSize}`;
+  const fallback =
+    recurrence === 'persistent' && !persistentFits ? `persistent asked, but ${notFit}: one dispatch per timestep`
+    : options.streams && options.streams !== streams ? `${options.streams} stream(s) per workgroup asked, which do not fit B=${B}, H=${H}: ${streams}`
+    : '';
   const measureWorthIt = 2 * T * B * H * H > MEASURE_ABOVE;
   return {
     kernels,
@@ -125,13 +134,13 @@ export function plan(limits: GPUSupportedLimits, shape: StepShape, options: GpuE
       ? `${small ? 'below' : 'above'} ${SMALL_STEP} multiply-adds per step (T*B*H*(H+V) = ${T * B * H * (H + V)})`
       : 'chosen by the caller',
     recurrence,
-    recurrenceReason: kernels === 'reference' ? 'reference kernels (one stream per workgroup)' : recurrence === 'auto' ? '' : 'chosen by the caller',
+    recurrenceReason: kernels === 'reference' ? 'reference kernels (one stream per workgroup)' : fallback || (recurrence === 'auto' ? '' : 'chosen by the caller'),
     profile: options.profile ?? false,
     evaluateBlock: options.evaluateBlock ?? 1 << 22,
     persistentFits,
     streams,
     persistent: kernels === 'tiled' && persistentFits && recurrence !== 'step',
-    step: kernels === 'tiled' && recurrence !== 'persistent' && (recurrence === 'step' || !persistentFits || measureWorthIt),
+    step: kernels === 'tiled' && (recurrence === 'step' || !persistentFits || (recurrence === 'auto' && measureWorthIt)),
   };
 }
 
@@ -233,7 +242,7 @@ async function all<T extends Record<string, unknown>>(o: T): Promise<{ [K in key
 /** Compiles (or finds in the device's cache) the kernels of plan `p`. */
 export async function compileKernels(ctx: GpuContext, shape: StepShape, lay: Layout, p: Plan): Promise<Kernels> {
   const { V, H, B, T } = shape;
-  const wgMemory = ctx.device.limits.maxComputeWorkgroupStorageSize;
+  const limits = ctx.device.limits;
   const HMAX = hmaxOf(H);
   const sizes = { V, H, B, T, WG };
   const offsets = Object.fromEntries(PARAM_NAMES.map((k) => [`OFF_${k}`, lay.offset[k]]));
@@ -250,8 +259,8 @@ export async function compileKernels(ctx: GpuContext, shape: StepShape, lay: Lay
     generate: makeKernel(ctx, sample, 'generate', { HMAX, WGR: Math.min(256, HMAX / 4) }),
     // the samplers that keep h in workgroup memory, where it fits (generate8: 2 halves x 2 sets
     // x HMAX vec4 + 8 u32; generate1: 2 halves of HMAX floats + 4 u32)
-    generate8: 64 * HMAX + 32 <= wgMemory ? makeKernel(ctx, sample, 'generate8', { HMAX, WGR: HMAX / 8 }) : undefined,
-    generate1: H % 4 === 0 && 8 * HMAX + 16 <= wgMemory ? makeKernel(ctx, sample, 'generate1', { HMAX, WGR: HMAX / 8 }) : undefined,
+    generate8: workgroupFits(limits, 64 * HMAX + 32, HMAX / 8) ? makeKernel(ctx, sample, 'generate8', { HMAX, WGR: HMAX / 8 }) : undefined,
+    generate1: H % 4 === 0 && workgroupFits(limits, 8 * HMAX + 16, HMAX / 8) ? makeKernel(ctx, sample, 'generate1', { HMAX, WGR: HMAX / 8 }) : undefined,
     reference:
       p.kernels === 'reference'
         ? all({

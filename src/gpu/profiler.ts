@@ -1,10 +1,28 @@
+import { CELLS, type StepShape, modelOf } from '../model.js';
 import type { GpuContext } from './context.js';
 import type { KernelVariant, RecurrenceSchedule } from './plan.js';
+
+/** Model FLOPs of one training step, forward + backward (2 per multiply-add, three products
+ * per weight: the forward one, the gradient of its input and of the weight):
+ * 6 T B (G H^2 (2L - 1) + V H): W_hh (G gate blocks of H x H) of every layer, W_xh of the L - 1
+ * layers above the first, W_hy. Layer 0's W_xh is a gather of one column per character (the
+ * input is one-hot), counted as none; so are the cell's pointwise math, the softmax and the
+ * update. The one-layer tanh RNN (G = 1, L = 1): 6 T B (H^2 + V H). */
+export function modelFlops(s: StepShape): number {
+  const { cell, layers: L } = modelOf(s);
+  return 6 * s.T * s.B * (CELLS[cell].gates * s.H * s.H * (2 * L - 1) + s.V * s.H);
+}
+
+/** modelFlops per character, in words. */
+export const MODEL_FLOPS_FORMULA = '6(G*H^2*(2L-1) + V*H) per character: W_hh of each layer, W_xh above layer 0 (a gather at layer 0, not counted), W_hy';
 
 /** GPU time per training step by kernel, averaged over the profiled steps. */
 export interface Profile {
   adapter: string;
-  variant: KernelVariant;
+  /** the tuned one-layer tanh kernels ('tiled', 'reference') or the layer kernels ('layers') */
+  variant: KernelVariant | 'layers';
+  /** why those kernels */
+  kernelsReason: string;
   recurrence: RecurrenceSchedule;
   /** the schedule in words (streams per workgroup) */
   detail: string;
@@ -79,7 +97,7 @@ export class Profiler {
   }
 
   /** The timings so far, with the schedule they were taken with. */
-  report(schedule: Pick<Profile, 'variant' | 'recurrence' | 'detail' | 'reason'>): Profile {
+  report(schedule: Pick<Profile, 'variant' | 'kernelsReason' | 'recurrence' | 'detail' | 'reason'>): Profile {
     const steps = Math.max(1, this.steps);
     const kernels = [...this.ns].map(([name, ns]) => ({ name, ms: ns / 1e6 / steps })).sort((a, b) => b.ms - a.ms);
     return {

@@ -1,0 +1,147 @@
+import { GpuError } from '../errors.js';
+import { CELLS, type StepShape, modelOf } from '../model.js';
+import type { GpuContext } from './context.js';
+import { workgroupFits } from './limits.js';
+import { type CellSweeps, type GpuEngineOptions, type Plan, hmaxOf, plan } from './plan.js';
+
+// Which kernels run a model's training step on an adapter: one function of the adapter's
+// limits, the cell, L, H, B and T (chooseSchedule), which always finds a schedule that fits.
+// The one-layer tanh RNN without dropout runs the tuned kernels of phases.ts, planned by
+// plan.ts (which falls back to what fits); every other cell, depth or dropout the layer
+// kernels of cells.ts, whose reference sweeps fit any H. The generation kernels of the layer
+// path are chosen here too (generationKernels), each only where it fits.
+
+/** The model runs the layer kernels of cells.ts (any cell, any depth, dropout) rather than the
+ * tuned one-layer tanh RNN of phases.ts: other cells and depths, a model with dropout (the
+ * tuned kernels have none), or where asked (options.layerKernels). */
+export function isCellModel(s: StepShape, options: GpuEngineOptions = {}): boolean {
+  const m = modelOf(s);
+  return m.cell !== 'rnn' || m.layers > 1 || (options.dropout ?? 0) > 0 || (options.layerKernels ?? false);
+}
+
+/** What runs the training step: the tuned tanh kernels with their plan, or the layer kernels
+ * with their sweeps. `why` says why that path. */
+export type Schedule = { path: 'tanh'; plan: Plan; why: string } | ({ path: 'layers'; why: string } & CellSweepChoice);
+
+/** The layer kernels' sweeps, in words (`detail`), why ('' where nothing needs saying), and
+ * both as the engine reports them (`reason`: "layer kernels: <detail> (<why>)"). */
+export interface CellSweepChoice {
+  sweeps: CellSweeps;
+  detail: string;
+  sweepsWhy: string;
+  reason: string;
+}
+
+/** The schedule of a model on an adapter with these limits: always one that fits (an option
+ * the tests force and the adapter cannot run is an error naming that option). */
+export function chooseSchedule(limits: GPUSupportedLimits, s: StepShape, options: GpuEngineOptions = {}): Schedule {
+  const m = modelOf(s);
+  if (!isCellModel(s, options)) return { path: 'tanh', plan: plan(limits, s, options), why: 'the one-layer tanh RNN without dropout' };
+  const why =
+    m.cell !== 'rnn' || m.layers > 1 ? `${m.cell}, ${m.layers} layer${m.layers > 1 ? 's' : ''}: the tuned kernels serve the one-layer tanh RNN only`
+    : (options.dropout ?? 0) > 0 ? `dropout ${options.dropout}: the tuned one-layer tanh kernels have none`
+    : 'asked (layerKernels)';
+  return { path: 'layers', why, ...chooseCellSweeps(limits, s, options) };
+}
+
+/** Streams per workgroup of each persistent sweep of shaders/cells_persistent.wgsl. */
+export const SWEEP_STREAMS = { streams1: 1, streams4: 4, streams8: 8 } as const;
+type Persistent = keyof typeof SWEEP_STREAMS;
+
+/** Units per invocation of forward_sweepN and generate_cells4 (shaders/cells_persistent.wgsl):
+ * eight rows of W_hh each, G rows per unit. */
+export function unitsPerInvocation(G: number): number {
+  return Math.max(1, Math.floor(8 / G));
+}
+
+/** Workgroup memory of a persistent sweep, the larger of its forward and backward: h_{t-1}
+ * and h_t (two halves), dah_t (G rows per unit); vec4 per unit and set of four streams, or f32
+ * per unit for one stream. */
+export function sweepBytes(sweeps: Persistent, s: StepShape): number {
+  const HMAX = hmaxOf(s.H);
+  const G = CELLS[modelOf(s).cell].gates;
+  const perUnit = sweeps === 'streams1' ? 4 : 16 * (SWEEP_STREAMS[sweeps] / 4);
+  return perUnit * HMAX * Math.max(2, G);
+}
+
+/** Invocations per workgroup of a persistent sweep, the larger of its forward and backward
+ * (WQ = HMAX/8 for one stream; WGF = HMAX/UF and WGB = HMAX/8 for more). */
+function sweepInvocations(sweeps: Persistent, s: StepShape): number {
+  const HMAX = hmaxOf(s.H);
+  return sweeps === 'streams1' ? HMAX / 8 : HMAX / unitsPerInvocation(CELLS[modelOf(s).cell].gates);
+}
+
+/** Streams from which 'auto' picks the four-stream sweeps over the reference (B = 2: half
+ * the lanes of one workgroup idle where the reference runs two), and above which it picks
+ * the eight-stream ones (as the tanh RNN's sweeps). */
+export const STREAMS4_FROM_B = 3;
+export const STREAMS8_ABOVE_B = 4;
+
+const sweepWords = (v: CellSweeps) =>
+  v === 'reference' ? 'reference sweeps, one workgroup per stream'
+  : v === 'streams1' ? 'persistent sweep of one stream, units in the vec4 lanes'
+  : `persistent sweeps, ${SWEEP_STREAMS[v]} streams per workgroup`;
+
+/** Which sweeps the layer kernels run on this adapter, in words and why: the persistent ones
+ * where they fit and pay, else the reference sweeps (one workgroup of WG invocations per
+ * stream, no workgroup array: any H). `reason` keeps the words the engine reports. */
+export function chooseCellSweeps(limits: GPUSupportedLimits, s: StepShape, options: GpuEngineOptions): CellSweepChoice {
+  const have = limits.maxComputeWorkgroupStorageSize;
+  const asked = options.cellSweeps ?? 'auto';
+  const fits = (v: Persistent) =>
+    workgroupFits(limits, sweepBytes(v, s), sweepInvocations(v, s)) && (v !== 'streams1' || (s.B === 1 && s.H % 4 === 0));
+  const out = (sweeps: CellSweeps, why: string) =>
+    ({ sweeps, detail: sweepWords(sweeps), sweepsWhy: why, reason: `layer kernels: ${sweepWords(sweeps)}${why ? ` (${why})` : ''}` });
+  if (asked !== 'auto') {
+    if (asked !== 'reference' && !fits(asked))
+      throw new GpuError(
+        `The layer kernels' ${sweepWords(asked)} do not fit B=${s.B}, H=${s.H} on this adapter (they need ${sweepBytes(asked, s)} bytes of workgroup memory and ` +
+          `${sweepInvocations(asked, s)} invocations, it offers ${have} and ${limits.maxComputeInvocationsPerWorkgroup}` +
+          `${asked === 'streams1' ? '; and B = 1 with H a multiple of 4' : ''}). Use cellSweeps 'auto' or 'reference'.`,
+      );
+    return out(asked, 'asked');
+  }
+  const pick: Persistent | undefined =
+    s.B === 1 && fits('streams1') ? 'streams1'
+    : s.B > STREAMS8_ABOVE_B && fits('streams8') ? 'streams8'
+    : s.B >= STREAMS4_FROM_B && fits('streams4') ? 'streams4'
+    : undefined;
+  if (pick) return out(pick, '');
+  const why = s.B < STREAMS4_FROM_B && !(s.B === 1 && s.H % 4 === 0)
+    ? `B=${s.B}${s.B === 1 ? ` and H=${s.H} not a multiple of 4` : ''}: the persistent sweeps would leave lanes idle`
+    : `the persistent sweeps need ${sweepBytes('streams4', s)} bytes of workgroup memory and ${sweepInvocations('streams4', s)} invocations, ` +
+      `the adapter offers ${have} and ${limits.maxComputeInvocationsPerWorkgroup}`;
+  return out('reference', why);
+}
+
+/** Workgroups of generate_step: this many unit quads each (one SIMD register of lanes on
+ * lavapipe, so that H=256 spreads over eight workgroups). */
+export const STEP_QUADS = 8;
+
+/** How the layer kernels generate one stream where H % 4 == 0 (see GpuEngineOptions.oneStream):
+ * by steps where asked, or on lavapipe, where it was measured (1.2-1.6x as fast: the one
+ * workgroup of generate_cells1 keeps one of its cores busy), or where generate_cells1 does not
+ * fit; elsewhere the one-workgroup loop stays the default until measured against it. Undefined
+ * where H % 4 != 0 (generate_cells runs). */
+export function chooseOneStream(ctx: GpuContext, s: StepShape, options: GpuEngineOptions): 'steps' | 'persistent' | undefined {
+  if (options.oneStream === 'steps' && s.H % 4 !== 0)
+    throw new GpuError(`Generation of one stream by steps needs H a multiple of 4 (H=${s.H}). Use oneStream 'persistent' or leave it unset.`);
+  if (s.H % 4 !== 0) return undefined;
+  const loopFits = generationFits(ctx.device.limits, s).one;
+  if (options.oneStream === 'persistent' && !loopFits)
+    throw new GpuError(`Generation of one stream by one workgroup (generate_cells1) does not fit H=${s.H} on this adapter. Use oneStream 'steps' or leave it unset.`);
+  return options.oneStream ?? (/llvmpipe|lavapipe/i.test(ctx.adapterName) || !loopFits ? 'steps' : 'persistent');
+}
+
+/** Which generation kernels of shaders/cells_generate.wgsl fit: generate_cells4 (four streams
+ * per workgroup: two vec4 arrays of HMAX, 4 u32; HMAX/UF invocations), generate_cells1 (one
+ * stream: two f32 arrays of HMAX, one u32; HMAX/8 invocations). generate_cells (one workgroup
+ * of WG per stream) and generate_step fit any H. */
+export function generationFits(limits: GPUSupportedLimits, s: StepShape): { four: boolean; one: boolean } {
+  const HMAX = hmaxOf(s.H);
+  const G = CELLS[modelOf(s).cell].gates;
+  return {
+    four: workgroupFits(limits, 32 * HMAX + 16, HMAX / unitsPerInvocation(G)),
+    one: workgroupFits(limits, 8 * HMAX + 4, HMAX / 8),
+  };
+}
