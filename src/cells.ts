@@ -14,8 +14,9 @@
 
 import cellGru from '../shaders/cell_gru.wgsl?raw';
 import cellLstm from '../shaders/cell_lstm.wgsl?raw';
+import cellRelu from '../shaders/cell_relu.wgsl?raw';
 import cellRnn from '../shaders/cell_rnn.wgsl?raw';
-import { type CellStep, gruStep, lstmStep, rnnStep } from './cpu/cells.js';
+import { type CellStep, gruStep, lstmStep, reluStep, rnnStep } from './cpu/cells.js';
 
 export interface CellRecord {
   /** The gate blocks of H rows each, in PyTorch's row order (G = gateNames.length). */
@@ -102,6 +103,23 @@ export const CELLS = {
     equations: {
       text: 'A GRU mixes the old state and a candidate with an update gate z; a reset gate r decides how much of the old state the candidate sees (PyTorch’s equations).',
       math: `\\begin{aligned} r_t &= \\sigma(W_{xr} x_t + W_{hr} h_{t-1} + b_r) \\qquad z_t = \\sigma(W_{xz} x_t + W_{hz} h_{t-1} + b_z)\\\\ n_t &= \\tanh\\!\\big(W_{xn} x_t + b_n + r_t \\odot (W_{hn} h_{t-1} + b_{hn})\\big)\\\\ h_t &= (1 - z_t) \\odot n_t + z_t \\odot h_{t-1} \\end{aligned}`,
+    },
+  }),
+  /** h' = max(0, ax + ah): torch.nn.RNN(nonlinearity='relu'). Its W_hh is drawn as every
+   * cell's is, not the identity of the IRNN (Le, Jaitly and Hinton 2015): that recipe resets
+   * the state at each sequence, and here it is carried from chunk to chunk through an epoch,
+   * where an identity W_hh lets the rectified states pile up until training diverges (the
+   * measurement is in the README, under the cells). */
+  relu: cell({
+    gateNames: ['h'], state: null, extraBias: null, saved: 1,
+    init: { W_hh: 'drawn', bias: null },
+    wgsl: { file: 'cell_relu', code: cellRelu }, cpu: reluStep,
+    torch: { module: 'RNN', args: { nonlinearity: 'relu' } },
+    tfjs: { layer: 'simpleRNN', activation: 'relu', gates: ['h'], differs: null },
+    title: 'ReLU RNN',
+    equations: {
+      text: 'Each layer is an RNN of rectified linear units: the tutorial’s, with max(0, ·) in place of tanh (PyTorch’s nn.RNN with nonlinearity relu), so its states are never negative and have no upper bound; layer l + 1 reads layer l’s state instead of the one-hot character.',
+      math: `h^{(l+1)}_t = \\max\\!\\left(0,\\; W^{(l+1)}_{xh} h^{(l)}_t + W^{(l+1)}_{hh} h^{(l+1)}_{t-1} + b^{(l+1)}_h\\right)`,
     },
   }),
 } satisfies Record<string, CellRecord>;

@@ -18,6 +18,17 @@ import { randomArray, useGpu } from './helpers.js';
 // (layer 0's pre-activations past |90|: saturated gates), the dropout-0.3 member from weights
 // in [-0.3, 0.3). Every row of every member within its tolerance; one wrong weight on the GPU
 // fails by many times it.
+//
+// The relu cell saturates nowhere: past |90| its states grow through the layers and timesteps
+// into the thousands, the softmax's logits with them (p of the target 0 in float32, the loss
+// infinite), and h = ax + ah keeps float32's rounding of those large sums (eps * sum|terms|),
+// which the value-relative hs tolerance was never meant to cover. Its large member starts from
+// W_xh.0 and b_h.0 in [-6, 6) instead: pre-activations of both signs up to about 12 (past 8,
+// where a clamp or a tanh in its place would fail hs by far). Its other weights are uniform in
+// [-s, s) with s = min(0.3, 1/sqrt(H)) (PyTorch's nn.RNN bound at H = 130): at 0.3 each layer
+// and timestep multiplies the states by about 0.3 * sqrt(H/3), 2 at H = 130, and the target's
+// p underflows to 0 in float32 again. So the states and logits stay finite, and the relu is
+// held to the same tolerances as every other cell.
 
 const gpu = useGpu();
 /** The engine runCheck creates, to read back which sweeps ran and on which shape. */
@@ -32,6 +43,11 @@ const LAYERS = [1, 2, 3];
 const DROPOUTS = [0, 0.3];
 const SCALE = 0.3;
 const LARGE = 60;
+/** The relu cell's large scale and the |pre-activation| its large members must reach (see the top). */
+const RELU_LARGE = 6;
+const largeOf = (cell: CellName) => (cell === 'relu' ? RELU_LARGE : LARGE);
+const largePre = (cell: CellName) => (cell === 'relu' ? 8 : 90);
+const scaleOf = (m: { cell: CellName; H: number }) => (m.cell === 'relu' ? Math.min(SCALE, 1 / Math.sqrt(m.H)) : SCALE);
 
 /** The engine's words for forced sweeps (src/gpu/cells.ts chooseCellSweeps). */
 const SWEEPS_REASON: Record<CellSweeps, string> = {
@@ -60,13 +76,13 @@ function randomText(n: number, seed: number): Uint32Array {
   return Uint32Array.from(randomArray(n, seed), (u) => Math.min(V - 1, Math.floor(((u + 1) / 2) * V)));
 }
 
-/** Uniform in [-scale, scale); `large`: W_xh.0 and b_h.0 in [-LARGE, LARGE) (as
+/** Uniform in [-scale, scale); `large`: W_xh.0 and b_h.0 in [-largeOf(cell), largeOf(cell)) (as
  * test/cells-gpu.test.ts: the pre-activation an exact gather and one addition in float32). */
 function randomParams(m: ModelDims, seed: number, scale: number, large: boolean): Params<Float32Array> {
   const p: Params<Float32Array> = {};
   paramTable(m).forEach((t, i) => {
     const big = large && t.layer === 0 && (t.role === 'W_xh' || t.role === 'b_h');
-    p[t.name] = randomArray(t.size, seed * 31 + i + 1, big ? LARGE : scale);
+    p[t.name] = randomArray(t.size, seed * 31 + i + 1, big ? largeOf(m.cell) : scale);
   });
   return p;
 }
@@ -80,7 +96,7 @@ function setup(m: Member) {
   const seed = seedOf(m);
   const data = randomText(m.B * T + 1, seed);
   const dims: ModelDims = { V, H: m.H, cell: m.cell, layers: m.layers };
-  const start = randomParams(dims, seed, SCALE, m.dropout === 0);
+  const start = randomParams(dims, seed, scaleOf(m), m.dropout === 0);
   const cfg: TrainConfig = {
     ...DEFAULT_CONFIG, cell: m.cell, layers: m.layers, dropout: m.dropout, hidden: m.H, batch: m.B, seqLen: T,
     optimizer: 'adam', lr: 0.002, clip: 0, steps: 0, seed,
@@ -133,7 +149,7 @@ describe.each(CELL_NAMES)('%s: every layer count, dropout, sweep and shape, comp
   for (const sweeps of SWEEPS) {
     const Bs = sweeps === 'streams1' ? BS.streams1 : BS.any;
     for (const H of sweeps === 'streams1' ? HS.streams1 : HS.any)
-      test(`${sweeps}, H=${H}: L=1,2,3 x B=${Bs.join(',')} x dropout 0 (|pre-activations| past 90), 0.3`, async () => {
+      test(`${sweeps}, H=${H}: L=1,2,3 x B=${Bs.join(',')} x dropout 0 (|pre-activations| past ${largePre(cell)}), 0.3`, async () => {
         const failures: string[] = [];
         let maxPre = 0;
         for (const layers of LAYERS)
@@ -145,7 +161,7 @@ describe.each(CELL_NAMES)('%s: every layer count, dropout, sweep and shape, comp
               if (!c.r.ok || c.r.tensors.some((row) => !(row.used <= 1))) failures.push(`${label(m)}:\n${summary(c.r)}`);
             }
         expect(failures, failures.join('\n\n')).toEqual([]);
-        expect(maxPre).toBeGreaterThan(90);
+        expect(maxPre).toBeGreaterThan(largePre(cell));
       });
   }
 });

@@ -1,5 +1,5 @@
 // The pointwise math of each recurrent cell, in float64, written from PyTorch's equations
-// (torch.nn.RNN with tanh, LSTM, GRU). A cell sees two pre-activation vectors of G*H values,
+// (torch.nn.RNN with tanh, LSTM, GRU, torch.nn.RNN with relu). A cell sees two pre-activation vectors of G*H values,
 // gate-major (gate k of unit i at k*H + i, PyTorch's row order of weight_ih / weight_hh):
 //
 //   ax = W_xh x_t + b_h           the input side (x_t one-hot, or the layer below's h_t)
@@ -13,6 +13,7 @@
 //         c' = f⊙c + i⊙g      h' = o⊙tanh(c')
 //   gru   r = σ(ax_r + ah_r)  z = σ(ax_z + ah_z)  n = tanh(ax_n + r⊙(ah_n + b_hn))
 //         h' = (1-z)⊙n + z⊙h
+//   relu  h' = max(0, ax + ah)          (slope 1 where h' > 0, else 0: PyTorch's, 0 at 0)
 
 type F64 = Float64Array;
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
@@ -117,4 +118,17 @@ export const gruStep: CellStep = {
     for (let u = 0; u < 2 * H; u++) dah[u] = dax[u];
     for (let u = 0; u < H; u++) dah[2 * H + u] = dax[2 * H + u] * act[u];
   },
+};
+
+export const reluStep: CellStep = {
+  forward(H, ax, ah, _h, _c, _bhn, hOut, _cOut, act) {
+    for (let i = 0; i < H; i++) act[i] = hOut[i] = Math.max(0, ax[i] + ah[i]);
+  },
+  backward(H, dhOut, _dcOut, _h, _c, _cOut, act, _extra, dax, dah, dhDirect) {
+    for (let i = 0; i < H; i++) {
+      dax[i] = dah[i] = act[i] > 0 ? dhOut[i] : 0;
+      dhDirect[i] = 0;
+    }
+  },
+  recurrent: (H, dax, act, dah) => same(H, dax, act, dah, 1),
 };
