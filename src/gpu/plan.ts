@@ -24,7 +24,8 @@ export interface GpuEngineOptions {
    * number of dispatches decides the speed and the simple kernels need fewer; else 'tiled'. */
   kernels?: KernelVariant | 'auto';
   /** 'auto' (default): 'persistent' where its workgroup memory fits and it is not slower,
-   * measured on this adapter for large shapes. */
+   * measured on this adapter for large shapes. 'persistent' where it does not fit falls back
+   * to 'step', and the engine's recurrenceReason says so. */
   recurrence?: RecurrenceSchedule | 'auto';
   /** Time every kernel with timestamp queries (each step then waits for its timings). */
   profile?: boolean;
@@ -32,7 +33,8 @@ export interface GpuEngineOptions {
   evaluateBlock?: number;
   /** Streams per workgroup of the persistent sweep (default: one for B = 1 with H % 4 == 0,
    * else eight where B > 4 and the workgroup memory allows, else four). The tests force each;
-   * one that does not fit the shape or the adapter is an error. */
+   * one that does not fit the shape or the adapter falls back to the default, and the engine's
+   * recurrenceReason says so. */
   streams?: 1 | 4 | 8;
   /** The model's dropout probability (TrainConfig.dropout, default 0), which each step's
    * StepOptions.dropout then applies: above 0 the engine runs the layer kernels of cells.ts,
