@@ -32,9 +32,9 @@ export interface CellRecord {
   extraBias: { name: 'b_hn'; gate: string } | null;
   /** Values saved per unit for the backward pass (S of the WGSL file). */
   saved: number;
-  /** How W_hh.l and the biases start (src/init.ts): W_hh drawn like the other matrices, or the
-   * identity; a gate whose bias rows start at a value other than 0. */
-  init: { W_hh: 'drawn' | 'identity'; bias: { gate: string; value: number } | null };
+  /** How the biases start (src/init.ts; the matrices are drawn alike for every cell): the gate
+   * whose rows of b_h start at a value other than 0, if any. */
+  init: { bias: { gate: string; value: number } | null };
   /** Its WGSL pointwise file (shaders/<file>.wgsl), joined before the layer kernels. */
   wgsl: { file: string; code: string };
   /** Its float64 step (src/cpu/cells.ts). */
@@ -67,7 +67,7 @@ export const CELLS = {
   /** The tutorial's cell: h' = tanh(ax + ah). */
   rnn: cell({
     gateNames: ['h'], state: null, extraBias: null, saved: 1,
-    init: { W_hh: 'drawn', bias: null },
+    init: { bias: null },
     wgsl: { file: 'cell_rnn', code: cellRnn }, cpu: rnnStep,
     torch: { module: 'RNN', args: { nonlinearity: 'tanh' } },
     tfjs: { layer: 'simpleRNN', activation: 'tanh', gates: ['h'], differs: null },
@@ -81,7 +81,7 @@ export const CELLS = {
    * 2000; Jozefowicz et al. 2015; what char-rnn's successors do). */
   lstm: cell({
     gateNames: ['i', 'f', 'g', 'o'], state: 'c', extraBias: null, saved: 4,
-    init: { W_hh: 'drawn', bias: { gate: 'f', value: 1 } },
+    init: { bias: { gate: 'f', value: 1 } },
     wgsl: { file: 'cell_lstm', code: cellLstm }, cpu: lstmStep,
     torch: { module: 'LSTM', args: {} },
     tfjs: { layer: 'lstm', activation: 'tanh', gates: ['i', 'f', 'g', 'o'], differs: null },
@@ -95,7 +95,7 @@ export const CELLS = {
    * b_iz + b_hz and b_in; b_hn stays apart (it sits inside r⊙). */
   gru: cell({
     gateNames: ['r', 'z', 'n'], state: null, extraBias: { name: 'b_hn', gate: 'n' }, saved: 4,
-    init: { W_hh: 'drawn', bias: null },
+    init: { bias: null },
     wgsl: { file: 'cell_gru', code: cellGru }, cpu: gruStep,
     torch: { module: 'GRU', args: {} },
     tfjs: { layer: 'gru', activation: 'tanh', gates: ['z', 'r', 'n'], differs: KERAS_GRU },
@@ -106,13 +106,13 @@ export const CELLS = {
     },
   }),
   /** h' = max(0, ax + ah): torch.nn.RNN(nonlinearity='relu'). Its W_hh is drawn as every
-   * cell's is, not the identity of the IRNN (Le, Jaitly and Hinton 2015): that recipe resets
+   * cell's is, not set to the identity of the IRNN (Le, Jaitly and Hinton 2015): that recipe resets
    * the state at each sequence, and here it is carried from chunk to chunk through an epoch,
    * where an identity W_hh lets the rectified states pile up until training diverges (the
    * measurement is in the README, under the cells). */
   relu: cell({
     gateNames: ['h'], state: null, extraBias: null, saved: 1,
-    init: { W_hh: 'drawn', bias: null },
+    init: { bias: null },
     wgsl: { file: 'cell_relu', code: cellRelu }, cpu: reluStep,
     torch: { module: 'RNN', args: { nonlinearity: 'relu' } },
     tfjs: { layer: 'simpleRNN', activation: 'relu', gates: ['h'], differs: null },

@@ -24,12 +24,11 @@ export function initScaleOf(scale: InitScale, H: number): number {
 /** The initial weights, rounded to float32 so both engines start from the same numbers.
  * Tensor k of the model's table (src/model.ts) draws from counter stream k of the seed, so the
  * same seed gives the same weights on every platform. Each tensor's `kind` decides:
- * - matrices (every cell, every layer, W_hy): drawn as `scale` says above, but W_hh.l of a cell
- *   whose record (src/cells.ts `init`) says 'identity': the identity matrix, drawn from nothing;
- * - biases: zero, but the rows of the gate the record's init.bias names (the LSTM's forget
- *   gate f, rows H..2H of b_h.l, which starts at 1 so that the cell state is kept at first:
- *   Gers et al. 2000; Jozefowicz et al. 2015; what char-rnn's successors do). Extra biases
- *   (the GRU's b_hn) start at zero.
+ * - matrices (every cell, every layer, W_hy): drawn as `scale` says above;
+ * - biases: zero, but the rows of the gate its cell's record names (src/cells.ts init.bias:
+ *   the LSTM's forget gate f, rows H..2H of b_h.l, which start at 1 so that the cell state is
+ *   kept at first: Gers et al. 2000; Jozefowicz et al. 2015; what char-rnn's successors do).
+ *   Extra biases (the GRU's b_hn) start at zero.
  * For the one-layer tanh RNN this is the tutorial's initialisation, bit for bit. */
 export function initParams(d: Dims, seed: number, scale: InitScale = 'auto'): Params<Float32Array> {
   const s = initScaleOf(scale, d.H);
@@ -40,8 +39,7 @@ export function initParams(d: Dims, seed: number, scale: InitScale = 'auto'): Pa
   const biasRow = init.bias ? gateRow(model.cell, init.bias.gate, d.H) : 0;
   paramTable(model).forEach((t, stream) => {
     const a = new Float32Array(t.size);
-    if (t.role === 'W_hh' && init.W_hh === 'identity') for (let i = 0; i < d.H; i++) a[i * d.H + i] = 1; // (H, H): one gate block
-    else if (t.kind === 'matrix') for (let n = 0; n < a.length; n++) a[n] = draw(stream, n);
+    if (t.kind === 'matrix') for (let n = 0; n < a.length; n++) a[n] = draw(stream, n);
     else if (t.role === 'b_h' && init.bias) a.fill(init.bias.value, biasRow, biasRow + d.H);
     p[t.name] = a;
   });
