@@ -142,10 +142,9 @@ export interface CellOps extends StepOps {
   drop: GPUBuffer;
 }
 
-/** The ops of a training step of this path, bind groups and uniforms made once. */
-export function cellOps(
-  ctx: GpuContext, mem: GpuMemory, buf: Buffers, cb: CellBuffers, lay: Layout, shape: StepShape, k: CellKernels, opt: Required<OptimizerConfig>,
-): CellOps {
+/** What the ops of a step share: sizes, uniforms, bindings by tensor name, the product and
+ * dispatch helpers. */
+function wiring(ctx: GpuContext, mem: GpuMemory, buf: Buffers, cb: CellBuffers, lay: Layout, shape: StepShape, k: CellKernels) {
   const m: ModelDims = modelOf(shape);
   const { V, H, B, T } = shape;
   const L = m.layers;
@@ -186,6 +185,13 @@ export function cellOps(
   const sweepGroups = fast ? Math.ceil(B / SWEEP_STREAMS[k.sweeps as keyof typeof SWEEP_STREAMS]) : B;
   const dropBackward = (l: number) => op(ctx, 'drop_backward', k.drop_backward, { cell: layerU[l], drop, dh_rw: buf.dhs }, groups(N * H), launch);
 
+  return { ctx, buf, cb, k, m, V, H, B, T, L, GH, N, launch, launchGates, drop, layerU, extra, name, p, g, groups, mm, fast, sweepGroups, dropBackward };
+}
+type Wiring = ReturnType<typeof wiring>;
+
+/** The forward ops, per layer bottom up, then the output layer. */
+function forwardOps(w: Wiring): Op[] {
+  const { ctx, buf, cb, k, V, H, L, GH, N, launch, drop, layerU, name, p, groups, mm, fast, sweepGroups } = w;
   const forward: Op[] = [];
   for (let l = 0; l < L; l++) {
     // ax (N, GH) = hd[l-1] (N, H) . W_xh.l^T
@@ -204,6 +210,12 @@ export function cellOps(
     op(ctx, 'softmax_xent', k.softmax_xent, { b_y: p('b_y'), targets: buf.targets, ps: buf.ps, dy: buf.dy, losses: buf.losses }, groups(N), launch),
   );
 
+  return forward;
+}
+
+/** The backward ops: the output layer, then per layer top down, then W_hy and b_y. */
+function backwardOps(w: Wiring): Op[] {
+  const { ctx, buf, cb, k, m, V, H, B, T, L, GH, N, launchGates, layerU, extra, name, p, g, groups, mm, sweepGroups, dropBackward, launch } = w;
   const backward: Op[] = [
     // dh (N, H) = dy (N, V) . W_hy (V, H)
     mm('output_backprop', { A: buf.dy, Bm: p('W_hy'), C: buf.dhs }, { M: N, N: H, K: V, A_M: V, A_K: 1, B_K: H, B_N: 1, C_M: H, C_N: 1 }),
@@ -245,6 +257,18 @@ export function cellOps(
     mm('dW_hy', { A: buf.dy, Bm: cb.hd, C: g('W_hy') }, { M: V, N: H, K: N, A_M: 1, A_K: V, B_K: H, B_N: 1, B_OFF: (L - 1) * N * H, C_M: H, C_N: 1, ALPHA: perB }),
     mm('db_y', { A: cb.ones, Bm: buf.dy, C: g('b_y') }, { M: 1, N: V, K: N, A_M: 0, A_K: 1, B_K: V, B_N: 1, C_M: V, C_N: 1, ALPHA: perB }),
   );
+
+  return backward;
+}
+
+/** The ops of a training step of this path, bind groups and uniforms made once. */
+export function cellOps(
+  ctx: GpuContext, mem: GpuMemory, buf: Buffers, cb: CellBuffers, lay: Layout, shape: StepShape, k: CellKernels, opt: Required<OptimizerConfig>,
+): CellOps {
+  const w = wiring(ctx, mem, buf, cb, lay, shape, k);
+  const { groups, drop } = w;
+  const forward = forwardOps(w);
+  const backward = backwardOps(w);
 
   const gradNorm = op(ctx, 'grad_norm', k.grad_norm, { g_all: buf.grads, norm_out: buf.grad_norm }, 1);
   const hyper = mem.alloc('engine.hyper', Hyper.bytes, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
