@@ -5,8 +5,8 @@ import { CpuEngine, type ModelDims, type Params, type Vocab } from '../src/index
 // each character was. Runs the float64 CPU engine on a copy of the current weights (cheap:
 // one forward pass).
 
-/** One layer's states after each character: h[t] (H values in [-1, 1]); for the LSTM also
- * the cell state c[t] (unbounded). */
+/** One layer's states after each character: h[t] (H values, in [-1, 1] but for the relu
+ * cell's, which are >= 0 and unbounded); for the LSTM also the cell state c[t] (unbounded). */
 export interface LayerStates {
   h: Float64Array[];
   c?: Float64Array[];
