@@ -2,7 +2,7 @@
 // 'char-rnn-webgpu/node'; the browser calls createContext(navigator.gpu).
 export {
   PARAMS, PARAM_NAMES, CELLS, CELL_NAMES, paramTable, paramNames, layout, parameterCount,
-  type CellName, type Dims, type Layout, type ModelDims, type ParamName, type ParamRole, type ParamSpec, type Params,
+  type CellName, type CellRecord, type CellStep, type Dims, type Layout, type ModelDims, type ParamName, type ParamRole, type ParamSpec, type Params,
   type StepShape, type Tensor,
 } from './model.js';
 export { Vocab } from './vocab.js';
