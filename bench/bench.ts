@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, relative } from 'node:path';
 import { BatchCursor, type BatchPlan, planBatches } from '../src/data.js';
-import { type Params, type StepShape, modelOf } from '../src/model.js';
+import { CELLS, type Params, type StepShape, modelOf } from '../src/model.js';
 import { nodeContext } from '../src/node/gpu.js';
 import { initParams } from '../src/init.js';
 import { decodeUtf8 } from '../src/text.js';
@@ -137,7 +137,7 @@ async function runCell(c: Case, e: EngineName, s: CaseSetup, env: Env, o: Option
   const cell: Cell = { case: c.name, engine: e, status: 'ok', unit: c.kind === 'hello' ? 's' : 'chars/s', values: [], repsWanted: o.reps, seconds: 0 };
   if (c.kind === 'train') {
     cell.notComparable = lossCaveat(e, c);
-    if (cell.notComparable && c.cell === 'gru' && c.dropout === 0) cell.ownReference = { name: 'Keras GRU in float64', loss: kerasGruFirstLoss(s) };
+    if (cell.notComparable && CELLS[c.cell].tfjs.layer === 'gru' && c.dropout === 0) cell.ownReference = { name: 'Keras GRU in float64', loss: kerasGruFirstLoss(s) };
   }
   const t0 = now(); // (the reference above is not part of the cell's time)
   const contention = contentionMeter();

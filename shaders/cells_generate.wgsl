@@ -93,7 +93,7 @@ fn generate_cells(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_in
 // already (ghi), and invocation li owns units u = li + q*WGF (q < UF), all G gate rows of each:
 // one load of W_hh.l^T (W_xh.l^T) serves four streams. The logits of the four streams come
 // from the top layer's new h in ghi; invocation s < 4 then draws stream s's next character.
-// Workgroup memory: 32*HMAX bytes (src/gpu/cells.ts checks it).
+// Workgroup memory: 32*HMAX + 16 bytes and HMAX/UF invocations (src/gpu/schedule.ts generationFits checks both).
 var<workgroup> ghp: array<vec4f, HMAX>;     // this layer's h_{t-1}
 var<workgroup> ghi: array<vec4f, HMAX>;     // the layer below's new h, then this layer's
 var<workgroup> gx: array<u32, 4>;           // each stream's next input character

@@ -3,7 +3,7 @@ import { MAX_BATCH, MAX_HIDDEN, MAX_LAYERS, MAX_STEPS, SCHEDULES } from './bound
 import type { TrainConfig } from './config.js';
 import { OPTIMIZERS } from './engine.js';
 import { INIT_SCALES } from './init.js';
-import { CELL_NAMES } from './model.js';
+import { CELLS, CELL_NAMES } from './model.js';
 
 // One training run's settings, one row per field: the values it takes (a zod schema), what it
 // means, its name and command-line option, and those values in words for messages. The CLI
@@ -30,7 +30,7 @@ const f = <S extends z.ZodType>(schema: S, title: string, option: string, expect
 
 export const FIELDS = {
   cell: f(z.enum(CELL_NAMES), 'cell', '--cell', `one of ${CELL_NAMES.join(', ')}`,
-    "The recurrent cell (src/model.ts): 'rnn' (tanh, the tutorial's), 'lstm' or 'gru', as PyTorch defines them."),
+    `The recurrent cell (src/cells.ts), as PyTorch defines it: ${CELL_NAMES.map((c) => `'${c}' (${CELLS[c].title})`).join(', ')}; 'rnn' is the tutorial's.`),
   layers: f(int(1, MAX_LAYERS), 'layer count', '--layers', `an integer from 1 to ${MAX_LAYERS}`,
     "L, stacked layers, each reading the one below's h (1 = the tutorial's model)."),
   dropout: f(unitOpen(), 'dropout', '--dropout', 'a number in [0, 1): the probability of dropping a unit, 0 = none',

@@ -47,7 +47,7 @@ export function cpuTable(s: StepShape): Record<string, number> {
     hprev: L * B * H, cprev: c * L * B * H, // (L, B, H) carried between steps
     hs: L * (T + 1) * B * H, cs: c * L * (T + 1) * B * H, // per layer (T+1, B, H)
     act: L * N * G * H, // per layer (T, B, G*H) gate values
-    extra: cell === 'gru' ? L * N * H : 0, // per layer (T, B, H) the GRU's ah_n + b_hn
+    extra: (CELLS[cell].saved - CELLS[cell].gates) * L * N * H, // per layer (T, B, H) what a cell saves beyond its gates (the GRU's ah_n + b_hn)
     masks: L * N * H, // per layer (T, B, H) dropout scales
     dpre: L * N * G * H, // per layer (T, B, G*H)
     ys: N * V, ps: N * V, losses: N,

@@ -2,7 +2,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { DEFAULT_CONFIG, SCHEDULES } from '../config.js';
 import { planBatches } from '../data.js';
 import { OPTIMIZERS } from '../engine.js';
-import { CELL_NAMES, type Dims } from '../model.js';
+import { CELLS, CELL_NAMES, type Dims } from '../model.js';
 import { createEngine, type DeviceKind } from '../engines.js';
 import type { Checkpoint } from '../checkpoint.js';
 import { CharRnnError, GpuError, UsageError } from '../errors.js';
@@ -201,7 +201,7 @@ function describeCheckDefaults(c: Command): void {
 function hyper(c: Command): Command {
   return (
     c
-      .addOption(new Option('--cell <name>', 'recurrent cell: rnn (tanh), lstm or gru, as PyTorch defines them (default rnn)').choices(CELL_NAMES))
+      .addOption(new Option('--cell <name>', `recurrent cell, as PyTorch defines it: ${CELL_NAMES.map((c) => `${c} (${CELLS[c].title})`).join(', ')} (default rnn)`).choices(CELL_NAMES))
       .option('--layers <n>', `stacked layers L (default ${DEFAULT_CONFIG.layers})`, num('--layers', true))
       .option('--dropout <p>', 'inverted dropout on every layer\'s output while training, in [0, 1) (default 0)', num('--dropout'))
       .option('--hidden <n>', `hidden units H per layer (default ${DEFAULT_CONFIG.hidden})`, num('--hidden', true))
