@@ -42,7 +42,8 @@ describe.each([
 ])('H=$H B=$B T=2 V=5: one step on the GPU as the CPU computes it', ({ H, B, sweeps }) => {
   for (const cell of CELL_NAMES)
     for (const layers of [1, 2])
-      for (const dropout of [0, 0.25])
+      // (dropout changes the masks, not the sweeps: with and without at H=1030, without at 2048)
+      for (const dropout of H === 1030 ? [0, 0.25] : [0])
         test(`${cell}, ${layers} layer(s), dropout ${dropout}`, async () => {
           const seed = 7 + H + 10 * layers + (dropout > 0 ? 1 : 0) + 100 * CELL_NAMES.indexOf(cell);
           const cfg: TrainConfig = {
