@@ -6,6 +6,10 @@ export default defineConfig({
     globalSetup: ['test/setup/build-cli.ts'],
     // One GPU device per test file; files run in separate processes.
     pool: 'forks',
+    // Two files at a time (vitest's default leaves one core idle): most tests wait on a child
+    // process (the CLI, Python, Chromium) or on the software GPU's threads, and the suite takes
+    // about half as long.
+    maxWorkers: 2,
     // Generous, so that the suite passes on a loaded machine (a shared runner, other CPU-bound
     // processes beside it): a test that is done returns at once.
     testTimeout: 600_000,
