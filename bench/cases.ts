@@ -1,6 +1,6 @@
 import { TUTORIAL_CONFIG, optimizerOf } from '../src/config.js';
 import type { OptimizerConfig } from '../src/engine.js';
-import type { CellName } from '../src/model.js';
+import { type CellName, isTutorialModel, modelLabel } from '../src/model.js';
 
 // The benchmark's cases: what is trained or sampled, at which size. A training or sampling
 // case names its model (cell, layers; default the tutorial's one-layer rnn); --cell, --layers
@@ -56,18 +56,18 @@ const T_MAIN = 64;
 
 /** `lstm2-` for two layers of lstm, `` for the tutorial's one-layer rnn. */
 function modelPrefix(cell: CellName, layers: number): string {
-  return cell === 'rnn' && layers === 1 ? '' : `${cell}${layers > 1 ? layers : ''}-`;
+  return isTutorialModel({ cell, layers }) ? '' : `${cell}${layers > 1 ? layers : ''}-`;
 }
 
 function trainCase(base: string, what: string, H: number, B: number, T: number, optimizer: OptimizerConfig, m: CaseModel): TrainCase {
   const drop = m.dropout > 0 ? `-drop${m.dropout}` : '';
-  const model = m.cell === 'rnn' && m.layers === 1 ? '' : `${m.cell} x${m.layers} `;
+  const model = isTutorialModel(m) ? '' : `${modelLabel(m)} `;
   const label = `${model}${what}${m.dropout > 0 ? `, dropout ${m.dropout}` : ''}`;
   return { kind: 'train', name: `${modelPrefix(m.cell, m.layers)}${base}${drop}`, label, H, B, T, optimizer, ...m, base, what };
 }
 
 function sampleCase(H: number, streams: number, cell: CellName, layers: number): SampleCase {
-  const model = cell === 'rnn' && layers === 1 ? '' : ` ${cell} x${layers}`;
+  const model = isTutorialModel({ cell, layers }) ? '' : ` ${cell} x${layers}`;
   return {
     kind: 'sample', name: `${modelPrefix(cell, layers)}sample-${streams}`,
     label: `sampling${model} H=${H}, ${streams} stream${streams > 1 ? 's' : ''}`, H, streams, cell, layers,

@@ -8,7 +8,7 @@ import { BatchCursor, planBatches } from './data.js';
 import type { GpuContext } from './gpu/context.js';
 import { GpuEngine, type GpuEngineOptions } from './gpu/engine.js';
 import { initParams } from './init.js';
-import { type Params, type StepShape, modelOf, paramNames, toFloat64 } from './model.js';
+import { type Params, type StepShape, isTutorialModel, modelOf, paramNames, toFloat64 } from './model.js';
 import { randU32 } from './rng.js';
 
 // GPU vs CPU on the same initial weights and text, in two ways. Backs `char-rnn check`, the
@@ -113,7 +113,7 @@ function localRows(p: Params, s: StepShape, batch: Batch, got: Activations): Che
  * tutorial's names (`hs`, and `dtanh` for its dpre). */
 function layerName(s: StepShape, name: string, l: number): string {
   const m = modelOf(s);
-  if (m.cell === 'rnn' && m.layers === 1) return name === 'dpre' ? 'dtanh' : name;
+  if (isTutorialModel(m)) return name === 'dpre' ? 'dtanh' : name;
   return `${name}.${l}`;
 }
 

@@ -1,5 +1,5 @@
 import { CheckpointError, VocabularyError } from './errors.js';
-import { CELLS, CELL_NAMES, type CellName, type ModelDims, type Params, modelOf, paramNames, paramTable } from './model.js';
+import { CELLS, CELL_NAMES, type CellName, type ModelDims, type Params, isTutorialModel, modelOf, paramNames, paramTable } from './model.js';
 import { type Decoded, type FloatArray, decodeSafetensors, encodeSafetensors, isNonNegativeInteger, numel, showShape } from './safetensors.js';
 import { CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_V2 } from './formats.js';
 import { CHECKPOINT_METADATA, checkpointMetadataProblem, readMetadata } from './schema.js';
@@ -72,7 +72,7 @@ export function saveCheckpoint(c: Checkpoint): Uint8Array {
   if (!CELL_NAMES.includes(model.cell)) throw new CheckpointError(`Cannot save checkpoint: unknown cell ${JSON.stringify(model.cell)}.`);
   if (!Number.isSafeInteger(model.layers) || model.layers < 1)
     throw new CheckpointError(`Cannot save checkpoint: layer count ${model.layers} is not a positive integer.`);
-  const v1 = isTutorial(model);
+  const v1 = isTutorialModel(model);
   const names = paramNames(model);
 
   const tensors: { name: string; shape: number[]; data: FloatArray }[] = [];
@@ -226,7 +226,6 @@ function encodeHistory(history: LossPoint[]): string {
   return JSON.stringify(history.map((p) => (p.val === undefined ? [p.step, p.loss] : [p.step, p.loss, p.val])));
 }
 
-const isTutorial = (m: ModelDims) => m.cell === 'rnn' && m.layers === 1;
 
 /** "a lstm of 2 layers with hidden size 64 and vocabulary size 65", for messages. */
 function describe(m: ModelDims): string {
@@ -236,5 +235,5 @@ function describe(m: ModelDims): string {
 /** The model and the sizes (hidden, vocabulary) a tensor's shape depends on. */
 function describeSizes(m: ModelDims, H: boolean, V: boolean): string {
   const sizes = [H ? `hidden size ${m.H}` : '', V ? `vocabulary size ${m.V}` : ''].filter(Boolean).join(' and ');
-  return isTutorial(m) ? sizes : `a ${m.cell} of ${m.layers} layer${m.layers > 1 ? 's' : ''} with ${sizes}`;
+  return isTutorialModel(m) ? sizes : `a ${m.cell} of ${m.layers} layer${m.layers > 1 ? 's' : ''} with ${sizes}`;
 }

@@ -1,7 +1,7 @@
 // The library: one engine for the browser and Node. Node code adds `nodeContext` from
 // 'char-rnn-webgpu/node'; the browser calls createContext(navigator.gpu).
 export {
-  PARAMS, PARAM_NAMES, CELLS, CELL_NAMES, paramTable, paramNames, layout, parameterCount,
+  PARAMS, PARAM_NAMES, CELLS, CELL_NAMES, isTutorialModel, modelLabel, paramTable, paramNames, layout, parameterCount,
   type CellName, type CellRecord, type CellStep, type Dims, type Layout, type ModelDims, type ParamName, type ParamRole, type ParamSpec, type Params,
   type StepShape, type Tensor,
 } from './model.js';

@@ -72,7 +72,7 @@ export interface ParamSpec {
 export function paramTable(d: ModelDims): ParamSpec[] {
   const { V, H, cell, layers } = d;
   const G = CELLS[cell].gates;
-  const tutorial = cell === 'rnn' && layers === 1;
+  const tutorial = isTutorialModel(d);
   const t: ParamSpec[] = [];
   const add = (role: ParamRole, layer: number, shape: number[], kind: 'matrix' | 'bias') =>
     t.push({ name: layer < 0 || tutorial ? role : `${role}.${layer}`, role, layer, shape, size: shape.reduce((a, b) => a * b, 1), kind });
@@ -89,6 +89,17 @@ export function paramTable(d: ModelDims): ParamSpec[] {
 }
 /** The model's tensors by name (the names of paramTable). */
 export type Params<A extends Tensor = Tensor> = Record<string, A>;
+
+/** The tutorial's model: one layer of the tanh RNN. It keeps the tutorial's tensor names, checkpoint
+ * format 1, its (B, H) state and its tuned GPU kernels; every other model is "cell x L". */
+export function isTutorialModel(d: Pick<Dims, 'cell' | 'layers'>): boolean {
+  return (d.cell ?? 'rnn') === 'rnn' && (d.layers ?? 1) === 1;
+}
+
+/** "lstm x2" for messages, empty for the tutorial's model. */
+export function modelLabel(d: Pick<Dims, 'cell' | 'layers'>, sep = ' x'): string {
+  return isTutorialModel(d) ? '' : `${d.cell ?? 'rnn'}${sep}${d.layers ?? 1}`;
+}
 
 /** The model of a shape: the tutorial's one-layer tanh RNN unless cell and layers say otherwise. */
 export function modelOf(d: Dims): ModelDims {

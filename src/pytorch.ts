@@ -3,7 +3,7 @@ import { MAX_LAYERS } from './bounds.js';
 import { type Decoded, type FloatArray, decodeSafetensors, encodeSafetensors, showShape } from './safetensors.js';
 import { CheckpointError } from './errors.js';
 import { extraBiasRow } from './cells.js';
-import { CELLS, CELL_NAMES, type CellName, type ModelDims, type Params, modelOf, paramTable } from './model.js';
+import { CELLS, CELL_NAMES, type CellName, type ModelDims, type Params, isTutorialModel, modelOf, paramTable } from './model.js';
 import { CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_V2, PYTORCH_FORMAT } from './formats.js';
 import { PYTORCH_METADATA, type PytorchMetadata, readMetadata } from './schema.js';
 
@@ -113,7 +113,7 @@ function pytorchOf(decoded: Decoded, source: string): Checkpoint {
     }
   }
   const c: Checkpoint = { params, vocab: meta.vocab, hidden: H, step: 0, metadata: {} };
-  if (cell !== 'rnn' || m.layers !== 1) Object.assign(c, { cell, layers: m.layers });
+  if (!isTutorialModel(m)) Object.assign(c, { cell, layers: m.layers });
   return c;
 }
 

@@ -1,7 +1,7 @@
 import type { Checkpoint } from './checkpoint.js';
 import type { FloatArray } from './safetensors.js';
 import type { TrainConfig } from './config.js';
-import { CELLS, type ModelDims, type Params, modelOf, paramNames, paramTable, toFloat32 } from './model.js';
+import { CELLS, type ModelDims, type Params, isTutorialModel, modelOf, paramNames, paramTable, toFloat32 } from './model.js';
 import { RUN, RUN_CONFIG, RUN_CONFIG_DEFAULTS, type RunMeta, TEXT, type TextRecord, readEntry } from './schema.js';
 import type { TrainerState } from './train.js';
 import { CheckpointError, UsageError } from './errors.js';
@@ -71,7 +71,7 @@ export function runCheckpoint(
     extra['m' + k] = Float32Array.from(e.m[k]);
     extra['v' + k] = Float32Array.from(e.v[k]);
   }
-  const stateShape = model.cell === 'rnn' && model.layers === 1 ? [cfg.batch, cfg.hidden] : [model.layers, cfg.batch, cfg.hidden];
+  const stateShape = isTutorialModel(model) ? [cfg.batch, cfg.hidden] : [model.layers, cfg.batch, cfg.hidden];
   extra.hprev = { shape: stateShape, data: Float32Array.from(e.hprev) };
   if (e.cprev) extra.cprev = { shape: stateShape, data: Float32Array.from(e.cprev) };
   if (device === 'cpu') {

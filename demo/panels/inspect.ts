@@ -1,3 +1,4 @@
+import { isTutorialModel } from '../../src/index.js';
 import { type Inspection, repeats } from '../analysis.js';
 import type { App } from '../app.js';
 import { outputAt, walkthrough } from '../tutorial.js';
@@ -51,7 +52,7 @@ export function wireInspect(app: App): void {
     try {
       await session.current(async (engine, vocab, dims) => {
         const params = await engine.getParams();
-        if (dims.cell === 'rnn' && dims.layers === 1) renderWalkthrough(how, await walkthrough(params, vocab, dims, ins.chars, t));
+        if (isTutorialModel(dims)) renderWalkthrough(how, await walkthrough(params, vocab, dims, ins.chars, t));
         else {
           const h = ins.layers[dims.layers - 1].h[t];
           const { y, p } = outputAt(params, dims.V, dims.H, h);

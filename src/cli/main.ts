@@ -2,7 +2,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { DEFAULT_CONFIG, SCHEDULES } from '../config.js';
 import { planBatches } from '../data.js';
 import { OPTIMIZERS } from '../engine.js';
-import { CELLS, CELL_NAMES, type Dims } from '../model.js';
+import { CELLS, CELL_NAMES, type Dims, isTutorialModel, modelLabel } from '../model.js';
 import { createEngine, type DeviceKind } from '../engines.js';
 import type { Checkpoint } from '../checkpoint.js';
 import { CharRnnError, GpuError, UsageError } from '../errors.js';
@@ -162,7 +162,7 @@ async function check(o: Record<string, unknown> & { text?: string; string?: stri
   const report = await runCheck(ctx!, data, vocab.size, cfg, { start: init?.params });
   if (o.json) out(JSON.stringify(report, null, 2));
   else {
-    const model = cfg.cell === 'rnn' && cfg.layers === 1 ? '' : `${cfg.cell} x${cfg.layers}, `;
+    const model = isTutorialModel(cfg) ? '' : `${modelLabel(cfg)}, `;
     out(`check: ${source}, ${data.length} characters, ${model}V ${vocab.size}, H ${cfg.hidden}, B ${plan.B}, T ${plan.T}, ` +
       (cfg.dropout > 0 ? `dropout ${cfg.dropout}, ` : '') +
       `${cfg.optimizer} lr ${cfg.lr}, ${cfg.steps} steps; GPU: ${ctx!.adapterName}`);

@@ -8,7 +8,7 @@ import { checkModelSize, createEngine, type DeviceKind } from '../engines.js';
 import { CheckpointError, DivergedError, TextError, UsageError } from '../errors.js';
 import { GpuEngine, type KernelVariant, MODEL_FLOPS_FORMULA, modelFlops } from '../gpu/engine.js';
 import { initParams } from '../init.js';
-import type { ModelDims, Params, StepShape } from '../model.js';
+import { type ModelDims, type Params, type StepShape, isTutorialModel } from '../model.js';
 import { sampleText } from '../sample.js';
 import { fitSavedRun, runCheckpoint, type SavedRun, trainerStateOf } from '../state.js';
 import { crlfNote, encodeUtf8, vocabOf } from '../text.js';
@@ -191,7 +191,7 @@ async function trainRun(o: TrainOpts, trap: SignalTrap, locks: RunLock[]): Promi
   err(
     `char-rnn: ${data.length.toLocaleString('en-US')} training characters from ${source}` +
       (val ? ` (+${val.length.toLocaleString('en-US')} validation)` : '') +
-      `, vocabulary ${vocab.size}, ` + (cfg.cell !== 'rnn' || cfg.layers > 1 ? `${cfg.cell} x ${cfg.layers} layer${cfg.layers > 1 ? 's' : ''}, ` : '') +
+      `, vocabulary ${vocab.size}, ` + (!isTutorialModel(cfg) ? `${cfg.cell} x ${cfg.layers} layer${cfg.layers > 1 ? 's' : ''}, ` : '') +
       `hidden ${cfg.hidden}` + (cfg.dropout ? `, dropout ${cfg.dropout}` : '') + `, batch ${plan.B} x ${plan.T} timesteps, ${cfg.optimizer} lr ${cfg.lr}` +
       (cfg.schedule !== 'constant' ? ` (${cfg.schedule})` : '') + (cfg.clip ? ` clip ${cfg.clip}` : '') + (cfg.clipNorm ? ` clip-norm ${cfg.clipNorm}` : '') +
       `, device ${o.device}${ctx ? ` (${ctx.adapterName})` : ''}` + (saved ? `; resuming ${o.resume} at step ${trainer.step}` : '') +

@@ -1,5 +1,5 @@
 import { GpuError } from '../errors.js';
-import { CELLS, type StepShape, modelOf } from '../model.js';
+import { CELLS, type StepShape, isTutorialModel, modelOf } from '../model.js';
 import type { GpuContext } from './context.js';
 import { workgroupFits } from './limits.js';
 import { type CellSweeps, type GpuEngineOptions, type Plan, hmaxOf, plan } from './plan.js';
@@ -16,7 +16,7 @@ import { type CellSweeps, type GpuEngineOptions, type Plan, hmaxOf, plan } from 
  * tuned kernels have none), or where asked (options.layerKernels). */
 export function isCellModel(s: StepShape, options: GpuEngineOptions = {}): boolean {
   const m = modelOf(s);
-  return m.cell !== 'rnn' || m.layers > 1 || (options.dropout ?? 0) > 0 || (options.layerKernels ?? false);
+  return !isTutorialModel(m) || (options.dropout ?? 0) > 0 || (options.layerKernels ?? false);
 }
 
 /** What runs the training step: the tuned tanh kernels with their plan, or the layer kernels
@@ -38,7 +38,7 @@ export function chooseSchedule(limits: GPUSupportedLimits, s: StepShape, options
   const m = modelOf(s);
   if (!isCellModel(s, options)) return { path: 'tanh', plan: plan(limits, s, options), why: 'the one-layer tanh RNN without dropout' };
   const why =
-    m.cell !== 'rnn' || m.layers > 1 ? `${m.cell}, ${m.layers} layer${m.layers > 1 ? 's' : ''}: the tuned kernels serve the one-layer tanh RNN only`
+    !isTutorialModel(m) ? `${m.cell}, ${m.layers} layer${m.layers > 1 ? 's' : ''}: the tuned kernels serve the one-layer tanh RNN only`
     : (options.dropout ?? 0) > 0 ? `dropout ${options.dropout}: the tuned one-layer tanh kernels have none`
     : 'asked (layerKernels)';
   return { path: 'layers', why, ...chooseCellSweeps(limits, s, options) };
