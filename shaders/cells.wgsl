@@ -115,8 +115,16 @@ fn forward_sweep(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_ind
 @group(0) @binding(4) var<storage, read> act_in: array<f32>;        // (L, T, B, S*H)
 @group(0) @binding(5) var<storage, read> dh: array<f32>;            // (T, B, H) the loss's gradient wrt layer l's output, from above
 @group(0) @binding(6) var<storage, read_write> dpre: array<f32>;    // (L, T, B, G*H) dLoss/d ax
-@group(0) @binding(7) var<storage, read_write> dah: array<f32>;     // (T, B, G*H) dLoss/d ah of layer l
+@group(0) @binding(7) var<storage, read_write> dah: array<f32>;     // (T, B, G*H) dLoss/d ah of layer l, stored
+                                                                    // only where it differs from dpre (HAS_BHN)
 @group(0) @binding(8) var<storage, read_write> dnext: array<f32>;   // (B, H) dh_next, then (B, H) dc_next: scratch
+
+// dLoss/d ah of row r at position pos (da: that position in dpre): equal to dpre (dax) in every
+// cell but those with an extra bias inside the recurrent term (the GRU's r ⊙ (W_hn h + b_hn)).
+fn dah_at(da: u32, pos: u32, r: u32) -> f32 {
+  if (HAS_BHN) { return dah[pos * G * launch.H + r]; }
+  return dpre[da + r];
+}
 
 @compute @workgroup_size(WG)
 fn backward_sweep(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
@@ -146,7 +154,7 @@ fn backward_sweep(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_in
       var gh = g.dah;
       for (var k = 0u; k < G; k++) {
         dpre[da + k * H + u] = gx[k];
-        dah[pos * GH + k * H + u] = gh[k];
+        if (HAS_BHN) { dah[pos * GH + k * H + u] = gh[k]; }
       }
       dnext[b * H + u] = g.dh_direct;        // W_hh^T dah is added below, by the same invocation
       dnext[(B + b) * H + u] = g.dc;
@@ -154,7 +162,7 @@ fn backward_sweep(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_in
     storageBarrier();
     for (var j = li; j < H; j += WG) {
       var s = dnext[b * H + j];
-      for (var r = 0u; r < GH; r++) { s += params[cell.off_W_hh + r * H + j] * dah[pos * GH + r]; }
+      for (var r = 0u; r < GH; r++) { s += params[cell.off_W_hh + r * H + j] * dah_at(da, pos, r); }
       dnext[b * H + j] = s;
     }
   }

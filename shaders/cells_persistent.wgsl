@@ -186,7 +186,7 @@ fn cell_backward_at(l: u32, t: u32, b: u32, v: u32, live: bool, dh_next: f32, dc
     let da = (l * T * B + pos) * GH;
     for (var k = 0u; k < G; k++) {
       dpre[da + k * H + v] = gx[k];
-      dah[pos * GH + k * H + v] = gh[k];
+      if (HAS_BHN) { dah[pos * GH + k * H + v] = gh[k]; }
     }
   }
   return g;

@@ -81,7 +81,7 @@ export function modelSize(shape: StepShape, device: DeviceKind, gpuOptions: GpuE
   else {
     add(bufferTable(shape), 4, 'gpu');
     if (isCellModel(shape, gpuOptions)) {
-      add(cellBufferTable(shape), 4, 'gpu', 'cells.');
+      add(cellBufferTable(shape, gpuOptions.dropout), 4, 'gpu', 'cells.');
       add(generationTable(shape), 4, 'gpu', 'gen.');
     }
   }

@@ -57,7 +57,8 @@ async function compareStep(s: Shape, scale: number, dropout?: Dropout, options: 
   const n = L * B * H;
   const h0 = randomArray(n, 11, 0.8);
   const c0 = CELLS[cell].cellState ? randomArray(n, 12, 1.5) : undefined;
-  const e = await GpuEngine.create(gpu(), s, SGD, P, undefined, options);
+  // an engine is told its model's dropout (it then builds the dropout kernels)
+  const e = await GpuEngine.create(gpu(), s, SGD, P, undefined, dropout ? { dropout: dropout.p, ...options } : options);
   try {
     e.setState({ params: P, m: zeroParams(s, (k) => new Float32Array(k)), v: zeroParams(s, (k) => new Float32Array(k)), hprev: h0, cprev: c0, t: 0 });
     const batch = randomBatch(s, 5);
@@ -190,7 +191,7 @@ describe('layer kernels: training', () => {
     const s: Shape = { V: 9, H: 13, B: 2, T: 6, cell, layers };
     const lr = 0.01;
     const P = randomParams(s, 3, 0.2);
-    const e = await GpuEngine.create(gpu(), s, { name: 'adam', lr, clip: 0 }, P);
+    const e = await GpuEngine.create(gpu(), s, { name: 'adam', lr, clip: 0 }, P, undefined, { dropout: 0.2 });
     try {
       const net = new CpuNetwork({ ...s });
       const P64 = toFloat64(P);
@@ -311,7 +312,7 @@ describe('layer kernels: generation and evaluation', () => {
 
 test('layer kernels allocate everything up front: steps with dropout, losses, generation and evaluation create no buffer or bind group', async () => {
   const s: Shape = { V: 15, H: 20, B: 3, T: 6, cell: 'lstm', layers: 2 };
-  const e = await GpuEngine.create(gpu(), s, { name: 'adamw', lr: 0.01, clip: 1 }, randomParams(s, 4, 0.3));
+  const e = await GpuEngine.create(gpu(), s, { name: 'adamw', lr: 0.01, clip: 1 }, randomParams(s, 4, 0.3), undefined, { dropout: 0.2 });
   const evaluator = await e.evaluator(8);
   try {
     const batch = randomBatch(s, 9);

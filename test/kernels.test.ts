@@ -43,7 +43,7 @@ async function runMatmul(entry: 'matmul' | 'matmul8' | 'matmul_naive', m: Produc
   const pass = enc.beginComputePass();
   const tile = entry === 'matmul' ? 4 : entry === 'matmul8' ? 8 : 1;
   const tiles = Math.ceil(m.M / tile) * Math.ceil(m.N / tile);
-  dispatch(pass, k, bindGroup(ctx, k, { A: a, Bm: b, C: c }), Math.ceil(tiles / 64), { group: launch, slot: 0 });
+  dispatch(pass, k, bindGroup(ctx, k, { A: a, Bm: b, C: c }), Math.ceil(tiles / 64), launch);
   pass.end();
   const staging = d.createBuffer({ size: cBytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   enc.copyBufferToBuffer(c, 0, staging, 0, cBytes);

@@ -133,7 +133,7 @@ export class CellSampler {
       else {
         const res = { gen: this.gen, params: this.buf.params, gl: this.gl, gstate, prime, out, logits, WT: this.WT };
         const layer = op(this.ctx, 'generate_step', steps.layer, res, Math.ceil(H / 4 / STEP_QUADS), this.layerLaunch);
-        ops = [...Array.from({ length: L }, (_, l) => at(layer, l)), op(this.ctx, 'generate_step_out', steps.out, res, 1, this.launch)];
+        ops = [...Array.from({ length: L }, (_, l) => at(this.ctx, layer, l)), op(this.ctx, 'generate_step_out', steps.out, res, 1, this.launch)];
       }
       this.madeSteps = { buffers, ops };
       const all = [...this.transposes, this.hyCopy!];

@@ -28,19 +28,22 @@ import { SWEEP_STREAMS, STEP_QUADS, chooseOneStream, generationFits, unitsPerInv
 //   dh = dpre . W_xh.l, ⊙ mask of layer l-1;
 // then dW_hy = dy^T hd[L-1] / B, db_y = 1^T dy / B. N = T*B positions.
 
-/** The buffers of this path beside bufferTable's (element counts, 4 bytes each). */
-export function cellBufferTable(s: StepShape) {
+/** The buffers of this path beside bufferTable's (element counts, 4 bytes each). `dropout`:
+ * the engine's (GpuEngineOptions.dropout); without it the layers' outputs are read from hs. */
+export function cellBufferTable(s: StepShape, dropout = 0) {
   const { H, B, T } = s;
   const { cell, layers: L } = modelOf(s);
   const G = CELLS[cell].gates;
   const N = T * B;
+  const extra = CELLS[cell].extraBias !== undefined;
   return {
     cs: CELLS[cell].cellState ? L * (T + 1) * B * H : 0, // (L, T+1, B, H) the LSTM's c
     act: L * N * CELLS[cell].saved * H, // (L, T, B, S*H) saved by the cell (S of its WGSL file)
     ax: N * G * H, // (T, B, G*H) W_xh.l times the layer below's output (l > 0), one layer at a time
-    hd: L * N * H, // (L, T, B, H) each layer's output after dropout
+    hd: dropout > 0 ? L * N * H : 0, // (L, T, B, H) each layer's output after dropout
     dpre: L * N * G * H, // (L, T, B, G*H) dLoss/d ax per layer
-    dah: N * G * H, // (T, B, G*H) dLoss/d ah, one layer at a time
+    // (T, B, G*H) dLoss/d ah, one layer at a time: a cell without an extra bias has dah = dpre
+    dah: extra ? N * G * H : 0,
     dnext: 2 * B * H, // (2, B, H) the backward sweep's carried dh and dc
     W_hhT: G * H * H, // (H, G*H) W_hh.l transposed, one layer at a time (the persistent forward sweeps)
     ones: N, // (N) all 1: the bias gradients are products with it
@@ -50,8 +53,8 @@ export type CellBuffers = Record<keyof ReturnType<typeof cellBufferTable>, GPUBu
 
 /** Elements of cellBufferTable that hold a step's activations and their gradients (not the
  * scratch: dnext, W_hhT, ones). */
-export function cellActivations(s: StepShape): number {
-  const { cs, act, ax, hd, dpre, dah } = cellBufferTable(s);
+export function cellActivations(s: StepShape, dropout = 0): number {
+  const { cs, act, ax, hd, dpre, dah } = cellBufferTable(s, dropout);
   return cs + act + ax + hd + dpre + dah;
 }
 
@@ -65,8 +68,8 @@ export interface CellKernels {
   forward_sweep: KernelOf<CellsFamily, 'forward_sweep'>;
   backward_sweep: KernelOf<CellsFamily, 'backward_sweep'>;
   transpose_hh: KernelOf<CellsFamily, 'transpose_hh'>;
-  drop_forward: KernelOf<CellsFamily, 'drop_forward'>;
-  drop_backward: KernelOf<CellsFamily, 'drop_backward'>;
+  /** the dropout kernels, where the engine has dropout */
+  drop?: { forward: KernelOf<CellsFamily, 'drop_forward'>; backward: KernelOf<CellsFamily, 'drop_backward'> };
   /** generate_cells4 of shaders/cells_generate.wgsl (four streams per workgroup) where its
    * workgroup memory fits, else generate_cells (one workgroup per stream) */
   generate_cells: KernelOf<CellsFamily, 'generate_cells'>;
@@ -95,6 +98,7 @@ export async function compileCellKernels(
   const GH = CELLS[m.cell].gates * shape.H;
   const wg = { WG };
   const { sweeps, reason } = chosen;
+  const dropout = (options.dropout ?? 0) > 0;
   const HMAX = hmaxOf(shape.H);
   const G = CELLS[m.cell].gates;
   // invocations per workgroup: UF, UB units or QP quads each (shaders/cells_persistent.wgsl)
@@ -114,8 +118,8 @@ export async function compileCellKernels(
     forward,
     backward,
     makeKernel(ctx, f, 'transpose_hh', wg),
-    makeKernel(ctx, f, 'drop_forward', wg),
-    makeKernel(ctx, f, 'drop_backward', wg),
+    dropout ? makeKernel(ctx, f, 'drop_forward', wg) : undefined,
+    dropout ? makeKernel(ctx, f, 'drop_backward', wg) : undefined,
     gen4 ? makeKernel(ctx, f, 'generate_cells4', { HMAX, WGF: HMAX / UF }) : makeKernel(ctx, f, 'generate_cells', wg),
     makeKernel(ctx, matmul, 'matmul', wg),
     makeKernel(ctx, matmul, 'matmul8', wg),
@@ -125,7 +129,8 @@ export async function compileCellKernels(
     makeKernel(ctx, optimizer, 'grad_norm_reduce', { TOTAL: lay.total }),
     makeKernel(ctx, loss, 'loss_mean', { N: shape.T * shape.B }),
   ]);
-  return { sweeps, sweepsReason: reason, forward_sweep, backward_sweep, transpose_hh, drop_forward, drop_backward, generate_cells, generateStreams: gen4 ? 4 : 1,
+  const drop = drop_forward && drop_backward && { forward: drop_forward, backward: drop_backward };
+  return { sweeps, sweepsReason: reason, forward_sweep, backward_sweep, transpose_hh, drop, generate_cells, generateStreams: gen4 ? 4 : 1,
     generate_one, generate_step: step_layer && step_out && { layer: step_layer, out: step_out }, matmul: mm4, matmul8: mm8, softmax_xent, dW_xh, update, grad_norm, loss_mean };
 }
 
@@ -138,8 +143,8 @@ export function dropBytes(d: Dropout | undefined, out = new ArrayBuffer(Drop.byt
 type MmValues = Omit<StructValues<typeof Mm>, 'A_OFF' | 'B_OFF' | 'ALPHA'> & { A_OFF?: number; B_OFF?: number; ALPHA?: number };
 
 export interface CellOps extends StepOps {
-  /** `drop` of the layer kernels, copied from each step's upload slot */
-  drop: GPUBuffer;
+  /** `drop` of the layer kernels, copied from each step's upload slot (an engine with dropout) */
+  drop?: GPUBuffer;
 }
 
 /** What the ops of a step share: sizes, uniforms, bindings by tensor name, the product and
@@ -160,7 +165,7 @@ function wiring(ctx: GpuContext, mem: GpuMemory, buf: Buffers, cb: CellBuffers, 
   const launch = uniform('launch', pack(Launch, { t: 0, V, H, B, T }));
   // dW_xh_sorted reads its row count from launch.H: G*H rows here
   const launchGates = uniform('launch.gates', pack(Launch, { t: 0, V, H: GH, B, T }));
-  const drop = uniform('drop', dropBytes(undefined));
+  const drop = k.drop ? uniform('drop', dropBytes(undefined)) : undefined;
   q.writeBuffer(cb.ones, 0, new Float32Array(N).fill(1));
   const table = paramTable(m);
   const extra = CELLS[m.cell].extraBias;
@@ -183,30 +188,38 @@ function wiring(ctx: GpuContext, mem: GpuMemory, buf: Buffers, cb: CellBuffers, 
   // the persistent sweeps: one workgroup per 1, 4 or 8 streams, W_hh.l transposed before its forward
   const fast = k.sweeps !== 'reference';
   const sweepGroups = fast ? Math.ceil(B / SWEEP_STREAMS[k.sweeps as keyof typeof SWEEP_STREAMS]) : B;
-  const dropBackward = (l: number) => op(ctx, 'drop_backward', k.drop_backward, { cell: layerU[l], drop, dh_rw: buf.dhs }, groups(N * H), launch);
+  // dh ⊙= layer l's dropout mask (nothing without dropout)
+  const dropBackward = (l: number): Op[] =>
+    k.drop ? [op(ctx, 'drop_backward', k.drop.backward, { cell: layerU[l], drop: drop!, dh_rw: buf.dhs }, groups(N * H), launch)] : [];
+  // layer l's output as the layer above and W_hy read it, (N, H) from element `off`: hd[l] after
+  // dropout, else h_1 .. h_T of layer l in hs
+  const out = (l: number) => (k.drop ? { buf: cb.hd, off: l * N * H } : { buf: buf.hs, off: (l * (T + 1) + 1) * B * H });
+  // dLoss/d ah of layer l, (N, G*H) from element `off`: dah, or dpre[l] where the cell has no
+  // extra bias (then they are equal, and the sweeps store dpre only)
+  const dAh = (l: number) => (extra ? { buf: cb.dah, off: 0 } : { buf: cb.dpre, off: l * N * GH });
 
-  return { ctx, buf, cb, k, m, V, H, B, T, L, GH, N, launch, launchGates, drop, layerU, extra, name, p, g, groups, mm, fast, sweepGroups, dropBackward };
+  return { ctx, buf, cb, k, m, V, H, B, T, L, GH, N, launch, launchGates, drop, layerU, extra, name, p, g, groups, mm, fast, sweepGroups, dropBackward, out, dAh };
 }
 type Wiring = ReturnType<typeof wiring>;
 
 /** The forward ops, per layer bottom up, then the output layer. */
 function forwardOps(w: Wiring): Op[] {
-  const { ctx, buf, cb, k, V, H, L, GH, N, launch, drop, layerU, name, p, groups, mm, fast, sweepGroups } = w;
+  const { ctx, buf, cb, k, V, H, L, GH, N, launch, drop, layerU, name, p, groups, mm, fast, sweepGroups, out } = w;
   const forward: Op[] = [];
   for (let l = 0; l < L; l++) {
     // ax (N, GH) = hd[l-1] (N, H) . W_xh.l^T
     if (l > 0)
-      forward.push(mm(`ax${l}`, { A: cb.hd, Bm: p(name('W_xh', l)), C: cb.ax }, { M: N, N: GH, K: H, A_M: H, A_K: 1, A_OFF: (l - 1) * N * H, B_K: 1, B_N: H, C_M: GH, C_N: 1 }));
+      forward.push(mm(`ax${l}`, { A: out(l - 1).buf, Bm: p(name('W_xh', l)), C: cb.ax }, { M: N, N: GH, K: H, A_M: H, A_K: 1, A_OFF: out(l - 1).off, B_K: 1, B_N: H, C_M: GH, C_N: 1 }));
     if (fast) forward.push(op(ctx, 'transpose_hh', k.transpose_hh, { cell: layerU[l], params: buf.params, W_hhT_out: cb.W_hhT }, groups(GH * H), launch));
     forward.push(
       op(ctx, 'forward_sweep', k.forward_sweep,
         { cell: layerU[l], params: buf.params, inputs: buf.inputs, ax: cb.ax, hs: buf.hs, cs: cb.cs, act: cb.act, carry: buf.hprev, W_hhT: cb.W_hhT }, sweepGroups, launch),
-      op(ctx, 'drop_forward', k.drop_forward, { cell: layerU[l], drop, drop_h: buf.hs, hd: cb.hd }, groups(N * H), launch),
     );
+    if (k.drop) forward.push(op(ctx, 'drop_forward', k.drop.forward, { cell: layerU[l], drop: drop!, drop_h: buf.hs, hd: cb.hd }, groups(N * H), launch));
   }
   forward.push(
     // logits (N, V) = hd[L-1] (N, H) . W_hy^T
-    mm('output_logits', { A: cb.hd, Bm: p('W_hy'), C: buf.ps }, { M: N, N: V, K: H, A_M: H, A_K: 1, A_OFF: (L - 1) * N * H, B_K: 1, B_N: H, C_M: V, C_N: 1 }),
+    mm('output_logits', { A: out(L - 1).buf, Bm: p('W_hy'), C: buf.ps }, { M: N, N: V, K: H, A_M: H, A_K: 1, A_OFF: out(L - 1).off, B_K: 1, B_N: H, C_M: V, C_N: 1 }),
     op(ctx, 'softmax_xent', k.softmax_xent, { b_y: p('b_y'), targets: buf.targets, ps: buf.ps, dy: buf.dy, losses: buf.losses }, groups(N), launch),
   );
 
@@ -215,11 +228,11 @@ function forwardOps(w: Wiring): Op[] {
 
 /** The backward ops: the output layer, then per layer top down, then W_hy and b_y. */
 function backwardOps(w: Wiring): Op[] {
-  const { ctx, buf, cb, k, m, V, H, B, T, L, GH, N, launchGates, layerU, extra, name, p, g, groups, mm, sweepGroups, dropBackward, launch } = w;
+  const { ctx, buf, cb, k, m, V, H, B, T, L, GH, N, launchGates, layerU, extra, name, p, g, groups, mm, sweepGroups, dropBackward, launch, out, dAh } = w;
   const backward: Op[] = [
     // dh (N, H) = dy (N, V) . W_hy (V, H)
     mm('output_backprop', { A: buf.dy, Bm: p('W_hy'), C: buf.dhs }, { M: N, N: H, K: V, A_M: V, A_K: 1, B_K: H, B_N: 1, C_M: H, C_N: 1 }),
-    dropBackward(L - 1),
+    ...dropBackward(L - 1),
   ];
   const perB = 1 / B;
   for (let l = L - 1; l >= 0; l--) {
@@ -227,8 +240,8 @@ function backwardOps(w: Wiring): Op[] {
       op(ctx, 'backward_sweep', k.backward_sweep,
         { cell: layerU[l], params: buf.params, hs_in: buf.hs, cs_in: cb.cs, act_in: cb.act, dh: buf.dhs, dpre: cb.dpre, dah: cb.dah, dnext: cb.dnext }, sweepGroups, launch),
       // dW_hh.l (GH, H) = dah^T (GH, N) . h[t-1] of layer l (N, H) / B
-      mm(`dW_hh${l}`, { A: cb.dah, Bm: buf.hs, C: g(name('W_hh', l)) },
-        { M: GH, N: H, K: N, A_M: 1, A_K: GH, B_K: H, B_N: 1, B_OFF: l * (T + 1) * B * H, C_M: H, C_N: 1, ALPHA: perB }),
+      mm(`dW_hh${l}`, { A: dAh(l).buf, Bm: buf.hs, C: g(name('W_hh', l)) },
+        { M: GH, N: H, K: N, A_M: 1, A_K: GH, A_OFF: dAh(l).off, B_K: H, B_N: 1, B_OFF: l * (T + 1) * B * H, C_M: H, C_N: 1, ALPHA: perB }),
       // db_h.l (1, GH) = 1^T (1, N) . dpre[l] (N, GH) / B
       mm(`db_h${l}`, { A: cb.ones, Bm: cb.dpre, C: g(name('b_h', l)) },
         { M: 1, N: GH, K: N, A_M: 0, A_K: 1, B_K: GH, B_N: 1, B_OFF: l * N * GH, C_M: GH, C_N: 1, ALPHA: perB }),
@@ -243,18 +256,18 @@ function backwardOps(w: Wiring): Op[] {
     } else {
       backward.push(
         // dW_xh.l (GH, H) = dpre[l]^T (GH, N) . hd[l-1] (N, H) / B
-        mm(`dW_xh${l}`, { A: cb.dpre, Bm: cb.hd, C: g(name('W_xh', l)) },
-          { M: GH, N: H, K: N, A_M: 1, A_K: GH, A_OFF: l * N * GH, B_K: H, B_N: 1, B_OFF: (l - 1) * N * H, C_M: H, C_N: 1, ALPHA: perB }),
+        mm(`dW_xh${l}`, { A: cb.dpre, Bm: out(l - 1).buf, C: g(name('W_xh', l)) },
+          { M: GH, N: H, K: N, A_M: 1, A_K: GH, A_OFF: l * N * GH, B_K: H, B_N: 1, B_OFF: out(l - 1).off, C_M: H, C_N: 1, ALPHA: perB }),
         // dh (N, H) = dpre[l] (N, GH) . W_xh.l (GH, H): the gradient at layer l-1's output
         mm(`dh${l}`, { A: cb.dpre, Bm: p(name('W_xh', l)), C: buf.dhs },
           { M: N, N: H, K: GH, A_M: GH, A_K: 1, A_OFF: l * N * GH, B_K: H, B_N: 1, C_M: H, C_N: 1 }),
-        dropBackward(l - 1),
+        ...dropBackward(l - 1),
       );
     }
   }
   backward.push(
     // dW_hy (V, H) = dy^T (V, N) . hd[L-1] (N, H) / B;  db_y (1, V) = 1^T . dy / B
-    mm('dW_hy', { A: buf.dy, Bm: cb.hd, C: g('W_hy') }, { M: V, N: H, K: N, A_M: 1, A_K: V, B_K: H, B_N: 1, B_OFF: (L - 1) * N * H, C_M: H, C_N: 1, ALPHA: perB }),
+    mm('dW_hy', { A: buf.dy, Bm: out(L - 1).buf, C: g('W_hy') }, { M: V, N: H, K: N, A_M: 1, A_K: V, B_K: H, B_N: 1, B_OFF: out(L - 1).off, C_M: H, C_N: 1, ALPHA: perB }),
     mm('db_y', { A: cb.ones, Bm: buf.dy, C: g('b_y') }, { M: 1, N: V, K: N, A_M: 0, A_K: 1, B_K: V, B_N: 1, C_M: V, C_N: 1, ALPHA: perB }),
   );
 
@@ -282,8 +295,8 @@ export function cellOps(
 }
 
 /** The buffers of cellBufferTable, allocated once. */
-export function allocCellBuffers(mem: GpuMemory, s: StepShape): CellBuffers {
+export function allocCellBuffers(mem: GpuMemory, s: StepShape, dropout = 0): CellBuffers {
   const out = {} as CellBuffers;
-  for (const [n, size] of Object.entries(cellBufferTable(s)) as [keyof CellBuffers, number][]) out[n] = mem.alloc(`engine.${n}`, 4 * size, storageUsage());
+  for (const [n, size] of Object.entries(cellBufferTable(s, dropout)) as [keyof CellBuffers, number][]) out[n] = mem.alloc(`engine.${n}`, 4 * size, storageUsage());
   return out;
 }

@@ -123,7 +123,7 @@ export class GpuEngine implements Engine {
       this.ops = stepOps(ctx, this.mem, this.buf, this.layout, this.shape, kernels.rnn, this.optimizer);
       this.sampler = new Sampler(ctx, this.mem, this.buf, this.shape, this.layout, kernels.rnn, this.ops.transposes, this.recorder);
     } else {
-      this.cellBuf = allocCellBuffers(this.mem, shape);
+      this.cellBuf = allocCellBuffers(this.mem, shape, options.dropout);
       const ops: CellOps = cellOps(ctx, this.mem, this.buf, this.cellBuf, this.layout, this.shape, kernels.cells, this.optimizer);
       this.ops = ops;
       this.drop = ops.drop;
@@ -148,7 +148,7 @@ export class GpuEngine implements Engine {
     options: GpuEngineOptions = {},
   ): Promise<GpuEngine> {
     const sched = chooseSchedule(ctx.device.limits, shape, options);
-    checkBuffersFit(ctx.device.limits, shape, sched.path === 'layers' ? (s) => ({ ...bufferTable(s), ...cellBufferTable(s) }) : bufferTable);
+    checkBuffersFit(ctx.device.limits, shape, sched.path === 'layers' ? (s) => ({ ...bufferTable(s), ...cellBufferTable(s, options.dropout) }) : bufferTable);
     const kernels = sched.path === 'layers'
       ? { cells: await compileCellKernels(ctx, shape, layout(shape), sched, options) }
       : { rnn: await compileKernels(ctx, shape, layout(shape), sched.plan) };
@@ -379,7 +379,7 @@ export class GpuEngine implements Engine {
 
   /** GPU bytes this engine holds, against the model's own tensors. */
   memory(): MemoryReport {
-    return memoryReport(this.mem.bytes(), this.shape, this.layout, this.optimizer, this.cellBuf ? cellActivations(this.shape) : 0);
+    return memoryReport(this.mem.bytes(), this.shape, this.layout, this.optimizer, this.cellBuf ? cellActivations(this.shape, this.drop ? 1 : 0) : 0);
   }
 
   /** Kernel timings so far (needs `profile: true` at creation). */

@@ -52,7 +52,8 @@ export interface Family<L extends Record<string, Bindings> = Record<string, Bind
   readonly layouts: L;
   readonly entries: E;
   /** group(1): the uniform its entry points read their sizes from (common.wgsl `launch`,
-   * matmul.wgsl `mm`), bound at a dynamic offset (per-timestep kernels pick their slot) */
+   * matmul.wgsl `mm`); per-timestep kernels get one bind group per slot (not a dynamic offset:
+   * on lavapipe a dispatch with one costs some 45 us more, three times a small kernel's cost) */
   readonly launch?: Struct;
 }
 
@@ -132,7 +133,7 @@ async function createKernel(ctx: GpuContext, f: Family, entry: string, constants
   const launchLayout = f.launch
     ? device.createBindGroupLayout({
         label: `${label}.launch`,
-        entries: [{ binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true } }],
+        entries: [{ binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } }],
       })
     : undefined;
   let pipeline: GPUComputePipeline;
@@ -163,25 +164,21 @@ export function bindGroup<B extends Bindings>(ctx: GpuContext, k: Kernel<B>, res
   });
 }
 
-/** The group(1) bind group of `k` over a launch uniform buffer (slots of STEP_SLOT bytes). */
-export function launchGroup(ctx: GpuContext, k: Kernel, uniform: GPUBuffer): GPUBindGroup {
+/** The group(1) bind group of `k` over slot `slot` of a launch uniform buffer (slots of
+ * STEP_SLOT bytes). */
+export function launchGroup(ctx: GpuContext, k: Kernel, uniform: GPUBuffer, slot = 0): GPUBindGroup {
   if (!k.launchLayout) throw new Error(`${k.label} reads no launch uniform`);
-  return ctx.device.createBindGroup({ label: `${k.label}.launch`, layout: k.launchLayout, entries: [{ binding: 0, resource: { buffer: uniform, size: 64 } }] });
+  const resource = { buffer: uniform, offset: slot * STEP_SLOT, size: 64 };
+  return ctx.device.createBindGroup({ label: `${k.label}.launch`, layout: k.launchLayout, entries: [{ binding: 0, resource }] });
 }
 
 /** `x` workgroups, in rows of MAX_WORKGROUPS where there are more (grid kernels only: the
- * engine checks that when it builds the op). `launch`: the group(1) uniform and its slot, for
- * kernels that read their sizes from one. */
-export function dispatch(
-  pass: GPUComputePassEncoder,
-  k: Kernel,
-  group: GPUBindGroup,
-  x: number,
-  launch?: { group: GPUBindGroup; slot: number },
-): void {
+ * engine checks that when it builds the op). `launch`: the group(1) bind group of kernels that
+ * read their sizes from a uniform. */
+export function dispatch(pass: GPUComputePassEncoder, k: Kernel, group: GPUBindGroup, x: number, launch?: GPUBindGroup): void {
   pass.setPipeline(k.pipeline);
   pass.setBindGroup(0, group);
-  if (launch) pass.setBindGroup(1, launch.group, [launch.slot * STEP_SLOT]);
+  if (launch) pass.setBindGroup(1, launch);
   if (x <= MAX_WORKGROUPS) pass.dispatchWorkgroups(x);
   else pass.dispatchWorkgroups(MAX_WORKGROUPS, Math.ceil(x / MAX_WORKGROUPS));
 }

@@ -8,7 +8,7 @@ import type { Profiler } from './profiler.js';
 /** One recorded piece of a step: a kernel dispatch (per-timestep kernels carry their t) or a
  * buffer copy (which ends the compute pass it follows). */
 export type Op =
-  | { kind: 'dispatch'; name: string; kernel: Kernel; group: GPUBindGroup; x: number; launch?: { group: GPUBindGroup; slot: number } }
+  | { kind: 'dispatch'; name: string; kernel: Kernel; group: GPUBindGroup; x: number; launch?: { group: GPUBindGroup; uniform: GPUBuffer } }
   | { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; size: number };
 
 /** Dispatches recorded into one command buffer before it is submitted and a new one begun:
@@ -22,14 +22,14 @@ export function op<B extends Bindings>(ctx: GpuContext, name: string, kernel: Ke
   if (x > MAX_WORKGROUPS && !kernel.grid) // (the shape checks of create() keep these in range)
     throw new Error(`${kernel.label}: ${x} workgroups, over ${MAX_WORKGROUPS}, for a kernel that is not laid out in rows`);
   const group = bindGroup(ctx, kernel, resources);
-  const lg = kernel.launchLayout ? launchGroup(ctx, kernel, launch!) : undefined;
-  return { kind: 'dispatch', name, kernel, group, x: Math.max(1, x), launch: lg && { group: lg, slot: 0 } };
+  const lg = kernel.launchLayout ? { group: launchGroup(ctx, kernel, launch!), uniform: launch! } : undefined;
+  return { kind: 'dispatch', name, kernel, group, x: Math.max(1, x), launch: lg };
 }
 
-/** The same dispatch at timestep t: per-timestep dispatches share their kernel's bind groups
- * and differ only in the launch slot. */
-export function at(o: Op, t: number): Op {
-  return o.kind === 'dispatch' && o.launch ? { ...o, launch: { ...o.launch, slot: t } } : o;
+/** The same dispatch reading slot t of its launch uniform (a per-timestep or per-layer
+ * dispatch): its own group(1) bind group, made once with the ops. */
+export function at(ctx: GpuContext, o: Op, t: number): Op {
+  return o.kind === 'dispatch' && o.launch ? { ...o, launch: { ...o.launch, group: launchGroup(ctx, o.kernel, o.launch.uniform, t) } } : o;
 }
 
 export function copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, size: number): Op {
@@ -73,7 +73,7 @@ export class Recorder {
         passName = o.name;
         pass = enc.beginComputePass({ label: `engine.${o.name}`, timestampWrites: this.profiler?.next(o.name) });
       }
-      dispatch(pass, o.kernel, o.group, o.x, o.launch);
+      dispatch(pass, o.kernel, o.group, o.x, o.launch?.group);
       count++;
     }
     end();

@@ -128,7 +128,7 @@ function tiledPhases(env: Env, k: NonNullable<Kernels['tiled']>, schedule: Recur
   else {
     const f = op(ctx, 'forward_recurrence', k.step!.forward, fwd, groups(G * H), launch);
     forward.push(copy(b.hprev, 0, b.hs, 0, hsBytes));
-    for (let t = 0; t < T; t++) forward.push(at(f, t));
+    for (let t = 0; t < T; t++) forward.push(at(ctx, f, t));
     forward.push(copy(b.hs, T * hsBytes, b.hprev, 0, hsBytes));
   }
   forward.push(
@@ -145,8 +145,8 @@ function tiledPhases(env: Env, k: NonNullable<Kernels['tiled']>, schedule: Recur
     const dtanh = op(ctx, 'backward_recurrence', k.step!.dtanh, bwd, groups(B * H), launch);
     const dnext = op(ctx, 'backward_recurrence', k.step!.dnext, bwd, groups(G * H), launch);
     for (let t = T - 1; t >= 0; t--) {
-      backward.push(at(dtanh, t));
-      if (t > 0) backward.push(at(dnext, t));
+      backward.push(at(ctx, dtanh, t));
+      if (t > 0) backward.push(at(ctx, dnext, t));
     }
   }
   const dW_xh = { dtanh: b.dhs, by_input: b.by_input, starts: b.starts, dW_xh: g('W_xh') };
