@@ -77,7 +77,7 @@ fn forward_sweepN(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_in
   var uc: array<u32, UF>;                   // units owned (past H: unit H-1 again, never stored)
   var c: array<vec4f, 2u * UF>;             // [q][set]
   for (var q = 0u; q < UF; q++) {
-    let u = li + q * WGF;
+    let u = UF * li + q;
     uc[q] = min(u, H - 1u);
     for (var e = 0u; e < SETS; e++) {
       var hv = vec4f(0.0);
@@ -117,7 +117,7 @@ fn forward_sweepN(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_in
       }
     }
     for (var q = 0u; q < UF; q++) {
-      let u = li + q * WGF;
+      let u = UF * li + q;
       var bhn = 0.0;
       if (HAS_BHN) { bhn = params[cell.off_b_hn + uc[q]]; }
       for (var e = 0u; e < SETS; e++) {
@@ -152,7 +152,7 @@ fn forward_sweepN(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_in
   }
   let last = (T % 2u) * half;
   for (var q = 0u; q < UF; q++) {
-    let u = li + q * WGF;
+    let u = UF * li + q;
     if (u >= H) { continue; }
     for (var e = 0u; e < SETS; e++) {
       let hv = hwn[last + e * HMAX + u];
@@ -204,14 +204,14 @@ fn backward_sweepN(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_i
   var st: array<vec4u, 2>;
   for (var e = 0u; e < SETS; e++) { st[e] = cell_streams4(first + 4u * e); }
   var uc: array<u32, UB>;
-  for (var q = 0u; q < UB; q++) { uc[q] = min(li + q * WGB, H - 1u); }
+  for (var q = 0u; q < UB; q++) { uc[q] = min(UB * li + q, H - 1u); }
   var dhn: array<vec4f, 2u * UB>;           // [q][set] dh_next: the direct part, then + W_hh^T dah
   var dcn: array<vec4f, 2u * UB>;           // [q][set] dc_next
   for (var k = 0u; k < 2u * UB; k++) { dhn[k] = vec4f(0.0); dcn[k] = vec4f(0.0); }
   for (var tt = 0u; tt < T; tt++) {
     let t = T - 1u - tt;
     for (var q = 0u; q < UB; q++) {
-      let u = li + q * WGB;
+      let u = UB * li + q;
       for (var e = 0u; e < SETS; e++) {
         var dd: vec4f;
         var dc: vec4f;
@@ -260,7 +260,7 @@ fn forward_sweep1(@builtin(local_invocation_index) li: u32) {
   var qc: array<u32, QP>;                   // quads owned (past H/4: the last again, never stored)
   var c: array<vec4f, QP>;
   for (var p = 0u; p < QP; p++) {
-    qc[p] = min(li + p * WQ, H4 - 1u);
+    qc[p] = min(QP * li + p, H4 - 1u);
     if (HAS_C) {
       for (var i = 0u; i < 4u; i++) { c[p][i] = carry[(cell.L + l) * H + 4u * qc[p] + i]; }
     }
@@ -284,7 +284,7 @@ fn forward_sweep1(@builtin(local_invocation_index) li: u32) {
       }
     }
     for (var p = 0u; p < QP; p++) {
-      let live = li + p * WQ < H4;
+      let live = QP * li + p < H4;
       var cn: vec4f;
       var hn: vec4f;
       for (var i = 0u; i < 4u; i++) {
@@ -318,7 +318,7 @@ fn forward_sweep1(@builtin(local_invocation_index) li: u32) {
   }
   let last = (T % 2u) * HMAX;
   for (var p = 0u; p < QP; p++) {
-    if (li + p * WQ >= H4) { continue; }
+    if (QP * li + p >= H4) { continue; }
     for (var i = 0u; i < 4u; i++) {
       let u = 4u * qc[p] + i;
       carry[l * H + u] = hw1[last + u];
@@ -327,7 +327,9 @@ fn forward_sweep1(@builtin(local_invocation_index) li: u32) {
   }
 }
 
-// ---- backward_sweep1 (bindings as backward_sweepN)
+// ---- backward_sweep1 (bindings as backward_sweepN; params read as vec4: tensors start at
+// multiples of 64 floats, src/model.ts TENSOR_ALIGN, and H % 4 == 0)
+@group(0) @binding(1) var<storage, read> params4: array<vec4f>;
 var<workgroup> dah1: array<f32, G * HMAX>;  // dah_t, row r = k*H + u
 
 @compute @workgroup_size(WQ)
@@ -337,14 +339,14 @@ fn backward_sweep1(@builtin(local_invocation_index) li: u32) {
   let H4 = H / 4u;
   let GH = G * H;
   var qc: array<u32, QP>;
-  for (var p = 0u; p < QP; p++) { qc[p] = min(li + p * WQ, H4 - 1u); }
+  for (var p = 0u; p < QP; p++) { qc[p] = min(QP * li + p, H4 - 1u); }
   var dhn: array<vec4f, QP>;                // dh_next of the quad's units
   var dcn: array<vec4f, QP>;                // dc_next
   for (var p = 0u; p < QP; p++) { dhn[p] = vec4f(0.0); dcn[p] = vec4f(0.0); }
   for (var tt = 0u; tt < T; tt++) {
     let t = T - 1u - tt;
     for (var p = 0u; p < QP; p++) {
-      let live = li + p * WQ < H4;
+      let live = QP * li + p < H4;
       var dd: vec4f;
       var dc: vec4f;
       for (var i = 0u; i < 4u; i++) {
@@ -363,10 +365,8 @@ fn backward_sweep1(@builtin(local_invocation_index) li: u32) {
     workgroupBarrier();
     for (var r = 0u; r < GH; r++) {
       let d = dah1[r];
-      for (var p = 0u; p < QP; p++) {
-        let w = cell.off_W_hh + r * H + 4u * qc[p];
-        dhn[p] += vec4f(params[w], params[w + 1u], params[w + 2u], params[w + 3u]) * d;
-      }
+      let w = (cell.off_W_hh + r * H) / 4u;
+      for (var p = 0u; p < QP; p++) { dhn[p] += params4[w + qc[p]] * d; }
     }
     workgroupBarrier();
   }

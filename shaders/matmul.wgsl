@@ -11,7 +11,8 @@
 //
 // matmul: register-tiled, invocation (tile) computes a 4x4 block of C from 4 + 4 loads per k
 // (16 multiply-adds); edges are clamped on load and skipped on store, so M, N need not be
-// multiples of 4. matmul_naive: one output per invocation, the reference variant.
+// multiples of 4. matmul_naive: one output per invocation, the reference variant. col_sum:
+// the sums over all positions (the bias gradients).
 
 override WG: u32 = 64;
 
@@ -116,4 +117,17 @@ fn matmul_naive(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   var s = 0.0;
   for (var k = 0u; k < K; k++) { s += A[A_OFF + m * A_M + k * A_K] * Bm[B_OFF + k * B_K + n * B_N]; }
   C[m * C_M + n * C_N] = ALPHA * s;
+}
+
+// col_sum: C (1,N) = ALPHA * 1^T B, the product with a row of ones (M = 1; A is not read): the
+// bias gradients, sums over all positions. One column per invocation (neighbours read
+// neighbouring addresses where B_N = 1), no block of C left idle as in matmul with M = 1.
+@compute @workgroup_size(WG)
+fn col_sum(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let n = flat_id(gid, nwg, WG);
+  if (n >= mm.N) { return; }
+  let b = mm.B_OFF + n * mm.B_N;
+  var s = 0.0;
+  for (var k = 0u; k < mm.K; k++) { s += Bm[b + k * mm.B_K]; }
+  C[n * mm.C_N] = mm.ALPHA * s;
 }

@@ -25,7 +25,7 @@ interface Product {
   C_M: number; C_N: number; ALPHA: number;
 }
 
-async function runMatmul(entry: 'matmul' | 'matmul8' | 'matmul_naive', m: Product, A: Float32Array, Bm: Float32Array): Promise<Float32Array> {
+async function runMatmul(entry: 'matmul' | 'matmul8' | 'matmul_naive' | 'col_sum', m: Product, A: Float32Array, Bm: Float32Array): Promise<Float32Array> {
   const ctx = gpu();
   const d = ctx.device;
   const k = await makeKernel(ctx, matmul, entry, { WG: 64 });
@@ -42,7 +42,7 @@ async function runMatmul(entry: 'matmul' | 'matmul8' | 'matmul_naive', m: Produc
   const enc = d.createCommandEncoder();
   const pass = enc.beginComputePass();
   const tile = entry === 'matmul' ? 4 : entry === 'matmul8' ? 8 : 1;
-  const tiles = Math.ceil(m.M / tile) * Math.ceil(m.N / tile);
+  const tiles = entry === 'col_sum' ? m.N : Math.ceil(m.M / tile) * Math.ceil(m.N / tile);
   dispatch(pass, k, bindGroup(ctx, k, { A: a, Bm: b, C: c }), Math.ceil(tiles / 64), launch);
   pass.end();
   const staging = d.createBuffer({ size: cBytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
@@ -95,6 +95,24 @@ describe('matmul.wgsl: tiled (4x4 and 8x8 blocks) vs naive vs CPU', () => {
       expectClose(tiled8, want, { name: `${name} tiled 8x8`, ...tol });
     });
   }
+});
+
+describe('matmul.wgsl col_sum: the sums over positions (bias gradients) vs CPU', () => {
+  // as the layer kernels use it: db_h.l of a layer block of dpre, db_y of dy, the GRU's db_hn of
+  // one gate block of dah (B_N = 1, rows of B_K, an offset); N and K not multiples of anything
+  const cases: [string, Omit<Product, 'M' | 'A_M' | 'A_K' | 'A_OFF' | 'C_M'>][] = [
+    ['db_h.1 = 1^T dpre[1] / B', { N: 3 * H, K: P, B_K: 3 * H, B_N: 1, B_OFF: P * 3 * H, C_N: 1, ALPHA: 1 / B }],
+    ['db_hn = 1^T dah[:, 2H..3H] / B', { N: H, K: P, B_K: 3 * H, B_N: 1, B_OFF: 2 * H, C_N: 1, ALPHA: 1 / B }],
+    ['db_y = 1^T dy / B', { N: V, K: P, B_K: V, B_N: 1, B_OFF: 0, C_N: 1, ALPHA: 1 / B }],
+    ['1x1', { N: 1, K: 1, B_K: 1, B_N: 1, B_OFF: 0, C_N: 1, ALPHA: 1 }],
+  ];
+  for (const [name, c] of cases)
+    test(`${name} (N=${c.N} K=${c.K})`, async () => {
+      const m: Product = { ...c, M: 1, A_M: 0, A_K: 0, A_OFF: 0, C_M: c.N };
+      const Bm = randomArray(c.B_OFF + (c.K - 1) * c.B_K + (c.N - 1) * c.B_N + 1, 5);
+      const ones = new Float32Array(c.K).fill(1);
+      expectClose(await runMatmul('col_sum', m, ones, Bm), cpuMatmul(m, ones, Bm), { name, atol: 1e-6, rtol: 1e-5 });
+    });
 });
 
 describe('tiled engine vs reference kernels, 3 training steps on the GPU', () => {

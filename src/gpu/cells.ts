@@ -46,13 +46,12 @@ export function cellBufferTable(s: StepShape, dropout = 0) {
     dah: extra ? N * G * H : 0,
     dnext: 2 * B * H, // (2, B, H) the backward sweep's carried dh and dc
     W_hhT: G * H * H, // (H, G*H) W_hh.l transposed, one layer at a time (the persistent forward sweeps)
-    ones: N, // (N) all 1: the bias gradients are products with it
   };
 }
 export type CellBuffers = Record<keyof ReturnType<typeof cellBufferTable>, GPUBuffer>;
 
 /** Elements of cellBufferTable that hold a step's activations and their gradients (not the
- * scratch: dnext, W_hhT, ones). */
+ * scratch: dnext, W_hhT). */
 export function cellActivations(s: StepShape, dropout = 0): number {
   const { cs, act, ax, hd, dpre, dah } = cellBufferTable(s, dropout);
   return cs + act + ax + hd + dpre + dah;
@@ -81,6 +80,7 @@ export interface CellKernels {
   generate_step?: { layer: KernelOf<CellsFamily, 'generate_cells'>; out: KernelOf<CellsFamily, 'generate_cells'> };
   matmul: KernelOf<typeof matmul, 'matmul'>;
   matmul8: KernelOf<typeof matmul, 'matmul8'>;
+  col_sum: KernelOf<typeof matmul, 'col_sum'>;
   softmax_xent: KernelOf<typeof output, 'softmax_xent'>;
   dW_xh: KernelOf<typeof output, 'dW_xh_sorted'>;
   update: KernelOf<typeof optimizer, 'update'>;
@@ -111,7 +111,7 @@ export async function compileCellKernels(
   const gen4 = generationFits(ctx.device.limits, shape).four;
   const oneStream = chooseOneStream(ctx, shape, options);
   const steps = oneStream === 'steps';
-  const [generate_one, step_layer, step_out, forward_sweep, backward_sweep, transpose_hh, drop_forward, drop_backward, generate_cells, mm4, mm8, softmax_xent, dW_xh, update, grad_norm, loss_mean] = await Promise.all([
+  const [generate_one, step_layer, step_out, forward_sweep, backward_sweep, transpose_hh, drop_forward, drop_backward, generate_cells, mm4, mm8, col_sum, softmax_xent, dW_xh, update, grad_norm, loss_mean] = await Promise.all([
     oneStream === 'persistent' ? makeKernel(ctx, f, 'generate_cells1', { HMAX, WQ: HMAX / 8 }) : undefined,
     steps ? makeKernel(ctx, f, 'generate_step', { WGS: STEP_QUADS }) : undefined,
     steps ? makeKernel(ctx, f, 'generate_step_out', wg) : undefined,
@@ -123,6 +123,7 @@ export async function compileCellKernels(
     gen4 ? makeKernel(ctx, f, 'generate_cells4', { HMAX, WGF: HMAX / UF }) : makeKernel(ctx, f, 'generate_cells', wg),
     makeKernel(ctx, matmul, 'matmul', wg),
     makeKernel(ctx, matmul, 'matmul8', wg),
+    makeKernel(ctx, matmul, 'col_sum', wg),
     makeKernel(ctx, output, 'softmax_xent', wg),
     makeKernel(ctx, output, GH % 4 === 0 ? 'dW_xh_sorted' : 'dW_xh_sorted1', wg),
     makeKernel(ctx, optimizer, 'update', { TOTAL: lay.total, WG }),
@@ -131,7 +132,7 @@ export async function compileCellKernels(
   ]);
   const drop = drop_forward && drop_backward && { forward: drop_forward, backward: drop_backward };
   return { sweeps, sweepsReason: reason, forward_sweep, backward_sweep, transpose_hh, drop, generate_cells, generateStreams: gen4 ? 4 : 1,
-    generate_one, generate_step: step_layer && step_out && { layer: step_layer, out: step_out }, matmul: mm4, matmul8: mm8, softmax_xent, dW_xh, update, grad_norm, loss_mean };
+    generate_one, generate_step: step_layer && step_out && { layer: step_layer, out: step_out }, matmul: mm4, matmul8: mm8, col_sum, softmax_xent, dW_xh, update, grad_norm, loss_mean };
 }
 
 /** `Drop` of shaders/cells.wgsl for one step (no dropout: every mask 1). */
@@ -166,7 +167,6 @@ function wiring(ctx: GpuContext, mem: GpuMemory, buf: Buffers, cb: CellBuffers, 
   // dW_xh_sorted reads its row count from launch.H: G*H rows here
   const launchGates = uniform('launch.gates', pack(Launch, { t: 0, V, H: GH, B, T }));
   const drop = k.drop ? uniform('drop', dropBytes(undefined)) : undefined;
-  q.writeBuffer(cb.ones, 0, new Float32Array(N).fill(1));
   const table = paramTable(m);
   const extra = CELLS[m.cell].extraBias;
   const name = (role: string, l: number) => table.find((p) => p.role === role && p.layer === l)!.name;
@@ -185,6 +185,11 @@ function wiring(ctx: GpuContext, mem: GpuMemory, buf: Buffers, cb: CellBuffers, 
     const u = uniform(`mm.${label}`, pack(Mm, { ...v, A_OFF: v.A_OFF ?? 0, B_OFF: v.B_OFF ?? 0, ALPHA: v.ALPHA ?? 1 }));
     return op(ctx, label, big ? k.matmul8 : k.matmul, r, groups(Math.ceil(v.M / b) * Math.ceil(v.N / b)), u);
   };
+  // C (1, N) = ALPHA * 1^T B: sums over the K = N positions of B (col_sum of matmul.wgsl; A unread)
+  const colSum = (label: string, Bm: GPUBuffer, C: GPUBufferBinding, v: { N: number; B_K: number; B_OFF?: number }) => {
+    const u = uniform(`mm.${label}`, pack(Mm, { M: 1, N: v.N, K: T * B, A_M: 0, A_K: 0, A_OFF: 0, B_K: v.B_K, B_N: 1, B_OFF: v.B_OFF ?? 0, C_M: v.N, C_N: 1, ALPHA: 1 / B }));
+    return op(ctx, label, k.col_sum, { A: Bm, Bm, C }, groups(v.N), u);
+  };
   // the persistent sweeps: one workgroup per 1, 4 or 8 streams, W_hh.l transposed before its forward
   const fast = k.sweeps !== 'reference';
   const sweepGroups = fast ? Math.ceil(B / SWEEP_STREAMS[k.sweeps as keyof typeof SWEEP_STREAMS]) : B;
@@ -198,7 +203,7 @@ function wiring(ctx: GpuContext, mem: GpuMemory, buf: Buffers, cb: CellBuffers, 
   // extra bias (then they are equal, and the sweeps store dpre only)
   const dAh = (l: number) => (extra ? { buf: cb.dah, off: 0 } : { buf: cb.dpre, off: l * N * GH });
 
-  return { ctx, buf, cb, k, m, V, H, B, T, L, GH, N, launch, launchGates, drop, layerU, extra, name, p, g, groups, mm, fast, sweepGroups, dropBackward, out, dAh };
+  return { ctx, buf, cb, k, m, V, H, B, T, L, GH, N, launch, launchGates, drop, layerU, extra, name, p, g, groups, mm, colSum, fast, sweepGroups, dropBackward, out, dAh };
 }
 type Wiring = ReturnType<typeof wiring>;
 
@@ -228,7 +233,7 @@ function forwardOps(w: Wiring): Op[] {
 
 /** The backward ops: the output layer, then per layer top down, then W_hy and b_y. */
 function backwardOps(w: Wiring): Op[] {
-  const { ctx, buf, cb, k, m, V, H, B, T, L, GH, N, launchGates, layerU, extra, name, p, g, groups, mm, sweepGroups, dropBackward, launch, out, dAh } = w;
+  const { ctx, buf, cb, k, m, V, H, B, T, L, GH, N, launchGates, layerU, extra, name, p, g, groups, mm, colSum, sweepGroups, dropBackward, launch, out, dAh } = w;
   const backward: Op[] = [
     // dh (N, H) = dy (N, V) . W_hy (V, H)
     mm('output_backprop', { A: buf.dy, Bm: p('W_hy'), C: buf.dhs }, { M: N, N: H, K: V, A_M: V, A_K: 1, B_K: H, B_N: 1, C_M: H, C_N: 1 }),
@@ -243,12 +248,10 @@ function backwardOps(w: Wiring): Op[] {
       mm(`dW_hh${l}`, { A: dAh(l).buf, Bm: buf.hs, C: g(name('W_hh', l)) },
         { M: GH, N: H, K: N, A_M: 1, A_K: GH, A_OFF: dAh(l).off, B_K: H, B_N: 1, B_OFF: l * (T + 1) * B * H, C_M: H, C_N: 1, ALPHA: perB }),
       // db_h.l (1, GH) = 1^T (1, N) . dpre[l] (N, GH) / B
-      mm(`db_h${l}`, { A: cb.ones, Bm: cb.dpre, C: g(name('b_h', l)) },
-        { M: 1, N: GH, K: N, A_M: 0, A_K: 1, B_K: GH, B_N: 1, B_OFF: l * N * GH, C_M: GH, C_N: 1, ALPHA: perB }),
+      colSum(`db_h${l}`, cb.dpre, g(name('b_h', l)), { N: GH, B_K: GH, B_OFF: l * N * GH }),
     );
     if (extra) // db_hn.l (1, H) = 1^T . dah of its gate block (the GRU's n) / B
-      backward.push(mm(`d${extra.name}${l}`, { A: cb.ones, Bm: cb.dah, C: g(name(extra.name, l)) },
-        { M: 1, N: H, K: N, A_M: 0, A_K: 1, B_K: GH, B_N: 1, B_OFF: extraBiasRow(m.cell, H)!, C_M: H, C_N: 1, ALPHA: perB }));
+      backward.push(colSum(`d${extra.name}${l}`, cb.dah, g(name(extra.name, l)), { N: H, B_K: GH, B_OFF: extraBiasRow(m.cell, H)! }));
     if (l === 0) {
       // dW_xh.0 (GH, V): per input character, the sum of its positions' dpre rows / B
       const rows = { dtanh: { buffer: cb.dpre, offset: 0, size: 4 * N * GH }, by_input: buf.by_input, starts: buf.starts, dW_xh: g(name('W_xh', 0)) };
@@ -268,7 +271,7 @@ function backwardOps(w: Wiring): Op[] {
   backward.push(
     // dW_hy (V, H) = dy^T (V, N) . hd[L-1] (N, H) / B;  db_y (1, V) = 1^T . dy / B
     mm('dW_hy', { A: buf.dy, Bm: out(L - 1).buf, C: g('W_hy') }, { M: V, N: H, K: N, A_M: 1, A_K: V, B_K: H, B_N: 1, B_OFF: out(L - 1).off, C_M: H, C_N: 1, ALPHA: perB }),
-    mm('db_y', { A: cb.ones, Bm: buf.dy, C: g('b_y') }, { M: 1, N: V, K: N, A_M: 0, A_K: 1, B_K: V, B_N: 1, C_M: V, C_N: 1, ALPHA: perB }),
+    colSum('db_y', buf.dy, g('b_y'), { N: V, B_K: V }),
   );
 
   return backward;

@@ -89,7 +89,7 @@ export const matmul = family({
   shader: 'matmul',
   launch: Mm,
   layouts: { product: { A: 'read', Bm: 'read', C: 'storage' } },
-  entries: { matmul: 'product', matmul8: 'product', matmul_naive: 'product' },
+  entries: { matmul: 'product', matmul8: 'product', matmul_naive: 'product', col_sum: 'product' },
 });
 
 /** shaders/output.wgsl: softmax + cross-entropy + dy, dW_xh by input character, the biases. */
