@@ -8,7 +8,7 @@
 // the weights transposed (WT, made by transpose_hh before the dispatch), so that neighbouring
 // invocations read neighbouring addresses.
 
-@group(0) @binding(2) var<storage, read> gl: array<u32>;            // [L, off_W_hy, off_b_y, offWT_hy], then per layer [off_W_xh, off_W_hh, off_b_h, off_b_hn, offT_hh, offT_xh]
+@group(0) @binding(2) var<storage, read> gl: array<u32>;            // [L, off_W_hy, off_b_y, offWT_hy, offWT_hyT], then per layer [off_W_xh, off_W_hh, off_b_h, off_b_hn, offT_hh, offT_xh]
 @group(0) @binding(3) var<storage, read_write> gstate: array<f32>;  // (streams, L, 3, H): h, new h, c
 @group(0) @binding(7) var<storage, read> WT: array<f32>;            // per layer W_hh.l^T (H, G*H) at offT_hh, W_xh.l^T (l > 0) at offT_xh
 
@@ -17,8 +17,14 @@
 struct GenLayer { W_xh: u32, W_hh: u32, b_h: u32, b_hn: u32, WT_hh: u32, WT_xh: u32 }
 
 fn gen_layer(l: u32) -> GenLayer {
-  let a = 4u + 6u * l;
+  let a = 5u + 6u * l;
   return GenLayer(gl[a], gl[a + 1u], gl[a + 2u], gl[a + 3u], gl[a + 4u], gl[a + 5u]);
+}
+
+// The cell state c at gstate[i] (the LSTM's; 0 for cells without one, not read).
+fn gen_c(i: u32) -> f32 {
+  if (HAS_C) { return gstate[i]; }
+  return 0.0;
 }
 
 var<workgroup> x_gen: u32;
@@ -87,118 +93,155 @@ fn generate_cells(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_in
   }
 }
 
-// generate_cells4: four streams per workgroup in the vec4 lanes, as forward_sweepN (streams past
-// `streams` repeat the last one: computed, never stored). Per character and layer the layer's
-// h_{t-1} of the four streams goes to workgroup memory (ghp), the layer below's new h is there
-// already (ghi), and invocation li owns units u = li + q*WGF (q < UF), all G gate rows of each:
-// one load of W_hh.l^T (W_xh.l^T) serves four streams. The logits of the four streams come
-// from the top layer's new h in ghi; invocation s < 4 then draws stream s's next character.
-// Workgroup memory: 32*HMAX + 16 bytes and HMAX/UF invocations (src/gpu/schedule.ts generationFits checks both).
-var<workgroup> ghp: array<vec4f, HMAX>;     // this layer's h_{t-1}
-var<workgroup> ghi: array<vec4f, HMAX>;     // the layer below's new h, then this layer's
-var<workgroup> gx: array<u32, 4>;           // each stream's next input character
+// ---- transpose_hy (bindings as transpose_hh): W_hy^T for generate_cellsN's logits, so that
+// neighbouring invocations (characters v, v+1) read neighbouring addresses; W_hy is read at
+// cell.off_W_hh. Invocation e = j*V + v writes W_hy^T[j][v] = W_hy[v][j].
+@compute @workgroup_size(WG)
+fn transpose_hy(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let e = flat_id(gid, nwg, WG);
+  let V = launch.V;
+  if (e >= V * launch.H) { return; }
+  W_hhT_out[e] = params[cell.off_W_hh + (e % V) * launch.H + e / V];
+}
+
+// generate_cellsN: SETS vec4 sets of four streams per workgroup (4 or 8 streams), as
+// forward_sweepN: vec4 lane s of set e is stream 4*(SETS*w + e) + s of workgroup w (streams
+// past `streams` repeat the last one: computed, never stored). Per character and layer the
+// layer's h_{t-1} goes to workgroup memory (ghp), the layer below's new h is there already
+// (ghi), and invocation li owns units u = UF*li + q (q < UF), all G gate rows of each: one
+// load of W_hh.l^T (W_xh.l^T) serves 4*SETS streams. The logits come from the top layer's new h
+// in ghi; invocation s < 4*SETS then draws stream s's next character. Workgroup memory:
+// 32*SETS*HMAX + 32 bytes and HMAX/UF invocations (src/gpu/schedule.ts generationFits checks).
+var<workgroup> ghp: array<vec4f, SETS * HMAX>;   // [set][unit] this layer's h_{t-1}
+var<workgroup> ghi: array<vec4f, SETS * HMAX>;   // [set][unit] the layer below's new h, then this layer's
+var<workgroup> gx: array<u32, 8>;                // each stream's next input character
 
 @compute @workgroup_size(WGF)
-fn generate_cells4(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+fn generate_cellsN(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
   let V = gen.V;
   let H = gen.H;
   let L = gl[0];
   let GH = G * H;
-  let first = 4u * wg.x;
-  let st = min(vec4u(first) + vec4u(0u, 1u, 2u, 3u), vec4u(gen.streams - 1u));
-  for (var s = 0u; s < 4u; s++) {
+  let first = 4u * SETS * wg.x;
+  var st: array<vec4u, 2>;
+  for (var e = 0u; e < SETS; e++) { st[e] = min(vec4u(first + 4u * e) + vec4u(0u, 1u, 2u, 3u), vec4u(gen.streams - 1u)); }
+  for (var s = 0u; s < 4u * SETS; s++) {
     if (first + s >= gen.streams) { continue; }
-    for (var i = li; i < L * 3u * H; i += WGF) { gstate[st[s] * L * 3u * H + i] = 0.0; }
+    for (var i = li; i < L * 3u * H; i += WGF) { gstate[(first + s) * L * 3u * H + i] = 0.0; }
   }
-  if (li < 4u) { gx[li] = prime[0]; }
+  if (li < 8u) { gx[li] = prime[0]; }
   var uc: array<u32, UF>;
-  for (var q = 0u; q < UF; q++) { uc[q] = min(li + q * WGF, H - 1u); }
+  for (var q = 0u; q < UF; q++) { uc[q] = min(UF * li + q, H - 1u); }
   let steps = gen.prime_len - 1u + gen.length;
   for (var n = 0u; n < steps; n++) {
     storageBarrier();
     workgroupBarrier();
-    let x = vec4u(gx[0], gx[1], gx[2], gx[3]);
+    var x: array<vec4u, 2>;
+    for (var e = 0u; e < SETS; e++) { x[e] = vec4u(gx[4u * e], gx[4u * e + 1u], gx[4u * e + 2u], gx[4u * e + 3u]); }
     for (var l = 0u; l < L; l++) {
       let lo = gen_layer(l);
-      let offx = lo.W_xh;
-      let offb = lo.b_h;
-      let offhT = lo.WT_hh;
-      let offxT = lo.WT_xh;
       for (var q = 0u; q < UF; q++) {
-        let u = li + q * WGF;
+        let u = UF * li + q;
         if (u < H) {
-          var hv: vec4f;
-          for (var s = 0u; s < 4u; s++) { hv[s] = gstate[(st[s] * L + l) * 3u * H + u]; }
-          ghp[u] = hv;
+          for (var e = 0u; e < SETS; e++) {
+            var hv: vec4f;
+            for (var s = 0u; s < 4u; s++) { hv[s] = gstate[(st[e][s] * L + l) * 3u * H + u]; }
+            ghp[e * HMAX + u] = hv;
+          }
         }
       }
       workgroupBarrier();
-      var acc: array<vec4f, UF * G>;        // W_hh.l h_{t-1}
-      var axv: array<vec4f, UF * G>;        // W_xh.l (new h of layer l-1), l > 0
-      for (var k = 0u; k < UF * G; k++) { acc[k] = vec4f(0.0); axv[k] = vec4f(0.0); }
+      var acc: array<vec4f, 2u * UF * G>;   // [q][k][set] W_hh.l h_{t-1}
+      var axv: array<vec4f, 2u * UF * G>;   // [q][k][set] W_xh.l (new h of layer l-1), l > 0
+      for (var k = 0u; k < 2u * UF * G; k++) { acc[k] = vec4f(0.0); axv[k] = vec4f(0.0); }
       for (var j = 0u; j < H; j++) {
-        let h = ghp[j];
-        let w = offhT + j * GH;
+        let ha = ghp[j];
+        var hb = vec4f(0.0);
+        if (SETS == 2u) { hb = ghp[HMAX + j]; }
+        let w = lo.WT_hh + j * GH;
         for (var q = 0u; q < UF; q++) {
-          for (var k = 0u; k < G; k++) { acc[q * G + k] += WT[w + k * H + uc[q]] * h; }
+          for (var k = 0u; k < G; k++) {
+            let wv = WT[w + k * H + uc[q]];
+            acc[2u * (q * G + k)] += wv * ha;
+            if (SETS == 2u) { acc[2u * (q * G + k) + 1u] += wv * hb; }
+          }
         }
       }
       if (l > 0u) {
         for (var j = 0u; j < H; j++) {
-          let h = ghi[j];
-          let w = offxT + j * GH;
+          let ha = ghi[j];
+          var hb = vec4f(0.0);
+          if (SETS == 2u) { hb = ghi[HMAX + j]; }
+          let w = lo.WT_xh + j * GH;
           for (var q = 0u; q < UF; q++) {
-            for (var k = 0u; k < G; k++) { axv[q * G + k] += WT[w + k * H + uc[q]] * h; }
+            for (var k = 0u; k < G; k++) {
+              let wv = WT[w + k * H + uc[q]];
+              axv[2u * (q * G + k)] += wv * ha;
+              if (SETS == 2u) { axv[2u * (q * G + k) + 1u] += wv * hb; }
+            }
           }
         }
       }
-      var hn: array<vec4f, UF>;
+      var hn: array<vec4f, 2u * UF>;        // [q][set]
       for (var q = 0u; q < UF; q++) {
-        let u = li + q * WGF;
+        let u = UF * li + q;
         let v = uc[q];
         var bhn = 0.0;
         if (HAS_BHN) { bhn = params[lo.b_hn + v]; }
-        let hp = ghp[v];
-        for (var s = 0u; s < 4u; s++) {
-          var a: array<f32, G>;
-          var r: array<f32, G>;
-          for (var k = 0u; k < G; k++) {
-            let row = k * H + v;
-            var sx = params[offb + row];
-            if (l == 0u) { sx += params[offx + row * V + x[s]]; } else { sx += axv[q * G + k][s]; }
-            a[k] = sx;
-            r[k] = acc[q * G + k][s];
-          }
-          let at = (st[s] * L + l) * 3u * H;
-          let o = cell_forward(a, r, hp[s], gstate[at + 2u * H + v], bhn);
-          hn[q][s] = o.h;
-          if (u < H && first + s < gen.streams) {
-            gstate[at + v] = o.h;
-            gstate[at + 2u * H + v] = o.c;
+        for (var e = 0u; e < SETS; e++) {
+          let hp = ghp[e * HMAX + v];
+          for (var s = 0u; s < 4u; s++) {
+            var a: array<f32, G>;
+            var r: array<f32, G>;
+            for (var k = 0u; k < G; k++) {
+              let row = k * H + v;
+              var sx = params[lo.b_h + row];
+              if (l == 0u) { sx += params[lo.W_xh + row * V + x[e][s]]; } else { sx += axv[2u * (q * G + k) + e][s]; }
+              a[k] = sx;
+              r[k] = acc[2u * (q * G + k) + e][s];
+            }
+            let at = (st[e][s] * L + l) * 3u * H;
+            let o = cell_forward(a, r, hp[s], gen_c(at + 2u * H + v), bhn);
+            hn[2u * q + e][s] = o.h;
+            if (u < H && first + 4u * e + s < gen.streams) {
+              gstate[at + v] = o.h;
+              if (HAS_C) { gstate[at + 2u * H + v] = o.c; }
+            }
           }
         }
       }
       workgroupBarrier();                   // every read of ghp and ghi done
       for (var q = 0u; q < UF; q++) {
-        let u = li + q * WGF;
-        if (u < H) { ghi[u] = hn[q]; }
+        let u = UF * li + q;
+        if (u < H) {
+          for (var e = 0u; e < SETS; e++) { ghi[e * HMAX + u] = hn[2u * q + e]; }
+        }
       }
       workgroupBarrier();
     }
     if (n + 1u < gen.prime_len) {
-      if (li < 4u) { gx[li] = prime[n + 1u]; }
+      if (li < 8u) { gx[li] = prime[n + 1u]; }
       continue;
     }
     for (var v = li; v < V; v += WGF) {
-      var y = vec4f(params[gl[2] + v]);
-      for (var i = 0u; i < H; i++) { y += params[gl[1] + v * H + i] * ghi[i]; }
-      for (var s = 0u; s < 4u; s++) {
-        if (first + s < gen.streams) { logits[st[s] * V + v] = y[s]; }
+      let b = params[gl[2] + v];
+      var ya = vec4f(b);
+      var yb = vec4f(b);
+      for (var i = 0u; i < H; i++) {
+        let w = WT[gl[4] + i * V + v];       // W_hy^T
+        ya += w * ghi[i];
+        if (SETS == 2u) { yb += w * ghi[HMAX + i]; }
+      }
+      let y = array<vec4f, 2>(ya, yb);
+      for (var e = 0u; e < SETS; e++) {
+        for (var s = 0u; s < 4u; s++) {
+          if (first + 4u * e + s < gen.streams) { logits[st[e][s] * V + v] = y[e][s]; }
+        }
       }
     }
     storageBarrier();
     workgroupBarrier();
-    if (li < 4u && first + li < gen.streams) { gx[li] = next_char(st[li], n + 1u - gen.prime_len); }
+    if (li < 4u * SETS && first + li < gen.streams) { gx[li] = next_char(first + li, n + 1u - gen.prime_len); }
   }
 }
 
@@ -220,7 +263,7 @@ fn generate_cells1(@builtin(local_invocation_index) li: u32) {
   for (var i = li; i < L * 3u * H; i += WQ) { gstate[i] = 0.0; }
   if (li == 0u) { gx1 = prime[0]; }
   var qc: array<u32, QP>;
-  for (var p = 0u; p < QP; p++) { qc[p] = min(li + p * WQ, H4 - 1u); }
+  for (var p = 0u; p < QP; p++) { qc[p] = min(QP * li + p, H4 - 1u); }
   let steps = gen.prime_len - 1u + gen.length;
   for (var n = 0u; n < steps; n++) {
     storageBarrier();
@@ -256,7 +299,7 @@ fn generate_cells1(@builtin(local_invocation_index) li: u32) {
       }
       var hn: array<vec4f, QP>;
       for (var p = 0u; p < QP; p++) {
-        let live = li + p * WQ < H4;
+        let live = QP * li + p < H4;
         for (var i = 0u; i < 4u; i++) {
           let v = 4u * qc[p] + i;
           var a: array<f32, G>;
@@ -270,17 +313,17 @@ fn generate_cells1(@builtin(local_invocation_index) li: u32) {
           }
           var bhn = 0.0;
           if (HAS_BHN) { bhn = params[lo.b_hn + v]; }
-          let o = cell_forward(a, r, ghp1[v], gstate[at + 2u * H + v], bhn);
+          let o = cell_forward(a, r, ghp1[v], gen_c(at + 2u * H + v), bhn);
           hn[p][i] = o.h;
           if (live) {
             gstate[at + v] = o.h;
-            gstate[at + 2u * H + v] = o.c;
+            if (HAS_C) { gstate[at + 2u * H + v] = o.c; }
           }
         }
       }
       workgroupBarrier();                   // every read of ghp1 and ghi1 done
       for (var p = 0u; p < QP; p++) {
-        if (li + p * WQ < H4) {
+        if (QP * li + p < H4) {
           for (var i = 0u; i < 4u; i++) { ghi1[4u * qc[p] + i] = hn[p][i]; }
         }
       }
@@ -360,9 +403,9 @@ fn generate_step(@builtin(global_invocation_id) gid: vec3u) {
     }
     var bhn = 0.0;
     if (HAS_BHN) { bhn = params[lo.b_hn + v]; }
-    let o = cell_forward(a, r, gstate[at + pin + v], gstate[at + 2u * H + v], bhn);
+    let o = cell_forward(a, r, gstate[at + pin + v], gen_c(at + 2u * H + v), bhn);
     gstate[at + H - pin + v] = o.h;
-    gstate[at + 2u * H + v] = o.c;
+    if (HAS_C) { gstate[at + 2u * H + v] = o.c; }
   }
 }
 

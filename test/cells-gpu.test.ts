@@ -247,21 +247,22 @@ describe('layer kernels: generation and evaluation', () => {
     return out;
   }
 
-  // H = 600 (HMAX 1024): generate_cells4 would need 32 KiB + 16 bytes and, for the LSTM and
-  // GRU, 512 invocations: generate_cells runs instead
-  test.each([['lstm', 2, 19], ['gru', 3, 19], ['rnn', 2, 19], ['rnn', 1, 19], ['lstm', 1, 70], ['gru', 2, 20], ['lstm', 2, 36], ['rnn', 2, 20], ['lstm', 1, 600], ['rnn', 2, 600]] as [CellName, number, number][])('%s, %i layer(s), H=%i: greedy and sampled characters as on the CPU', async (cell, layers, H) => {
+  // Streams in workgroups of eight (generate_cellsN, two sets) up to H = 256; H = 300 (HMAX 512):
+  // eight would need 32 KiB + 32 bytes, four run (one set); H = 600 (HMAX 1024): four would need
+  // 32 KiB + 32 bytes and, for the LSTM and GRU, 512 invocations: generate_cells runs instead
+  test.each([['lstm', 2, 19], ['gru', 3, 19], ['rnn', 2, 19], ['rnn', 1, 19], ['lstm', 1, 70], ['gru', 2, 20], ['lstm', 2, 36], ['rnn', 2, 20], ['gru', 1, 300], ['lstm', 1, 600], ['rnn', 2, 600]] as [CellName, number, number][])('%s, %i layer(s), H=%i: greedy and sampled characters as on the CPU', async (cell, layers, H) => {
     const s: Shape = { V: 13, H, B: 2, T: 4, cell, layers };
     // at H = 600 weights of W_hh's spectral radius about 0.9: a chaotic recurrence would turn
     // float32 rounding into other characters within 40
     const P = randomParams(s, 21, H > 100 ? 0.06 : 0.6);
     const prime = Uint32Array.of(3, 1, 4);
     // one stream: H % 4 == 0 by steps (one dispatch per layer and character) and forced
-    // persistent (units in the vec4 lanes), else one workgroup per stream; 6 streams: two
-    // workgroups of four, the second with two repeated lanes
+    // persistent (units in the vec4 lanes), else one workgroup per stream; 6 and 11 streams:
+    // one workgroup of eight with two repeated lanes, two with five (four and four: three)
     for (const oneStream of H % 4 === 0 ? (['steps', 'persistent'] as const) : [undefined]) {
       const e = await GpuEngine.create(gpu(), s, SGD, P, undefined, { layerKernels: true, oneStream });
       try {
-        for (const [greedy, streams] of [[true, 1], [false, 1], [true, 6], [false, 6]] as const) {
+        for (const [greedy, streams] of [[true, 1], [false, 1], [true, 6], [false, 11]] as const) {
           if (oneStream === 'persistent' && streams > 1) continue; // (the same kernel as 'steps' runs)
           const got = await e.generate({ prime, length: 40, streams, greedy, temperature: 0.8, seed: 42 });
           const want = generateCpu(s, P, prime, 40, streams, greedy, 42);
@@ -285,9 +286,12 @@ describe('layer kernels: generation and evaluation', () => {
       e.destroy();
     }
     await expect(GpuEngine.create(gpu(), { ...s, H: 19 }, SGD, undefined, undefined, { oneStream: 'steps' })).rejects.toThrow(/H a multiple of 4/);
-    // by steps by default on this adapter (lavapipe) where H % 4 == 0
+    // on this adapter (lavapipe) by size where H % 4 == 0: in one workgroup up to
+    // ONE_STREAM_STEPS_ABOVE multiply-adds per character, by steps above
     expect(gpu().adapterName).toMatch(/llvmpipe/);
-    expect([chooseOneStream(gpu(), s, {}), chooseOneStream(gpu(), { ...s, H: 19 }, {}), chooseOneStream(gpu(), s, { oneStream: 'persistent' })]).toEqual(['steps', undefined, 'persistent']);
+    const big: Shape = { ...s, H: 256, layers: 1 }; // 4 * 256 * 256 > 2^17
+    expect([chooseOneStream(gpu(), s, {}), chooseOneStream(gpu(), big, {}), chooseOneStream(gpu(), { ...s, H: 19 }, {}), chooseOneStream(gpu(), big, { oneStream: 'persistent' })])
+      .toEqual(['persistent', 'steps', undefined, 'persistent']);
   });
 
   test.each([['lstm', 2], ['gru', 2]] as [CellName, number][])('%s, %i layers: evaluate() carries every layer\'s state across chunks', async (cell, layers) => {
@@ -320,7 +324,7 @@ test('layer kernels allocate everything up front: steps with dropout, losses, ge
     const warmUp = async () => {
       for (let k = 0; k < 10; k++) await e.step(batch, { wantLoss: k % 3 === 0, dropout: { p: 0.2, seed: 1, step: k } });
       await e.generate({ prime: Uint32Array.of(1), length: 20, streams: 4, temperature: 1 });
-      await e.generate({ prime: Uint32Array.of(1, 2), length: 20, streams: 1, temperature: 1 }); // by steps
+      await e.generate({ prime: Uint32Array.of(1, 2), length: 20, streams: 1, temperature: 1 }); // one stream
       await evaluator.evaluate(text);
     };
     await warmUp();

@@ -19,17 +19,19 @@ import { type Op, type Recorder, at, copy, op } from './ops.js';
 
 export class CellSampler {
   private readonly gen: GPUBuffer;
-  /** [L, off_W_hy, off_b_y, offWT_hy], then per layer [off_W_xh, off_W_hh, off_b_h, off_b_hn, offT_hh, offT_xh] (GenLayer of shaders/cells_generate.wgsl) */
+  /** [L, off_W_hy, off_b_y, offWT_hy, offWT_hyT], then per layer [off_W_xh, off_W_hh, off_b_h, off_b_hn, offT_hh, offT_xh] (GenLayer of shaders/cells_generate.wgsl) */
   private readonly gl: GPUBuffer;
   /** the family's group(1) uniform: the sizes transpose_hh reads */
   private readonly launch: GPUBuffer;
-  /** W_hh.l^T and (l > 0) W_xh.l^T, (H, G*H) each, then (where generate_cells1 exists) a copy
-   * of W_hy (V, H), in slots of a multiple of 64 elements */
+  /** W_hh.l^T and (l > 0) W_xh.l^T, (H, G*H) each, then W_hy^T (H, V) where generate_cellsN
+   * exists, then a copy of W_hy (V, H) where a one-stream kernel does, in slots of a multiple of
+   * 64 elements */
   private readonly WT: GPUBuffer;
   private readonly transposes: Op[];
   /** W_hy into its slot of WT (generate_cells1 only) */
   private readonly hyCopy?: Op;
-  private made?: { buffers: GPUBuffer[]; streams: number; op: Op };
+  /** the dispatch of each stream count generated, over the scratch buffers it was made with */
+  private readonly made = new Map<number, { buffers: GPUBuffer[]; op: Op }>();
   /** generate_step's launch uniform: slot l holds t = l (the layer) */
   private readonly layerLaunch?: GPUBuffer;
   /** generate_step of each layer, then generate_step_out, over the current scratch buffers */
@@ -41,7 +43,7 @@ export class CellSampler {
     private readonly buf: Buffers,
     private readonly shape: StepShape,
     lay: Layout,
-    private readonly kernels: Pick<CellKernels, 'generate_cells' | 'generateStreams' | 'generate_one' | 'generate_step' | 'transpose_hh'>,
+    private readonly kernels: Pick<CellKernels, 'generate_cells' | 'generateStreams' | 'generate_one' | 'generate_step' | 'transpose_hh' | 'transpose_hy'>,
     private readonly recorder: Recorder,
   ) {
     const q = ctx.device.queue;
@@ -62,9 +64,12 @@ export class CellSampler {
     const GH = CELLS[m.cell].gates * shape.H;
     const slot = Math.ceil((GH * shape.H) / 64) * 64;
     const sources: { src: number; at: number }[] = [];
-    // then, for generate_cells1's logits (vec4 rows), W_hy as it is (V, H)
-    const hySlot = kernels.generate_one || kernels.generate_step ? Math.ceil((shape.V * shape.H) / 64) * 64 : 0;
-    const offsets = [m.layers, at('W_hy', -1), at('b_y', -1), 0];
+    // then, for generate_cellsN's logits, W_hy^T (H, V); for the one-stream kernels' (vec4
+    // rows), W_hy as it is (V, H)
+    const hySize = Math.ceil((shape.V * shape.H) / 64) * 64;
+    const hyTSlot = kernels.generateStreams > 1 ? hySize : 0;
+    const hySlot = kernels.generate_one || kernels.generate_step ? hySize : 0;
+    const offsets = [m.layers, at('W_hy', -1), at('b_y', -1), 0, 0];
     for (let l = 0; l < m.layers; l++) {
       const hh = { src: at('W_hh', l), at: sources.length * slot };
       sources.push(hh);
@@ -72,8 +77,10 @@ export class CellSampler {
       if (xh) sources.push(xh);
       offsets.push(at('W_xh', l), at('W_hh', l), at('b_h', l), at('b_hn', l), hh.at, xh?.at ?? 0);
     }
-    const hyAt = sources.length * slot;
+    const hyTAt = sources.length * slot;
+    const hyAt = hyTAt + hyTSlot;
     offsets[3] = hyAt;
+    offsets[4] = hyTAt;
     this.gl = mem.alloc('engine.gen.layers', 4 * offsets.length, storageUsage());
     q.writeBuffer(this.gl, 0, Uint32Array.from(offsets));
     this.WT = mem.alloc('engine.gen.WT', 4 * (hyAt + hySlot), storageUsage());
@@ -85,6 +92,12 @@ export class CellSampler {
         W_hhT_out: { buffer: this.WT, offset: 4 * dst, size: 4 * GH * shape.H },
       }, Math.ceil((GH * shape.H) / WG), this.launch),
     );
+    if (hyTSlot)
+      this.transposes.push(op(ctx, 'transpose_gen', kernels.transpose_hy, {
+        cell: uniform('engine.gen.transposeHy', pack(Layer, { layer: 0, L: m.layers, off_W_xh: 0, off_W_hh: at('W_hy', -1), off_b_h: 0, off_b_hn: 0 })),
+        params: buf.params,
+        W_hhT_out: { buffer: this.WT, offset: 4 * hyTAt, size: 4 * shape.V * shape.H },
+      }, Math.ceil((shape.V * shape.H) / WG), this.launch));
     if (kernels.generate_step) {
       const slots = new ArrayBuffer(STEP_SLOT * m.layers);
       for (let l = 0; l < m.layers; l++) pack(Launch, { t: l, V: shape.V, H: shape.H, B: shape.B, T: shape.T }, slots, STEP_SLOT * l);
@@ -143,14 +156,15 @@ export class CellSampler {
       d.queue.submit([enc.finish()]);
       return [new Uint32Array((await read(out, 4 * o.length, 'generate.staging')).buffer).slice(0, o.length)];
     }
-    const made = this.made;
+    const made = this.made.get(streams);
     let dispatch: Op;
-    if (made && made.streams === streams && made.buffers.every((b, i) => b === buffers[i])) dispatch = made.op;
+    if (made && made.buffers.every((b, i) => b === buffers[i])) dispatch = made.op;
     else {
       const groups = one ? 1 : Math.ceil(streams / this.kernels.generateStreams);
       dispatch = op(this.ctx, 'generate', one ?? this.kernels.generate_cells, { gen: this.gen, params: this.buf.params, gl: this.gl, gstate, prime, out, logits, WT: this.WT }, groups, this.launch);
+      if (this.made.size >= 8) this.made.clear(); // (a few stream counts at a time)
     }
-    this.made = { buffers, streams, op: dispatch };
+    this.made.set(streams, { buffers, op: dispatch });
     const enc = this.recorder.encode(d.createCommandEncoder({ label: 'generate' }), [...this.transposes, ...(one && this.hyCopy ? [this.hyCopy] : []), dispatch]);
     notAStep();
     d.queue.submit([enc.finish()]);

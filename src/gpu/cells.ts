@@ -67,12 +67,14 @@ export interface CellKernels {
   forward_sweep: KernelOf<CellsFamily, 'forward_sweep'>;
   backward_sweep: KernelOf<CellsFamily, 'backward_sweep'>;
   transpose_hh: KernelOf<CellsFamily, 'transpose_hh'>;
+  /** W_hy^T for generate_cellsN */
+  transpose_hy: KernelOf<CellsFamily, 'transpose_hy'>;
   /** the dropout kernels, where the engine has dropout */
   drop?: { forward: KernelOf<CellsFamily, 'drop_forward'>; backward: KernelOf<CellsFamily, 'drop_backward'> };
-  /** generate_cells4 of shaders/cells_generate.wgsl (four streams per workgroup) where its
-   * workgroup memory fits, else generate_cells (one workgroup per stream) */
+  /** generate_cellsN of shaders/cells_generate.wgsl (eight or four streams per workgroup) where
+   * its workgroup memory fits, else generate_cells (one workgroup per stream) */
   generate_cells: KernelOf<CellsFamily, 'generate_cells'>;
-  generateStreams: 1 | 4;
+  generateStreams: 1 | 4 | 8;
   /** generate_cells1 (one stream, units in the vec4 lanes) where H % 4 == 0 */
   generate_one?: KernelOf<CellsFamily, 'generate_cells'>;
   /** generate_step (per layer and character) and generate_step_out (logits and draw), one
@@ -108,19 +110,20 @@ export async function compileCellKernels(
     sweeps === 'reference' ? [makeKernel(ctx, f, 'forward_sweep', wg), makeKernel(ctx, f, 'backward_sweep', wg)]
     : sweeps === 'streams1' ? [makeKernel(ctx, f, 'forward_sweep1', { HMAX, WQ: HMAX / 8 }), makeKernel(ctx, f, 'backward_sweep1', { HMAX, WQ: HMAX / 8 })]
     : [makeKernel(ctx, f, 'forward_sweepN', { ...sets, WGF: HMAX / UF }), makeKernel(ctx, f, 'backward_sweepN', { ...sets, WGB: HMAX / 8 })];
-  const gen4 = generationFits(ctx.device.limits, shape).four;
+  const genSets = generationFits(ctx.device.limits, shape).sets;
   const oneStream = chooseOneStream(ctx, shape, options);
   const steps = oneStream === 'steps';
-  const [generate_one, step_layer, step_out, forward_sweep, backward_sweep, transpose_hh, drop_forward, drop_backward, generate_cells, mm4, mm8, col_sum, softmax_xent, dW_xh, update, grad_norm, loss_mean] = await Promise.all([
+  const [generate_one, step_layer, step_out, forward_sweep, backward_sweep, transpose_hh, transpose_hy, drop_forward, drop_backward, generate_cells, mm4, mm8, col_sum, softmax_xent, dW_xh, update, grad_norm, loss_mean] = await Promise.all([
     oneStream === 'persistent' ? makeKernel(ctx, f, 'generate_cells1', { HMAX, WQ: HMAX / 8 }) : undefined,
     steps ? makeKernel(ctx, f, 'generate_step', { WGS: STEP_QUADS }) : undefined,
     steps ? makeKernel(ctx, f, 'generate_step_out', wg) : undefined,
     forward,
     backward,
     makeKernel(ctx, f, 'transpose_hh', wg),
+    makeKernel(ctx, f, 'transpose_hy', wg),
     dropout ? makeKernel(ctx, f, 'drop_forward', wg) : undefined,
     dropout ? makeKernel(ctx, f, 'drop_backward', wg) : undefined,
-    gen4 ? makeKernel(ctx, f, 'generate_cells4', { HMAX, WGF: HMAX / UF }) : makeKernel(ctx, f, 'generate_cells', wg),
+    genSets ? makeKernel(ctx, f, 'generate_cellsN', { HMAX, WGF: HMAX / UF, SETS: genSets }) : makeKernel(ctx, f, 'generate_cells', wg),
     makeKernel(ctx, matmul, 'matmul', wg),
     makeKernel(ctx, matmul, 'matmul8', wg),
     makeKernel(ctx, matmul, 'col_sum', wg),
@@ -131,7 +134,7 @@ export async function compileCellKernels(
     makeKernel(ctx, loss, 'loss_mean', { N: shape.T * shape.B }),
   ]);
   const drop = drop_forward && drop_backward && { forward: drop_forward, backward: drop_backward };
-  return { sweeps, sweepsReason: reason, forward_sweep, backward_sweep, transpose_hh, drop, generate_cells, generateStreams: gen4 ? 4 : 1,
+  return { sweeps, sweepsReason: reason, forward_sweep, backward_sweep, transpose_hh, transpose_hy, drop, generate_cells, generateStreams: genSets ? (genSets === 2 ? 8 : 4) : 1,
     generate_one, generate_step: step_layer && step_out && { layer: step_layer, out: step_out }, matmul: mm4, matmul8: mm8, col_sum, softmax_xent, dW_xh, update, grad_norm, loss_mean };
 }
 

@@ -198,7 +198,7 @@ export function cells(cell: CellName) {
       },
     },
     entries: {
-      forward_sweep: 'forward', backward_sweep: 'backward', forward_sweepN: 'forward', backward_sweepN: 'backward', forward_sweep1: 'forward', backward_sweep1: 'backward', transpose_hh: 'transpose', drop_forward: 'dropForward', drop_backward: 'dropBackward', generate_cells: 'generate', generate_cells4: 'generate', generate_cells1: 'generate', generate_step: 'generate', generate_step_out: 'generate',
+      forward_sweep: 'forward', backward_sweep: 'backward', forward_sweepN: 'forward', backward_sweepN: 'backward', forward_sweep1: 'forward', backward_sweep1: 'backward', transpose_hh: 'transpose', transpose_hy: 'transpose', drop_forward: 'dropForward', drop_backward: 'dropBackward', generate_cells: 'generate', generate_cellsN: 'generate', generate_cells1: 'generate', generate_step: 'generate', generate_step_out: 'generate',
     },
   });
 }

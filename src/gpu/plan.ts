@@ -52,8 +52,8 @@ export interface GpuEngineOptions {
   /** Generation of one stream by the layer kernels where H % 4 == 0: 'steps' one dispatch per
    * layer and character over many workgroups, then one for the logits and the draw
    * (generate_step, generate_step_out); 'persistent' one workgroup looping over all characters
-   * (generate_cells1). Default: 'steps' on lavapipe (where it was measured), 'persistent' on
-   * others. The tests force each. */
+   * (generate_cells1). Default: by size on lavapipe (schedule.ts ONE_STREAM_STEPS_ABOVE, where
+   * it was measured), 'persistent' on others. The tests force each. */
   oneStream?: 'steps' | 'persistent';
 }
 

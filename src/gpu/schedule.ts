@@ -48,7 +48,7 @@ export function chooseSchedule(limits: GPUSupportedLimits, s: StepShape, options
 export const SWEEP_STREAMS = { streams1: 1, streams4: 4, streams8: 8 } as const;
 type Persistent = keyof typeof SWEEP_STREAMS;
 
-/** Units per invocation of forward_sweepN and generate_cells4 (shaders/cells_persistent.wgsl):
+/** Units per invocation of forward_sweepN and generate_cellsN (shaders/cells_persistent.wgsl):
  * eight rows of W_hh each, G rows per unit. */
 export function unitsPerInvocation(G: number): number {
   return Math.max(1, Math.floor(8 / G));
@@ -118,11 +118,16 @@ export function chooseCellSweeps(limits: GPUSupportedLimits, s: StepShape, optio
  * lavapipe, so that H=256 spreads over eight workgroups). */
 export const STEP_QUADS = 8;
 
+/** Multiply-adds per character of one stream's recurrent products, G*H*H*(2L-1), above which
+ * lavapipe generates it faster by steps (many workgroups over its cores) than in one workgroup
+ * (measured: rnn H=256, 65k: 9.8k chars/s in one workgroup, 7.9k by steps; LSTM H=256, 262k:
+ * 2.9k and 4.1k; rnn of 2 layers H=512, 786k: 1.0k and 1.2k). */
+export const ONE_STREAM_STEPS_ABOVE = 1 << 17;
+
 /** How the layer kernels generate one stream where H % 4 == 0 (see GpuEngineOptions.oneStream):
- * by steps where asked, or on lavapipe, where it was measured (1.2-1.6x as fast: the one
- * workgroup of generate_cells1 keeps one of its cores busy), or where generate_cells1 does not
- * fit; elsewhere the one-workgroup loop stays the default until measured against it. Undefined
- * where H % 4 != 0 (generate_cells runs). */
+ * as asked; by steps where generate_cells1 does not fit, or on lavapipe above
+ * ONE_STREAM_STEPS_ABOVE (where it was measured); else in one workgroup (elsewhere the default
+ * until measured against steps). Undefined where H % 4 != 0 (generate_cells runs). */
 export function chooseOneStream(ctx: GpuContext, s: StepShape, options: GpuEngineOptions): 'steps' | 'persistent' | undefined {
   if (options.oneStream === 'steps' && s.H % 4 !== 0)
     throw new GpuError(`Generation of one stream by steps needs H a multiple of 4 (H=${s.H}). Use oneStream 'persistent' or leave it unset.`);
@@ -130,18 +135,19 @@ export function chooseOneStream(ctx: GpuContext, s: StepShape, options: GpuEngin
   const loopFits = generationFits(ctx.device.limits, s).one;
   if (options.oneStream === 'persistent' && !loopFits)
     throw new GpuError(`Generation of one stream by one workgroup (generate_cells1) does not fit H=${s.H} on this adapter. Use oneStream 'steps' or leave it unset.`);
-  return options.oneStream ?? (/llvmpipe|lavapipe/i.test(ctx.adapterName) || !loopFits ? 'steps' : 'persistent');
+  const { cell, layers } = modelOf(s);
+  const perChar = CELLS[cell].gates * s.H * s.H * (2 * layers - 1);
+  return options.oneStream ?? ((/llvmpipe|lavapipe/i.test(ctx.adapterName) && perChar > ONE_STREAM_STEPS_ABOVE) || !loopFits ? 'steps' : 'persistent');
 }
 
-/** Which generation kernels of shaders/cells_generate.wgsl fit: generate_cells4 (four streams
- * per workgroup: two vec4 arrays of HMAX, 4 u32; HMAX/UF invocations), generate_cells1 (one
- * stream: two f32 arrays of HMAX, one u32; HMAX/8 invocations). generate_cells (one workgroup
- * of WG per stream) and generate_step fit any H. */
-export function generationFits(limits: GPUSupportedLimits, s: StepShape): { four: boolean; one: boolean } {
+/** Which generation kernels of shaders/cells_generate.wgsl fit: generate_cellsN with `sets`
+ * vec4 sets of four streams per workgroup (two vec4 arrays of SETS*HMAX, 8 u32; HMAX/UF
+ * invocations): 2 where that fits, else 1, else 0 (none); generate_cells1 (one stream: two f32
+ * arrays of HMAX, one u32; HMAX/8 invocations). generate_cells (one workgroup of WG per stream)
+ * and generate_step fit any H. */
+export function generationFits(limits: GPUSupportedLimits, s: StepShape): { sets: 0 | 1 | 2; one: boolean } {
   const HMAX = hmaxOf(s.H);
   const G = CELLS[modelOf(s).cell].gates;
-  return {
-    four: workgroupFits(limits, 32 * HMAX + 16, HMAX / unitsPerInvocation(G)),
-    one: workgroupFits(limits, 8 * HMAX + 4, HMAX / 8),
-  };
+  const fits = (sets: number) => workgroupFits(limits, 32 * sets * HMAX + 32, HMAX / unitsPerInvocation(G));
+  return { sets: fits(2) ? 2 : fits(1) ? 1 : 0, one: workgroupFits(limits, 8 * HMAX + 4, HMAX / 8) };
 }
