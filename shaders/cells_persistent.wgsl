@@ -52,10 +52,11 @@ fn transpose_hh(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   W_hhT_out[e] = params[cell.off_W_hh + r * H + j];
 }
 
-// ax_t + b_h of gate row `row` (layer 0: column x of W_xh.0; above: the product `ax`).
-fn cell_input(l: u32, pos: u32, row: u32) -> f32 {
+// ax_t + b_h of gate row `row` at position pos, input character x (layer 0: column x of
+// W_xh.0; above: the product `ax`).
+fn cell_input(l: u32, pos: u32, x: u32, row: u32) -> f32 {
   let p = params[cell.off_b_h + row];
-  if (l == 0u) { return p + params[cell.off_W_xh + row * launch.V + inputs[pos]]; }
+  if (l == 0u) { return p + params[cell.off_W_xh + row * launch.V + x]; }
   return p + ax[pos * G * launch.H + row];
 }
 
@@ -103,6 +104,10 @@ fn forward_sweepN(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_in
     // timestep's sums from t = 2 on (caught by test/cells-gpu.test.ts)
     var acc: array<vec4f, 2u * UF * G>;     // [q][k][set]
     for (var k = 0u; k < 2u * UF * G; k++) { acc[k] = vec4f(0.0); }
+    var xs: array<vec4u, 2>;                // [set] input characters (layer 0)
+    for (var e = 0u; e < SETS; e++) {
+      for (var s = 0u; s < 4u; s++) { xs[e][s] = inputs[t * B + st[e][s]]; }
+    }
     for (var j = 0u; j < H; j++) {
       let ha = hwn[old + j];
       var hb = vec4f(0.0);
@@ -129,7 +134,7 @@ fn forward_sweepN(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_in
           var a: array<f32, G>;
           var r: array<f32, G>;
           for (var k = 0u; k < G; k++) {
-            a[k] = cell_input(l, pos, k * H + uc[q]);
+            a[k] = cell_input(l, pos, xs[e][s], k * H + uc[q]);
             r[k] = acc[2u * (q * G + k) + e][s];
           }
           let o = cell_forward(a, r, hp[s], c[2u * q + e][s], bhn);
@@ -276,6 +281,7 @@ fn forward_sweep1(@builtin(local_invocation_index) li: u32) {
     let cur = HMAX - old;
     var acc: array<vec4f, QP * G>;          // [p][k]
     for (var k = 0u; k < QP * G; k++) { acc[k] = vec4f(0.0); }
+    let x = inputs[t];                      // (layer 0)
     for (var j = 0u; j < H; j++) {
       let h = hw1[old + j];
       let w = j * G * H4;
@@ -292,7 +298,7 @@ fn forward_sweep1(@builtin(local_invocation_index) li: u32) {
         var a: array<f32, G>;
         var r: array<f32, G>;
         for (var k = 0u; k < G; k++) {
-          a[k] = cell_input(l, t, k * H + u);
+          a[k] = cell_input(l, t, x, k * H + u);
           r[k] = acc[p * G + k][i];
         }
         var bhn = 0.0;

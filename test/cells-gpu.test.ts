@@ -4,7 +4,7 @@ import { argmax, sampleIndex } from '../src/cpu/engine.js';
 import { CpuNetwork } from '../src/cpu/network.js';
 import { SAMPLE_STREAM, randUniform } from '../src/rng.js';
 import type { Batch, Dropout, OptimizerConfig } from '../src/engine.js';
-import { chooseOneStream } from '../src/gpu/schedule.js';
+import { chooseOneStream, smallStep } from '../src/gpu/schedule.js';
 import { GpuEngine, type GpuEngineOptions } from '../src/gpu/engine.js';
 import { CELL_NAMES, CELLS, type CellName, type ModelDims, type Params, type StepShape, paramTable, toFloat64, zeroParams } from '../src/model.js';
 import { expectClose, randomArray, useGpu } from './helpers.js';
@@ -103,15 +103,26 @@ async function compareStep(s: Shape, scale: number, dropout?: Dropout, options: 
 describe('layer kernels: one step against the float64 network', () => {
   for (const cell of CELL_NAMES)
     for (const layers of [1, 2, 3])
-      for (const p of [0, 0.3]) {
-        const s: Shape = { V: 11, H: 17, B: 3, T: 5, cell, layers };
-        test(`${cell}, ${layers} layer(s), dropout ${p} (V=11 H=17 B=3 T=5)`, async () => {
-          const dropout = p > 0 ? { p, seed: 1234, step: 3 } : undefined;
-          // the model's dropout is all the engine is told: it picks the layer kernels itself (the
-          // one-layer tanh RNN without dropout is forced onto them)
-          await compareStep(s, 0.3, dropout, p > 0 ? { dropout: p } : cell === 'rnn' && layers === 1 ? { layerKernels: true } : {});
-        });
-      }
+      for (const p of [0, 0.3])
+        // without dropout: the gradients as one product per tensor, and all in one dispatch
+        // (shaders/grads.wgsl; not for the GRU above one layer)
+        for (const smallStep of p > 0 ? [undefined] : cell === 'gru' && layers > 1 ? [false] : [false, true]) {
+          const s: Shape = { V: 11, H: 17, B: 3, T: 5, cell, layers };
+          const how = smallStep === undefined ? '' : smallStep ? ', every gradient in one dispatch' : ', a product per tensor';
+          test(`${cell}, ${layers} layer(s), dropout ${p}${how} (V=11 H=17 B=3 T=5)`, async () => {
+            const dropout = p > 0 ? { p, seed: 1234, step: 3 } : undefined;
+            // the model's dropout is all the engine is told: it picks the layer kernels itself (the
+            // one-layer tanh RNN without dropout is forced onto them)
+            await compareStep(s, 0.3, dropout, p > 0 ? { dropout: p } : { smallStep, ...(cell === 'rnn' && layers === 1 ? { layerKernels: true } : {}) });
+          });
+        }
+
+  test('every gradient in one dispatch: chosen below SMALL_STEP multiply-adds, refused where it cannot run', () => {
+    const s: Shape = { V: 11, H: 17, B: 3, T: 5, cell: 'lstm', layers: 1 };
+    expect([smallStep(s), smallStep({ ...s, H: 64 }), smallStep(s, { dropout: 0.1 }), smallStep({ ...s, cell: 'gru', layers: 2 })]).toEqual([true, false, false, false]);
+    expect(() => smallStep({ ...s, cell: 'gru', layers: 2 }, { smallStep: true })).toThrow(/without dropout and, for the gru, one layer/);
+    expect(() => smallStep(s, { smallStep: true, dropout: 0.2 })).toThrow(/without dropout/);
+  });
 
   test('the engine decides the kernels for dropout: the one-layer tanh RNN with dropout runs the layer kernels, without it the tuned ones', async () => {
     const s: Shape = { V: 11, H: 17, B: 3, T: 5, cell: 'rnn', layers: 1 };

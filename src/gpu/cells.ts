@@ -3,12 +3,12 @@ import { extraBiasRow } from '../cells.js';
 import { CELLS, type Layout, type ModelDims, type StepShape, modelOf, paramTable } from '../model.js';
 import { type Buffers, type GpuMemory, paramBinding, storageUsage } from './buffers.js';
 import type { GpuContext } from './context.js';
-import { Drop, Hyper, Launch, Layer, Mm, cells, loss, matmul, optimizer, output } from './families.js';
+import { Drop, Hyper, Launch, Layer, Mm, cells, grads, loss, matmul, optimizer, output } from './families.js';
 import { type KernelOf, STEP_SLOT, type StructValues, makeKernel, pack } from './kernel.js';
 import { type Op, op } from './ops.js';
 import type { Phases, StepOps } from './phases.js';
 import { type CellSweeps, type GpuEngineOptions, WG, hmaxOf, matmulBlock } from './plan.js';
-import { SWEEP_STREAMS, STEP_QUADS, chooseOneStream, generationFits, unitsPerInvocation } from './schedule.js';
+import { SWEEP_STREAMS, STEP_QUADS, chooseOneStream, generationFits, smallStep, unitsPerInvocation } from './schedule.js';
 
 // The training step of any cell, depth and dropout (every model but the one-layer tanh RNN
 // without dropout, which keeps its tuned kernels of phases.ts; schedule.ts decides). Per layer l,
@@ -35,7 +35,7 @@ export function cellBufferTable(s: StepShape, dropout = 0) {
   const { cell, layers: L } = modelOf(s);
   const G = CELLS[cell].gates;
   const N = T * B;
-  const extra = CELLS[cell].extraBias !== undefined;
+  const extra = !!CELLS[cell].extraBias;
   return {
     cs: CELLS[cell].cellState ? L * (T + 1) * B * H : 0, // (L, T+1, B, H) the LSTM's c
     act: L * N * CELLS[cell].saved * H, // (L, T, B, S*H) saved by the cell (S of its WGSL file)
@@ -83,6 +83,8 @@ export interface CellKernels {
   matmul: KernelOf<typeof matmul, 'matmul'>;
   matmul8: KernelOf<typeof matmul, 'matmul8'>;
   col_sum: KernelOf<typeof matmul, 'col_sum'>;
+  /** every gradient in one dispatch, for small steps (schedule.ts smallStep) */
+  grads_small?: KernelOf<typeof grads, 'grads_small'>;
   softmax_xent: KernelOf<typeof output, 'softmax_xent'>;
   dW_xh: KernelOf<typeof output, 'dW_xh_sorted'>;
   update: KernelOf<typeof optimizer, 'update'>;
@@ -113,7 +115,7 @@ export async function compileCellKernels(
   const genSets = generationFits(ctx.device.limits, shape).sets;
   const oneStream = chooseOneStream(ctx, shape, options);
   const steps = oneStream === 'steps';
-  const [generate_one, step_layer, step_out, forward_sweep, backward_sweep, transpose_hh, transpose_hy, drop_forward, drop_backward, generate_cells, mm4, mm8, col_sum, softmax_xent, dW_xh, update, grad_norm, loss_mean] = await Promise.all([
+  const [generate_one, step_layer, step_out, forward_sweep, backward_sweep, transpose_hh, transpose_hy, drop_forward, drop_backward, generate_cells, mm4, mm8, col_sum, grads_small, softmax_xent, dW_xh, update, grad_norm, loss_mean] = await Promise.all([
     oneStream === 'persistent' ? makeKernel(ctx, f, 'generate_cells1', { HMAX, WQ: HMAX / 8 }) : undefined,
     steps ? makeKernel(ctx, f, 'generate_step', { WGS: STEP_QUADS }) : undefined,
     steps ? makeKernel(ctx, f, 'generate_step_out', wg) : undefined,
@@ -127,6 +129,7 @@ export async function compileCellKernels(
     makeKernel(ctx, matmul, 'matmul', wg),
     makeKernel(ctx, matmul, 'matmul8', wg),
     makeKernel(ctx, matmul, 'col_sum', wg),
+    smallStep(shape, options) ? makeKernel(ctx, grads, 'grads_small', wg) : undefined,
     makeKernel(ctx, output, 'softmax_xent', wg),
     makeKernel(ctx, output, GH % 4 === 0 ? 'dW_xh_sorted' : 'dW_xh_sorted1', wg),
     makeKernel(ctx, optimizer, 'update', { TOTAL: lay.total, WG }),
@@ -135,7 +138,7 @@ export async function compileCellKernels(
   ]);
   const drop = drop_forward && drop_backward && { forward: drop_forward, backward: drop_backward };
   return { sweeps, sweepsReason: reason, forward_sweep, backward_sweep, transpose_hh, transpose_hy, drop, generate_cells, generateStreams: genSets ? (genSets === 2 ? 8 : 4) : 1,
-    generate_one, generate_step: step_layer && step_out && { layer: step_layer, out: step_out }, matmul: mm4, matmul8: mm8, col_sum, softmax_xent, dW_xh, update, grad_norm, loss_mean };
+    generate_one, generate_step: step_layer && step_out && { layer: step_layer, out: step_out }, matmul: mm4, matmul8: mm8, col_sum, grads_small, softmax_xent, dW_xh, update, grad_norm, loss_mean };
 }
 
 /** `Drop` of shaders/cells.wgsl for one step (no dropout: every mask 1). */
@@ -206,7 +209,7 @@ function wiring(ctx: GpuContext, mem: GpuMemory, buf: Buffers, cb: CellBuffers, 
   // extra bias (then they are equal, and the sweeps store dpre only)
   const dAh = (l: number) => (extra ? { buf: cb.dah, off: 0 } : { buf: cb.dpre, off: l * N * GH });
 
-  return { ctx, buf, cb, k, m, V, H, B, T, L, GH, N, launch, launchGates, drop, layerU, extra, name, p, g, groups, mm, colSum, fast, sweepGroups, dropBackward, out, dAh };
+  return { ctx, mem, lay, buf, cb, k, m, V, H, B, T, L, GH, N, launch, launchGates, drop, layerU, extra, name, p, g, groups, mm, colSum, fast, sweepGroups, dropBackward, out, dAh };
 }
 type Wiring = ReturnType<typeof wiring>;
 
@@ -234,50 +237,83 @@ function forwardOps(w: Wiring): Op[] {
   return forward;
 }
 
-/** The backward ops: the output layer, then per layer top down, then W_hy and b_y. */
+/** The backward ops: the output layer, then per layer top down (the sweep, the layer's
+ * gradients, dh for the layer below), then W_hy and b_y; a small step computes every gradient
+ * in one dispatch at the end instead (gradsSmall). */
 function backwardOps(w: Wiring): Op[] {
-  const { ctx, buf, cb, k, m, V, H, B, T, L, GH, N, launchGates, layerU, extra, name, p, g, groups, mm, colSum, sweepGroups, dropBackward, launch, out, dAh } = w;
+  const { ctx, buf, cb, k, H, L, GH, N, layerU, name, p, mm, colSum, sweepGroups, dropBackward, launch, out, g, V } = w;
   const backward: Op[] = [
     // dh (N, H) = dy (N, V) . W_hy (V, H)
     mm('output_backprop', { A: buf.dy, Bm: p('W_hy'), C: buf.dhs }, { M: N, N: H, K: V, A_M: V, A_K: 1, B_K: H, B_N: 1, C_M: H, C_N: 1 }),
     ...dropBackward(L - 1),
   ];
-  const perB = 1 / B;
   for (let l = L - 1; l >= 0; l--) {
-    backward.push(
-      op(ctx, 'backward_sweep', k.backward_sweep,
-        { cell: layerU[l], params: buf.params, hs_in: buf.hs, cs_in: cb.cs, act_in: cb.act, dh: buf.dhs, dpre: cb.dpre, dah: cb.dah, dnext: cb.dnext }, sweepGroups, launch),
-      // dW_hh.l (GH, H) = dah^T (GH, N) . h[t-1] of layer l (N, H) / B
-      mm(`dW_hh${l}`, { A: dAh(l).buf, Bm: buf.hs, C: g(name('W_hh', l)) },
-        { M: GH, N: H, K: N, A_M: 1, A_K: GH, A_OFF: dAh(l).off, B_K: H, B_N: 1, B_OFF: l * (T + 1) * B * H, C_M: H, C_N: 1, ALPHA: perB }),
-      // db_h.l (1, GH) = 1^T (1, N) . dpre[l] (N, GH) / B
-      colSum(`db_h${l}`, cb.dpre, g(name('b_h', l)), { N: GH, B_K: GH, B_OFF: l * N * GH }),
-    );
-    if (extra) // db_hn.l (1, H) = 1^T . dah of its gate block (the GRU's n) / B
-      backward.push(colSum(`d${extra.name}${l}`, cb.dah, g(name(extra.name, l)), { N: H, B_K: GH, B_OFF: extraBiasRow(m.cell, H)! }));
-    if (l === 0) {
-      // dW_xh.0 (GH, V): per input character, the sum of its positions' dpre rows / B
-      const rows = { dtanh: { buffer: cb.dpre, offset: 0, size: 4 * N * GH }, by_input: buf.by_input, starts: buf.starts, dW_xh: g(name('W_xh', 0)) };
-      backward.push(op(ctx, 'dW_xh', k.dW_xh, rows, GH % 4 === 0 ? groups((V * GH) / 4) : groups(V * GH), launchGates));
-    } else {
+    backward.push(op(ctx, 'backward_sweep', k.backward_sweep,
+      { cell: layerU[l], params: buf.params, hs_in: buf.hs, cs_in: cb.cs, act_in: cb.act, dh: buf.dhs, dpre: cb.dpre, dah: cb.dah, dnext: cb.dnext }, sweepGroups, launch));
+    if (!k.grads_small) backward.push(...layerGrads(w, l));
+    if (l > 0)
       backward.push(
-        // dW_xh.l (GH, H) = dpre[l]^T (GH, N) . hd[l-1] (N, H) / B
-        mm(`dW_xh${l}`, { A: cb.dpre, Bm: out(l - 1).buf, C: g(name('W_xh', l)) },
-          { M: GH, N: H, K: N, A_M: 1, A_K: GH, A_OFF: l * N * GH, B_K: H, B_N: 1, B_OFF: out(l - 1).off, C_M: H, C_N: 1, ALPHA: perB }),
         // dh (N, H) = dpre[l] (N, GH) . W_xh.l (GH, H): the gradient at layer l-1's output
         mm(`dh${l}`, { A: cb.dpre, Bm: p(name('W_xh', l)), C: buf.dhs },
           { M: N, N: H, K: GH, A_M: GH, A_K: 1, A_OFF: l * N * GH, B_K: H, B_N: 1, C_M: H, C_N: 1 }),
         ...dropBackward(l - 1),
       );
-    }
   }
-  backward.push(
-    // dW_hy (V, H) = dy^T (V, N) . hd[L-1] (N, H) / B;  db_y (1, V) = 1^T . dy / B
-    mm('dW_hy', { A: buf.dy, Bm: out(L - 1).buf, C: g('W_hy') }, { M: V, N: H, K: N, A_M: 1, A_K: V, B_K: H, B_N: 1, B_OFF: out(L - 1).off, C_M: H, C_N: 1, ALPHA: perB }),
-    colSum('db_y', buf.dy, g('b_y'), { N: V, B_K: V }),
-  );
-
+  if (k.grads_small) backward.push(gradsSmall(w));
+  else
+    backward.push(
+      // dW_hy (V, H) = dy^T (V, N) . hd[L-1] (N, H) / B;  db_y (1, V) = 1^T . dy / B
+      mm('dW_hy', { A: buf.dy, Bm: out(L - 1).buf, C: g('W_hy') }, { M: V, N: H, K: N, A_M: 1, A_K: V, B_K: H, B_N: 1, B_OFF: out(L - 1).off, C_M: H, C_N: 1, ALPHA: 1 / w.B }),
+      colSum('db_y', buf.dy, g('b_y'), { N: V, B_K: V }),
+    );
   return backward;
+}
+
+/** The gradients of layer l's tensors, once its backward sweep has run. */
+function layerGrads(w: Wiring, l: number): Op[] {
+  const { ctx, buf, cb, k, m, V, H, B, T, GH, N, launchGates, extra, name, g, groups, mm, colSum, out, dAh } = w;
+  const ops = [
+    // dW_hh.l (GH, H) = dah^T (GH, N) . h[t-1] of layer l (N, H) / B
+    mm(`dW_hh${l}`, { A: dAh(l).buf, Bm: buf.hs, C: g(name('W_hh', l)) },
+      { M: GH, N: H, K: N, A_M: 1, A_K: GH, A_OFF: dAh(l).off, B_K: H, B_N: 1, B_OFF: l * (T + 1) * B * H, C_M: H, C_N: 1, ALPHA: 1 / B }),
+    // db_h.l (1, GH) = 1^T (1, N) . dpre[l] (N, GH) / B
+    colSum(`db_h${l}`, cb.dpre, g(name('b_h', l)), { N: GH, B_K: GH, B_OFF: l * N * GH }),
+  ];
+  // db_hn.l (1, H) = 1^T . dah of its gate block (the GRU's n) / B
+  if (extra) ops.push(colSum(`d${extra.name}${l}`, cb.dah, g(name(extra.name, l)), { N: H, B_K: GH, B_OFF: extraBiasRow(m.cell, H)! }));
+  if (l === 0) {
+    // dW_xh.0 (GH, V): per input character, the sum of its positions' dpre rows / B
+    const rows = { dtanh: { buffer: cb.dpre, offset: 0, size: 4 * N * GH }, by_input: buf.by_input, starts: buf.starts, dW_xh: g(name('W_xh', 0)) };
+    ops.push(op(ctx, 'dW_xh', k.dW_xh, rows, GH % 4 === 0 ? groups((V * GH) / 4) : groups(V * GH), launchGates));
+  } else {
+    // dW_xh.l (GH, H) = dpre[l]^T (GH, N) . hd[l-1] (N, H) / B
+    ops.push(mm(`dW_xh${l}`, { A: cb.dpre, Bm: out(l - 1).buf, C: g(name('W_xh', l)) },
+      { M: GH, N: H, K: N, A_M: 1, A_K: GH, A_OFF: l * N * GH, B_K: H, B_N: 1, B_OFF: out(l - 1).off, C_M: H, C_N: 1, ALPHA: 1 / B }));
+  }
+  return ops;
+}
+
+/** Every gradient in one dispatch (shaders/grads.wgsl): the table of GradTensor rows, one per
+ * parameter, summing what layerGrads and dW_hy, db_y would (no dropout: outputs from hs). */
+function gradsSmall(w: Wiring): Op {
+  const { ctx, mem, buf, cb, k, m, V, H, GH, N, L, launch, out, dAh, lay } = w;
+  const A = { dpre: 0, dah: 1, dy: 2 };
+  const rows: number[] = [];
+  for (const t of paramTable(m)) {
+    const l = t.layer;
+    const at = lay.offset[t.name];
+    const row = (cols: number, kind: 0 | 1 | 2, a: number, a_off: number, a_step: number, b_off = 0) => rows.push(at, t.size, cols, kind, a, a_off, a_step, b_off);
+    if (t.role === 'W_xh') l === 0 ? row(V, 2, A.dpre, 0, GH) : row(H, 0, A.dpre, l * N * GH, GH, out(l - 1).off);
+    else if (t.role === 'W_hh') row(H, 0, dAh(l).buf === cb.dah ? A.dah : A.dpre, dAh(l).off, GH, l * (w.T + 1) * w.B * H);
+    else if (t.role === 'b_h') row(GH, 1, A.dpre, l * N * GH, GH);
+    else if (t.role === 'W_hy') row(H, 0, A.dy, 0, V, out(L - 1).off);
+    else if (t.role === 'b_y') row(V, 1, A.dy, 0, V);
+    else row(H, 1, A.dah, extraBiasRow(m.cell, H)!, GH); // the extra bias (the GRU's b_hn)
+  }
+  const table = mem.alloc('engine.grad_table', 4 * rows.length, storageUsage());
+  ctx.device.queue.writeBuffer(table, 0, Uint32Array.from(rows));
+  const res = { tensors: table, dpre: cb.dpre, dah: cb.dah, dy: buf.dy, hs: buf.hs, inputs: buf.inputs, grads: buf.grads };
+  return op(ctx, 'grads_small', k.grads_small!, res, w.groups(lay.total), launch);
 }
 
 /** The ops of a training step of this path, bind groups and uniforms made once. */

@@ -92,6 +92,24 @@ export const matmul = family({
   entries: { matmul: 'product', matmul8: 'product', matmul_naive: 'product', col_sum: 'product' },
 });
 
+/** shaders/grads.wgsl: every parameter gradient of a small step in one dispatch. */
+export const grads = family({
+  shader: 'grads',
+  launch: Launch,
+  layouts: {
+    small: {
+      tensors: 'read', // u32 (tensors, 8): GradTensor, the table of src/gpu/cells.ts gradTable
+      dpre: 'read', // (L, T, B, G*H)
+      dah: 'read', // (T, B, G*H)
+      dy: 'read', // (T, B, V)
+      hs: 'read', // (L, T+1, B, H)
+      inputs: 'read', // u32 (T, B)
+      grads: 'storage', // flat
+    },
+  },
+  entries: { grads_small: 'small' },
+});
+
 /** shaders/output.wgsl: softmax + cross-entropy + dy, dW_xh by input character, the biases. */
 export const output = family({
   shader: 'output',

@@ -43,6 +43,10 @@ export interface GpuEngineOptions {
   /** Run the layer kernels of cells.ts for the one-layer tanh RNN without dropout too (the
    * tests force them). Other cells, depths and dropout always run them. */
   layerKernels?: boolean;
+  /** Every gradient of a step in one dispatch (shaders/grads.wgsl) instead of one product or sum
+   * per tensor: default below SMALL_STEP multiply-adds (schedule.ts smallStep). The tests force
+   * both. */
+  smallStep?: boolean;
   /** Sweeps of the layer kernels: 'auto' (default) the persistent sweeps of
    * shaders/cells_persistent.wgsl (one stream with units in the vec4 lanes for B = 1 and
    * H % 4 == 0, else eight or four streams per workgroup) where their workgroup memory fits,

@@ -44,6 +44,24 @@ export function chooseSchedule(limits: GPUSupportedLimits, s: StepShape, options
   return { path: 'layers', why, ...chooseCellSweeps(limits, s, options) };
 }
 
+/** Multiply-adds per step of the model, T*B*H*(G*H*(2L-1) + V), below which the layer kernels
+ * compute every gradient in one dispatch (shaders/grads.wgsl) rather than one product per
+ * tensor: there the number of dispatches decides the speed (on lavapipe about 25 us each;
+ * the tutorial's "hello" 0.27 -> ... s). */
+export const SMALL_STEP = 1 << 16;
+
+/** Every gradient in one dispatch (grads_small): as asked (options.smallStep), else below
+ * SMALL_STEP; never with dropout (it reads the layers' outputs from hs) nor for a cell with an
+ * extra bias above one layer (its dah is kept one layer at a time). */
+export function smallStep(s: StepShape, options: GpuEngineOptions = {}): boolean {
+  const { cell, layers: L } = modelOf(s);
+  const G = CELLS[cell].gates;
+  const possible = (options.dropout ?? 0) === 0 && (L === 1 || !CELLS[cell].extraBias);
+  if (options.smallStep && !possible)
+    throw new GpuError(`Every gradient in one dispatch (smallStep) needs a model without dropout${CELLS[cell].extraBias ? ` and, for the ${cell}, one layer` : ''}. Leave smallStep unset.`);
+  return options.smallStep ?? (possible && s.T * s.B * s.H * (G * s.H * (2 * L - 1) + s.V) < SMALL_STEP);
+}
+
 /** Streams per workgroup of each persistent sweep of shaders/cells_persistent.wgsl. */
 export const SWEEP_STREAMS = { streams1: 1, streams4: 4, streams8: 8 } as const;
 type Persistent = keyof typeof SWEEP_STREAMS;

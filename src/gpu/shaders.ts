@@ -7,6 +7,7 @@ import cells from '../../shaders/cells.wgsl?raw';
 import cellsGenerate from '../../shaders/cells_generate.wgsl?raw';
 import cellsPersistent from '../../shaders/cells_persistent.wgsl?raw';
 import common from '../../shaders/common.wgsl?raw';
+import grads from '../../shaders/grads.wgsl?raw';
 import loss from '../../shaders/loss.wgsl?raw';
 import matmul from '../../shaders/matmul.wgsl?raw';
 import optimizer from '../../shaders/optimizer.wgsl?raw';
@@ -23,6 +24,7 @@ const FILES = {
   recurrence,
   matmul,
   output,
+  grads,
   optimizer,
   loss,
   sample,
