@@ -94,14 +94,14 @@ fn generate_cells(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_in
 }
 
 // ---- transpose_hy (bindings as transpose_hh): W_hy^T for generate_cellsN's logits, so that
-// neighbouring invocations (characters v, v+1) read neighbouring addresses; W_hy is read at
-// cell.off_W_hh. Invocation e = j*V + v writes W_hy^T[j][v] = W_hy[v][j].
+// neighbouring invocations (characters v, v+1) read neighbouring addresses. Invocation
+// e = j*V + v writes W_hy^T[j][v] = W_hy[v][j].
 @compute @workgroup_size(WG)
 fn transpose_hy(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let e = flat_id(gid, nwg, WG);
   let V = launch.V;
   if (e >= V * launch.H) { return; }
-  W_hhT_out[e] = params[cell.off_W_hh + (e % V) * launch.H + e / V];
+  W_hhT_out[e] = params[cell.off_W_hy + (e % V) * launch.H + e / V];
 }
 
 // generate_cellsN: SETS vec4 sets of four streams per workgroup (4 or 8 streams), as

@@ -87,14 +87,14 @@ export class CellSampler {
     // transpose_hh reads its source at cell.off_W_hh and writes (H, G*H) from its binding's start
     this.transposes = sources.map(({ src, at: dst }, i) =>
       op(ctx, 'transpose_gen', kernels.transpose_hh, {
-        cell: uniform(`engine.gen.transpose${i}`, pack(Layer, { layer: 0, L: m.layers, off_W_xh: 0, off_W_hh: src, off_b_h: 0, off_b_hn: 0 })),
+        cell: uniform(`engine.gen.transpose${i}`, pack(Layer, { layer: 0, L: m.layers, off_W_xh: 0, off_W_hh: src, off_b_h: 0, off_b_hn: 0, off_W_hy: 0, off_b_y: 0 })),
         params: buf.params,
         W_hhT_out: { buffer: this.WT, offset: 4 * dst, size: 4 * GH * shape.H },
       }, Math.ceil((GH * shape.H) / WG), this.launch),
     );
     if (hyTSlot)
       this.transposes.push(op(ctx, 'transpose_gen', kernels.transpose_hy, {
-        cell: uniform('engine.gen.transposeHy', pack(Layer, { layer: 0, L: m.layers, off_W_xh: 0, off_W_hh: at('W_hy', -1), off_b_h: 0, off_b_hn: 0 })),
+        cell: uniform('engine.gen.transposeHy', pack(Layer, { layer: 0, L: m.layers, off_W_xh: 0, off_W_hh: 0, off_b_h: 0, off_b_hn: 0, off_W_hy: at('W_hy', -1), off_b_y: 0 })),
         params: buf.params,
         W_hhT_out: { buffer: this.WT, offset: 4 * hyTAt, size: 4 * shape.V * shape.H },
       }, Math.ceil((shape.V * shape.H) / WG), this.launch));

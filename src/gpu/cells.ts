@@ -83,8 +83,8 @@ export interface CellKernels {
   matmul: KernelOf<typeof matmul, 'matmul'>;
   matmul8: KernelOf<typeof matmul, 'matmul8'>;
   col_sum: KernelOf<typeof matmul, 'col_sum'>;
-  /** every gradient in one dispatch, for small steps (schedule.ts smallStep) */
-  grads_small?: KernelOf<typeof grads, 'grads_small'>;
+  /** a small step (schedule.ts smallStep): every gradient in one dispatch, and the output layer */
+  small?: { grads: KernelOf<typeof grads, 'grads_small'>; output: KernelOf<CellsFamily, 'output_small'> };
   softmax_xent: KernelOf<typeof output, 'softmax_xent'>;
   dW_xh: KernelOf<typeof output, 'dW_xh_sorted'>;
   update: KernelOf<typeof optimizer, 'update'>;
@@ -103,6 +103,7 @@ export async function compileCellKernels(
   const wg = { WG };
   const { sweeps, reason } = chosen;
   const dropout = (options.dropout ?? 0) > 0;
+  const small = smallStep(shape, options);
   const HMAX = hmaxOf(shape.H);
   const G = CELLS[m.cell].gates;
   // invocations per workgroup: UF, UB units or QP quads each (shaders/cells_persistent.wgsl)
@@ -115,7 +116,7 @@ export async function compileCellKernels(
   const genSets = generationFits(ctx.device.limits, shape).sets;
   const oneStream = chooseOneStream(ctx, shape, options);
   const steps = oneStream === 'steps';
-  const [generate_one, step_layer, step_out, forward_sweep, backward_sweep, transpose_hh, transpose_hy, drop_forward, drop_backward, generate_cells, mm4, mm8, col_sum, grads_small, softmax_xent, dW_xh, update, grad_norm, loss_mean] = await Promise.all([
+  const [generate_one, step_layer, step_out, forward_sweep, backward_sweep, transpose_hh, transpose_hy, drop_forward, drop_backward, generate_cells, mm4, mm8, col_sum, grads_small, output_small, softmax_xent, dW_xh, update, grad_norm, loss_mean] = await Promise.all([
     oneStream === 'persistent' ? makeKernel(ctx, f, 'generate_cells1', { HMAX, WQ: HMAX / 8 }) : undefined,
     steps ? makeKernel(ctx, f, 'generate_step', { WGS: STEP_QUADS }) : undefined,
     steps ? makeKernel(ctx, f, 'generate_step_out', wg) : undefined,
@@ -129,7 +130,8 @@ export async function compileCellKernels(
     makeKernel(ctx, matmul, 'matmul', wg),
     makeKernel(ctx, matmul, 'matmul8', wg),
     makeKernel(ctx, matmul, 'col_sum', wg),
-    smallStep(shape, options) ? makeKernel(ctx, grads, 'grads_small', wg) : undefined,
+    small ? makeKernel(ctx, grads, 'grads_small', wg) : undefined,
+    small ? makeKernel(ctx, f, 'output_small', wg) : undefined,
     makeKernel(ctx, output, 'softmax_xent', wg),
     makeKernel(ctx, output, GH % 4 === 0 ? 'dW_xh_sorted' : 'dW_xh_sorted1', wg),
     makeKernel(ctx, optimizer, 'update', { TOTAL: lay.total, WG }),
@@ -138,7 +140,7 @@ export async function compileCellKernels(
   ]);
   const drop = drop_forward && drop_backward && { forward: drop_forward, backward: drop_backward };
   return { sweeps, sweepsReason: reason, forward_sweep, backward_sweep, transpose_hh, transpose_hy, drop, generate_cells, generateStreams: genSets ? (genSets === 2 ? 8 : 4) : 1,
-    generate_one, generate_step: step_layer && step_out && { layer: step_layer, out: step_out }, matmul: mm4, matmul8: mm8, col_sum, grads_small, softmax_xent, dW_xh, update, grad_norm, loss_mean };
+    generate_one, generate_step: step_layer && step_out && { layer: step_layer, out: step_out }, matmul: mm4, matmul8: mm8, col_sum, small: grads_small && output_small && { grads: grads_small, output: output_small }, softmax_xent, dW_xh, update, grad_norm, loss_mean };
 }
 
 /** `Drop` of shaders/cells.wgsl for one step (no dropout: every mask 1). */
@@ -179,7 +181,7 @@ function wiring(ctx: GpuContext, mem: GpuMemory, buf: Buffers, cb: CellBuffers, 
   const layerU = Array.from({ length: L }, (_, l) =>
     uniform(`layer${l}`, pack(Layer, {
       layer: l, L, off_W_xh: lay.offset[name('W_xh', l)], off_W_hh: lay.offset[name('W_hh', l)], off_b_h: lay.offset[name('b_h', l)],
-      off_b_hn: extra ? lay.offset[name(extra.name, l)] : 0,
+      off_b_hn: extra ? lay.offset[name(extra.name, l)] : 0, off_W_hy: lay.offset.W_hy, off_b_y: lay.offset.b_y,
     })),
   );
   const p = (n: string) => paramBinding(lay, n, buf.params);
@@ -228,11 +230,16 @@ function forwardOps(w: Wiring): Op[] {
     );
     if (k.drop) forward.push(op(ctx, 'drop_forward', k.drop.forward, { cell: layerU[l], drop: drop!, drop_h: buf.hs, hd: cb.hd }, groups(N * H), launch));
   }
-  forward.push(
-    // logits (N, V) = hd[L-1] (N, H) . W_hy^T
-    mm('output_logits', { A: out(L - 1).buf, Bm: p('W_hy'), C: buf.ps }, { M: N, N: V, K: H, A_M: H, A_K: 1, A_OFF: out(L - 1).off, B_K: 1, B_N: H, C_M: V, C_N: 1 }),
-    op(ctx, 'softmax_xent', k.softmax_xent, { b_y: p('b_y'), targets: buf.targets, ps: buf.ps, dy: buf.dy, losses: buf.losses }, groups(N), launch),
-  );
+  if (k.small)
+    // the output layer in one dispatch (a small step)
+    forward.push(op(ctx, 'output_small', k.small.output,
+      { cell: layerU[L - 1], params: buf.params, out_h: buf.hs, targets: buf.targets, ps: buf.ps, dy: buf.dy, losses: buf.losses }, groups(N), launch));
+  else
+    forward.push(
+      // logits (N, V) = hd[L-1] (N, H) . W_hy^T
+      mm('output_logits', { A: out(L - 1).buf, Bm: p('W_hy'), C: buf.ps }, { M: N, N: V, K: H, A_M: H, A_K: 1, A_OFF: out(L - 1).off, B_K: 1, B_N: H, C_M: V, C_N: 1 }),
+      op(ctx, 'softmax_xent', k.softmax_xent, { b_y: p('b_y'), targets: buf.targets, ps: buf.ps, dy: buf.dy, losses: buf.losses }, groups(N), launch),
+    );
 
   return forward;
 }
@@ -250,7 +257,7 @@ function backwardOps(w: Wiring): Op[] {
   for (let l = L - 1; l >= 0; l--) {
     backward.push(op(ctx, 'backward_sweep', k.backward_sweep,
       { cell: layerU[l], params: buf.params, hs_in: buf.hs, cs_in: cb.cs, act_in: cb.act, dh: buf.dhs, dpre: cb.dpre, dah: cb.dah, dnext: cb.dnext }, sweepGroups, launch));
-    if (!k.grads_small) backward.push(...layerGrads(w, l));
+    if (!k.small) backward.push(...layerGrads(w, l));
     if (l > 0)
       backward.push(
         // dh (N, H) = dpre[l] (N, GH) . W_xh.l (GH, H): the gradient at layer l-1's output
@@ -259,7 +266,7 @@ function backwardOps(w: Wiring): Op[] {
         ...dropBackward(l - 1),
       );
   }
-  if (k.grads_small) backward.push(gradsSmall(w));
+  if (k.small) backward.push(gradsSmall(w));
   else
     backward.push(
       // dW_hy (V, H) = dy^T (V, N) . hd[L-1] (N, H) / B;  db_y (1, V) = 1^T . dy / B
@@ -313,7 +320,7 @@ function gradsSmall(w: Wiring): Op {
   const table = mem.alloc('engine.grad_table', 4 * rows.length, storageUsage());
   ctx.device.queue.writeBuffer(table, 0, Uint32Array.from(rows));
   const res = { tensors: table, dpre: cb.dpre, dah: cb.dah, dy: buf.dy, hs: buf.hs, inputs: buf.inputs, grads: buf.grads };
-  return op(ctx, 'grads_small', k.grads_small!, res, w.groups(lay.total), launch);
+  return op(ctx, 'grads_small', k.small!.grads, res, w.groups(lay.total), launch);
 }
 
 /** The ops of a training step of this path, bind groups and uniforms made once. */

@@ -39,7 +39,7 @@ export const Gen = struct('Gen', {
 
 /** `Layer` of shaders/cells.wgsl: which layer a layer kernel runs, and where its tensors are
  * in the flat parameters (one uniform per layer, written once). */
-export const Layer = struct('Layer', { layer: 'u32', L: 'u32', off_W_xh: 'u32', off_W_hh: 'u32', off_b_h: 'u32', off_b_hn: 'u32' });
+export const Layer = struct('Layer', { layer: 'u32', L: 'u32', off_W_xh: 'u32', off_W_hh: 'u32', off_b_h: 'u32', off_b_hn: 'u32', off_W_hy: 'u32', off_b_y: 'u32' });
 
 /** `Drop` of shaders/cells.wgsl: the dropout of one training step (keep_from = ceil(p * 2^24),
  * scale = 1/(1-p); zero and one without dropout). */
@@ -204,6 +204,7 @@ export function cells(cell: CellName) {
       transpose: { cell: Layer, params: 'read', W_hhT_out: 'storage' },
       dropForward: { cell: Layer, drop: Drop, drop_h: 'read', hd: 'storage' },
       dropBackward: { cell: Layer, drop: Drop, dh_rw: 'storage' },
+      output: { cell: Layer, params: 'read', out_h: 'read', targets: 'read', ps: 'storage', dy: 'storage', losses: 'storage' },
       generate: {
         gen: Gen,
         params: 'read',
@@ -216,7 +217,7 @@ export function cells(cell: CellName) {
       },
     },
     entries: {
-      forward_sweep: 'forward', backward_sweep: 'backward', forward_sweepN: 'forward', backward_sweepN: 'backward', forward_sweep1: 'forward', backward_sweep1: 'backward', transpose_hh: 'transpose', transpose_hy: 'transpose', drop_forward: 'dropForward', drop_backward: 'dropBackward', generate_cells: 'generate', generate_cellsN: 'generate', generate_cells1: 'generate', generate_step: 'generate', generate_step_out: 'generate',
+      forward_sweep: 'forward', backward_sweep: 'backward', forward_sweepN: 'forward', backward_sweepN: 'backward', forward_sweep1: 'forward', backward_sweep1: 'backward', transpose_hh: 'transpose', transpose_hy: 'transpose', drop_forward: 'dropForward', drop_backward: 'dropBackward', output_small: 'output', generate_cells: 'generate', generate_cellsN: 'generate', generate_cells1: 'generate', generate_step: 'generate', generate_step_out: 'generate',
     },
   });
 }
