@@ -55,7 +55,7 @@ function packageVersion(file: string): string {
  * object (ctx.gpu, kept referenced by the context) for its adapter. */
 async function environment(o: Options): Promise<Env> {
   const env: Env = { tf: { versions: {} } };
-  if (o.engines.includes('gpu') || o.engines.includes('gpu-layers') || o.engines.includes('tfjs-webgpu')) {
+  if (o.engines.includes('gpu') || o.engines.includes('tfjs-webgpu')) {
     try {
       env.ctx = await nodeContext('char-rnn-bench');
     } catch (e) {
@@ -164,7 +164,7 @@ async function runCell(c: Case, e: EngineName, s: CaseSetup, env: Env, o: Option
       }
     }
     // a GPU error raised asynchronously during the cell makes it fail, not just warn
-    const f = e === 'gpu' || e === 'gpu-layers' ? env.ctx?.failure() : undefined;
+    const f = e === 'gpu' ? env.ctx?.failure() : undefined;
     if (f) throw f;
     const tfErrors = e === 'tfjs-webgpu' ? takeWebgpuErrors() : [];
     if (tfErrors.length) throw new Error(`${tfErrors.length} WebGPU error(s) on TF.js's device, first: ${tfErrors[0]}`);
@@ -184,7 +184,7 @@ async function runCell(c: Case, e: EngineName, s: CaseSetup, env: Env, o: Option
 function printProfile(p: ProfileResult): void {
   if (p.error) return console.log(`  profile: ${p.error}`);
   const pr = p.profile!;
-  console.log(`  profile (recurrence: ${pr.recurrence}${pr.reason ? ` (${pr.reason})` : ''}${pr.variant ? `, kernels ${pr.variant}` : ''}):`);
+  console.log(`  profile (recurrence: ${pr.detail}${pr.reason ? ` (${pr.reason})` : ''}; gradients ${pr.smallStep ? 'in one dispatch' : 'a product per tensor'}):`);
   for (const k of pr.kernels) console.log(`    ${k.name.padEnd(24)} ${k.ms.toFixed(3)} ms/step`);
   if (p.memory) console.log(`    memory: ${kib(p.memory.bytes)} (${Object.entries(p.memory.tensors).map(([k, v]) => `${k} ${kib(v)}`).join(', ')})`);
 }

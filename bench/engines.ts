@@ -22,7 +22,7 @@ export interface Env {
 
 /** Why engine `e` cannot run at all, or undefined. */
 export function unavailable(e: EngineName, env: Env): string | undefined {
-  if ((e === 'gpu' || e === 'gpu-layers') && !env.ctx) return `no GPU context: ${env.ctxError}`;
+  if (e === 'gpu' && !env.ctx) return `no GPU context: ${env.ctxError}`;
   if (e === 'tfjs-webgpu' && env.tf.webgpuError) return `TF.js webgpu backend: ${env.tf.webgpuError}`;
   if (e === 'tfjs-wasm' && env.tf.wasmError) return `TF.js wasm backend: ${env.tf.wasmError}`;
   return undefined;
@@ -48,8 +48,8 @@ export function lossCaveat(e: EngineName, m: CaseModel): LossCaveat | undefined 
 export async function makeTrainee(
   e: EngineName, env: Env, shape: StepShape, opt: OptimizerConfig, params: Params, tfjsSyncEvery: number, dropout: number, seed: number,
 ): Promise<Trainee> {
-  if (e !== 'tfjs-webgpu' && e !== 'tfjs-wasm') {
-    const engine = e === 'cpu' ? new CpuEngine(shape, opt, params) : await GpuEngine.create(env.ctx!, shape, opt, params, undefined, { dropout, layerKernels: e === 'gpu-layers' });
+  if (e === 'gpu' || e === 'cpu') {
+    const engine = e === 'gpu' ? await GpuEngine.create(env.ctx!, shape, opt, params, undefined, { dropout }) : new CpuEngine(shape, opt, params);
     let steps = 0;
     return {
       step: (b, o) => engine.step(b, { ...o, dropout: dropout > 0 ? { p: dropout, seed, step: steps++ } : undefined }),
@@ -73,10 +73,10 @@ export async function makeTrainee(
 
 /** An engine set up for a sampling case of `streams` streams. */
 export async function makeSampler(e: EngineName, env: Env, m: ModelDims, streams: number, params: Params): Promise<Sampler> {
-  if (e !== 'tfjs-webgpu' && e !== 'tfjs-wasm') {
+  if (e === 'gpu' || e === 'cpu') {
     // generate() reads only the model and the parameters; B and T size training buffers, kept minimal
     const shape = { ...m, B: 1, T: 1 };
-    const engine = e === 'cpu' ? new CpuEngine(shape, ADAM, params) : await GpuEngine.create(env.ctx!, shape, ADAM, params, undefined, { layerKernels: e === 'gpu-layers' });
+    const engine = e === 'gpu' ? await GpuEngine.create(env.ctx!, shape, ADAM, params) : new CpuEngine(shape, ADAM, params);
     return {
       generate: async (prime, length, seed) => void (await engine.generate({ prime, length, streams, temperature: 1, seed })),
       destroy: () => engine.destroy(),

@@ -8,7 +8,7 @@ import { type Case, type CaseModel, QUICK_CASES, allCases, withModel } from './c
 
 // The command line of `npm run bench`: its help, its options, their checks.
 
-export const ENGINES = ['gpu', 'gpu-layers', 'cpu', 'tfjs-webgpu', 'tfjs-wasm'] as const;
+export const ENGINES = ['gpu', 'cpu', 'tfjs-webgpu', 'tfjs-wasm'] as const;
 export type EngineName = (typeof ENGINES)[number];
 
 /** A command line the benchmark cannot run; main prints the message alone. */
@@ -39,8 +39,7 @@ ${wrap(QUICK_CASES, 24, 92)}
   --min-time S          seconds one rep should last at least (default 0.3)
   --max-cell-time S     seconds one engine may spend on one case, warm-up included; fewer
                         reps where they would not fit, at least 1 (default 60)
-  --engines LIST        comma list of ${ENGINES.join(', ')} (default all but
-                        gpu-layers: the GPU engine forced onto its layer kernels, to compare paths)
+  --engines LIST        comma list of ${ENGINES.join(', ')} (default all)
   --cases LIST          comma list of case names or prefixes (default all):
 ${wrap(allCases().map((c) => c.name), 24, 92)}
   --cell NAME           ${CELL_NAMES.join(' | ')}: the cell of every training and sampling case selected
@@ -149,7 +148,7 @@ export function parseOptions(argv: string[]): Options {
   }
   const list = (v: string | undefined) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined);
 
-  const engines = list(values.engines) ?? ENGINES.filter((e) => e !== 'gpu-layers');
+  const engines = list(values.engines) ?? [...ENGINES];
   for (const e of engines) if (!ENGINES.includes(e as EngineName)) throw new BenchUsageError(`unknown engine '${e}'; engines: ${ENGINES.join(', ')}`);
   const all = allCases();
   const wanted = list(values.cases) ?? (values.quick ? QUICK_CASES : undefined);

@@ -254,7 +254,7 @@ function profileSection(profiles: ProfileResult[]): string[] {
       continue;
     }
     const pr = p.profile!;
-    L.push(`Recurrence: ${pr.recurrence}${pr.reason ? ` (${pr.reason})` : ''}${pr.variant ? `; kernels: ${pr.variant}` : ''}${pr.steps ? `; ${pr.steps} profiled steps` : ''}`, '');
+    L.push(`Recurrence: ${pr.detail}${pr.reason ? ` (${pr.reason})` : ''}; gradients ${pr.smallStep ? 'in one dispatch' : 'a product per tensor'}; ${pr.steps} profiled steps`, '');
     const total = pr.kernels.reduce((a, k) => a + k.ms, 0);
     L.push('| kernel | ms/step | share |', '|---|---:|---:|');
     for (const k of pr.kernels) L.push(`| ${k.name} | ${k.ms.toFixed(3)} | ${total > 0 ? ((100 * k.ms) / total).toFixed(1) : '–'}% |`);

@@ -2,9 +2,8 @@
 // positions at once (pos = t*B + b):
 //
 //   softmax_xent:  p = softmax(logits + b_y), losses[pos] = -log p[target], dy = p - onehot(target)
-//   dW_xh_sorted:  dW_xh[i, c] = sum over positions with input c of dtanh[pos, i] / B
-//                  (x is one-hot: the product dtanh^T X is a gather, no multiplications)
-//   bias_grads:    db_h = sum_pos dtanh[pos] / B,  db_y = sum_pos dy[pos] / B
+//   dW_xh_sorted:  dW_xh[i, c] = sum over positions with input c of dpre[pos, i] / B (layer 0;
+//                  x is one-hot: the product dpre^T X is a gather, no multiplications)
 
 override WG: u32 = 64;
 
@@ -45,7 +44,7 @@ fn softmax_xent(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   losses[pos] = log(s) - (y_target - m);
 }
 
-@group(0) @binding(0) var<storage, read> dtanh: array<vec4f>;       // (T, B, H/4) when H % 4 == 0
+@group(0) @binding(0) var<storage, read> dpre: array<vec4f>;        // (T, B, G*H/4) when G*H % 4 == 0
 @group(0) @binding(1) var<storage, read> by_input: array<u32>;      // (T*B) positions sorted by input
 @group(0) @binding(2) var<storage, read> starts: array<u32>;        // (V+1) where each input's run starts
 @group(0) @binding(3) var<storage, read_write> dW_xh: array<f32>;   // (H, V)
@@ -63,7 +62,7 @@ fn dW_xh_sorted(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   let c = id / H4;
   let i4 = id % H4;
   var s = vec4f(0.0);
-  for (var k = starts[c]; k < starts[c + 1u]; k++) { s += dtanh[by_input[k] * H4 + i4]; }
+  for (var k = starts[c]; k < starts[c + 1u]; k++) { s += dpre[by_input[k] * H4 + i4]; }
   s /= f32(B);
   let i = 4u * i4;
   dW_xh[i * V + c] = s.x;
@@ -72,7 +71,7 @@ fn dW_xh_sorted(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   dW_xh[(i + 3u) * V + c] = s.w;
 }
 
-@group(0) @binding(0) var<storage, read> dtanh1: array<f32>;        // (T, B, H)
+@group(0) @binding(0) var<storage, read> dpre1: array<f32>;         // (T, B, G*H)
 
 @compute @workgroup_size(WG)
 fn dW_xh_sorted1(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -82,28 +81,6 @@ fn dW_xh_sorted1(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   let c = id / H;
   let i = id % H;
   var s = 0.0;
-  for (var k = starts[c]; k < starts[c + 1u]; k++) { s += dtanh1[by_input[k] * H + i]; }
+  for (var k = starts[c]; k < starts[c + 1u]; k++) { s += dpre1[by_input[k] * H + i]; }
   dW_xh[i * V + c] = s / f32(B);
-}
-
-@group(0) @binding(0) var<storage, read> g_dtanh: array<f32>;      // (T, B, H)
-@group(0) @binding(1) var<storage, read> g_dy: array<f32>;         // (T, B, V)
-@group(0) @binding(2) var<storage, read_write> db_h: array<f32>;   // (H)
-@group(0) @binding(3) var<storage, read_write> db_y: array<f32>;   // (V)
-
-// Invocation e < H writes db_h[e], H <= e < H + V writes db_y[e - H].
-@compute @workgroup_size(WG)
-fn bias_grads(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let id = flat_id(gid, nwg, WG);
-  let V = launch.V; let H = launch.H; let B = launch.B; let T = launch.T;
-  let e = id;
-  var s = 0.0;
-  if (e < H) {
-    for (var p = 0u; p < T * B; p++) { s += g_dtanh[p * H + e]; }
-    db_h[e] = s / f32(B);
-  } else if (e < H + V) {
-    let v = e - H;
-    for (var p = 0u; p < T * B; p++) { s += g_dy[p * V + v]; }
-    db_y[v] = s / f32(B);
-  }
 }

@@ -1,7 +1,6 @@
 import { type Comparison, compare, GPU_TOLERANCE, SPREAD_MULTIPLE, type Tolerance } from './compare.js';
 import { type TrainConfig, optimizerOf } from './config.js';
 import { CpuEngine } from './cpu/engine.js';
-import { localStep } from './cpu/local.js';
 import { localCells } from './cpu/localCells.js';
 import { type Activations, type Batch, type Dropout, type Engine, type EngineState } from './engine.js';
 import { BatchCursor, planBatches } from './data.js';
@@ -15,10 +14,8 @@ import { randU32 } from './rng.js';
 // page's comparison panel and the tests.
 //
 // - Local step: the GPU runs the first step's forward and backward pass; the CPU recomputes
-//   every timestep from the GPU's own values at the step before (src/cpu/local.ts): h_t from
-//   the GPU's h_{t-1}, p_t from its h_t, dtanh_t from its p_t, h_t and dtanh_{t+1}, the
-//   gradients from its hs, ps and dtanh. Other cells, depths and dropout
-//   (src/cpu/localCells.ts), one layer and timestep at a time: each layer's h_t (c_t) from the
+//   every timestep from the GPU's own values at the step before (src/cpu/localCells.ts), one
+//   layer and timestep at a time: each layer's h_t (c_t) from the
 //   GPU's h_{t-1} (c_{t-1}) and input (x_t, or the GPU's h_t of the layer below times the same
 //   dropout mask), dpre_t from the GPU's dpre of the layer above and of t+1, every gradient
 //   from the GPU's per-position values; rows per layer (`hs.1`, `dpre.0`). After the training
@@ -58,7 +55,7 @@ export interface CheckReport {
 export interface CheckOptions {
   /** weights both engines start from (default: initParams with cfg.seed and cfg.initScale) */
   start?: Params;
-  /** kernel variant and recurrence schedule of the GPU engine */
+  /** the GPU engine's options (the tests force its sweeps) */
   gpu?: GpuEngineOptions;
   /** the weights uploaded to the GPU engine, if not `start` (the tests plant a fault here) */
   upload?: Params;
@@ -79,7 +76,7 @@ export async function runCheck(ctx: GpuContext, data: Uint32Array, V: number, cf
     first.next();
     const gpuLoss = await gpu.forwardBackward(first.batch, { reset: true, dropout: dropout(0) });
     const got = { ...(await gpu.inspect()), loss: gpuLoss };
-    report.tensors.push(...(got.dpre ? cellRows(p0, shape, first.batch, got, dropout(0)) : localRows(p0, shape, first.batch, got)));
+    report.tensors.push(...cellRows(p0, shape, first.batch, got, dropout(0)));
     if (o.trajectory ?? true) {
       const cpu = new CpuEngine(shape, opt, p0);
       const nudged = new CpuEngine(shape, opt, nudge(p0, cfg.seed, shape));
@@ -95,19 +92,6 @@ export async function runCheck(ctx: GpuContext, data: Uint32Array, V: number, cf
 
 const localRow = (name: string, g: ArrayLike<number>, w: ArrayLike<number>, tol: Tolerance, scale?: ArrayLike<number>): CheckRow =>
   ({ ...compare(name, g, w, tol, scale), kind: 'local step', rtolOf: scale ? 'terms' : 'value' });
-
-/** The local comparison of one forward and backward pass of the one-layer tanh RNN on its tuned
- * kernels (see the top of this file). */
-function localRows(p: Params, s: StepShape, batch: Batch, got: Activations): CheckRow[] {
-  const want = localStep(p, s, batch, { ...got, dtanh: got.dtanh! });
-  return [
-    localRow('hs', got.hs, want.hs, GPU_TOLERANCE.hs),
-    localRow('ps', got.ps, want.ps, GPU_TOLERANCE.ps),
-    localRow('loss', [got.loss], [want.loss], GPU_TOLERANCE.loss),
-    localRow('dtanh', got.dtanh!, want.dtanh, GPU_TOLERANCE.sums, want.dtanhScale),
-    ...paramNames(s).map((k) => localRow(`d${k}`, got.grads[k], want.grads[k], GPU_TOLERANCE.sums, want.scale[k])),
-  ];
-}
 
 /** The name of layer l's part of a per-layer tensor: `hs.1`; the one-layer tanh RNN keeps the
  * tutorial's names (`hs`, and `dtanh` for its dpre). */

@@ -101,6 +101,10 @@ export interface Activations {
   /** (L, T, B, G*H) the loss's gradient with respect to each layer's input-side pre-activations
    * ax = W_xh x + b_h (gate-major rows, src/cpu/cells.ts); for the one-layer tanh RNN, dtanh. */
   dpre?: Tensor;
+  /** (L, T, B, S*H) what each layer's cell saved for its backward pass, S values per unit in
+   * blocks of H (the G gate values, then the cell's extra: src/cells.ts `saved`); the GPU
+   * engine's, which the local comparison feeds its backward pass (src/cpu/localCells.ts). */
+  act?: Tensor;
   loss: number;
 }
 

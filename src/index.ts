@@ -13,7 +13,7 @@ export type {
 } from './engine.js';
 export { CpuEngine } from './cpu/engine.js';
 export {
-  GpuEngine, type GpuEngineOptions, type KernelVariant, type EngineKernels, type RecurrenceSchedule, type CellSweeps, type Profile, type MemoryReport,
+  GpuEngine, type GpuEngineOptions, type CellSweeps, type GpuSchedule, type Profile, type MemoryReport,
 } from './gpu/engine.js';
 export { createContext, tryCreateContext, type GpuContext } from './gpu/context.js';
 export {

@@ -3,9 +3,8 @@ import { UsageError } from './errors.js';
 import { bufferTable } from './gpu/buffers.js';
 import { cellBufferTable } from './gpu/cells.js';
 import type { GpuContext } from './gpu/context.js';
-import { isCellModel } from './gpu/engine.js';
 import { mib } from './gpu/limits.js';
-import { type GpuEngineOptions, softwareAdapter } from './gpu/plan.js';
+import { type GpuEngineOptions, softwareAdapter } from './gpu/schedule.js';
 import { CELLS, type StepShape, modelOf, parameterCount } from './model.js';
 
 // What a model takes before it is made: every array or buffer an engine allocates when it is
@@ -56,17 +55,18 @@ export function cpuTable(s: StepShape): Record<string, number> {
 
 /** Elements of the GPU buffers beside bufferTable and cellBufferTable that grow with the model:
  * the layer kernels' generation weights (src/gpu/cellGeneration.ts: W_hh.l of every layer and
- * W_xh.l of those above the first, transposed, 256-byte aligned; then W_hy for the one-stream
- * kernels where H % 4 == 0). The small uniforms and staging buffers are not counted. */
+ * W_xh.l of those above the first, transposed, 256-byte aligned; then W_hy^T for the kernels
+ * of several streams, and W_hy for the one-stream kernels where H % 4 == 0). The small
+ * uniforms and staging buffers are not counted. */
 export function generationTable(s: StepShape): Record<string, number> {
   const { cell, layers: L } = modelOf(s);
   const align = (n: number) => Math.ceil(n / 64) * 64;
-  return { WT: (2 * L - 1) * align(CELLS[cell].gates * s.H * s.H) + (s.H % 4 === 0 ? align(s.V * s.H) : 0) };
+  return { WT: (2 * L - 1) * align(CELLS[cell].gates * s.H * s.H) + align(s.V * s.H) + (s.H % 4 === 0 ? align(s.V * s.H) : 0) };
 }
 
 const HOLDS: Record<string, Allocation['holds']> = {
   params: 'parameters', grads: 'gradients', m: 'optimizer state', v: 'optimizer state',
-  W_hhT: 'transposed weights', W_hyT: 'transposed weights', 'cells.W_hhT': 'transposed weights', 'gen.WT': 'transposed weights',
+  'cells.W_hhT': 'transposed weights', 'gen.WT': 'transposed weights',
 };
 
 /** The arrays and buffers an engine for `shape` allocates when it is created, and the
@@ -80,10 +80,8 @@ export function modelSize(shape: StepShape, device: DeviceKind, gpuOptions: GpuE
   if (device === 'cpu') add(cpuTable(shape), 8, 'host');
   else {
     add(bufferTable(shape), 4, 'gpu');
-    if (isCellModel(shape, gpuOptions)) {
-      add(cellBufferTable(shape, gpuOptions.dropout), 4, 'gpu', 'cells.');
-      add(generationTable(shape), 4, 'gpu', 'gen.');
-    }
+    add(cellBufferTable(shape, gpuOptions.dropout), 4, 'gpu', 'cells.');
+    add(generationTable(shape), 4, 'gpu', 'gen.');
   }
   const sum = (on: Allocation['on']) => list.filter((a) => a.on === on).reduce((n, a) => n + a.bytes, 0);
   return { device, allocations: list, host: sum('host'), gpu: sum('gpu') };

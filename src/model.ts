@@ -91,7 +91,7 @@ export function paramTable(d: ModelDims): ParamSpec[] {
 export type Params<A extends Tensor = Tensor> = Record<string, A>;
 
 /** The tutorial's model: one layer of the tanh RNN. It keeps the tutorial's tensor names, checkpoint
- * format 1, its (B, H) state and its tuned GPU kernels; every other model is "cell x L". */
+ * format 1 and its (B, H) state; every other model is "cell x L". */
 export function isTutorialModel(d: Pick<Dims, 'cell' | 'layers'>): boolean {
   return (d.cell ?? 'rnn') === 'rnn' && (d.layers ?? 1) === 1;
 }

@@ -1,6 +1,6 @@
 // Counter-based random numbers: the n-th number of a stream is a pure function of
 // (seed, stream, n), computed with 32-bit integer operations only, so TypeScript here and
-// WGSL in shaders/sample.wgsl (`rand_u32`) give the same bits on every platform.
+// WGSL in shaders/common.wgsl (`rand_u32`) give the same bits on every platform.
 
 /** lowbias32 (Chris Wellons): a 32-bit integer hash with good avalanche. */
 export function hash32(x: number): number {
@@ -16,7 +16,7 @@ export function randU32(seed: number, stream: number, counter: number): number {
 }
 
 /** The streams of generated text: sample stream s draws its k-th character from stream
- * SAMPLE_STREAM + s, counter k (shaders/sample.wgsl the same). The initialisation uses the
+ * SAMPLE_STREAM + s, counter k (shaders/sample_draw.wgsl the same). The initialisation uses the
  * streams from 0 (one per tensor); seed 0, stream 0, counter 0 gives exactly 0 (hash32(0) = 0),
  * which would always draw the first character of the vocabulary. */
 export const SAMPLE_STREAM = 0x20000000;

@@ -32,7 +32,7 @@ describe('vocabulary', () => {
 });
 
 describe('counter-based RNG and initialisation', () => {
-  test('fixed values (the same on every platform; sample.wgsl computes the same)', () => {
+  test('fixed values (the same on every platform; common.wgsl computes the same)', () => {
     expect(hash32(0)).toBe(0);
     expect([hash32(1), randU32(42, 0, 0), randU32(42, 0, 1), randU32(42, 3, 0)]).toMatchSnapshot();
     const u = Array.from({ length: 10000 }, (_, i) => randUniform(7, 1, i));

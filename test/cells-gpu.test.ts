@@ -111,9 +111,8 @@ describe('layer kernels: one step against the float64 network', () => {
           const how = smallStep === undefined ? '' : smallStep ? ', every gradient in one dispatch' : ', a product per tensor';
           test(`${cell}, ${layers} layer(s), dropout ${p}${how} (V=11 H=17 B=3 T=5)`, async () => {
             const dropout = p > 0 ? { p, seed: 1234, step: 3 } : undefined;
-            // the model's dropout is all the engine is told: it picks the layer kernels itself (the
-            // one-layer tanh RNN without dropout is forced onto them)
-            await compareStep(s, 0.3, dropout, p > 0 ? { dropout: p } : { smallStep, ...(cell === 'rnn' && layers === 1 ? { layerKernels: true } : {}) });
+            // the model's dropout is all the engine is told: it builds the dropout kernels itself
+            await compareStep(s, 0.3, dropout, p > 0 ? { dropout: p } : { smallStep });
           });
         }
 
@@ -124,16 +123,15 @@ describe('layer kernels: one step against the float64 network', () => {
     expect(() => smallStep(s, { smallStep: true, dropout: 0.2 })).toThrow(/without dropout/);
   });
 
-  test('the engine decides the kernels for dropout: the one-layer tanh RNN with dropout runs the layer kernels, without it the tuned ones', async () => {
+  test('the engine builds the dropout kernels only when told the model has dropout', async () => {
     const s: Shape = { V: 11, H: 17, B: 3, T: 5, cell: 'rnn', layers: 1 };
     const withDropout = await GpuEngine.create(gpu(), s, SGD, undefined, undefined, { dropout: 0.2 });
     const without = await GpuEngine.create(gpu(), s, SGD, undefined, undefined, {});
     try {
-      expect([withDropout.kernels, withDropout.kernelsReason]).toEqual(['layers', 'dropout 0.2: the tuned one-layer tanh kernels have none']);
-      expect(without.kernels).not.toBe('layers');
       const batch = randomBatch(s, 1);
       await expect(withDropout.forwardBackward(batch, { dropout: { p: 0.2, seed: 1, step: 0 } })).resolves.toBeGreaterThan(0);
       await expect(without.forwardBackward(batch, { dropout: { p: 0.2, seed: 1, step: 0 } })).rejects.toThrow(/created without dropout: create it with \{ dropout: 0.2 \}/);
+      expect(withDropout.memory().bytes).toBeGreaterThan(without.memory().bytes); // the dropped outputs hd
     } finally {
       withDropout.destroy();
       without.destroy();
@@ -178,7 +176,7 @@ describe('layer kernels: every sweep (persistent of 1, 4 or 8 streams, reference
     ];
     for (const [s, cellSweeps, words] of cases) {
       const e = await GpuEngine.create(gpu(), s, SGD, undefined, undefined, { cellSweeps });
-      expect(e.recurrenceReason).toContain(words);
+      expect(e.schedule.reason).toContain(words);
       e.destroy();
     }
     await expect(GpuEngine.create(gpu(), { V: 10, H: 19, B: 3, T: 4, cell: 'lstm', layers: 1 }, SGD, undefined, undefined, { cellSweeps: 'streams1' })).rejects.toThrow(/B = 1 with H a multiple of 4/);
@@ -271,7 +269,7 @@ describe('layer kernels: generation and evaluation', () => {
     // persistent (units in the vec4 lanes), else one workgroup per stream; 6 and 11 streams:
     // one workgroup of eight with two repeated lanes, two with five (four and four: three)
     for (const oneStream of H % 4 === 0 ? (['steps', 'persistent'] as const) : [undefined]) {
-      const e = await GpuEngine.create(gpu(), s, SGD, P, undefined, { layerKernels: true, oneStream });
+      const e = await GpuEngine.create(gpu(), s, SGD, P, undefined, { oneStream });
       try {
         for (const [greedy, streams] of [[true, 1], [false, 1], [true, 6], [false, 11]] as const) {
           if (oneStream === 'persistent' && streams > 1) continue; // (the same kernel as 'steps' runs)

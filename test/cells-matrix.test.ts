@@ -3,7 +3,7 @@ import { type CheckReport, runCheck } from '../src/check.js';
 import { DEFAULT_CONFIG, type TrainConfig } from '../src/config.js';
 import { BatchCursor, planBatches } from '../src/data.js';
 import { GpuEngine } from '../src/gpu/engine.js';
-import type { CellSweeps } from '../src/gpu/plan.js';
+import type { CellSweeps } from '../src/gpu/schedule.js';
 import { CELL_NAMES, CELLS, type CellName, type ModelDims, type Params, paramNames, paramTable } from '../src/model.js';
 import { randomArray, useGpu } from './helpers.js';
 
@@ -49,12 +49,12 @@ const largeOf = (cell: CellName) => (cell === 'relu' ? RELU_LARGE : LARGE);
 const largePre = (cell: CellName) => (cell === 'relu' ? 8 : 90);
 const scaleOf = (m: { cell: CellName; H: number }) => (m.cell === 'relu' ? Math.min(SCALE, 1 / Math.sqrt(m.H)) : SCALE);
 
-/** The engine's words for forced sweeps (src/gpu/cells.ts chooseCellSweeps). */
+/** The engine's words for forced sweeps (src/gpu/schedule.ts chooseSchedule). */
 const SWEEPS_REASON: Record<CellSweeps, string> = {
-  reference: 'layer kernels: reference sweeps, one workgroup per stream (asked)',
-  streams1: 'layer kernels: persistent sweep of one stream, units in the vec4 lanes (asked)',
-  streams4: 'layer kernels: persistent sweeps, 4 streams per workgroup (asked)',
-  streams8: 'layer kernels: persistent sweeps, 8 streams per workgroup (asked)',
+  reference: 'reference sweeps, one workgroup per stream (asked)',
+  streams1: 'persistent sweep of one stream, units in the vec4 lanes (asked)',
+  streams4: 'persistent sweeps, 4 streams per workgroup (asked)',
+  streams8: 'persistent sweeps, 8 streams per workgroup (asked)',
 };
 
 /** How many times its tolerance the planted fault's row must use at least. */
@@ -136,10 +136,10 @@ async function check(m: Member, upload?: (p: Params<Float32Array>) => Params) {
   const plan = planBatches(data.length, m.B, T);
   expect([plan.B, plan.T, plan.stepsPerEpoch], label(m)).toEqual([m.B, T, 1]);
   created.mockClear();
-  const r = await runCheck(gpu(), data, V, cfg, { start, upload: upload?.(start), trajectory: false, gpu: { layerKernels: true, cellSweeps: m.sweeps } });
+  const r = await runCheck(gpu(), data, V, cfg, { start, upload: upload?.(start), trajectory: false, gpu: { cellSweeps: m.sweeps } });
   expect(created).toHaveBeenCalledTimes(1);
   const e: GpuEngine = await created.mock.results[0].value;
-  expect({ ...e.shape, reason: e.recurrenceReason }, label(m)).toEqual({ V, H: m.H, B: m.B, T, cell: m.cell, layers: m.layers, reason: SWEEPS_REASON[m.sweeps] });
+  expect({ ...e.shape, reason: e.schedule.reason }, label(m)).toEqual({ V, H: m.H, B: m.B, T, cell: m.cell, layers: m.layers, reason: SWEEPS_REASON[m.sweeps] });
   expect(r.tensors.map((c) => c.name), label(m)).toEqual(rowNames(m));
   expect(r.tensors.every((c) => c.kind === 'local step')).toBe(true);
   return { r, maxPre: m.dropout === 0 ? maxPre0(m, start, data) : 0 };

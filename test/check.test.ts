@@ -22,9 +22,9 @@ const data = vocab.encode(text, 'lighthouse');
 /** One kernel variant per size, forced; one training step after the first (whose update is
  * compared locally too), none at H=256 B=32 T=64 to keep the CPU's share of the suite short. */
 const SIZES: [string, Partial<TrainConfig>, GpuEngineOptions][] = [
-  ['H=256 B=32 T=64, persistent sweep of 8 streams', { hidden: 256, batch: 32, seqLen: 64, steps: 0 }, { kernels: 'tiled', recurrence: 'persistent', streams: 8 }],
-  ['H=600 B=8 T=16, persistent sweep of 4 streams', { hidden: 600, batch: 8, seqLen: 16 }, { kernels: 'tiled', recurrence: 'persistent', streams: 4 }],
-  ['H=1030 B=3 T=8, one dispatch per timestep', { hidden: 1030, batch: 3, seqLen: 8 }, { kernels: 'tiled', recurrence: 'step' }],
+  ['H=256 B=32 T=64, persistent sweep of 8 streams', { hidden: 256, batch: 32, seqLen: 64, steps: 0 }, { cellSweeps: 'streams8' }],
+  ['H=600 B=8 T=16, persistent sweep of 4 streams', { hidden: 600, batch: 8, seqLen: 16 }, { cellSweeps: 'streams4' }],
+  ['H=1030 B=3 T=8, reference sweeps', { hidden: 1030, batch: 3, seqLen: 8 }, { cellSweeps: 'reference' }],
 ];
 
 /** How many times its tolerance the local row of a planted fault must use at least. */

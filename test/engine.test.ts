@@ -10,9 +10,10 @@ import { initParams } from '../src/init.js';
 import { PARAM_NAMES, type Params, type StepShape } from '../src/model.js';
 import { expectClose, randomArray, useGpu } from './helpers.js';
 
-// Each kernel family of the GPU engine against the CPU engine on seeded random inputs:
-// forward (rnn_forward.wgsl: recurrence, softmax + loss), backward (rnn_backward.wgsl),
-// the optimizer (optimizer.wgsl), the loss reduction (loss.wgsl) and sampling (sample.wgsl).
+// The GPU engine against the CPU engine on the tutorial's model, seeded random inputs: the
+// forward and backward pass of every schedule (cells*.wgsl, matmul.wgsl, output.wgsl,
+// grads.wgsl), the optimizer (optimizer.wgsl), the loss reduction (loss.wgsl) and sampling
+// (cells_generate.wgsl).
 
 const gpu = useGpu();
 
@@ -54,15 +55,16 @@ const SHAPES: [string, StepShape, number][] = [
   ['large pre-activations (|a| > 90)', { V: 13, H: 17, B: 2, T: 6 }, 50],
 ];
 
-/** Every kernel variant of the GPU engine, forced: the simple reference kernels and the tiled
- * ones with each recurrence schedule (persistent sweeps of 1, 4 and 8 streams per workgroup,
- * one dispatch per timestep), each on the shapes it accepts (one stream: B = 1, H % 4 == 0). */
+/** Every schedule of the GPU engine, forced: the reference sweeps (one workgroup per stream) and
+ * the persistent sweeps of 1, 4 and 8 streams per workgroup, each on the shapes it accepts (one
+ * stream: B = 1, H % 4 == 0), with the gradients as one product per tensor and (reference
+ * sweeps) all in one dispatch. */
 const VARIANTS: [string, GpuEngineOptions, (s: StepShape) => boolean][] = [
-  ['reference', { kernels: 'reference' }, () => true],
-  ['tiled, persistent sweep of 1 stream', { kernels: 'tiled', recurrence: 'persistent', streams: 1 }, (s) => s.B === 1 && s.H % 4 === 0],
-  ['tiled, persistent sweep of 4 streams', { kernels: 'tiled', recurrence: 'persistent', streams: 4 }, () => true],
-  ['tiled, persistent sweep of 8 streams', { kernels: 'tiled', recurrence: 'persistent', streams: 8 }, () => true],
-  ['tiled, one dispatch per timestep', { kernels: 'tiled', recurrence: 'step' }, () => true],
+  ['reference sweeps, every gradient in one dispatch', { cellSweeps: 'reference', smallStep: true }, () => true],
+  ['reference sweeps', { cellSweeps: 'reference', smallStep: false }, () => true],
+  ['persistent sweep of 1 stream', { cellSweeps: 'streams1', smallStep: false }, (s) => s.B === 1 && s.H % 4 === 0],
+  ['persistent sweeps of 4 streams', { cellSweeps: 'streams4', smallStep: false }, () => true],
+  ['persistent sweeps of 8 streams', { cellSweeps: 'streams8', smallStep: false }, () => true],
 ];
 
 describe.each(VARIANTS)('forward and backward kernels, GPU (%s) vs CPU', (_, variant, accepts) => {
@@ -72,8 +74,7 @@ describe.each(VARIANTS)('forward and backward kernels, GPU (%s) vs CPU', (_, var
       const p = randomParams(shape, 5, scale);
       const cpu = new CpuEngine(shape, opt, p);
       const g = await GpuEngine.create(gpu(), shape, opt, p, undefined, variant);
-      expect(g.kernels).toBe(variant.kernels);
-      if (variant.kernels === 'tiled') expect(g.recurrenceDetail).toMatch(variant.recurrence === 'step' ? /^one dispatch per timestep/ : `persistent, ${variant.streams} stream`);
+      expect([g.schedule.sweeps, g.smallStep]).toEqual([variant.cellSweeps, variant.smallStep]);
       const batch = randomBatch(shape, 9);
       // two calls: the second starts from the carried state of the first
       for (const reset of [true, false]) {
@@ -155,8 +156,9 @@ describe('optimizer kernel, GPU vs CPU', () => {
 });
 
 describe('sampling kernel, GPU vs CPU', () => {
-  // H = 70: the four-stream sampler for every stream count; H = 72: one stream takes
-  // generate1 (rows in the vec4 lanes, needs H % 4 == 0)
+  // H = 70: eight streams per workgroup (generate_cellsN) for several streams, one workgroup per
+  // stream (generate_cells) for one; H = 72: one stream takes generate_cells1 (units in the vec4
+  // lanes, needs H % 4 == 0)
   test.each([
     [{ V: 67, H: 70, B: 1, T: 1 }],
     [{ V: 29, H: 72, B: 1, T: 1 }],
@@ -171,10 +173,10 @@ describe('sampling kernel, GPU vs CPU', () => {
       { temperature: 1, seed: 1 },
       { temperature: 0.5, seed: 2 },
       { temperature: 1.7, seed: 3 },
-      { temperature: 0.9, seed: 9, streams: 4 }, // one group of four streams
+      { temperature: 0.9, seed: 9, streams: 4 }, // one group, four lanes repeated
       { temperature: 0.9, seed: 11, streams: 6 }, // one group of eight, two lanes idle
       { temperature: 1.2, seed: 12, streams: 13 }, // two groups of eight, the second partial
-      { temperature: 1.1, seed: 10, streams: 1 }, // one stream: generate1 where H % 4 == 0
+      { temperature: 1.1, seed: 10, streams: 1 }, // one stream: generate_cells1 where H % 4 == 0
       { greedy: true, streams: 1 },
     ]) {
       const a = await cpu.generate({ prime, length: 80, streams: 3, ...o });

@@ -2,14 +2,13 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, test } from 'vitest';
 import { type CheckReport, runCheck } from '../src/check.js';
 import { DEFAULT_CONFIG, type TrainConfig } from '../src/config.js';
-import { chooseSchedule, isCellModel } from '../src/gpu/schedule.js';
-import { CELL_NAMES, CELLS, type CellName, type StepShape, parameterCount } from '../src/model.js';
+import { chooseSchedule } from '../src/gpu/schedule.js';
+import { CELL_NAMES, CELLS, type StepShape, parameterCount } from '../src/model.js';
 import { randomArray, useGpu } from './helpers.js';
 
 // Every H works for every cell: one training step of every cell, 1 and 2 layers, with and
-// without dropout, at H = 1030 (HMAX 2048, not a multiple of 4) and H = 2048, where no
-// persistent sweep of the tuned tanh kernels and only the one-stream sweep of the layer kernels
-// fit the adapter's workgroup memory, compared with the CPU engine (the local comparison of
+// without dropout, at H = 1030 (HMAX 2048, not a multiple of 4) and H = 2048, where only the
+// one-stream persistent sweep fits the adapter's workgroup memory, compared with the CPU engine (the local comparison of
 // src/check.ts, within GPU_TOLERANCE; a model whose weights exceed the adapter's largest buffer,
 // the LSTM and GRU of 2 layers at H = 2048 on lavapipe, is refused naming what to lower); the schedule is found for every shape on adapters of
 // small and large limits; `char-rnn train` at H = 1030 runs, and --profile describes the
@@ -26,16 +25,8 @@ function summary(r: CheckReport): string {
   return r.tensors.map((c) => `${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${(100 * c.used).toFixed(1)}% of tolerance, max|diff| ${c.maxAbs.toExponential(2)}`).join('\n');
 }
 
-/** What the engine runs for a shape, in the words the test expects. */
-function scheduleOf(s: StepShape, dropout: number): string {
-  const c = chooseSchedule(gpu().device.limits, s, { dropout });
-  if (c.path === 'layers') return `layers ${c.sweeps}`;
-  return `tanh ${c.plan.kernels}${c.plan.persistent ? ' persistent' : ''}${c.plan.step ? ' step' : ''}`;
-}
-
-// H = 1030, B = 2: the layer kernels' reference sweeps (B < 3 and H not a multiple of 4), the
-// tanh RNN's per-timestep sweep; H = 2048, B = 1: the one-stream sweep of the layer kernels
-// (4*HMAX*G bytes: 32 KiB for the LSTM), the tanh RNN's per-timestep sweep.
+// H = 1030, B = 2: the reference sweeps (B < 3 and H not a multiple of 4); H = 2048, B = 1: the
+// one-stream sweep (4*HMAX*G bytes: 32 KiB for the LSTM).
 describe.each([
   { H: 1030, B: 2, sweeps: 'reference' },
   { H: 2048, B: 1, sweeps: 'streams1' },
@@ -50,8 +41,7 @@ describe.each([
             ...DEFAULT_CONFIG, cell, layers, dropout, hidden: H, batch: B, seqLen: T, optimizer: 'adam', lr: 0.002, clip: 0, steps: 0, seed,
           };
           const shape: StepShape = { V, H, B, T, cell, layers };
-          const tuned = cell === 'rnn' && layers === 1 && dropout === 0;
-          expect(scheduleOf(shape, dropout)).toBe(tuned ? 'tanh tiled step' : `layers ${sweeps}`);
+          expect(chooseSchedule(gpu().device.limits, shape, { dropout }).sweeps).toBe(sweeps);
           const data = randomText(B * T + 1, seed);
           // the weights of one buffer larger than the adapter allows (lavapipe: 128 MiB; the LSTM
           // and GRU of 2 layers at H=2048) are refused with the sizes and the options that lower them
@@ -88,38 +78,16 @@ describe('the schedule is found for every shape', () => {
               for (const dropout of [0, 0.1]) {
                 const s: StepShape = { V: 65, H, B, T: 16, cell, layers };
                 const c = chooseSchedule(limits, s, { dropout });
-                expect(c.path).toBe(isCellModel(s, { dropout }) ? 'layers' : 'tanh');
                 const HMAX = Math.max(64, 2 ** Math.ceil(Math.log2(H)));
                 const G = CELLS[cell].gates;
                 const mem = limits.maxComputeWorkgroupStorageSize;
-                if (c.path === 'tanh') {
-                  // the persistent sweeps keep 32 bytes per unit of HMAX (64 for eight streams)
-                  if (c.plan.persistent) expect(32 * HMAX * (c.plan.streams === 8 ? 2 : 1)).toBeLessThanOrEqual(mem);
-                  if (c.plan.kernels === 'tiled') expect(c.plan.persistent || c.plan.step).toBe(true);
-                } else if (c.sweeps !== 'reference') {
+                if (c.sweeps !== 'reference') {
                   const perUnit = c.sweeps === 'streams1' ? 4 : c.sweeps === 'streams4' ? 16 : 32;
                   expect(perUnit * HMAX * Math.max(2, G)).toBeLessThanOrEqual(mem);
                   const invocations = c.sweeps === 'streams1' ? HMAX / 8 : HMAX / Math.max(1, Math.floor(8 / G));
                   expect(invocations).toBeLessThanOrEqual(Math.min(limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX));
                 }
               }
-  });
-
-  test('the tuned tanh kernels asked for a persistent sweep that does not fit fall back to the per-timestep one, and say why', () => {
-    const limits = gpu().device.limits;
-    const c = chooseSchedule(limits, { V: 65, H: 1030, B: 4, T: 8 }, { kernels: 'tiled', recurrence: 'persistent', streams: 8 });
-    expect(c.path).toBe('tanh');
-    if (c.path !== 'tanh') return;
-    expect([c.plan.persistent, c.plan.step]).toEqual([false, true]);
-    expect(c.plan.recurrenceReason).toMatch(/persistent asked, but the persistent sweep needs 65536 bytes of workgroup memory at H=1030, the adapter offers 32768: one dispatch per timestep/);
-  });
-
-  test.each([
-    ['lstm', 'dropout 0: one layer of any cell but the tanh RNN', 0, 'lstm, 1 layer: the tuned kernels serve the one-layer tanh RNN only'],
-    ['rnn', 'the one-layer tanh RNN with dropout', 0.1, 'dropout 0.1: the tuned one-layer tanh kernels have none'],
-  ] as [CellName, string, number, string][])('%s, %s: the layer kernels, and why', (cell, _, dropout, why) => {
-    const c = chooseSchedule(gpu().device.limits, { V: 5, H: 16, B: 2, T: 4, cell, layers: 1 }, { dropout });
-    expect([c.path, c.why]).toEqual(['layers', why]);
   });
 });
 
@@ -131,21 +99,21 @@ describe('char-rnn train at large H, and --profile', () => {
   };
 
   test.each([
-    [['--cell', 'gru', '--hidden', '1030'], /kernels: layer kernels \(gru, 1 layer: the tuned kernels serve the one-layer tanh RNN only\); recurrence: reference sweeps, one workgroup per stream \(B=1 and H=1030 not a multiple of 4/],
-    [['--hidden', '1030', '--dropout', '0.1'], /kernels: layer kernels \(dropout 0.1: the tuned one-layer tanh kernels have none\); recurrence: reference sweeps/],
-    [['--hidden', '1030'], /kernels: tiled \(above 65536 multiply-adds per step .*\); recurrence: one dispatch per timestep, 4 streams per invocation \(workgroup memory: the persistent sweep needs 65536 bytes\)/],
+    [['--cell', 'gru', '--hidden', '1030'], /recurrence: reference sweeps, one workgroup per stream \(B=1 and H=1030 not a multiple of 4: the persistent sweeps would leave lanes idle\); gradients: a product per tensor/],
+    [['--hidden', '1030', '--dropout', '0.1'], /recurrence: reference sweeps, one workgroup per stream \(B=1 and H=1030 not a multiple of 4/],
+    [['--hidden', '1032'], /recurrence: persistent sweep of one stream, units in the vec4 lanes; gradients: a product per tensor/],
+    [['--hidden', '4'], /recurrence: persistent sweep of one stream, units in the vec4 lanes; gradients: all in one dispatch \(below 65536 multiply-adds per step\)/],
   ])('%j: one step, and the profile names the schedule that ran', (args, schedule) => {
     const r = run(...args, '--profile');
     expect(r.code, r.err).toBe(0);
     expect(r.err).toMatch(schedule);
-    expect(r.err).not.toMatch(/recurrence 'step'|Use the per-timestep/);
+    expect(r.err).not.toMatch(/Use the|kernels: /);
   }, 300_000);
 
   test('--profile of an LSTM of 2 layers: the layer sweep it ran, GFLOP/s from G and L', () => {
     const r = run('--cell', 'lstm', '--layers', '2', '--hidden', '32', '--batch', '2', '--seq-len', '5', '--profile');
     expect(r.code, r.err).toBe(0);
-    expect(r.err).toMatch(/kernels: layer kernels \(lstm, 2 layers: .*\); recurrence: reference sweeps, one workgroup per stream/);
-    expect(r.err).not.toMatch(/multiply-adds|reference \(below|recurrence: persistent, /);
+    expect(r.err).toMatch(/recurrence: reference sweeps, one workgroup per stream \(B=2: the persistent sweeps would leave lanes idle\); gradients: a product per tensor/);
     const [, ms, gflops] = /\n {2}total +(\d+\.\d+) ms\/step {2}= (\d+\.\d+) GFLOP\/s of model FLOPs \(6\(G\*H\^2\*\(2L-1\) \+ V\*H\) per character/.exec(r.err)!;
     // G = 4, L = 2, H = 32, V = 10 ('hello world, hello there'), 2 x 5 characters per step
     const flops = 6 * 2 * 5 * (4 * 32 * 32 * 3 + 10 * 32);

@@ -9,12 +9,12 @@ import { initParams } from '../src/init.js';
 import { PARAM_NAMES } from '../src/model.js';
 import { expectClose, randomArray, useGpu } from './helpers.js';
 
-// The fast kernels against the simple ones they replace, on the GPU:
+// The fast kernels against the simple ones, on the GPU:
 //   - shaders/matmul.wgsl: the register-tiled `matmul` against `matmul_naive` and a float64
 //     product on the CPU, for every stride pattern the engine uses and for sizes that are
-//     not multiples of the 4x4 tile;
-//   - whole training steps of the tiled engine (both recurrence schedules) against the
-//     reference kernels (test/engine.test.ts compares every variant with the CPU engine).
+//     not multiples of the 4x4 tile; col_sum against the CPU;
+//   - whole training steps of every schedule against the reference sweeps (test/engine.test.ts
+//     compares every schedule with the CPU engine).
 
 const gpu = useGpu();
 
@@ -65,7 +65,7 @@ function cpuMatmul(m: Product, A: Float32Array, Bm: Float32Array): Float64Array 
   return C;
 }
 
-// The engine's four products (src/gpu/phases.ts tiledPhases) at awkward sizes: positions N,
+// The step's products (src/gpu/cells.ts) at awkward sizes: positions N,
 // vocabulary V and hidden size H that are not multiples of 4, an offset row block, a scale.
 const P = 23, V = 13, H = 10, B = 3; // and 8x8 blocks: none of them a multiple of 8
 const PRODUCTS: [string, Product][] = [
@@ -115,7 +115,7 @@ describe('matmul.wgsl col_sum: the sums over positions (bias gradients) vs CPU',
     });
 });
 
-describe('tiled engine vs reference kernels, 3 training steps on the GPU', () => {
+describe('every schedule vs the reference sweeps, 3 training steps on the GPU', () => {
   const opt: OptimizerConfig = { name: 'adam', lr: 0.01, clip: 5 };
   for (const shape of [
     { V: 29, H: 37, B: 6, T: 7 },
@@ -135,20 +135,23 @@ describe('tiled engine vs reference kernels, 3 training steps on the GPU', () =>
         e.destroy();
         return { losses, state };
       };
-      const ref = await run({ kernels: 'reference' });
-      const step = await run({ kernels: 'tiled', recurrence: 'step' });
-      // every persistent sweep that accepts the shape, forced (one stream: B = 1, H % 4 == 0)
-      const sweeps = ([1, 4, 8] as const).filter((n) => n > 1 || (shape.B === 1 && shape.H % 4 === 0));
-      const persistent = [];
-      for (const streams of sweeps) persistent.push([`persistent, ${streams} streams`, await run({ kernels: 'tiled', recurrence: 'persistent', streams })] as const);
+      const ref = await run({ cellSweeps: 'reference', smallStep: false });
+      // every persistent sweep that accepts the shape, forced (one stream: B = 1, H % 4 == 0),
+      // and every gradient in one dispatch
+      const sweeps = (['streams1', 'streams4', 'streams8'] as const).filter((v) => v !== 'streams1' || (shape.B === 1 && shape.H % 4 === 0));
+      const others: [string, Awaited<ReturnType<typeof run>>][] = [];
+      for (const cellSweeps of sweeps) others.push([cellSweeps, await run({ cellSweeps, smallStep: false })]);
+      others.push(['one gradient dispatch', await run({ cellSweeps: 'reference', smallStep: true })]);
       const tol = { atol: 2e-6, rtol: 1e-5 };
-      for (const [name, got] of [...persistent, ['step', step] as const]) {
+      for (const [name, got] of others) {
         expectClose(got.losses, ref.losses, { name: `${name} losses`, ...tol });
         expectClose(got.state.hprev, ref.state.hprev, { name: `${name} hprev`, ...tol });
         for (const k of PARAM_NAMES) expectClose(got.state.params[k], ref.state.params[k], { name: `${name} ${k}`, ...tol });
-        // the schedules do the same arithmetic in the same order
-        expect(Array.from(got.state.hprev), name).toEqual(Array.from(step.state.hprev));
-        expect(got.losses, name).toEqual(step.losses);
+      }
+      // the sweeps sum the same terms in the same order
+      for (const [name, got] of others.slice(0, sweeps.length)) {
+        expect(Array.from(got.state.hprev), name).toEqual(Array.from(ref.state.hprev));
+        expect(got.losses, name).toEqual(ref.losses);
       }
     });
   }
@@ -202,9 +205,9 @@ describe('GPU memory', () => {
 });
 
 describe('large hidden sizes: the kernels chosen by the workgroup memory they need', () => {
-  // H = 600: persistent sweeps of four streams fit (32 KiB), eight-stream ones and generate8 do
-  // not; H = 1030: no persistent sweep fits (per-timestep schedule), generate loops over two
-  // blocks of rows.
+  // H = 600: persistent sweeps of four streams fit (32 KiB), eight-stream ones and eight-stream
+  // generation do not; H = 1030: no persistent sweep fits (reference sweeps), generation one
+  // workgroup per stream.
   for (const H of [600, 1030]) {
     test(`H=${H}: one step and samples of 1 and 5 streams agree with the CPU`, async () => {
       const shape = { V: 7, H, B: 5, T: 3 };
@@ -212,7 +215,7 @@ describe('large hidden sizes: the kernels chosen by the workgroup memory they ne
       const p = initParams(shape, 13);
       const cpu = new CpuEngine(shape, opt, p);
       const g = await GpuEngine.create(gpu(), shape, opt, p);
-      expect(g.recurrence).toBe(H === 600 ? 'persistent' : 'step');
+      expect(g.schedule.sweeps).toBe(H === 600 ? 'streams4' : 'reference');
       const n = shape.B * shape.T;
       const batch = { inputs: Uint32Array.from({ length: n }, (_, i) => (i * 3) % 7), targets: Uint32Array.from({ length: n }, (_, i) => (i * 5 + 2) % 7) };
       expectClose([await g.forwardBackward(batch, { reset: true })], [await cpu.forwardBackward(batch, { reset: true })], { name: 'loss', atol: 1e-5, rtol: 1e-4 });

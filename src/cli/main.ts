@@ -254,7 +254,6 @@ export function buildProgram(): Command {
     .option('--temperature <t>', 'sampling temperature, > 0 (default 1)', num('--temperature'))
     .option('--greedy', 'sample the most likely character each time')
     .option('--profile', 'time every GPU kernel (timestamp queries; each step then waits for the GPU) and report memory')
-    .addOption(new Option('--kernels <variant>', 'GPU kernels: tiled, reference (the simple ones), auto (by step size)').choices(['auto', 'tiled', 'reference']).default('auto'))
     .action((o) => train(o));
 
   program

@@ -6,7 +6,7 @@ import { optimizerOf, type TrainConfig } from '../config.js';
 import { planBatches, splitText } from '../data.js';
 import { checkModelSize, createEngine, type DeviceKind } from '../engines.js';
 import { CheckpointError, DivergedError, TextError, UsageError } from '../errors.js';
-import { GpuEngine, type KernelVariant, MODEL_FLOPS_FORMULA, modelFlops } from '../gpu/engine.js';
+import { GpuEngine, MODEL_FLOPS_FORMULA, SMALL_STEP, modelFlops } from '../gpu/engine.js';
 import { initParams } from '../init.js';
 import { type ModelDims, type Params, type StepShape, isTutorialModel } from '../model.js';
 import { sampleText } from '../sample.js';
@@ -42,7 +42,6 @@ export interface TrainOpts {
   force?: boolean;
   sampleLength: number;
   profile?: boolean;
-  kernels?: KernelVariant | 'auto';
   temperature?: number;
   greedy?: boolean;
   prime?: string;
@@ -172,7 +171,7 @@ async function trainRun(o: TrainOpts, trap: SignalTrap, locks: RunLock[]): Promi
   const shape = { V: vocab.size, H: cfg.hidden, B: plan.B, T: plan.T, cell: cfg.cell, layers: cfg.layers };
   const record = { plan: { B: plan.B, T: plan.T, L: plan.L }, text: corpus.record };
   const ctx = await gpuContextFor(o.device);
-  const gpuOptions = { profile: o.profile, kernels: o.kernels, dropout: cfg.dropout };
+  const gpuOptions = { profile: o.profile, dropout: cfg.dropout };
   checkModelSize(shape, o.device, ctx, { memory: totalmem(), gpuOptions }); // before anything is allocated
   const total = o.init ? (ckpt?.step ?? 0) + cfg.steps : cfg.steps; // --steps is the run's total; with --init, steps to add
   if (o.save) {
@@ -256,9 +255,8 @@ function saver(
 /** `train --profile`: GPU time per kernel and step, the schedule chosen, memory in use. */
 function printProfile(engine: GpuEngine, s: StepShape): void {
   const p = engine.profile();
-  const kernels = p.variant === 'layers' ? 'layer kernels' : p.variant; // (else the one-layer tanh RNN's tiled or reference kernels)
   err(`\nprofile: ${p.adapter}; ${p.steps} steps timed (each waited for its timings)`);
-  err(`  kernels: ${kernels} (${p.kernelsReason}); recurrence: ${p.detail}${p.reason ? ` (${p.reason})` : ''}`);
+  err(`  recurrence: ${p.detail}${p.reason ? ` (${p.reason})` : ''}; gradients: ${p.smallStep ? `all in one dispatch (below ${SMALL_STEP} multiply-adds per step)` : 'a product per tensor'}`);
   if (p.kernels.length) {
     const w = Math.max(...p.kernels.map((k) => k.name.length));
     for (const k of p.kernels)

@@ -289,7 +289,7 @@ export function argmax(y: ArrayLike<number>): number {
  * the smallest most-likely set whose probability reaches topP (order: y descending, then index
  * ascending), by inverting the cumulative sum at u in [0, 1) over the kept characters in index
  * order: the first v whose running sum of exp((y_v - max)/temperature) exceeds u * total.
- * shaders/sample.wgsl computes the same in float32. */
+ * shaders/sample_draw.wgsl computes the same in float32. */
 export function sampleIndex(y: ArrayLike<number>, temperature: number, u: number, topK = 0, topP = 1): number {
   const V = y.length;
   let max = -Infinity;

@@ -3,7 +3,6 @@ import type { Activations, Batch, Dropout } from '../engine.js';
 import { extraBiasRow } from '../cells.js';
 import { CELLS, type Params, paramTable, zeroParams } from '../model.js';
 import type { NetworkShape } from './network.js';
-import { outputStep } from './local.js';
 
 // The local comparison (src/check.ts) of any cell, depth and dropout: one timestep and one layer
 // at a time, in float64, from the other engine's own values (`got`, its inspect() after one
@@ -18,7 +17,7 @@ import { outputStep } from './local.js';
 //                  + W_hh.l^T dah_{t+1}                           (dah from got's dpre_{t+1})
 //                  + the cell's direct part of dh_t (GRU: z_{t+1}⊙dh_{t+1})
 //             and dc_t (LSTM: f_{t+1}⊙dc_{t+1}...), with got's h_{t-1}, c_{t-1}, c_t and the
-//             gate values recomputed from got's inputs
+//             values got's cell saved (its gates; recomputed from got's inputs where it gives none)
 //   gradients every dW from got's per-position values: dpre, hs, inputs, ps
 //
 // The direct parts (the GRU's z⊙dh, the LSTM's f⊙dc) are pointwise products with gates in
@@ -106,6 +105,20 @@ class Given {
     for (let b = 0; b < B; b++) out.set(this.h(L - 1, t + 1, b), b * H);
     for (let k = 0; k < B * H; k++) out[k] *= this.masks[L - 1][t * B * H + k];
     return out;
+  }
+
+  /** Takes the cell's saved values (L, T, B, S*H) of the other engine in place of the
+   * recomputed ones: per position its G*H gate values, then its (S-G)*H extra. */
+  useSaved(act: ArrayLike<number>): void {
+    const { H, B, T, layers: L, cell } = this.s;
+    const GH = this.G * H;
+    const SH = CELLS[cell].saved * H;
+    for (let l = 0; l < L; l++)
+      for (let pos = 0; pos < T * B; pos++) {
+        const at = (l * T * B + pos) * SH;
+        for (let k = 0; k < GH; k++) this.act[l][pos * GH + k] = act[at + k];
+        for (let k = 0; k < SH - GH; k++) this.extra[l][pos * (SH - GH) + k] = act[at + GH + k];
+      }
   }
 
   /** A slice of G*H values of a per-position tensor. */
@@ -279,6 +292,10 @@ export function localCells(P: Params, s: NetworkShape, batch: Batch, got: Activa
     dpre: per(T * B * GH), dpreScale: per(T * B * GH), grads: {}, scale: {},
   };
   forward(P, g, batch, out.hs, out.cs);
+  // the backward pass from the values got's cell saved, where it gives them: recomputed ones
+  // differ from them by got's rounding, which a saturated unit's 1 - h^2 (or σ(1-σ)) turns
+  // into a large relative difference of dpre
+  if (got.act) g.useSaved(got.act);
   const top = f64(B * H);
   for (let t = 0; t < T; t++) outputStep(P, s, g.top(t, top), out.ps.subarray(t * B * V, (t + 1) * B * V));
   for (let pos = 0; pos < T * B; pos++) out.loss -= Math.log(got.ps[pos * V + batch.targets[pos]]);
@@ -286,4 +303,21 @@ export function localCells(P: Params, s: NetworkShape, batch: Batch, got: Activa
   backward(P, g, got, batch, out.dpre, out.dpreScale);
   Object.assign(out, gradients(g, got, batch));
   return out;
+}
+
+/** p_t of every stream (B, V) from h_t (B, H). */
+export function outputStep(p: Params, s: { V: number; H: number; B: number }, h: ArrayLike<number>, out: Float64Array): void {
+  const { V, H, B } = s;
+  for (let b = 0; b < B; b++) {
+    let max = -Infinity;
+    for (let v = 0; v < V; v++) {
+      let y = p.b_y[v];
+      for (let i = 0; i < H; i++) y += p.W_hy[v * H + i] * h[b * H + i];
+      out[b * V + v] = y;
+      max = Math.max(max, y);
+    }
+    let sum = 0;
+    for (let v = 0; v < V; v++) sum += out[b * V + v] = Math.exp(out[b * V + v] - max);
+    for (let v = 0; v < V; v++) out[b * V + v] /= sum;
+  }
 }

@@ -39,10 +39,7 @@ export function bufferTable(s: StepShape, lay: Layout = layout(s)) {
     dy: T * B * V, // (T, B, V) p - onehot(target)
     losses: T * B, // (T, B)
     loss: 4, // [0] mean loss of the step
-    dhs: T * B * H, // (T, B, H) W_hy^T dy, then dtanh
-    dh_next: B * H, // (B, H) scratch of the backward sweep
-    W_hhT: H * H, // (H, H) W_hh transposed, for the forward sweep and generation
-    W_hyT: H * V, // (H, V) W_hy transposed, for generation
+    dhs: T * B * H, // (T, B, H) dLoss/d h of the layer the backward pass is at (W_hy^T dy at the top)
     by_input: T * B, // u32 (T*B) positions sorted by their input character (for dW_xh)
     starts: V + 1, // u32 (V+1) where each character's positions start in by_input
     decay: lay.total / TENSOR_ALIGN, // u32 per TENSOR_ALIGN block of params: 1 on a matrix (weight decay), 0 on a bias
@@ -129,7 +126,7 @@ export function paramBinding(lay: Layout, k: string, buffer: GPUBuffer): GPUBuff
 }
 
 /** GPU bytes held, against the model's own tensors. */
-/** `cellActivations`: elements of the layer kernels' activations (cells.ts cellBufferTable)
+/** `cellActivations`: elements of the layers' activations (cells.ts cellBufferTable)
  * where the engine runs them. */
 export function memoryReport(bytes: number, shape: StepShape, lay: Layout, opt: Required<OptimizerConfig>, cellActivations = 0): MemoryReport {
   const b = bufferTable(shape, lay);

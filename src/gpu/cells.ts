@@ -4,21 +4,21 @@ import { CELLS, type Layout, type ModelDims, type StepShape, modelOf, paramTable
 import { type Buffers, type GpuMemory, paramBinding, storageUsage } from './buffers.js';
 import type { GpuContext } from './context.js';
 import { Drop, Hyper, Launch, Layer, Mm, cells, grads, loss, matmul, optimizer, output } from './families.js';
-import { type KernelOf, STEP_SLOT, type StructValues, makeKernel, pack } from './kernel.js';
+import { type KernelOf, STEP_SLOT, type StructValues, WG, makeKernel, pack } from './kernel.js';
 import { type Op, op } from './ops.js';
-import type { Phases, StepOps } from './phases.js';
-import { type CellSweeps, type GpuEngineOptions, WG, hmaxOf, matmulBlock } from './plan.js';
-import { SWEEP_STREAMS, STEP_QUADS, chooseOneStream, generationFits, smallStep, unitsPerInvocation } from './schedule.js';
+import {
+  type CellSweeps, type GpuEngineOptions, SWEEP_STREAMS, STEP_QUADS, chooseOneStream, generationFits, hmaxOf, matmulBlock, smallStep, unitsPerInvocation,
+} from './schedule.js';
 
-// The training step of any cell, depth and dropout (every model but the one-layer tanh RNN
-// without dropout, which keeps its tuned kernels of phases.ts; schedule.ts decides). Per layer l,
-// bottom up:
+// The training step of every model: any cell, depth and dropout, the tutorial's one-layer tanh
+// RNN included (schedule.ts picks the sweeps). Per layer l, bottom up:
 //
 //   ax      (N, G*H) = hd[l-1] (N, H) . W_xh.l^T            (l > 0: one product over all
 //                                                              positions; layer 0 gathers
 //                                                              columns of W_xh.0 in the sweep)
-//   forward_sweep    h, c, saved gate values over t          (shaders/cells.wgsl)
-//   drop_forward     hd[l] = h ⊙ mask                        (the next layer's, or W_hy's, input)
+//   forward_sweep    h, c, saved gate values over t          (shaders/cells*.wgsl)
+//   drop_forward     hd[l] = h ⊙ mask                        (with dropout: the next layer's, or
+//                                                              W_hy's, input; else h from hs)
 //   logits (N, V) = hd[L-1] . W_hy^T, softmax_xent           (shaders/matmul.wgsl, output.wgsl)
 //
 // and backward, top down: dh = dy . W_hy, ⊙ mask of layer L-1; per layer the backward sweep
@@ -26,9 +26,11 @@ import { SWEEP_STREAMS, STEP_QUADS, chooseOneStream, generationFits, smallStep, 
 //   dW_hh.l = dah^T h[t-1] / B,  db_h.l = 1^T dpre / B,  db_hn.l = 1^T dah_n / B (GRU),
 //   dW_xh.l = dpre^T hd[l-1] / B (l > 0; layer 0: the sorted gather of output.wgsl),
 //   dh = dpre . W_xh.l, ⊙ mask of layer l-1;
-// then dW_hy = dy^T hd[L-1] / B, db_y = 1^T dy / B. N = T*B positions.
+// then dW_hy = dy^T hd[L-1] / B, db_y = 1^T dy / B. N = T*B positions. A small step (below
+// SMALL_STEP) computes the logits, softmax and dy in one dispatch (output_small) and every
+// gradient in one more (shaders/grads.wgsl), where dispatches, not arithmetic, cost the time.
 
-/** The buffers of this path beside bufferTable's (element counts, 4 bytes each). `dropout`:
+/** The buffers of the layers beside bufferTable's (element counts, 4 bytes each). `dropout`:
  * the engine's (GpuEngineOptions.dropout); without it the layers' outputs are read from hs. */
 export function cellBufferTable(s: StepShape, dropout = 0) {
   const { H, B, T } = s;
@@ -59,7 +61,7 @@ export function cellActivations(s: StepShape, dropout = 0): number {
 
 type CellsFamily = ReturnType<typeof cells>;
 
-/** The kernels of this path, by role. */
+/** The kernels of a step and of generation, by role. */
 export interface CellKernels {
   /** which sweeps forward_sweep and backward_sweep are, and why, in words */
   sweeps: CellSweeps;
@@ -92,7 +94,7 @@ export interface CellKernels {
   loss_mean: KernelOf<typeof loss, 'loss_mean'>;
 }
 
-/** Compiles (or finds in the device's cache) the layer kernels for `sweeps` (chooseCellSweeps of
+/** Compiles (or finds in the device's cache) the kernels for `sweeps` (chooseSchedule of
  * schedule.ts), and the generation kernels that fit (generationFits). */
 export async function compileCellKernels(
   ctx: GpuContext, shape: StepShape, lay: Layout, chosen: { sweeps: CellSweeps; reason: string }, options: GpuEngineOptions = {},
@@ -151,8 +153,22 @@ export function dropBytes(d: Dropout | undefined, out = new ArrayBuffer(Drop.byt
 
 type MmValues = Omit<StructValues<typeof Mm>, 'A_OFF' | 'B_OFF' | 'ALPHA'> & { A_OFF?: number; B_OFF?: number; ALPHA?: number };
 
-export interface CellOps extends StepOps {
-  /** `drop` of the layer kernels, copied from each step's upload slot (an engine with dropout) */
+/** The phases of a training step, in order. */
+export interface Phases {
+  forward: Op[];
+  backward: Op[];
+  update: Op[];
+  loss: Op[];
+}
+
+/** The ops of a training step, made once from the kernels and the engine's buffers. */
+export interface StepOps {
+  phases: Phases;
+  /** the global gradient norm, added to the backward phase of a step that reports it */
+  gradNorm: Op;
+  /** `hyper` of the update (optimizer.wgsl), copied from each step's upload slot */
+  hyper: GPUBuffer;
+  /** `drop` of the dropout kernels, copied from each step's upload slot (an engine with dropout) */
   drop?: GPUBuffer;
 }
 
@@ -290,7 +306,7 @@ function layerGrads(w: Wiring, l: number): Op[] {
   if (extra) ops.push(colSum(`d${extra.name}${l}`, cb.dah, g(name(extra.name, l)), { N: H, B_K: GH, B_OFF: extraBiasRow(m.cell, H)! }));
   if (l === 0) {
     // dW_xh.0 (GH, V): per input character, the sum of its positions' dpre rows / B
-    const rows = { dtanh: { buffer: cb.dpre, offset: 0, size: 4 * N * GH }, by_input: buf.by_input, starts: buf.starts, dW_xh: g(name('W_xh', 0)) };
+    const rows = { dpre: { buffer: cb.dpre, offset: 0, size: 4 * N * GH }, by_input: buf.by_input, starts: buf.starts, dW_xh: g(name('W_xh', 0)) };
     ops.push(op(ctx, 'dW_xh', k.dW_xh, rows, GH % 4 === 0 ? groups((V * GH) / 4) : groups(V * GH), launchGates));
   } else {
     // dW_xh.l (GH, H) = dpre[l]^T (GH, N) . hd[l-1] (N, H) / B
@@ -323,10 +339,10 @@ function gradsSmall(w: Wiring): Op {
   return op(ctx, 'grads_small', k.small!.grads, res, w.groups(lay.total), launch);
 }
 
-/** The ops of a training step of this path, bind groups and uniforms made once. */
+/** The ops of a training step, bind groups and uniforms made once. */
 export function cellOps(
   ctx: GpuContext, mem: GpuMemory, buf: Buffers, cb: CellBuffers, lay: Layout, shape: StepShape, k: CellKernels, opt: Required<OptimizerConfig>,
-): CellOps {
+): StepOps {
   const w = wiring(ctx, mem, buf, cb, lay, shape, k);
   const { groups, drop } = w;
   const forward = forwardOps(w);
@@ -339,8 +355,7 @@ export function cellOps(
     op(ctx, 'update', k.update, { hyper, grads: buf.grads, params: buf.params, m: buf.m, v: buf.v, grad_norm: buf.grad_norm, decay: buf.decay }, groups(lay.total)),
   ];
   const lossOps = [op(ctx, 'loss_mean', k.loss_mean, { losses: buf.losses, loss: buf.loss }, 1)];
-  const phases: Phases = { forward, backward, update, loss: lossOps };
-  return { schedules: { persistent: phases }, gradNorm, transposes: [], hyper, drop };
+  return { phases: { forward, backward, update, loss: lossOps }, gradNorm, hyper, drop };
 }
 
 /** The buffers of cellBufferTable, allocated once. */

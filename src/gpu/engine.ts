@@ -12,81 +12,53 @@ import {
 import { GpuError } from '../errors.js';
 import { CELLS, type Layout, type Params, type StepShape, layout, modelOf, paramNames } from '../model.js';
 import { type Buffers, GpuMemory, type MemoryReport, bufferTable, decayMask, flattenParams, memoryReport, unflattenParams } from './buffers.js';
-import { type CellBuffers, type CellKernels, type CellOps, allocCellBuffers, cellActivations, cellBufferTable, cellOps, compileCellKernels, dropBytes } from './cells.js';
-import { CellSampler } from './cellGeneration.js';
+import { type CellBuffers, type StepOps, type Phases, allocCellBuffers, cellActivations, cellBufferTable, cellOps, compileCellKernels, dropBytes } from './cells.js';
 import type { GpuContext } from './context.js';
 import { evaluateText } from './evaluation.js';
-import { inspectStep } from './inspect.js';
 import { Sampler } from './generation.js';
+import { inspectStep } from './inspect.js';
 import { checkBuffersFit } from './limits.js';
 import { type Op, Recorder } from './ops.js';
-import { type Phases, type StepOps, stepOps } from './phases.js';
-import {
-  type CellSweeps,
-  type GpuEngineOptions,
-  type KernelVariant,
-  type Plan,
-  type RecurrenceSchedule,
-  chooseRecurrence,
-  compileKernels,
-  describeRecurrence,
-} from './plan.js';
 import { type Profile, Profiler } from './profiler.js';
-import { type Schedule, chooseSchedule } from './schedule.js';
+import { type CellSweeps, type GpuEngineOptions, type GpuSchedule, chooseSchedule, smallStep } from './schedule.js';
 import { STEPS_PER_SUBMIT, Submitter } from './submit.js';
 
-export type { CellSweeps, GpuEngineOptions, KernelVariant, RecurrenceSchedule } from './plan.js';
-export { SMALL_STEP } from './plan.js';
-export { chooseSchedule, isCellModel, type Schedule } from './schedule.js';
+export type { CellSweeps, GpuEngineOptions, GpuSchedule } from './schedule.js';
+export { SMALL_STEP, chooseSchedule } from './schedule.js';
 export { MODEL_FLOPS_FORMULA, modelFlops, type Profile } from './profiler.js';
 export type { MemoryReport } from './buffers.js';
 
-// The WebGPU engine, wiring its parts: the schedule (schedule.ts) picks the kernels and the
-// sweeps, every buffer is allocated once (buffers.ts), the ops of a step are built once;
-// one training step (forward over all timesteps, BPTT, update) is one command buffer with no
-// CPU round trip inside (submit.ts); only the loss (when asked), generated text (generation.ts)
-// and evaluation losses (evaluation.ts) are read back. The one-layer tanh RNN without dropout
-// runs the tuned kernels of phases.ts (planned by plan.ts); every other cell, depth or dropout
-// the layer kernels of cells.ts.
-
-/** Which kernels ran: the tuned one-layer tanh kernels ('tiled' or 'reference'), or the layer
- * kernels of cells.ts ('layers'). */
-export type EngineKernels = KernelVariant | 'layers';
+// The WebGPU engine, wiring its parts: the schedule (schedule.ts) picks the sweeps, every
+// buffer is allocated once (buffers.ts, cells.ts), the ops of a step are built once (cells.ts);
+// one training step (forward over all timesteps and layers, BPTT, update) is one command buffer
+// with no CPU round trip inside (submit.ts); only the loss (when asked), generated text
+// (generation.ts) and evaluation losses (evaluation.ts) are read back. One path serves every
+// cell, depth and dropout, the tutorial's one-layer tanh RNN included.
 
 export class GpuEngine implements Engine {
   readonly device = 'gpu' as const;
   readonly shape: StepShape;
   readonly optimizer: Required<OptimizerConfig>;
   readonly layout: Layout;
-  readonly kernels: EngineKernels;
-  recurrence: RecurrenceSchedule;
-  /** why this recurrence schedule (limits, measured times, or the layer kernels' sweeps) */
-  recurrenceReason: string;
-  /** why these kernels */
-  kernelsReason: string;
+  /** the recurrent sweeps that run, in words and why (schedule.ts) */
+  readonly schedule: GpuSchedule;
+  /** every gradient of a step in one dispatch (schedule.ts smallStep) */
+  readonly smallStep: boolean;
   gradNorm = NaN;
-
-  /** The recurrence schedule in words, e.g. "persistent, 8 streams per workgroup". */
-  get recurrenceDetail(): string {
-    return this.sched.path === 'layers' ? this.sched.detail : describeRecurrence(this.sched.plan, this.recurrence);
-  }
 
   private t = 0; // optimizer steps taken (Adam's bias correction)
   private readonly ctx: GpuContext;
-  private readonly sched: Schedule;
   private readonly evaluateBlock: number;
   private readonly mem: GpuMemory;
   private readonly buf: Buffers;
+  private readonly cellBuf: CellBuffers;
   private readonly ops: StepOps;
-  private phases: Phases;
+  private readonly phases: Phases;
   private readonly recorder: Recorder;
   private readonly submitter: Submitter;
-  private readonly sampler: Sampler | CellSampler;
-  /** the layer kernels' buffers and dropout uniform (cell models only) */
-  private readonly cellBuf?: CellBuffers;
+  private readonly sampler: Sampler;
+  /** the dropout uniform (an engine created with dropout) */
   private readonly drop?: GPUBuffer;
-  /** the layer kernels' sweeps (cell models only): an evaluator runs the same */
-  private readonly cellSweeps?: CellSweeps;
   private readonly dropScratch = new ArrayBuffer(16);
   private readonly names: string[];
   private readonly profiler?: Profiler;
@@ -100,9 +72,9 @@ export class GpuEngine implements Engine {
     ctx: GpuContext,
     shape: StepShape,
     optimizer: OptimizerConfig,
-    sched: Schedule,
+    schedule: GpuSchedule,
     options: GpuEngineOptions,
-    kernels: { rnn: Awaited<ReturnType<typeof compileKernels>> } | { cells: CellKernels },
+    kernels: Awaited<ReturnType<typeof compileCellKernels>>,
     sharedParams?: GPUBuffer,
   ) {
     this.ctx = ctx;
@@ -110,31 +82,20 @@ export class GpuEngine implements Engine {
     this.optimizer = withDefaults(optimizer);
     this.layout = layout(shape);
     this.names = paramNames(shape);
-    this.sched = sched;
-    this.kernels = sched.path === 'tanh' ? sched.plan.kernels : 'layers';
-    this.kernelsReason = sched.path === 'tanh' ? sched.plan.kernelsReason : sched.why;
+    this.schedule = schedule;
+    this.smallStep = kernels.small !== undefined;
     this.evaluateBlock = options.evaluateBlock ?? 1 << 22;
     this.mem = new GpuMemory(ctx);
     this.buf = this.mem.tensors(shape, this.layout, sharedParams);
     ctx.device.queue.writeBuffer(this.buf.decay, 0, decayMask(shape, this.layout));
     if (options.profile) this.profiler = new Profiler(ctx);
     this.recorder = new Recorder(ctx, this.profiler);
-    if ('rnn' in kernels) {
-      this.ops = stepOps(ctx, this.mem, this.buf, this.layout, this.shape, kernels.rnn, this.optimizer);
-      this.sampler = new Sampler(ctx, this.mem, this.buf, this.shape, this.layout, kernels.rnn, this.ops.transposes, this.recorder);
-    } else {
-      this.cellBuf = allocCellBuffers(this.mem, shape, options.dropout);
-      const ops: CellOps = cellOps(ctx, this.mem, this.buf, this.cellBuf, this.layout, this.shape, kernels.cells, this.optimizer);
-      this.ops = ops;
-      this.drop = ops.drop;
-      this.cellSweeps = kernels.cells.sweeps;
-      this.sampler = new CellSampler(ctx, this.mem, this.buf, this.shape, this.layout, kernels.cells, this.recorder);
-    }
+    this.cellBuf = allocCellBuffers(this.mem, shape, options.dropout);
+    this.ops = cellOps(ctx, this.mem, this.buf, this.cellBuf, this.layout, this.shape, kernels, this.optimizer);
+    this.phases = this.ops.phases;
+    this.drop = this.ops.drop;
+    this.sampler = new Sampler(ctx, this.mem, this.buf, this.shape, this.layout, kernels, this.recorder);
     this.submitter = new Submitter(ctx, this.mem, this.buf, this.shape, this.ops.hyper, this.recorder, options.profile ? 1 : STEPS_PER_SUBMIT, this.profiler, this.drop);
-    const { schedules } = this.ops;
-    this.recurrence = sched.path === 'tanh' && (sched.plan.recurrence === 'step' || !schedules.persistent) ? 'step' : 'persistent';
-    this.recurrenceReason = sched.path === 'layers' ? sched.reason : sched.plan.recurrenceReason;
-    this.phases = schedules[this.recurrence]!;
   }
 
   /** `shareParamsWith`: read and write that engine's parameter buffer instead of owning one
@@ -147,45 +108,19 @@ export class GpuEngine implements Engine {
     shareParamsWith?: GpuEngine,
     options: GpuEngineOptions = {},
   ): Promise<GpuEngine> {
-    const sched = chooseSchedule(ctx.device.limits, shape, options);
-    checkBuffersFit(ctx.device.limits, shape, sched.path === 'layers' ? (s) => ({ ...bufferTable(s), ...cellBufferTable(s, options.dropout) }) : bufferTable);
-    const kernels = sched.path === 'layers'
-      ? { cells: await compileCellKernels(ctx, shape, layout(shape), sched, options) }
-      : { rnn: await compileKernels(ctx, shape, layout(shape), sched.plan) };
-    const e = new GpuEngine(ctx, shape, optimizer, sched, options, kernels, shareParamsWith?.buf.params);
+    const schedule = chooseSchedule(ctx.device.limits, shape, options);
+    smallStep(shape, options); // (refuses a forced one that cannot run, before any work)
+    checkBuffersFit(ctx.device.limits, shape, (s) => ({ ...bufferTable(s), ...cellBufferTable(s, options.dropout) }));
+    const kernels = await compileCellKernels(ctx, shape, layout(shape), schedule, options);
+    const e = new GpuEngine(ctx, shape, optimizer, schedule, options, kernels, shareParamsWith?.buf.params);
     if (params) e.setParams(params);
-    if (sched.path === 'tanh' && sched.plan.kernels === 'tiled' && sched.plan.recurrence === 'auto') await e.chooseRecurrence(sched.plan);
     return e;
-  }
-
-  /** Picks the recurrence schedule (plan.ts chooseRecurrence), timing both sweeps where it
-   * measures; the sweeps leave the carried state as it was. */
-  private async chooseRecurrence(p: Plan): Promise<void> {
-    const d = this.ctx.device;
-    const saved = p.persistentFits && p.step ? await this.read(this.buf.hprev) : undefined;
-    const time = async (s: RecurrenceSchedule) => {
-      const ops = [...this.ops.schedules[s]!.forward, ...this.ops.schedules[s]!.backward];
-      const t0 = performance.now();
-      const enc = this.recorder.encode(d.createCommandEncoder({ label: 'engine.tune' }), ops);
-      d.queue.submit([enc.finish()]);
-      await d.queue.onSubmittedWorkDone();
-      return performance.now() - t0;
-    };
-    const chosen = await chooseRecurrence(p, this.shape.H, time);
-    if (saved) {
-      d.queue.writeBuffer(this.buf.hprev, 0, saved);
-      this.profiler?.discard();
-    }
-    this.recurrenceReason = chosen.reason;
-    if (!chosen.recurrence) return;
-    this.recurrence = chosen.recurrence;
-    this.phases = this.ops.schedules[this.recurrence]!;
   }
 
   async evaluator(T: number): Promise<GpuEngine> {
     // one stream: the sweeps of B = 1, unless the reference ones were asked for
-    const cellSweeps = this.cellSweeps === 'reference' ? 'reference' : 'auto';
-    const e = await GpuEngine.create(this.ctx, { ...this.shape, B: 1, T }, this.optimizer, undefined, this, { layerKernels: this.kernels === 'layers', cellSweeps });
+    const cellSweeps: CellSweeps | 'auto' = this.schedule.sweeps === 'reference' ? 'reference' : 'auto';
+    const e = await GpuEngine.create(this.ctx, { ...this.shape, B: 1, T }, this.optimizer, undefined, this, { cellSweeps });
     e.parent = this;
     return e;
   }
@@ -379,14 +314,13 @@ export class GpuEngine implements Engine {
 
   /** GPU bytes this engine holds, against the model's own tensors. */
   memory(): MemoryReport {
-    return memoryReport(this.mem.bytes(), this.shape, this.layout, this.optimizer, this.cellBuf ? cellActivations(this.shape, this.drop ? 1 : 0) : 0);
+    return memoryReport(this.mem.bytes(), this.shape, this.layout, this.optimizer, cellActivations(this.shape, this.drop ? 1 : 0));
   }
 
   /** Kernel timings so far (needs `profile: true` at creation). */
   profile(): Profile {
     if (!this.profiler) throw new Error('profile(): create the engine with { profile: true }');
-    const reason = this.sched.path === 'layers' ? this.sched.sweepsWhy : this.recurrenceReason;
-    return this.profiler.report({ variant: this.kernels, kernelsReason: this.kernelsReason, recurrence: this.recurrence, detail: this.recurrenceDetail, reason });
+    return this.profiler.report(this.schedule, this.smallStep);
   }
 
   destroy(): void {

@@ -30,7 +30,7 @@ export const Hyper = struct('Hyper', {
   optimizer: 'u32', // index in OPTIMIZERS (src/engine.ts)
 });
 
-/** `Gen` of shaders/sample.wgsl: one generate() call (offsets into the flat parameters). */
+/** `Gen` of shaders/sample_draw.wgsl: one generate() call (offsets into the flat parameters). */
 export const Gen = struct('Gen', {
   prime_len: 'u32', length: 'u32', greedy: 'u32', seed: 'u32',
   temperature: 'f32', top_k: 'u32', top_p: 'f32',
@@ -44,45 +44,6 @@ export const Layer = struct('Layer', { layer: 'u32', L: 'u32', off_W_xh: 'u32', 
 /** `Drop` of shaders/cells.wgsl: the dropout of one training step (keep_from = ceil(p * 2^24),
  * scale = 1/(1-p); zero and one without dropout). */
 export const Drop = struct('Drop', { keep_from: 'u32', scale: 'f32', seed: 'u32', step: 'u32' });
-
-// ---- the tiled kernels (sizes from the launch uniform)
-
-/** shaders/recurrence.wgsl: the sequential sweeps, persistent (1, 4 or 8 streams per
- * workgroup) or one dispatch per timestep, and the transposes they read. */
-export const recurrence = family({
-  shader: 'recurrence',
-  launch: Launch,
-  layouts: {
-    forward: {
-      W_xh: 'read', // (H, V)
-      W_hhT: 'read', // (H, H) transposed (W_hhT4 in forward_persistent1)
-      b_h: 'read', // (H)
-      inputs: 'read', // u32 (T, B)
-      hs: 'storage', // (T+1, B, H)
-      hprev: 'storage', // (B, H)
-    },
-    backward: {
-      W_hh: 'read', // (H, H) (W_hh4 in backward_persistent1)
-      hs_in: 'read', // (T+1, B, H)
-      dhs: 'storage', // (T, B, H): in W_hy^T dy, out dtanh
-      dh_next: 'storage', // (B, H) scratch
-    },
-    transpose: { W_src: 'read', W_dst: 'storage' },
-  },
-  entries: {
-    forward_persistent: 'forward',
-    forward_persistent8: 'forward',
-    forward_persistent1: 'forward',
-    forward_step: 'forward',
-    backward_persistent: 'backward',
-    backward_persistent8: 'backward',
-    backward_persistent1: 'backward',
-    backward_dtanh_step: 'backward',
-    backward_dnext_step: 'backward',
-    transpose_hh: 'transpose',
-    transpose_hy: 'transpose',
-  },
-});
 
 /** shaders/matmul.wgsl: C = ALPHA * A B over all positions (4x4 or 8x8 block per invocation). */
 export const matmul = family({
@@ -123,40 +84,14 @@ export const output = family({
       losses: 'storage', // (T, B)
     },
     dW_xh: {
-      dtanh: 'read', // (T, B, H) (dtanh1 in dW_xh_sorted1)
+      dpre: 'read', // (T, B, G*H) layer 0's (dpre1 in dW_xh_sorted1)
       by_input: 'read', // u32 (T*B) positions sorted by input
       starts: 'read', // u32 (V+1)
       dW_xh: 'storage', // (H, V)
     },
-    biases: { g_dtanh: 'read', g_dy: 'read', db_h: 'storage', db_y: 'storage' },
   },
-  entries: { softmax_xent: 'softmax', dW_xh_sorted: 'dW_xh', dW_xh_sorted1: 'dW_xh', bias_grads: 'biases' },
+  entries: { softmax_xent: 'softmax', dW_xh_sorted: 'dW_xh', dW_xh_sorted1: 'dW_xh' },
 });
-
-// ---- the reference kernels (sizes as override constants)
-
-/** shaders/rnn_forward.wgsl: one stream per workgroup, one output per invocation. */
-export const rnn_forward = family({
-  shader: 'rnn_forward',
-  layouts: {
-    recurrence: { W_xh: 'read', W_hh: 'read', b_h: 'read', inputs: 'read', hs: 'storage', hprev: 'storage' },
-    output: { W_hy: 'read', b_y: 'read', hs_in: 'read', targets: 'read', ps: 'storage', losses: 'storage' },
-  },
-  entries: { forward_recurrence: 'recurrence', output_softmax: 'output' },
-});
-
-/** shaders/rnn_backward.wgsl: the reference backward pass and every gradient in one reduction. */
-export const rnn_backward = family({
-  shader: 'rnn_backward',
-  layouts: {
-    output: { W_hy: 'read', ps: 'read', targets: 'read', dhs: 'storage' },
-    recurrence: { W_hh: 'read', hs: 'read', dhs_rw: 'storage', dh_next: 'storage' },
-    grads: { g_hs: 'read', g_ps: 'read', g_dtanh: 'read', g_inputs: 'read', g_targets: 'read', grads: 'storage' },
-  },
-  entries: { output_backprop: 'output', backward_recurrence: 'recurrence', grad_reduce: 'grads' },
-});
-
-// ---- both variants
 
 /** shaders/optimizer.wgsl: clipping and the update, element-wise; the global gradient norm. */
 export const optimizer = family({
@@ -229,19 +164,3 @@ export const loss = family({
   entries: { loss_mean: 'mean' },
 });
 
-/** shaders/sample.wgsl: generation, all streams and characters in one dispatch. */
-export const sample = family({
-  shader: 'sample',
-  layouts: {
-    generate: {
-      gen: Gen,
-      params: 'read', // flat parameters
-      W_hhT: 'read', // (H, H) (W_hhT4 in generate1)
-      W_hyT: 'read', // (H, V)
-      prime: 'read', // u32 (prime_len)
-      out: 'storage', // u32 (streams, length)
-      logits: 'storage', // (streams, V), then generate's h
-    },
-  },
-  entries: { generate: 'generate', generate1: 'generate', generate8: 'generate' },
-});

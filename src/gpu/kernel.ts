@@ -79,6 +79,9 @@ export type KernelOf<F, N extends string> = F extends Family<infer L, infer E> ?
 /** The buffers of a bind group, by binding name. */
 export type Resources<B extends Bindings> = { [K in keyof B]: GPUBuffer | GPUBufferBinding };
 
+/** Invocations per workgroup of the kernels laid out one element per invocation (portable: at most 256). */
+export const WG = 64;
+
 /** Workgroups per dimension every adapter accepts (the WebGPU default limit). */
 export const MAX_WORKGROUPS = 65535;
 

@@ -1,6 +1,6 @@
 import { CELLS, type StepShape, modelOf } from '../model.js';
 import type { GpuContext } from './context.js';
-import type { KernelVariant, RecurrenceSchedule } from './plan.js';
+import type { GpuSchedule } from './schedule.js';
 
 /** Model FLOPs of one training step, forward + backward (2 per multiply-add, three products
  * per weight: the forward one, the gradient of its input and of the weight):
@@ -19,15 +19,12 @@ export const MODEL_FLOPS_FORMULA = '6(G*H^2*(2L-1) + V*H) per character: W_hh of
 /** GPU time per training step by kernel, averaged over the profiled steps. */
 export interface Profile {
   adapter: string;
-  /** the tuned one-layer tanh kernels ('tiled', 'reference') or the layer kernels ('layers') */
-  variant: KernelVariant | 'layers';
-  /** why those kernels */
-  kernelsReason: string;
-  recurrence: RecurrenceSchedule;
-  /** the schedule in words (streams per workgroup) */
+  /** the recurrent sweeps in words (streams per workgroup) */
   detail: string;
-  /** why that schedule (limits, or the measured times) */
+  /** why those sweeps ('' where nothing needs saying) */
   reason: string;
+  /** every gradient in one dispatch (a small step) */
+  smallStep: boolean;
   steps: number;
   /** GPU ms per step by kernel, slowest first */
   kernels: { name: string; ms: number }[];
@@ -97,12 +94,14 @@ export class Profiler {
   }
 
   /** The timings so far, with the schedule they were taken with. */
-  report(schedule: Pick<Profile, 'variant' | 'kernelsReason' | 'recurrence' | 'detail' | 'reason'>): Profile {
+  report(schedule: GpuSchedule, smallStep: boolean): Profile {
     const steps = Math.max(1, this.steps);
     const kernels = [...this.ns].map(([name, ns]) => ({ name, ms: ns / 1e6 / steps })).sort((a, b) => b.ms - a.ms);
     return {
       adapter: this.ctx.adapterName + (this.querySet ? '' : ' (no timestamp-query: no kernel timings)'),
-      ...schedule,
+      detail: schedule.detail,
+      reason: schedule.sweepsWhy,
+      smallStep,
       steps: this.steps,
       kernels,
       totalMs: kernels.reduce((a, b) => a + b.ms, 0),

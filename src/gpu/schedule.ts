@@ -1,53 +1,71 @@
 import { GpuError } from '../errors.js';
-import { CELLS, type StepShape, isTutorialModel, modelOf } from '../model.js';
+import { CELLS, type StepShape, modelOf } from '../model.js';
 import type { GpuContext } from './context.js';
 import { workgroupFits } from './limits.js';
-import { type CellSweeps, type GpuEngineOptions, type Plan, hmaxOf, plan } from './plan.js';
 
-// Which kernels run a model's training step on an adapter: one function of the adapter's
-// limits, the cell, L, H, B and T (chooseSchedule), which always finds a schedule that fits.
-// The one-layer tanh RNN without dropout runs the tuned kernels of phases.ts, planned by
-// plan.ts (which falls back to what fits); every other cell, depth or dropout the layer
-// kernels of cells.ts, whose reference sweeps fit any H. The generation kernels of the layer
-// path are chosen here too (generationKernels), each only where it fits.
+// How the engine's kernels (cells.ts) run a model's training step and generation on an adapter:
+// one function of the adapter's limits, the cell, L, H, B and T (chooseSchedule), which always
+// finds a schedule that fits (the reference sweeps fit any H), and the engine's options that
+// force one (the tests force each).
 
-/** The model runs the layer kernels of cells.ts (any cell, any depth, dropout) rather than the
- * tuned one-layer tanh RNN of phases.ts: other cells and depths, a model with dropout (the
- * tuned kernels have none), or where asked (options.layerKernels). */
-export function isCellModel(s: StepShape, options: GpuEngineOptions = {}): boolean {
-  const m = modelOf(s);
-  return !isTutorialModel(m) || (options.dropout ?? 0) > 0 || (options.layerKernels ?? false);
+export interface GpuEngineOptions {
+  /** Time every kernel with timestamp queries (each step then waits for its timings). */
+  profile?: boolean;
+  /** Positions whose losses evaluate() gathers on the GPU per readback (default 4M, 16 MiB). */
+  evaluateBlock?: number;
+  /** The model's dropout probability (TrainConfig.dropout, default 0), which each step's
+   * StepOptions.dropout then applies: above 0 the engine builds the dropout kernels. */
+  dropout?: number;
+  /** Every gradient of a step in one dispatch (shaders/grads.wgsl) instead of one product or
+   * sum per tensor: default below SMALL_STEP multiply-adds (smallStep). The tests force both. */
+  smallStep?: boolean;
+  /** The recurrent sweeps: 'auto' (default) the persistent sweeps of
+   * shaders/cells_persistent.wgsl (one stream with units in the vec4 lanes for B = 1 and
+   * H % 4 == 0, else eight or four streams per workgroup) where their workgroup memory fits,
+   * else the reference sweeps of shaders/cells.wgsl (one workgroup per stream). The tests
+   * force each; one that does not fit the shape or the adapter is an error. */
+  cellSweeps?: CellSweeps | 'auto';
+  /** Generation of one stream where H % 4 == 0: 'steps' one dispatch per layer and character
+   * over many workgroups, then one for the logits and the draw (generate_step,
+   * generate_step_out); 'persistent' one workgroup looping over all characters
+   * (generate_cells1). Default: by size on lavapipe (ONE_STREAM_STEPS_ABOVE, where it was
+   * measured), 'persistent' on others. The tests force each. */
+  oneStream?: 'steps' | 'persistent';
 }
 
-/** What runs the training step: the tuned tanh kernels with their plan, or the layer kernels
- * with their sweeps. `why` says why that path. */
-export type Schedule = { path: 'tanh'; plan: Plan; why: string } | ({ path: 'layers'; why: string } & CellSweepChoice);
+/** The recurrent sweeps (src/gpu/cells.ts). */
+export type CellSweeps = 'streams1' | 'streams4' | 'streams8' | 'reference';
 
-/** The layer kernels' sweeps, in words (`detail`), why ('' where nothing needs saying), and
- * both as the engine reports them (`reason`: "layer kernels: <detail> (<why>)"). */
-export interface CellSweepChoice {
+/** Workgroup-array size of the persistent kernels for H: a power of two >= H, at least 64. */
+export function hmaxOf(H: number): number {
+  return Math.max(64, 2 ** Math.ceil(Math.log2(H)));
+}
+
+/** Output block per invocation of a product: 8x8 halves the loads per multiply-add (on lavapipe
+ * 5.7-7.2 GFLOP/s against 3.8-4.1 with 4x4 for the products of H=256, T*B=2048); on a hardware
+ * GPU, where parallelism matters more, only when there are at least 2048 such blocks. */
+export function matmulBlock(ctx: GpuContext, M: number, N: number): 4 | 8 {
+  return softwareAdapter(ctx) || Math.ceil(M / 8) * Math.ceil(N / 8) >= 2048 ? 8 : 4;
+}
+
+/** An adapter that runs invocations as the SIMD lanes of CPU cores (lavapipe, SwiftShader). */
+export function softwareAdapter(ctx: GpuContext): boolean {
+  return ctx.adapter.info?.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(ctx.adapterName);
+}
+
+/** The sweeps of a step, in words (`detail`), why ('' where nothing needs saying), and both as
+ * the engine reports them (`reason`: "<detail> (<why>)"). */
+export interface GpuSchedule {
   sweeps: CellSweeps;
   detail: string;
   sweepsWhy: string;
   reason: string;
 }
 
-/** The schedule of a model on an adapter with these limits: always one that fits (an option
- * the tests force and the adapter cannot run is an error naming that option). */
-export function chooseSchedule(limits: GPUSupportedLimits, s: StepShape, options: GpuEngineOptions = {}): Schedule {
-  const m = modelOf(s);
-  if (!isCellModel(s, options)) return { path: 'tanh', plan: plan(limits, s, options), why: 'the one-layer tanh RNN without dropout' };
-  const why =
-    !isTutorialModel(m) ? `${m.cell}, ${m.layers} layer${m.layers > 1 ? 's' : ''}: the tuned kernels serve the one-layer tanh RNN only`
-    : (options.dropout ?? 0) > 0 ? `dropout ${options.dropout}: the tuned one-layer tanh kernels have none`
-    : 'asked (layerKernels)';
-  return { path: 'layers', why, ...chooseCellSweeps(limits, s, options) };
-}
-
-/** Multiply-adds per step of the model, T*B*H*(G*H*(2L-1) + V), below which the layer kernels
- * compute every gradient in one dispatch (shaders/grads.wgsl) rather than one product per
- * tensor: there the number of dispatches decides the speed (on lavapipe about 25 us each;
- * the tutorial's "hello" 0.27 -> ... s). */
+/** Multiply-adds per step of the model, T*B*H*(G*H*(2L-1) + V), below which a step computes
+ * every gradient in one dispatch (shaders/grads.wgsl) and the output layer in another
+ * (output_small) rather than one product per tensor: there the number of dispatches decides
+ * the speed (on lavapipe some 25-40 us each; the tutorial's "hello" 1000 steps 0.27 -> 0.18 s). */
 export const SMALL_STEP = 1 << 16;
 
 /** Every gradient in one dispatch (grads_small): as asked (options.smallStep), else below
@@ -91,7 +109,7 @@ function sweepInvocations(sweeps: Persistent, s: StepShape): number {
 
 /** Streams from which 'auto' picks the four-stream sweeps over the reference (B = 2: half
  * the lanes of one workgroup idle where the reference runs two), and above which it picks
- * the eight-stream ones (as the tanh RNN's sweeps). */
+ * the eight-stream ones. */
 export const STREAMS4_FROM_B = 3;
 export const STREAMS8_ABOVE_B = 4;
 
@@ -100,20 +118,21 @@ const sweepWords = (v: CellSweeps) =>
   : v === 'streams1' ? 'persistent sweep of one stream, units in the vec4 lanes'
   : `persistent sweeps, ${SWEEP_STREAMS[v]} streams per workgroup`;
 
-/** Which sweeps the layer kernels run on this adapter, in words and why: the persistent ones
- * where they fit and pay, else the reference sweeps (one workgroup of WG invocations per
- * stream, no workgroup array: any H). `reason` keeps the words the engine reports. */
-export function chooseCellSweeps(limits: GPUSupportedLimits, s: StepShape, options: GpuEngineOptions): CellSweepChoice {
+/** The schedule of a model on an adapter with these limits, in words and why: the persistent
+ * sweeps where they fit and pay, else the reference sweeps (one workgroup of WG invocations per
+ * stream, no workgroup array: any H), so always one that fits; a forced one the adapter cannot
+ * run is an error naming the option. */
+export function chooseSchedule(limits: GPUSupportedLimits, s: StepShape, options: GpuEngineOptions = {}): GpuSchedule {
   const have = limits.maxComputeWorkgroupStorageSize;
   const asked = options.cellSweeps ?? 'auto';
   const fits = (v: Persistent) =>
     workgroupFits(limits, sweepBytes(v, s), sweepInvocations(v, s)) && (v !== 'streams1' || (s.B === 1 && s.H % 4 === 0));
   const out = (sweeps: CellSweeps, why: string) =>
-    ({ sweeps, detail: sweepWords(sweeps), sweepsWhy: why, reason: `layer kernels: ${sweepWords(sweeps)}${why ? ` (${why})` : ''}` });
+    ({ sweeps, detail: sweepWords(sweeps), sweepsWhy: why, reason: `${sweepWords(sweeps)}${why ? ` (${why})` : ''}` });
   if (asked !== 'auto') {
     if (asked !== 'reference' && !fits(asked))
       throw new GpuError(
-        `The layer kernels' ${sweepWords(asked)} do not fit B=${s.B}, H=${s.H} on this adapter (they need ${sweepBytes(asked, s)} bytes of workgroup memory and ` +
+        `The ${sweepWords(asked)} do not fit B=${s.B}, H=${s.H} on this adapter (they need ${sweepBytes(asked, s)} bytes of workgroup memory and ` +
           `${sweepInvocations(asked, s)} invocations, it offers ${have} and ${limits.maxComputeInvocationsPerWorkgroup}` +
           `${asked === 'streams1' ? '; and B = 1 with H a multiple of 4' : ''}). Use cellSweeps 'auto' or 'reference'.`,
       );
@@ -142,7 +161,7 @@ export const STEP_QUADS = 8;
  * 2.9k and 4.1k; rnn of 2 layers H=512, 786k: 1.0k and 1.2k). */
 export const ONE_STREAM_STEPS_ABOVE = 1 << 17;
 
-/** How the layer kernels generate one stream where H % 4 == 0 (see GpuEngineOptions.oneStream):
+/** How the engine generates one stream where H % 4 == 0 (see GpuEngineOptions.oneStream):
  * as asked; by steps where generate_cells1 does not fit, or on lavapipe above
  * ONE_STREAM_STEPS_ABOVE (where it was measured); else in one workgroup (elsewhere the default
  * until measured against steps). Undefined where H % 4 != 0 (generate_cells runs). */

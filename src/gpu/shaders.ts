@@ -12,22 +12,14 @@ import loss from '../../shaders/loss.wgsl?raw';
 import matmul from '../../shaders/matmul.wgsl?raw';
 import optimizer from '../../shaders/optimizer.wgsl?raw';
 import output from '../../shaders/output.wgsl?raw';
-import recurrence from '../../shaders/recurrence.wgsl?raw';
-import rnnBackward from '../../shaders/rnn_backward.wgsl?raw';
-import rnnForward from '../../shaders/rnn_forward.wgsl?raw';
-import sample from '../../shaders/sample.wgsl?raw';
 import sampleDraw from '../../shaders/sample_draw.wgsl?raw';
 
 const FILES = {
-  rnn_forward: rnnForward,
-  rnn_backward: rnnBackward,
-  recurrence,
   matmul,
   output,
   grads,
   optimizer,
   loss,
-  sample,
 };
 
 /** The layer kernels of each cell: the cell's file, then cells.wgsl and cells_persistent.wgsl (and, for generate_cells,
@@ -50,5 +42,5 @@ export function shaderParts(name: ShaderName): { file: string; code: string }[] 
       { file: 'shaders/cells_generate.wgsl', code: cellsGenerate },
     ];
   }
-  return [head, ...(name === 'sample' ? [draw] : []), { file: `shaders/${name}.wgsl`, code: FILES[name as keyof typeof FILES] }];
+  return [head, { file: `shaders/${name}.wgsl`, code: FILES[name as keyof typeof FILES] }];
 }

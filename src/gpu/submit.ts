@@ -43,7 +43,7 @@ export class Submitter {
     /** steps per submit: 1 when profiling (each step's timings are read on their own) */
     slots: number,
     private readonly profiler?: Profiler,
-    /** `drop` of the layer kernels (shaders/cells.wgsl), uploaded with each step (cell models) */
+    /** `drop` of the dropout kernels (shaders/cells.wgsl), uploaded with each step (an engine with dropout) */
     private readonly dropUniform?: GPUBuffer,
   ) {
     this.lossRing = Array.from({ length: LOSSES_IN_FLIGHT }, (_, i) => ({
