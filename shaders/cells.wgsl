@@ -27,6 +27,15 @@ const DROPOUT_STREAM: u32 = 0x40000000u;   // src/dropout.ts
 struct CellOut { h: f32, c: f32, act: array<f32, S> }
 struct CellGrad { dax: array<f32, G>, dah: array<f32, G>, dh_direct: f32, dc: f32 }
 
+// The four vec4 lanes of the loops that run the cell's math once per lane, as a bound the
+// compiler does not see (launch.t is 0 in every kernel that calls it): lavapipe unrolls a loop
+// of constant bound, and four (or, nested, sixteen) inlined copies of an LSTM cell took most of
+// a sweep's compile time on an empty shader cache. Not in generate_step, whose launch.t is
+// its layer.
+fn lanes() -> u32 {
+  return 4u + launch.t;
+}
+
 fn sigmoid(x: f32) -> f32 {
   return 1.0 / (1.0 + exp(-x));
 }

@@ -190,7 +190,7 @@ fn generate_cellsN(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_i
         if (HAS_BHN) { bhn = params[lo.b_hn + v]; }
         for (var e = 0u; e < SETS; e++) {
           let hp = ghp[e * HMAX + v];
-          for (var s = 0u; s < 4u; s++) {
+          for (var s = 0u; s < lanes(); s++) {
             var a: array<f32, G>;
             var r: array<f32, G>;
             for (var k = 0u; k < G; k++) {
@@ -300,7 +300,7 @@ fn generate_cells1(@builtin(local_invocation_index) li: u32) {
       var hn: array<vec4f, QP>;
       for (var p = 0u; p < QP; p++) {
         let live = QP * li + p < H4;
-        for (var i = 0u; i < 4u; i++) {
+        for (var i = 0u; i < lanes(); i++) {
           let v = 4u * qc[p] + i;
           var a: array<f32, G>;
           var r: array<f32, G>;

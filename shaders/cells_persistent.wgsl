@@ -129,7 +129,7 @@ fn forward_sweepN(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_in
         let hp = hwn[old + e * HMAX + uc[q]];
         var hn: vec4f;
         var cn: vec4f;
-        for (var s = 0u; s < 4u; s++) {
+        for (var s = 0u; s < lanes(); s++) {
           let pos = t * B + st[e][s];
           var a: array<f32, G>;
           var r: array<f32, G>;
@@ -221,7 +221,7 @@ fn backward_sweepN(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_i
         var dd: vec4f;
         var dc: vec4f;
         var gah: array<vec4f, G>;
-        for (var s = 0u; s < 4u; s++) {
+        for (var s = 0u; s < lanes(); s++) {
           let g = cell_backward_at(l, t, st[e][s], uc[q], u < H && first + 4u * e + s < B, dhn[2u * q + e][s], dcn[2u * q + e][s]);
           var gh = g.dah;
           for (var k = 0u; k < G; k++) { gah[k][s] = gh[k]; }
@@ -293,7 +293,7 @@ fn forward_sweep1(@builtin(local_invocation_index) li: u32) {
       let live = QP * li + p < H4;
       var cn: vec4f;
       var hn: vec4f;
-      for (var i = 0u; i < 4u; i++) {
+      for (var i = 0u; i < lanes(); i++) {
         let u = 4u * qc[p] + i;
         var a: array<f32, G>;
         var r: array<f32, G>;
@@ -355,7 +355,7 @@ fn backward_sweep1(@builtin(local_invocation_index) li: u32) {
       let live = QP * li + p < H4;
       var dd: vec4f;
       var dc: vec4f;
-      for (var i = 0u; i < 4u; i++) {
+      for (var i = 0u; i < lanes(); i++) {
         let v = 4u * qc[p] + i;
         let g = cell_backward_at(l, t, 0u, v, live, dhn[p][i], dcn[p][i]);
         var gh = g.dah;
