@@ -116,12 +116,56 @@ var<workgroup> ghp: array<vec4f, SETS * HMAX>;   // [set][unit] this layer's h_{
 var<workgroup> ghi: array<vec4f, SETS * HMAX>;   // [set][unit] the layer below's new h, then this layer's
 var<workgroup> gx: array<u32, 8>;                // each stream's next input character
 
+// Σ_j W^T[wt + j*G*H + k*H + u] h[j] for the units uc of an invocation, both sets: W_hh.l h_{t-1}
+// (h in ghp) or W_xh.l times the new h of layer l-1 (`below`: h in ghi). [q][k][set]
+fn genN_product(wt: u32, below: bool, uc: array<u32, UF>) -> array<vec4f, 2u * UF * G> {
+  let H = gen.H;
+  let GH = G * H;
+  var acc: array<vec4f, 2u * UF * G>;
+  for (var k = 0u; k < 2u * UF * G; k++) { acc[k] = vec4f(0.0); }
+  for (var j = 0u; j < H; j++) {
+    var ha = ghp[j];
+    var hb = vec4f(0.0);
+    if (below) { ha = ghi[j]; }
+    if (SETS == 2u) { hb = select(ghp[HMAX + j], ghi[HMAX + j], below); }
+    let w = wt + j * GH;
+    for (var q = 0u; q < UF; q++) {
+      for (var k = 0u; k < G; k++) {
+        let wv = WT[w + k * H + uc[q]];
+        acc[2u * (q * G + k)] += wv * ha;
+        if (SETS == 2u) { acc[2u * (q * G + k) + 1u] += wv * hb; }
+      }
+    }
+  }
+  return acc;
+}
+
+// The logits of the workgroup's streams from the top layer's new h in ghi, W_hy^T from WT.
+fn genN_logits(li: u32, first: u32, st: array<vec4u, 2>) {
+  let V = gen.V;
+  for (var v = li; v < V; v += WGF) {
+    let b = params[gl[2] + v];
+    var ya = vec4f(b);
+    var yb = vec4f(b);
+    for (var i = 0u; i < gen.H; i++) {
+      let w = WT[gl[4] + i * V + v];
+      ya += w * ghi[i];
+      if (SETS == 2u) { yb += w * ghi[HMAX + i]; }
+    }
+    let y = array<vec4f, 2>(ya, yb);
+    for (var e = 0u; e < SETS; e++) {
+      for (var s = 0u; s < 4u; s++) {
+        if (first + 4u * e + s < gen.streams) { logits[st[e][s] * V + v] = y[e][s]; }
+      }
+    }
+  }
+}
+
 @compute @workgroup_size(WGF)
 fn generate_cellsN(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
   let V = gen.V;
   let H = gen.H;
   let L = gl[0];
-  let GH = G * H;
   let first = 4u * SETS * wg.x;
   var st: array<vec4u, 2>;
   for (var e = 0u; e < SETS; e++) { st[e] = min(vec4u(first + 4u * e) + vec4u(0u, 1u, 2u, 3u), vec4u(gen.streams - 1u)); }
@@ -151,37 +195,9 @@ fn generate_cellsN(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_i
         }
       }
       workgroupBarrier();
-      var acc: array<vec4f, 2u * UF * G>;   // [q][k][set] W_hh.l h_{t-1}
-      var axv: array<vec4f, 2u * UF * G>;   // [q][k][set] W_xh.l (new h of layer l-1), l > 0
-      for (var k = 0u; k < 2u * UF * G; k++) { acc[k] = vec4f(0.0); axv[k] = vec4f(0.0); }
-      for (var j = 0u; j < H; j++) {
-        let ha = ghp[j];
-        var hb = vec4f(0.0);
-        if (SETS == 2u) { hb = ghp[HMAX + j]; }
-        let w = lo.WT_hh + j * GH;
-        for (var q = 0u; q < UF; q++) {
-          for (var k = 0u; k < G; k++) {
-            let wv = WT[w + k * H + uc[q]];
-            acc[2u * (q * G + k)] += wv * ha;
-            if (SETS == 2u) { acc[2u * (q * G + k) + 1u] += wv * hb; }
-          }
-        }
-      }
-      if (l > 0u) {
-        for (var j = 0u; j < H; j++) {
-          let ha = ghi[j];
-          var hb = vec4f(0.0);
-          if (SETS == 2u) { hb = ghi[HMAX + j]; }
-          let w = lo.WT_xh + j * GH;
-          for (var q = 0u; q < UF; q++) {
-            for (var k = 0u; k < G; k++) {
-              let wv = WT[w + k * H + uc[q]];
-              axv[2u * (q * G + k)] += wv * ha;
-              if (SETS == 2u) { axv[2u * (q * G + k) + 1u] += wv * hb; }
-            }
-          }
-        }
-      }
+      let acc = genN_product(lo.WT_hh, false, uc);    // W_hh.l h_{t-1}
+      var axv: array<vec4f, 2u * UF * G>;             // W_xh.l (new h of layer l-1), l > 0
+      if (l > 0u) { axv = genN_product(lo.WT_xh, true, uc); }
       var hn: array<vec4f, 2u * UF>;        // [q][set]
       for (var q = 0u; q < UF; q++) {
         let u = UF * li + q;
@@ -223,22 +239,7 @@ fn generate_cellsN(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_i
       if (li < 8u) { gx[li] = prime[n + 1u]; }
       continue;
     }
-    for (var v = li; v < V; v += WGF) {
-      let b = params[gl[2] + v];
-      var ya = vec4f(b);
-      var yb = vec4f(b);
-      for (var i = 0u; i < H; i++) {
-        let w = WT[gl[4] + i * V + v];       // W_hy^T
-        ya += w * ghi[i];
-        if (SETS == 2u) { yb += w * ghi[HMAX + i]; }
-      }
-      let y = array<vec4f, 2>(ya, yb);
-      for (var e = 0u; e < SETS; e++) {
-        for (var s = 0u; s < 4u; s++) {
-          if (first + 4u * e + s < gen.streams) { logits[st[e][s] * V + v] = y[e][s]; }
-        }
-      }
-    }
+    genN_logits(li, first, st);
     storageBarrier();
     workgroupBarrier();
     if (li < 4u * SETS && first + li < gen.streams) { gx[li] = next_char(first + li, n + 1u - gen.prime_len); }
@@ -253,13 +254,42 @@ var<workgroup> ghp1: array<f32, HMAX>;      // this layer's h_{t-1}
 var<workgroup> ghi1: array<f32, HMAX>;      // the layer below's new h, then this layer's
 var<workgroup> gx1: u32;
 
+// Σ_j W^T[wt4 + j*G*H/4 + k*H/4 + q] h[j] (vec4 of four units) for the quads qc of an
+// invocation: W_hh.l h_{t-1} (h in ghp1) or W_xh.l times the new h of layer l-1 (`below`: ghi1).
+fn gen1_product(wt4: u32, below: bool, qc: array<u32, QP>) -> array<vec4f, QP * G> {
+  let H = gen.H;
+  let H4 = H / 4u;
+  var acc: array<vec4f, QP * G>;            // [p][k]
+  for (var k = 0u; k < QP * G; k++) { acc[k] = vec4f(0.0); }
+  for (var j = 0u; j < H; j++) {
+    let h = select(ghp1[j], ghi1[j], below);
+    let w = wt4 + j * G * H4;
+    for (var p = 0u; p < QP; p++) {
+      for (var k = 0u; k < G; k++) { acc[p * G + k] += WT4[w + k * H4 + qc[p]] * h; }
+    }
+  }
+  return acc;
+}
+
+// The logits of the stream from the top layer's new h in ghi1, W_hy's rows as vec4 from WT.
+fn gen1_logits(li: u32) {
+  let H4 = gen.H / 4u;
+  let hy = gl[3] / 4u;                      // W_hy's copy in WT: row v at hy + v*H/4, as vec4
+  for (var v = li; v < gen.V; v += WQ) {
+    var y = vec4f(0.0);
+    for (var i = 0u; i < H4; i++) {
+      y += WT4[hy + v * H4 + i] * vec4f(ghi1[4u * i], ghi1[4u * i + 1u], ghi1[4u * i + 2u], ghi1[4u * i + 3u]);
+    }
+    logits[v] = params[gl[2] + v] + (y.x + y.y) + (y.z + y.w);
+  }
+}
+
 @compute @workgroup_size(WQ)
 fn generate_cells1(@builtin(local_invocation_index) li: u32) {
   let V = gen.V;
   let H = gen.H;
   let L = gl[0];
   let H4 = H / 4u;
-  let GH4 = G * H4;
   for (var i = li; i < L * 3u * H; i += WQ) { gstate[i] = 0.0; }
   if (li == 0u) { gx1 = prime[0]; }
   var qc: array<u32, QP>;
@@ -271,32 +301,12 @@ fn generate_cells1(@builtin(local_invocation_index) li: u32) {
     let x = gx1;
     for (var l = 0u; l < L; l++) {
       let lo = gen_layer(l);
-      let offx = lo.W_xh;
-      let offb = lo.b_h;
-      let offhT = lo.WT_hh / 4u;
-      let offxT = lo.WT_xh / 4u;
       let at = l * 3u * H;
       for (var u = li; u < H; u += WQ) { ghp1[u] = gstate[at + u]; }
       workgroupBarrier();
-      var acc: array<vec4f, QP * G>;        // W_hh.l h_{t-1}
-      var axv: array<vec4f, QP * G>;        // W_xh.l (new h of layer l-1), l > 0
-      for (var k = 0u; k < QP * G; k++) { acc[k] = vec4f(0.0); axv[k] = vec4f(0.0); }
-      for (var j = 0u; j < H; j++) {
-        let h = ghp1[j];
-        let w = offhT + j * GH4;
-        for (var p = 0u; p < QP; p++) {
-          for (var k = 0u; k < G; k++) { acc[p * G + k] += WT4[w + k * H4 + qc[p]] * h; }
-        }
-      }
-      if (l > 0u) {
-        for (var j = 0u; j < H; j++) {
-          let h = ghi1[j];
-          let w = offxT + j * GH4;
-          for (var p = 0u; p < QP; p++) {
-            for (var k = 0u; k < G; k++) { axv[p * G + k] += WT4[w + k * H4 + qc[p]] * h; }
-          }
-        }
-      }
+      let acc = gen1_product(lo.WT_hh / 4u, false, qc);  // W_hh.l h_{t-1}
+      var axv: array<vec4f, QP * G>;                     // W_xh.l (new h of layer l-1), l > 0
+      if (l > 0u) { axv = gen1_product(lo.WT_xh / 4u, true, qc); }
       var hn: array<vec4f, QP>;
       for (var p = 0u; p < QP; p++) {
         let live = QP * li + p < H4;
@@ -306,8 +316,8 @@ fn generate_cells1(@builtin(local_invocation_index) li: u32) {
           var r: array<f32, G>;
           for (var k = 0u; k < G; k++) {
             let row = k * H + v;
-            var sx = params[offb + row];
-            if (l == 0u) { sx += params[offx + row * V + x]; } else { sx += axv[p * G + k][i]; }
+            var sx = params[lo.b_h + row];
+            if (l == 0u) { sx += params[lo.W_xh + row * V + x]; } else { sx += axv[p * G + k][i]; }
             a[k] = sx;
             r[k] = acc[p * G + k][i];
           }
@@ -333,114 +343,9 @@ fn generate_cells1(@builtin(local_invocation_index) li: u32) {
       if (li == 0u) { gx1 = prime[n + 1u]; }
       continue;
     }
-    let hy = gl[3] / 4u;                    // W_hy's copy in WT: row v at hy + v*H/4, as vec4
-    for (var v = li; v < V; v += WQ) {
-      var y = vec4f(0.0);
-      for (var i = 0u; i < H4; i++) {
-        y += WT4[hy + v * H4 + i] * vec4f(ghi1[4u * i], ghi1[4u * i + 1u], ghi1[4u * i + 2u], ghi1[4u * i + 3u]);
-      }
-      logits[v] = params[gl[2] + v] + (y.x + y.y) + (y.z + y.w);
-    }
+    gen1_logits(li);
     storageBarrier();
     workgroupBarrier();
     if (li == 0u) { gx1 = next_char(0u, n + 1u - gen.prime_len); }
-  }
-}
-
-// generate_step / generate_step_out: one stream (H a multiple of 4) as one dispatch per layer
-// and character, spread over many workgroups (every core of a CPU adapter, many multiprocessors
-// of a GPU), then one dispatch for the logits and the draw; all in one submit, no readback until
-// the end. Layer l of step n (launch.t = l) reads its own h_{n-1} from gstate slot n % 2 and
-// writes h_n to the other; c in place. Invocation q owns unit quad q, all G gate rows of each
-// unit, and reads WT4 as generate_cells1 does (the same sums in the same order). The input
-// character and n sit after the state: gstate[L*3*H] = x, gstate[L*3*H + 1] = n (u32 bits).
-override WGS: u32 = 8u;                  // invocations per workgroup of generate_step
-
-@compute @workgroup_size(WGS)
-fn generate_step(@builtin(global_invocation_id) gid: vec3u) {
-  let V = gen.V;
-  let H = gen.H;
-  let L = gl[0];
-  let H4 = H / 4u;
-  let GH4 = G * H4;
-  let q = gid.x;
-  if (q >= H4) { return; }                // (no barrier below)
-  let l = launch.t;
-  let tail = L * 3u * H;
-  let x = bitcast<u32>(gstate[tail]);
-  let n = bitcast<u32>(gstate[tail + 1u]);
-  let pin = (n % 2u) * H;                  // h_{n-1}; h_n goes to H - pin
-  let at = l * 3u * H;
-  let lo = gen_layer(l);
-  let offx = lo.W_xh;
-  let offb = lo.b_h;
-  let offhT = lo.WT_hh / 4u;
-  let offxT = lo.WT_xh / 4u;
-  var acc: array<vec4f, G>;                 // W_hh.l h_{n-1}
-  var axv: array<vec4f, G>;                 // W_xh.l (h_n of layer l-1), l > 0
-  for (var k = 0u; k < G; k++) { acc[k] = vec4f(0.0); axv[k] = vec4f(0.0); }
-  for (var j = 0u; j < H; j++) {
-    let h = gstate[at + pin + j];
-    for (var k = 0u; k < G; k++) { acc[k] += WT4[offhT + j * GH4 + k * H4 + q] * h; }
-  }
-  if (l > 0u) {
-    let below = at - 3u * H + H - pin;
-    for (var j = 0u; j < H; j++) {
-      let h = gstate[below + j];
-      for (var k = 0u; k < G; k++) { axv[k] += WT4[offxT + j * GH4 + k * H4 + q] * h; }
-    }
-  }
-  for (var i = 0u; i < 4u; i++) {
-    let v = 4u * q + i;
-    var a: array<f32, G>;
-    var r: array<f32, G>;
-    for (var k = 0u; k < G; k++) {
-      let row = k * H + v;
-      var sx = params[offb + row];
-      if (l == 0u) { sx += params[offx + row * V + x]; } else { sx += axv[k][i]; }
-      a[k] = sx;
-      r[k] = acc[k][i];
-    }
-    var bhn = 0.0;
-    if (HAS_BHN) { bhn = params[lo.b_hn + v]; }
-    let o = cell_forward(a, r, gstate[at + pin + v], gen_c(at + 2u * H + v), bhn);
-    gstate[at + H - pin + v] = o.h;
-    if (HAS_C) { gstate[at + 2u * H + v] = o.c; }
-  }
-}
-
-var<workgroup> gn_out: u32;                // the step n, read once
-
-@compute @workgroup_size(WG)
-fn generate_step_out(@builtin(local_invocation_index) li: u32) {
-  let V = gen.V;
-  let H = gen.H;
-  let L = gl[0];
-  let H4 = H / 4u;
-  let tail = L * 3u * H;
-  if (li == 0u) { gn_out = bitcast<u32>(gstate[tail + 1u]); }
-  let n = workgroupUniformLoad(&gn_out);
-  if (n + 1u < gen.prime_len) {             // the prime: its next character is the input
-    if (li == 0u) {
-      gstate[tail] = bitcast<f32>(prime[n + 1u]);
-      gstate[tail + 1u] = bitcast<f32>(n + 1u);
-    }
-    return;
-  }
-  let top = (L - 1u) * 3u * H + H - (n % 2u) * H;   // the top layer's h_n
-  let hy = gl[3] / 4u;                    // W_hy's copy in WT: row v at hy + v*H/4, as vec4
-  for (var v = li; v < V; v += WG) {
-    var y = vec4f(0.0);
-    for (var i = 0u; i < H4; i++) {
-      let t = top + 4u * i;
-      y += WT4[hy + v * H4 + i] * vec4f(gstate[t], gstate[t + 1u], gstate[t + 2u], gstate[t + 3u]);
-    }
-    logits[v] = params[gl[2] + v] + (y.x + y.y) + (y.z + y.w);
-  }
-  storageBarrier();
-  workgroupBarrier();
-  if (li == 0u) {
-    gstate[tail] = bitcast<f32>(next_char(0u, n + 1u - gen.prime_len));
-    gstate[tail + 1u] = bitcast<f32>(n + 1u);
   }
 }

@@ -65,6 +65,56 @@ fn cell_input(l: u32, pos: u32, x: u32, row: u32) -> f32 {
 
 var<workgroup> hwn: array<vec4f, 2u * SETS * HMAX>; // [half][set][unit]: h_{t-1} and h_t, alternating halves
 
+// The carried state of layer l's streams st (the workgroup's, from stream `first`) into hwn's
+// first half, h_{-1} (c_{-1}) into hs (cs); returns c of the units of invocation li. [q][set]
+fn sweepN_begin(li: u32, first: u32, st: array<vec4u, 2>) -> array<vec4f, 2u * UF> {
+  let H = launch.H; let B = launch.B;
+  let l = cell.layer;
+  let h0 = l * (launch.T + 1u) * B * H;
+  var c: array<vec4f, 2u * UF>;
+  for (var q = 0u; q < UF; q++) {
+    let u = UF * li + q;
+    let v = min(u, H - 1u);
+    for (var e = 0u; e < SETS; e++) {
+      var hv = vec4f(0.0);
+      var cv = vec4f(0.0);
+      for (var s = 0u; s < 4u; s++) {
+        let b = st[e][s];
+        hv[s] = carry[(l * B + b) * H + v];
+        if (HAS_C) { cv[s] = carry[((cell.L + l) * B + b) * H + v]; }
+        if (u < H && first + 4u * e + s < B) {
+          hs[h0 + b * H + u] = hv[s];
+          if (HAS_C) { cs[h0 + b * H + u] = cv[s]; }
+        }
+      }
+      c[2u * q + e] = cv;
+      if (u < H) { hwn[e * HMAX + u] = hv; }
+    }
+  }
+  return c;
+}
+
+// h_{T-1} (from hwn) and c_{T-1} of the units of invocation li back to carry.
+fn sweepN_end(li: u32, first: u32, st: array<vec4u, 2>, c: array<vec4f, 2u * UF>) {
+  let H = launch.H; let B = launch.B; let T = launch.T;
+  let l = cell.layer;
+  let half = SETS * HMAX;
+  let last = (T % 2u) * half;
+  for (var q = 0u; q < UF; q++) {
+    let u = UF * li + q;
+    if (u >= H) { continue; }
+    for (var e = 0u; e < SETS; e++) {
+      let hv = hwn[last + e * HMAX + u];
+      for (var s = 0u; s < 4u; s++) {
+        if (first + 4u * e + s < B) {
+          carry[(l * B + st[e][s]) * H + u] = hv[s];
+          if (HAS_C) { carry[((cell.L + l) * B + st[e][s]) * H + u] = c[2u * q + e][s]; }
+        }
+      }
+    }
+  }
+}
+
 @compute @workgroup_size(WGF)
 fn forward_sweepN(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
   let H = launch.H; let B = launch.B; let T = launch.T;
@@ -76,26 +126,8 @@ fn forward_sweepN(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_in
   var st: array<vec4u, 2>;
   for (var e = 0u; e < SETS; e++) { st[e] = cell_streams4(first + 4u * e); }
   var uc: array<u32, UF>;                   // units owned (past H: unit H-1 again, never stored)
-  var c: array<vec4f, 2u * UF>;             // [q][set]
-  for (var q = 0u; q < UF; q++) {
-    let u = UF * li + q;
-    uc[q] = min(u, H - 1u);
-    for (var e = 0u; e < SETS; e++) {
-      var hv = vec4f(0.0);
-      var cv = vec4f(0.0);
-      for (var s = 0u; s < 4u; s++) {
-        let b = st[e][s];
-        hv[s] = carry[(l * B + b) * H + uc[q]];
-        if (HAS_C) { cv[s] = carry[((cell.L + l) * B + b) * H + uc[q]]; }
-        if (u < H && first + 4u * e + s < B) {
-          hs[h0 + b * H + u] = hv[s];
-          if (HAS_C) { cs[h0 + b * H + u] = cv[s]; }
-        }
-      }
-      c[2u * q + e] = cv;
-      if (u < H) { hwn[e * HMAX + u] = hv; }
-    }
-  }
+  for (var q = 0u; q < UF; q++) { uc[q] = min(UF * li + q, H - 1u); }
+  var c = sweepN_begin(li, first, st);      // [q][set]
   workgroupBarrier();
   for (var t = 0u; t < T; t++) {
     let old = (t % 2u) * half;
@@ -155,20 +187,7 @@ fn forward_sweepN(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_in
     }
     workgroupBarrier();
   }
-  let last = (T % 2u) * half;
-  for (var q = 0u; q < UF; q++) {
-    let u = UF * li + q;
-    if (u >= H) { continue; }
-    for (var e = 0u; e < SETS; e++) {
-      let hv = hwn[last + e * HMAX + u];
-      for (var s = 0u; s < 4u; s++) {
-        if (first + 4u * e + s < B) {
-          carry[(l * B + st[e][s]) * H + u] = hv[s];
-          if (HAS_C) { carry[((cell.L + l) * B + st[e][s]) * H + u] = c[2u * q + e][s]; }
-        }
-      }
-    }
-  }
+  sweepN_end(li, first, st, c);
 }
 
 // The cell's backward at unit v of stream b, timestep t (pos = t*B + b): stores dpre and dah

@@ -5,6 +5,7 @@
 import { CELLS, CELL_NAMES, type CellName } from '../cells.js';
 import cells from '../../shaders/cells.wgsl?raw';
 import cellsGenerate from '../../shaders/cells_generate.wgsl?raw';
+import cellsGenerateSteps from '../../shaders/cells_generate_steps.wgsl?raw';
 import cellsPersistent from '../../shaders/cells_persistent.wgsl?raw';
 import common from '../../shaders/common.wgsl?raw';
 import grads from '../../shaders/grads.wgsl?raw';
@@ -22,8 +23,8 @@ const FILES = {
   loss,
 };
 
-/** The layer kernels of each cell: the cell's file, then cells.wgsl and cells_persistent.wgsl (and, for generate_cells,
- * sample_draw.wgsl and cells_generate.wgsl). */
+/** The kernels of each cell: the cell's file, then cells.wgsl, cells_persistent.wgsl, and for
+ * generation sample_draw.wgsl, cells_generate.wgsl and cells_generate_steps.wgsl. */
 const CELL_FILES = Object.fromEntries(CELL_NAMES.map((c) => [`cells_${c}`, CELLS[c].wgsl])) as Record<`cells_${CellName}`, { file: string; code: string }>;
 
 export type ShaderName = keyof typeof FILES | keyof typeof CELL_FILES;
@@ -40,6 +41,7 @@ export function shaderParts(name: ShaderName): { file: string; code: string }[] 
       { file: 'shaders/cells_persistent.wgsl', code: cellsPersistent },
       draw,
       { file: 'shaders/cells_generate.wgsl', code: cellsGenerate },
+      { file: 'shaders/cells_generate_steps.wgsl', code: cellsGenerateSteps },
     ];
   }
   return [head, { file: `shaders/${name}.wgsl`, code: FILES[name as keyof typeof FILES] }];
