@@ -95,7 +95,11 @@ export interface Decoded {
   hasMetadata: boolean;
 }
 
-function decode(bytes: Uint8Array, source: string): Decoded {
+type Entry = { name: string; dtype: string; shape: number[]; begin: number; end: number };
+const DAMAGED = 'The file is damaged or was not written by a safetensors writer.';
+
+/** The header of a safetensors file as a JSON object, and its length in bytes. */
+function readHeader(bytes: Uint8Array, source: string): { header: Record<string, unknown>; n: number } {
   // what a file that is not a checkpoint at all is told first; the details follow
   const notOne = `${source} is not a char-rnn checkpoint (a .safetensors file), or it is damaged:`;
   const notSafetensors = 'Check that it is a checkpoint written by char-rnn-webgpu.';
@@ -134,25 +138,32 @@ function decode(bytes: Uint8Array, source: string): Decoded {
   if (!isPlainObject(header))
     throw new CheckpointError(`${notOne} the header is JSON but not an object. ${notSafetensors}`);
 
-  const damaged = 'The file is damaged or was not written by a safetensors writer.';
+  return { header, n };
+}
+
+/** The header's __metadata__ (strings to strings), and whether it has one. */
+function readMetadata(header: Record<string, unknown>, source: string): { metadata: Record<string, string>; hasMetadata: boolean } {
   const metadata: Record<string, string> = {};
   const hasMetadata = Object.prototype.hasOwnProperty.call(header, METADATA_KEY);
   if (hasMetadata) {
     const m = header[METADATA_KEY];
-    if (!isPlainObject(m)) throw new CheckpointError(`${source}: "${METADATA_KEY}" in the header is not a JSON object. ${damaged}`);
+    if (!isPlainObject(m)) throw new CheckpointError(`${source}: "${METADATA_KEY}" in the header is not a JSON object. ${DAMAGED}`);
     for (const [k, v] of Object.entries(m)) {
       if (typeof v !== 'string')
-        throw new CheckpointError(`${source}: metadata entry ${JSON.stringify(k)} is not a string (safetensors metadata maps strings to strings). ${damaged}`);
+        throw new CheckpointError(`${source}: metadata entry ${JSON.stringify(k)} is not a string (safetensors metadata maps strings to strings). ${DAMAGED}`);
       metadata[k] = v;
     }
   }
 
-  const dataStart = 8 + n;
-  const dataLength = bytes.length - dataStart;
-  const entries: { name: string; dtype: string; shape: number[]; begin: number; end: number }[] = [];
+  return { metadata, hasMetadata };
+}
+
+/** The header's tensor entries, each checked on its own: dtype, shape, offsets that fit its size. */
+function readEntries(header: Record<string, unknown>, source: string): Entry[] {
+  const entries: Entry[] = [];
   for (const [name, value] of Object.entries(header)) {
     if (name === METADATA_KEY) continue;
-    const bad = (what: string) => new CheckpointError(`${source}: tensor ${name} in the header ${what}. ${damaged}`);
+    const bad = (what: string) => new CheckpointError(`${source}: tensor ${name} in the header ${what}. ${DAMAGED}`);
     if (!isPlainObject(value)) throw bad('is not a JSON object');
     const { dtype, shape, data_offsets: offsets } = value;
     if (typeof dtype !== 'string') throw bad('has no dtype');
@@ -171,13 +182,18 @@ function decode(bytes: Uint8Array, source: string): Decoded {
     entries.push({ name, dtype, shape, begin, end });
   }
 
+  return entries;
+}
+
+/** The entries together cover the data section exactly: no overlap, no gap, nothing past its end. */
+function checkLayout(entries: Entry[], dataLength: number, source: string): void {
   const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
   for (let i = 1; i < sorted.length; i++) {
     const a = sorted[i - 1];
     const b = sorted[i];
     if (b.begin < a.end)
       throw new CheckpointError(
-        `${source}: tensors ${a.name} (bytes ${a.begin}-${a.end}) and ${b.name} (bytes ${b.begin}-${b.end}) overlap in the data section. ${damaged}`,
+        `${source}: tensors ${a.name} (bytes ${a.begin}-${a.end}) and ${b.name} (bytes ${b.begin}-${b.end}) overlap in the data section. ${DAMAGED}`,
       );
   }
   const needed = sorted.reduce((m, t) => Math.max(m, t.end), 0);
@@ -195,10 +211,19 @@ function decode(bytes: Uint8Array, source: string): Decoded {
       throw new CheckpointError(
         `${source}: bytes ${at}-${next} of the data section belong to no tensor` +
           (i < sorted.length ? ` (before ${sorted[i].name})` : ' (after the last tensor)') +
-          `; a safetensors file has no gaps. ${damaged}`,
+          `; a safetensors file has no gaps. ${DAMAGED}`,
       );
   }
 
+}
+
+function decode(bytes: Uint8Array, source: string): Decoded {
+  const { header, n } = readHeader(bytes, source);
+  const { metadata, hasMetadata } = readMetadata(header, source);
+  const entries = readEntries(header, source);
+  const dataStart = 8 + n;
+  checkLayout(entries, bytes.length - dataStart, source);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const tensors = new Map<string, SafetensorsTensor>();
   for (const t of entries) {
     // DataView reads little-endian on every platform.
