@@ -8,13 +8,19 @@
 // the weights transposed (WT, made by transpose_hh before the dispatch), so that neighbouring
 // invocations read neighbouring addresses.
 
-@group(0) @binding(2) var<storage, read> gl: array<u32>;            // [L, off_W_hy, off_b_y, offWT_hy, offWT_hyT], then per layer [off_W_xh, off_W_hh, off_b_h, off_b_hn, offT_hh, offT_xh]
+@group(0) @binding(2) var<storage, read> gl: array<u32>;            // GenHead, then one GenLayer per layer (u32 fields in order)
 @group(0) @binding(3) var<storage, read_write> gstate: array<f32>;  // (streams, L, 3, H): h, new h, c
 @group(0) @binding(7) var<storage, read> WT: array<f32>;            // per layer W_hh.l^T (H, G*H) at offT_hh, W_xh.l^T (l > 0) at offT_xh
 
-// Layer l's entry of gl (src/gpu/cellGeneration.ts writes it): element offsets in the parameters,
-// and of W_hh.l^T and W_xh.l^T in WT.
+// The table gl (packed from the tables GenHead and GenLayer of src/gpu/families.ts by
+// src/gpu/generation.ts): element offsets of the model's tensors in the parameters, and of the
+// transposed copies in WT (W_hy's as it is for the one-stream kernels, W_hy^T for the others).
+struct GenHead { L: u32, W_hy: u32, b_y: u32, WT_hy: u32, WT_hyT: u32 }
 struct GenLayer { W_xh: u32, W_hh: u32, b_h: u32, b_hn: u32, WT_hh: u32, WT_xh: u32 }
+
+fn gen_head() -> GenHead {
+  return GenHead(gl[0], gl[1], gl[2], gl[3], gl[4]);
+}
 
 fn gen_layer(l: u32) -> GenLayer {
   let a = 5u + 6u * l;
@@ -33,7 +39,7 @@ var<workgroup> x_gen: u32;
 fn generate_cells(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
   let V = gen.V;
   let H = gen.H;
-  let L = gl[0];
+  let L = gen_head().L;
   let s = wg.x;
   let base = s * L * 3u * H;
   for (var i = li; i < L * 3u * H; i += WG) { gstate[base + i] = 0.0; }
@@ -84,8 +90,8 @@ fn generate_cells(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_in
     }
     let top = base + (L - 1u) * 3u * H;
     for (var v = li; v < V; v += WG) {
-      var y = params[gl[2] + v];
-      for (var i = 0u; i < H; i++) { y += params[gl[1] + v * H + i] * gstate[top + i]; }
+      var y = params[gen_head().b_y + v];
+      for (var i = 0u; i < H; i++) { y += params[gen_head().W_hy + v * H + i] * gstate[top + i]; }
       logits[s * V + v] = y;
     }
     storageBarrier();
@@ -144,11 +150,11 @@ fn genN_product(wt: u32, below: bool, uc: array<u32, UF>) -> array<vec4f, 2u * U
 fn genN_logits(li: u32, first: u32, st: array<vec4u, 2>) {
   let V = gen.V;
   for (var v = li; v < V; v += WGF) {
-    let b = params[gl[2] + v];
+    let b = params[gen_head().b_y + v];
     var ya = vec4f(b);
     var yb = vec4f(b);
     for (var i = 0u; i < gen.H; i++) {
-      let w = WT[gl[4] + i * V + v];
+      let w = WT[gen_head().WT_hyT + i * V + v];
       ya += w * ghi[i];
       if (SETS == 2u) { yb += w * ghi[HMAX + i]; }
     }
@@ -165,7 +171,7 @@ fn genN_logits(li: u32, first: u32, st: array<vec4u, 2>) {
 fn generate_cellsN(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
   let V = gen.V;
   let H = gen.H;
-  let L = gl[0];
+  let L = gen_head().L;
   let first = 4u * SETS * wg.x;
   var st: array<vec4u, 2>;
   for (var e = 0u; e < SETS; e++) { st[e] = min(vec4u(first + 4u * e) + vec4u(0u, 1u, 2u, 3u), vec4u(gen.streams - 1u)); }
@@ -274,13 +280,13 @@ fn gen1_product(wt4: u32, below: bool, qc: array<u32, QP>) -> array<vec4f, QP * 
 // The logits of the stream from the top layer's new h in ghi1, W_hy's rows as vec4 from WT.
 fn gen1_logits(li: u32) {
   let H4 = gen.H / 4u;
-  let hy = gl[3] / 4u;                      // W_hy's copy in WT: row v at hy + v*H/4, as vec4
+  let hy = gen_head().WT_hy / 4u;                      // W_hy's copy in WT: row v at hy + v*H/4, as vec4
   for (var v = li; v < gen.V; v += WQ) {
     var y = vec4f(0.0);
     for (var i = 0u; i < H4; i++) {
       y += WT4[hy + v * H4 + i] * vec4f(ghi1[4u * i], ghi1[4u * i + 1u], ghi1[4u * i + 2u], ghi1[4u * i + 3u]);
     }
-    logits[v] = params[gl[2] + v] + (y.x + y.y) + (y.z + y.w);
+    logits[v] = params[gen_head().b_y + v] + (y.x + y.y) + (y.z + y.w);
   }
 }
 
@@ -288,7 +294,7 @@ fn gen1_logits(li: u32) {
 fn generate_cells1(@builtin(local_invocation_index) li: u32) {
   let V = gen.V;
   let H = gen.H;
-  let L = gl[0];
+  let L = gen_head().L;
   let H4 = H / 4u;
   for (var i = li; i < L * 3u * H; i += WQ) { gstate[i] = 0.0; }
   if (li == 0u) { gx1 = prime[0]; }

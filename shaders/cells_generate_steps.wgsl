@@ -11,7 +11,7 @@ override WGS: u32 = 8u;                  // invocations per workgroup of generat
 fn generate_step(@builtin(global_invocation_id) gid: vec3u) {
   let V = gen.V;
   let H = gen.H;
-  let L = gl[0];
+  let L = gen_head().L;
   let H4 = H / 4u;
   let GH4 = G * H4;
   let q = gid.x;
@@ -66,7 +66,7 @@ var<workgroup> gn_out: u32;                // the step n, read once
 fn generate_step_out(@builtin(local_invocation_index) li: u32) {
   let V = gen.V;
   let H = gen.H;
-  let L = gl[0];
+  let L = gen_head().L;
   let H4 = H / 4u;
   let tail = L * 3u * H;
   if (li == 0u) { gn_out = bitcast<u32>(gstate[tail + 1u]); }
@@ -79,14 +79,14 @@ fn generate_step_out(@builtin(local_invocation_index) li: u32) {
     return;
   }
   let top = (L - 1u) * 3u * H + H - (n % 2u) * H;   // the top layer's h_n
-  let hy = gl[3] / 4u;                    // W_hy's copy in WT: row v at hy + v*H/4, as vec4
+  let hy = gen_head().WT_hy / 4u;                    // W_hy's copy in WT: row v at hy + v*H/4, as vec4
   for (var v = li; v < V; v += WG) {
     var y = vec4f(0.0);
     for (var i = 0u; i < H4; i++) {
       let t = top + 4u * i;
       y += WT4[hy + v * H4 + i] * vec4f(gstate[t], gstate[t + 1u], gstate[t + 2u], gstate[t + 3u]);
     }
-    logits[v] = params[gl[2] + v] + (y.x + y.y) + (y.z + y.w);
+    logits[v] = params[gen_head().b_y + v] + (y.x + y.y) + (y.z + y.w);
   }
   storageBarrier();
   workgroupBarrier();

@@ -76,9 +76,9 @@ describe('binding tables match the WGSL @binding numbers', () => {
     expect(launch.filter((d) => d.type === family.launch!.name).map((d) => [d.binding, d.space])).toEqual([[0, 'uniform']]);
   });
 
-  test('uniform structs: the fields of each table are the WGSL struct\'s, in order', () => {
+  test('structs: the fields of each table are the WGSL struct\'s, in order (uniforms, and the generation table)', () => {
     const all = families.map(([, f]) => shaderParts(f.shader).map((p) => p.code).join('\n')).join('\n');
-    for (const s of [F.Launch, F.Mm, F.Hyper, F.Gen, F.Layer, F.Drop]) {
+    for (const s of [F.Launch, F.Mm, F.Hyper, F.Gen, F.Layer, F.Drop, F.GenHead, F.GenLayer]) {
       const fields = structFields(all, s.name);
       expect(fields, s.name).toEqual(Object.entries(s.fields));
     }

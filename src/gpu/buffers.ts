@@ -34,7 +34,7 @@ export function bufferTable(s: StepShape, lay: Layout = layout(s)) {
     inputs: T * B, // u32 (T, B)
     targets: T * B, // u32 (T, B)
     hs: L * (T + 1) * B * H, // (L, T+1, B, H)
-    hprev: carried * L * B * H, // (L, B, H) state carried between steps, then the LSTM's c (L, B, H)
+    carry: carried * L * B * H, // (L, B, H) h carried between steps (EngineState.hprev), then the LSTM's c (L, B, H) (cprev)
     ps: T * B * V, // (T, B, V) logits, then probabilities
     dy: T * B * V, // (T, B, V) p - onehot(target)
     losses: T * B, // (T, B)

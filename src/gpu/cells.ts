@@ -242,7 +242,7 @@ function forwardOps(w: Wiring): Op[] {
     if (fast) forward.push(op(ctx, 'transpose_hh', k.transpose_hh, { cell: layerU[l], params: buf.params, W_hhT_out: cb.W_hhT }, groups(GH * H), launch));
     forward.push(
       op(ctx, 'forward_sweep', k.forward_sweep,
-        { cell: layerU[l], params: buf.params, inputs: buf.inputs, ax: cb.ax, hs: buf.hs, cs: cb.cs, act: cb.act, carry: buf.hprev, W_hhT: cb.W_hhT }, sweepGroups, launch),
+        { cell: layerU[l], params: buf.params, inputs: buf.inputs, ax: cb.ax, hs: buf.hs, cs: cb.cs, act: cb.act, carry: buf.carry, W_hhT: cb.W_hhT }, sweepGroups, launch),
     );
     if (k.drop) forward.push(op(ctx, 'drop_forward', k.drop.forward, { cell: layerU[l], drop: drop!, drop_h: buf.hs, hd: cb.hd }, groups(N * H), launch));
   }

@@ -148,7 +148,7 @@ export class GpuEngine implements Engine {
     q.writeBuffer(this.buf.params, 0, this.flatten(p));
     q.writeBuffer(this.buf.m, 0, new Float32Array(this.layout.total));
     q.writeBuffer(this.buf.v, 0, new Float32Array(this.layout.total));
-    q.writeBuffer(this.buf.hprev, 0, new Float32Array(this.buf.hprev.size / 4));
+    q.writeBuffer(this.buf.carry, 0, new Float32Array(this.buf.carry.size / 4));
     this.t = 0;
   }
 
@@ -161,7 +161,7 @@ export class GpuEngine implements Engine {
   }
 
   async getState(): Promise<EngineState> {
-    const [p, m, v, carried] = await Promise.all([this.read(this.buf.params), this.read(this.buf.m), this.read(this.buf.v), this.read(this.buf.hprev)]);
+    const [p, m, v, carried] = await Promise.all([this.read(this.buf.params), this.read(this.buf.m), this.read(this.buf.v), this.read(this.buf.carry)]);
     const n = this.carriedSize();
     const s: EngineState = { params: this.unflatten(p), m: this.unflatten(m), v: this.unflatten(v), hprev: carried.slice(0, n), t: this.t };
     if (this.hasCellState()) s.cprev = carried.slice(n, 2 * n);
@@ -175,10 +175,10 @@ export class GpuEngine implements Engine {
     q.writeBuffer(this.buf.v, 0, this.flatten(s.v));
     const n = this.carriedSize();
     if (s.hprev.length !== n) throw new Error(`setState: hprev has ${s.hprev.length} elements, expected ${n} (layers x B x H)`);
-    q.writeBuffer(this.buf.hprev, 0, Float32Array.from(s.hprev));
+    q.writeBuffer(this.buf.carry, 0, Float32Array.from(s.hprev));
     if (this.hasCellState()) {
       if (s.cprev?.length !== n) throw new Error(`setState: this LSTM needs cprev of ${n} elements (layers x B x H)`);
-      q.writeBuffer(this.buf.hprev, 4 * n, Float32Array.from(s.cprev));
+      q.writeBuffer(this.buf.carry, 4 * n, Float32Array.from(s.cprev));
     }
     this.t = s.t;
   }
@@ -203,7 +203,7 @@ export class GpuEngine implements Engine {
     );
   }
 
-  /** Elements of the carried h of all layers (L, B, H); the LSTM's c follows them in hprev. */
+  /** Elements of the carried h of all layers (L, B, H); the LSTM's c follows them in carry. */
   private carriedSize(): number {
     return modelOf(this.shape).layers * this.shape.B * this.shape.H;
   }
@@ -304,7 +304,7 @@ export class GpuEngine implements Engine {
 
   /** Carried hidden state of every layer (L, B, H), for checkpoints and comparisons. */
   async hiddenState(): Promise<Float32Array> {
-    return this.read(this.buf.hprev, 4 * this.carriedSize());
+    return this.read(this.buf.carry, 4 * this.carriedSize());
   }
 
   async generate(o: GenerateOptions): Promise<Uint32Array[]> {

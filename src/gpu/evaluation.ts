@@ -44,7 +44,7 @@ export async function evaluateText(io: EvaluationIo, data: Uint32Array): Promise
     batch.targets.set(data.subarray(start + 1, start + 1 + len));
     io.writeBatch(batch);
     let enc = d.createCommandEncoder({ label: 'evaluate' });
-    if (c === 0) enc.clearBuffer(io.buf.hprev);
+    if (c === 0) enc.clearBuffer(io.buf.carry);
     enc = io.recorder.encode(enc, io.forward());
     enc.copyBufferToBuffer(io.buf.losses, 0, all, 4 * (c % per) * T, 4 * T);
     io.notAStep();

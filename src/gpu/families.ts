@@ -41,6 +41,11 @@ export const Gen = struct('Gen', {
  * in the flat parameters (one uniform per layer, written once). */
 export const Layer = struct('Layer', { layer: 'u32', L: 'u32', off_W_xh: 'u32', off_W_hh: 'u32', off_b_h: 'u32', off_b_hn: 'u32', off_W_hy: 'u32', off_b_y: 'u32' });
 
+/** `GenHead` and `GenLayer` of shaders/cells_generate.wgsl: the table `gl` of generation, a GenHead
+ * then one GenLayer per layer (element offsets in the parameters and in the transposed copies). */
+export const GenHead = struct('GenHead', { L: 'u32', W_hy: 'u32', b_y: 'u32', WT_hy: 'u32', WT_hyT: 'u32' });
+export const GenLayer = struct('GenLayer', { W_xh: 'u32', W_hh: 'u32', b_h: 'u32', b_hn: 'u32', WT_hh: 'u32', WT_xh: 'u32' });
+
 /** `Drop` of shaders/cells.wgsl: the dropout of one training step (keep_from = ceil(p * 2^24),
  * scale = 1/(1-p); zero and one without dropout). */
 export const Drop = struct('Drop', { keep_from: 'u32', scale: 'f32', seed: 'u32', step: 'u32' });

@@ -5,7 +5,7 @@ import { type Buffers, type GpuMemory, storageUsage } from './buffers.js';
 import type { CellKernels } from './cells.js';
 import { STEP_QUADS } from './schedule.js';
 import type { GpuContext } from './context.js';
-import { Gen, Launch, Layer } from './families.js';
+import { Gen, GenHead, GenLayer, Launch, Layer } from './families.js';
 import { MAX_WORKGROUPS, STEP_SLOT, WG, pack } from './kernel.js';
 import { maxGenerateLength, mib } from './limits.js';
 import { type Op, type Recorder, at, copy, op } from './ops.js';
@@ -18,7 +18,7 @@ import { type Op, type Recorder, at, copy, op } from './ops.js';
 
 export class Sampler {
   private readonly gen: GPUBuffer;
-  /** [L, off_W_hy, off_b_y, offWT_hy, offWT_hyT], then per layer [off_W_xh, off_W_hh, off_b_h, off_b_hn, offT_hh, offT_xh] (GenLayer of shaders/cells_generate.wgsl) */
+  /** GenHead, then one GenLayer per layer (families.ts, shaders/cells_generate.wgsl) */
   private readonly gl: GPUBuffer;
   /** the family's group(1) uniform: the sizes transpose_hh reads */
   private readonly launch: GPUBuffer;
@@ -68,20 +68,20 @@ export class Sampler {
     const hySize = Math.ceil((shape.V * shape.H) / 64) * 64;
     const hyTSlot = kernels.generateStreams > 1 ? hySize : 0;
     const hySlot = kernels.generate_one || kernels.generate_step ? hySize : 0;
-    const offsets = [m.layers, at('W_hy', -1), at('b_y', -1), 0, 0];
+    const glBytes = new ArrayBuffer(GenHead.bytes + m.layers * GenLayer.bytes);
     for (let l = 0; l < m.layers; l++) {
       const hh = { src: at('W_hh', l), at: sources.length * slot };
       sources.push(hh);
       const xh = l > 0 ? { src: at('W_xh', l), at: sources.length * slot } : undefined;
       if (xh) sources.push(xh);
-      offsets.push(at('W_xh', l), at('W_hh', l), at('b_h', l), at('b_hn', l), hh.at, xh?.at ?? 0);
+      const layer = { W_xh: at('W_xh', l), W_hh: at('W_hh', l), b_h: at('b_h', l), b_hn: at('b_hn', l), WT_hh: hh.at, WT_xh: xh?.at ?? 0 };
+      pack(GenLayer, layer, glBytes, GenHead.bytes + l * GenLayer.bytes);
     }
     const hyTAt = sources.length * slot;
     const hyAt = hyTAt + hyTSlot;
-    offsets[3] = hyAt;
-    offsets[4] = hyTAt;
-    this.gl = mem.alloc('engine.gen.layers', 4 * offsets.length, storageUsage());
-    q.writeBuffer(this.gl, 0, Uint32Array.from(offsets));
+    pack(GenHead, { L: m.layers, W_hy: at('W_hy', -1), b_y: at('b_y', -1), WT_hy: hyAt, WT_hyT: hyTAt }, glBytes);
+    this.gl = mem.alloc('engine.gen.layers', glBytes.byteLength, storageUsage());
+    q.writeBuffer(this.gl, 0, glBytes);
     this.WT = mem.alloc('engine.gen.WT', 4 * (hyAt + hySlot), storageUsage());
     // transpose_hh reads its source at cell.off_W_hh and writes (H, G*H) from its binding's start
     this.transposes = sources.map(({ src, at: dst }, i) =>

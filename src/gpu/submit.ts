@@ -108,7 +108,7 @@ export class Submitter {
     enc.copyBufferToBuffer(this.uploads, slot + 3 * n, this.buf.starts, 0, 4 * starts.length);
     if (hyper) enc.copyBufferToBuffer(this.uploads, hyperAt, this.hyper, 0, Hyper.bytes);
     if (drop && this.dropUniform) enc.copyBufferToBuffer(this.uploads, dropAt, this.dropUniform, 0, Drop.bytes);
-    if (reset) enc.clearBuffer(this.buf.hprev);
+    if (reset) enc.clearBuffer(this.buf.carry);
     for (const o of ops) enc = this.recorder.encode(enc, o);
     this.pending = enc;
     if (!wantLoss) {
