@@ -36,7 +36,7 @@ fn gen_c(i: u32) -> f32 {
 var<workgroup> x_gen: u32;
 
 @compute @workgroup_size(WG)
-fn generate_cells(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+fn generate_sweep(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
   let V = gen.V;
   let H = gen.H;
   let L = gen_head().L;
@@ -99,7 +99,7 @@ fn generate_cells(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_in
   }
 }
 
-// ---- transpose_hy (bindings as transpose_hh): W_hy^T for generate_cellsN's logits, so that
+// ---- transpose_hy (bindings as transpose_hh): W_hy^T for generate_sweepN's logits, so that
 // neighbouring invocations (characters v, v+1) read neighbouring addresses. Invocation
 // e = j*V + v writes W_hy^T[j][v] = W_hy[v][j].
 @compute @workgroup_size(WG)
@@ -110,7 +110,7 @@ fn transpose_hy(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   W_hhT_out[e] = params[cell.off_W_hy + (e % V) * launch.H + e / V];
 }
 
-// generate_cellsN: SETS vec4 sets of four streams per workgroup (4 or 8 streams), as
+// generate_sweepN: SETS vec4 sets of four streams per workgroup (4 or 8 streams), as
 // forward_sweepN: vec4 lane s of set e is stream 4*(SETS*w + e) + s of workgroup w (streams
 // past `streams` repeat the last one: computed, never stored). Per character and layer the
 // layer's h_{t-1} goes to workgroup memory (ghp), the layer below's new h is there already
@@ -168,7 +168,7 @@ fn genN_logits(li: u32, first: u32, st: array<vec4u, 2>) {
 }
 
 @compute @workgroup_size(WGF)
-fn generate_cellsN(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+fn generate_sweepN(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
   let V = gen.V;
   let H = gen.H;
   let L = gen_head().L;
@@ -252,7 +252,7 @@ fn generate_cellsN(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_i
   }
 }
 
-// generate_cells1: one stream (H a multiple of 4), the vec4 lanes four consecutive units
+// generate_sweep1: one stream (H a multiple of 4), the vec4 lanes four consecutive units
 // instead of streams, as forward_sweep1: invocation li owns unit quads q = li + p*WQ (p < QP),
 // aligned vec4 loads of WT. Workgroup memory: 8*HMAX bytes.
 @group(0) @binding(7) var<storage, read> WT4: array<vec4f>;         // WT as vec4 (slots at multiples of 64 elements)
@@ -291,7 +291,7 @@ fn gen1_logits(li: u32) {
 }
 
 @compute @workgroup_size(WQ)
-fn generate_cells1(@builtin(local_invocation_index) li: u32) {
+fn generate_sweep1(@builtin(local_invocation_index) li: u32) {
   let V = gen.V;
   let H = gen.H;
   let L = gen_head().L;

@@ -3,7 +3,7 @@
 // of a GPU), then one dispatch for the logits and the draw; all in one submit, no readback until
 // the end. Layer l of step n (launch.t = l) reads its own h_{n-1} from gstate slot n % 2 and
 // writes h_n to the other; c in place. Invocation q owns unit quad q, all G gate rows of each
-// unit, and reads WT4 as generate_cells1 does (the same sums in the same order). The input
+// unit, and reads WT4 as generate_sweep1 does (the same sums in the same order). The input
 // character and n sit after the state: gstate[L*3*H] = x, gstate[L*3*H + 1] = n (u32 bits).
 override WGS: u32 = 8u;                  // invocations per workgroup of generate_step
 

@@ -2,7 +2,7 @@
 // positions at once (pos = t*B + b):
 //
 //   softmax_xent:  p = softmax(logits + b_y), losses[pos] = -log p[target], dy = p - onehot(target)
-//   dW_xh_sorted:  dW_xh[i, c] = sum over positions with input c of dpre[pos, i] / B (layer 0;
+//   dW_xh_sorted4:  dW_xh[i, c] = sum over positions with input c of dpre[pos, i] / B (layer 0;
 //                  x is one-hot: the product dpre^T X is a gather, no multiplications)
 
 override WG: u32 = 64;
@@ -44,7 +44,7 @@ fn softmax_xent(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   losses[pos] = log(s) - (y_target - m);
 }
 
-@group(0) @binding(0) var<storage, read> dpre: array<vec4f>;        // (T, B, G*H/4) when G*H % 4 == 0
+@group(0) @binding(0) var<storage, read> dpre4: array<vec4f>;       // (T, B, G*H/4) dpre as vec4, when G*H % 4 == 0
 @group(0) @binding(1) var<storage, read> by_input: array<u32>;      // (T*B) positions sorted by input
 @group(0) @binding(2) var<storage, read> starts: array<u32>;        // (V+1) where each input's run starts
 @group(0) @binding(3) var<storage, read_write> dW_xh: array<f32>;   // (H, V)
@@ -52,9 +52,9 @@ fn softmax_xent(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
 // Invocation (c, i4) sums rows 4*i4 .. 4*i4+3 over the positions whose input is c, listed
 // together in by_input (a counting sort of the step's inputs, made on the CPU with the
 // batch): T*B*H additions in all instead of a pass over every position per column.
-// dW_xh_sorted1: the same, one row per invocation, for H not a multiple of 4.
+// dW_xh_sorted: the same, one row per invocation, for H not a multiple of 4.
 @compute @workgroup_size(WG)
-fn dW_xh_sorted(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+fn dW_xh_sorted4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let id = flat_id(gid, nwg, WG);
   let V = launch.V; let H = launch.H; let B = launch.B;
   let H4 = H / 4u;
@@ -62,7 +62,7 @@ fn dW_xh_sorted(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   let c = id / H4;
   let i4 = id % H4;
   var s = vec4f(0.0);
-  for (var k = starts[c]; k < starts[c + 1u]; k++) { s += dpre[by_input[k] * H4 + i4]; }
+  for (var k = starts[c]; k < starts[c + 1u]; k++) { s += dpre4[by_input[k] * H4 + i4]; }
   s /= f32(B);
   let i = 4u * i4;
   dW_xh[i * V + c] = s.x;
@@ -71,16 +71,16 @@ fn dW_xh_sorted(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   dW_xh[(i + 3u) * V + c] = s.w;
 }
 
-@group(0) @binding(0) var<storage, read> dpre1: array<f32>;         // (T, B, G*H)
+@group(0) @binding(0) var<storage, read> dpre: array<f32>;          // (T, B, G*H)
 
 @compute @workgroup_size(WG)
-fn dW_xh_sorted1(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+fn dW_xh_sorted(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let id = flat_id(gid, nwg, WG);
   let V = launch.V; let H = launch.H; let B = launch.B;
   if (id >= V * H) { return; }
   let c = id / H;
   let i = id % H;
   var s = 0.0;
-  for (var k = starts[c]; k < starts[c + 1u]; k++) { s += dpre1[by_input[k] * H + i]; }
+  for (var k = starts[c]; k < starts[c + 1u]; k++) { s += dpre[by_input[k] * H + i]; }
   dW_xh[i * V + c] = s / f32(B);
 }

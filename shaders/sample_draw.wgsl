@@ -1,5 +1,5 @@
 // The sampling rule of generation, shared by shaders/sample.wgsl (the one-layer tanh RNN) and
-// the layer kernels' generate_cells (shaders/cells.wgsl, any cell and depth): the Gen uniform,
+// the layer kernels' generate_sweep (shaders/cells.wgsl, any cell and depth): the Gen uniform,
 // the prime, the output and the logits bindings, and the draw of one character from a stream's
 // logits (the rule is in the header of sample.wgsl; the CPU's twin is sampleIndex in
 // src/cpu/engine.ts).

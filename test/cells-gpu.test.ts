@@ -256,9 +256,9 @@ describe('layer kernels: generation and evaluation', () => {
     return out;
   }
 
-  // Streams in workgroups of eight (generate_cellsN, two sets) up to H = 256; H = 300 (HMAX 512):
+  // Streams in workgroups of eight (generate_sweepN, two sets) up to H = 256; H = 300 (HMAX 512):
   // eight would need 32 KiB + 32 bytes, four run (one set); H = 600 (HMAX 1024): four would need
-  // 32 KiB + 32 bytes and, for the LSTM and GRU, 512 invocations: generate_cells runs instead
+  // 32 KiB + 32 bytes and, for the LSTM and GRU, 512 invocations: generate_sweep runs instead
   test.each([['lstm', 2, 19], ['gru', 3, 19], ['rnn', 2, 19], ['rnn', 1, 19], ['lstm', 1, 70], ['gru', 2, 20], ['lstm', 2, 36], ['rnn', 2, 20], ['gru', 1, 300], ['lstm', 1, 600], ['rnn', 2, 600]] as [CellName, number, number][])('%s, %i layer(s), H=%i: greedy and sampled characters as on the CPU', async (cell, layers, H) => {
     const s: Shape = { V: 13, H, B: 2, T: 4, cell, layers };
     // at H = 600 weights of W_hh's spectral radius about 0.9: a chaotic recurrence would turn

@@ -156,8 +156,8 @@ describe('optimizer kernel, GPU vs CPU', () => {
 });
 
 describe('sampling kernel, GPU vs CPU', () => {
-  // H = 70: eight streams per workgroup (generate_cellsN) for several streams, one workgroup per
-  // stream (generate_cells) for one; H = 72: one stream takes generate_cells1 (units in the vec4
+  // H = 70: eight streams per workgroup (generate_sweepN) for several streams, one workgroup per
+  // stream (generate_sweep) for one; H = 72: one stream takes generate_sweep1 (units in the vec4
   // lanes, needs H % 4 == 0)
   test.each([
     [{ V: 67, H: 70, B: 1, T: 1 }],
@@ -176,7 +176,7 @@ describe('sampling kernel, GPU vs CPU', () => {
       { temperature: 0.9, seed: 9, streams: 4 }, // one group, four lanes repeated
       { temperature: 0.9, seed: 11, streams: 6 }, // one group of eight, two lanes idle
       { temperature: 1.2, seed: 12, streams: 13 }, // two groups of eight, the second partial
-      { temperature: 1.1, seed: 10, streams: 1 }, // one stream: generate_cells1 where H % 4 == 0
+      { temperature: 1.1, seed: 10, streams: 1 }, // one stream: generate_sweep1 where H % 4 == 0
       { greedy: true, streams: 1 },
     ]) {
       const a = await cpu.generate({ prime, length: 80, streams: 3, ...o });

@@ -69,26 +69,26 @@ export interface CellKernels {
   forward_sweep: KernelOf<CellsFamily, 'forward_sweep'>;
   backward_sweep: KernelOf<CellsFamily, 'backward_sweep'>;
   transpose_hh: KernelOf<CellsFamily, 'transpose_hh'>;
-  /** W_hy^T for generate_cellsN */
+  /** W_hy^T for generate_sweepN */
   transpose_hy: KernelOf<CellsFamily, 'transpose_hy'>;
   /** the dropout kernels, where the engine has dropout */
   drop?: { forward: KernelOf<CellsFamily, 'drop_forward'>; backward: KernelOf<CellsFamily, 'drop_backward'> };
-  /** generate_cellsN of shaders/cells_generate.wgsl (eight or four streams per workgroup) where
-   * its workgroup memory fits, else generate_cells (one workgroup per stream) */
-  generate_cells: KernelOf<CellsFamily, 'generate_cells'>;
+  /** generate_sweepN of shaders/cells_generate.wgsl (eight or four streams per workgroup) where
+   * its workgroup memory fits, else generate_sweep (one workgroup per stream) */
+  generate_sweep: KernelOf<CellsFamily, 'generate_sweep'>;
   generateStreams: 1 | 4 | 8;
-  /** generate_cells1 (one stream, units in the vec4 lanes) where H % 4 == 0 */
-  generate_one?: KernelOf<CellsFamily, 'generate_cells'>;
+  /** generate_sweep1 (one stream, units in the vec4 lanes) where H % 4 == 0 */
+  generate_one?: KernelOf<CellsFamily, 'generate_sweep'>;
   /** generate_step (per layer and character) and generate_step_out (logits and draw), one
    * stream, where H % 4 == 0 */
-  generate_step?: { layer: KernelOf<CellsFamily, 'generate_cells'>; out: KernelOf<CellsFamily, 'generate_cells'> };
+  generate_step?: { layer: KernelOf<CellsFamily, 'generate_sweep'>; out: KernelOf<CellsFamily, 'generate_sweep'> };
   matmul: KernelOf<typeof matmul, 'matmul'>;
   matmul8: KernelOf<typeof matmul, 'matmul8'>;
   col_sum: KernelOf<typeof matmul, 'col_sum'>;
   /** a small step (schedule.ts smallStep): every gradient in one dispatch, and the output layer */
   small?: { grads: KernelOf<typeof grads, 'grads_small'>; output: KernelOf<CellsFamily, 'output_small'> };
   softmax_xent: KernelOf<typeof output, 'softmax_xent'>;
-  dW_xh: KernelOf<typeof output, 'dW_xh_sorted'>;
+  dW_xh: KernelOf<typeof output, 'dW_xh_sorted4'>;
   update: KernelOf<typeof optimizer, 'update'>;
   grad_norm: KernelOf<typeof optimizer, 'grad_norm_reduce'>;
   loss_mean: KernelOf<typeof loss, 'loss_mean'>;
@@ -118,8 +118,8 @@ export async function compileCellKernels(
   const genSets = generationFits(ctx.device.limits, shape).sets;
   const oneStream = chooseOneStream(ctx, shape, options);
   const steps = oneStream === 'steps';
-  const [generate_one, step_layer, step_out, forward_sweep, backward_sweep, transpose_hh, transpose_hy, drop_forward, drop_backward, generate_cells, mm4, mm8, col_sum, grads_small, output_small, softmax_xent, dW_xh, update, grad_norm, loss_mean] = await Promise.all([
-    oneStream === 'persistent' ? makeKernel(ctx, f, 'generate_cells1', { HMAX, WQ: HMAX / 8 }) : undefined,
+  const [generate_one, step_layer, step_out, forward_sweep, backward_sweep, transpose_hh, transpose_hy, drop_forward, drop_backward, generate_sweep, mm4, mm8, col_sum, grads_small, output_small, softmax_xent, dW_xh, update, grad_norm, loss_mean] = await Promise.all([
+    oneStream === 'persistent' ? makeKernel(ctx, f, 'generate_sweep1', { HMAX, WQ: HMAX / 8 }) : undefined,
     steps ? makeKernel(ctx, f, 'generate_step', { WGS: STEP_QUADS }) : undefined,
     steps ? makeKernel(ctx, f, 'generate_step_out', wg) : undefined,
     forward,
@@ -128,20 +128,20 @@ export async function compileCellKernels(
     makeKernel(ctx, f, 'transpose_hy', wg),
     dropout ? makeKernel(ctx, f, 'drop_forward', wg) : undefined,
     dropout ? makeKernel(ctx, f, 'drop_backward', wg) : undefined,
-    genSets ? makeKernel(ctx, f, 'generate_cellsN', { HMAX, WGF: HMAX / UF, SETS: genSets }) : makeKernel(ctx, f, 'generate_cells', wg),
+    genSets ? makeKernel(ctx, f, 'generate_sweepN', { HMAX, WGF: HMAX / UF, SETS: genSets }) : makeKernel(ctx, f, 'generate_sweep', wg),
     makeKernel(ctx, matmul, 'matmul', wg),
     makeKernel(ctx, matmul, 'matmul8', wg),
     makeKernel(ctx, matmul, 'col_sum', wg),
     small ? makeKernel(ctx, grads, 'grads_small', wg) : undefined,
     small ? makeKernel(ctx, f, 'output_small', wg) : undefined,
     makeKernel(ctx, output, 'softmax_xent', wg),
-    makeKernel(ctx, output, GH % 4 === 0 ? 'dW_xh_sorted' : 'dW_xh_sorted1', wg),
+    makeKernel(ctx, output, GH % 4 === 0 ? 'dW_xh_sorted4' : 'dW_xh_sorted', wg),
     makeKernel(ctx, optimizer, 'update', { TOTAL: lay.total, WG }),
     makeKernel(ctx, optimizer, 'grad_norm_reduce', { TOTAL: lay.total }),
     makeKernel(ctx, loss, 'loss_mean', { N: shape.T * shape.B }),
   ]);
   const drop = drop_forward && drop_backward && { forward: drop_forward, backward: drop_backward };
-  return { sweeps, sweepsReason: reason, forward_sweep, backward_sweep, transpose_hh, transpose_hy, drop, generate_cells, generateStreams: genSets ? (genSets === 2 ? 8 : 4) : 1,
+  return { sweeps, sweepsReason: reason, forward_sweep, backward_sweep, transpose_hh, transpose_hy, drop, generate_sweep, generateStreams: genSets ? (genSets === 2 ? 8 : 4) : 1,
     generate_one, generate_step: step_layer && step_out && { layer: step_layer, out: step_out }, matmul: mm4, matmul8: mm8, col_sum, small: grads_small && output_small && { grads: grads_small, output: output_small }, softmax_xent, dW_xh, update, grad_norm, loss_mean };
 }
 
@@ -188,7 +188,7 @@ function wiring(ctx: GpuContext, mem: GpuMemory, buf: Buffers, cb: CellBuffers, 
     return u;
   };
   const launch = uniform('launch', pack(Launch, { t: 0, V, H, B, T }));
-  // dW_xh_sorted reads its row count from launch.H: G*H rows here
+  // dW_xh_sorted4 reads its row count from launch.H: G*H rows here
   const launchGates = uniform('launch.gates', pack(Launch, { t: 0, V, H: GH, B, T }));
   const drop = k.drop ? uniform('drop', dropBytes(undefined)) : undefined;
   const table = paramTable(m);

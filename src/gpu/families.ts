@@ -89,13 +89,13 @@ export const output = family({
       losses: 'storage', // (T, B)
     },
     dW_xh: {
-      dpre: 'read', // (T, B, G*H) layer 0's (dpre1 in dW_xh_sorted1)
+      dpre: 'read', // (T, B, G*H) layer 0's (as vec4, dpre4, in dW_xh_sorted4)
       by_input: 'read', // u32 (T*B) positions sorted by input
       starts: 'read', // u32 (V+1)
       dW_xh: 'storage', // (H, V)
     },
   },
-  entries: { softmax_xent: 'softmax', dW_xh_sorted: 'dW_xh', dW_xh_sorted1: 'dW_xh' },
+  entries: { softmax_xent: 'softmax', dW_xh_sorted4: 'dW_xh', dW_xh_sorted: 'dW_xh' },
 });
 
 /** shaders/optimizer.wgsl: clipping and the update, element-wise; the global gradient norm. */
@@ -157,7 +157,7 @@ export function cells(cell: CellName) {
       },
     },
     entries: {
-      forward_sweep: 'forward', backward_sweep: 'backward', forward_sweepN: 'forward', backward_sweepN: 'backward', forward_sweep1: 'forward', backward_sweep1: 'backward', transpose_hh: 'transpose', transpose_hy: 'transpose', drop_forward: 'dropForward', drop_backward: 'dropBackward', output_small: 'output', generate_cells: 'generate', generate_cellsN: 'generate', generate_cells1: 'generate', generate_step: 'generate', generate_step_out: 'generate',
+      forward_sweep: 'forward', backward_sweep: 'backward', forward_sweepN: 'forward', backward_sweepN: 'backward', forward_sweep1: 'forward', backward_sweep1: 'backward', transpose_hh: 'transpose', transpose_hy: 'transpose', drop_forward: 'dropForward', drop_backward: 'dropBackward', output_small: 'output', generate_sweep: 'generate', generate_sweepN: 'generate', generate_sweep1: 'generate', generate_step: 'generate', generate_step_out: 'generate',
     },
   });
 }

@@ -22,12 +22,12 @@ export class Sampler {
   private readonly gl: GPUBuffer;
   /** the family's group(1) uniform: the sizes transpose_hh reads */
   private readonly launch: GPUBuffer;
-  /** W_hh.l^T and (l > 0) W_xh.l^T, (H, G*H) each, then W_hy^T (H, V) where generate_cellsN
+  /** W_hh.l^T and (l > 0) W_xh.l^T, (H, G*H) each, then W_hy^T (H, V) where generate_sweepN
    * exists, then a copy of W_hy (V, H) where a one-stream kernel does, in slots of a multiple of
    * 64 elements */
   private readonly WT: GPUBuffer;
   private readonly transposes: Op[];
-  /** W_hy into its slot of WT (generate_cells1 only) */
+  /** W_hy into its slot of WT (generate_sweep1 only) */
   private readonly hyCopy?: Op;
   /** the dispatch of each stream count generated, over the scratch buffers it was made with */
   private readonly made = new Map<number, { buffers: GPUBuffer[]; op: Op }>();
@@ -42,7 +42,7 @@ export class Sampler {
     private readonly buf: Buffers,
     private readonly shape: StepShape,
     lay: Layout,
-    private readonly kernels: Pick<CellKernels, 'generate_cells' | 'generateStreams' | 'generate_one' | 'generate_step' | 'transpose_hh' | 'transpose_hy'>,
+    private readonly kernels: Pick<CellKernels, 'generate_sweep' | 'generateStreams' | 'generate_one' | 'generate_step' | 'transpose_hh' | 'transpose_hy'>,
     private readonly recorder: Recorder,
   ) {
     const q = ctx.device.queue;
@@ -63,7 +63,7 @@ export class Sampler {
     const GH = CELLS[m.cell].gates * shape.H;
     const slot = Math.ceil((GH * shape.H) / 64) * 64;
     const sources: { src: number; at: number }[] = [];
-    // then, for generate_cellsN's logits, W_hy^T (H, V); for the one-stream kernels' (vec4
+    // then, for generate_sweepN's logits, W_hy^T (H, V); for the one-stream kernels' (vec4
     // rows), W_hy as it is (V, H)
     const hySize = Math.ceil((shape.V * shape.H) / 64) * 64;
     const hyTSlot = kernels.generateStreams > 1 ? hySize : 0;
@@ -127,7 +127,7 @@ export class Sampler {
     d.queue.writeBuffer(this.gen, 0, pack(Gen, {
       prime_len: o.prime.length, length: o.length, greedy: o.greedy ? 1 : 0, seed: (o.seed ?? 0) >>> 0,
       temperature: o.temperature ?? 1, top_k: o.topK ?? 0, top_p: o.topP ?? 1,
-      streams, V, H, off_W_xh: 0, off_b_h: 0, off_b_y: 0, // (generate_cells reads its offsets from gl)
+      streams, V, H, off_W_xh: 0, off_b_h: 0, off_b_y: 0, // (generate_sweep reads its offsets from gl)
     }));
     const prime = this.mem.scratchBuffer('generate.prime', 4 * o.prime.length, storageUsage());
     const out = this.mem.scratchBuffer('generate.out', 4 * streams * o.length, storageUsage());
@@ -160,7 +160,7 @@ export class Sampler {
     if (made && made.buffers.every((b, i) => b === buffers[i])) dispatch = made.op;
     else {
       const groups = one ? 1 : Math.ceil(streams / this.kernels.generateStreams);
-      dispatch = op(this.ctx, 'generate', one ?? this.kernels.generate_cells, { gen: this.gen, params: this.buf.params, gl: this.gl, gstate, prime, out, logits, WT: this.WT }, groups, this.launch);
+      dispatch = op(this.ctx, 'generate', one ?? this.kernels.generate_sweep, { gen: this.gen, params: this.buf.params, gl: this.gl, gstate, prime, out, logits, WT: this.WT }, groups, this.launch);
       if (this.made.size >= 8) this.made.clear(); // (a few stream counts at a time)
     }
     this.made.set(streams, { buffers, op: dispatch });

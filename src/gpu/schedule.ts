@@ -28,7 +28,7 @@ export interface GpuEngineOptions {
   /** Generation of one stream where H % 4 == 0: 'steps' one dispatch per layer and character
    * over many workgroups, then one for the logits and the draw (generate_step,
    * generate_step_out); 'persistent' one workgroup looping over all characters
-   * (generate_cells1). Default: by size on lavapipe (ONE_STREAM_STEPS_ABOVE, where it was
+   * (generate_sweep1). Default: by size on lavapipe (ONE_STREAM_STEPS_ABOVE, where it was
    * measured), 'persistent' on others. The tests force each. */
   oneStream?: 'steps' | 'persistent';
 }
@@ -84,7 +84,7 @@ export function smallStep(s: StepShape, options: GpuEngineOptions = {}): boolean
 export const SWEEP_STREAMS = { streams1: 1, streams4: 4, streams8: 8 } as const;
 type Persistent = keyof typeof SWEEP_STREAMS;
 
-/** Units per invocation of forward_sweepN and generate_cellsN (shaders/cells_persistent.wgsl):
+/** Units per invocation of forward_sweepN and generate_sweepN (shaders/cells_persistent.wgsl):
  * eight rows of W_hh each, G rows per unit. */
 export function unitsPerInvocation(G: number): number {
   return Math.max(1, Math.floor(8 / G));
@@ -162,25 +162,25 @@ export const STEP_QUADS = 8;
 export const ONE_STREAM_STEPS_ABOVE = 1 << 17;
 
 /** How the engine generates one stream where H % 4 == 0 (see GpuEngineOptions.oneStream):
- * as asked; by steps where generate_cells1 does not fit, or on lavapipe above
+ * as asked; by steps where generate_sweep1 does not fit, or on lavapipe above
  * ONE_STREAM_STEPS_ABOVE (where it was measured); else in one workgroup (elsewhere the default
- * until measured against steps). Undefined where H % 4 != 0 (generate_cells runs). */
+ * until measured against steps). Undefined where H % 4 != 0 (generate_sweep runs). */
 export function chooseOneStream(ctx: GpuContext, s: StepShape, options: GpuEngineOptions): 'steps' | 'persistent' | undefined {
   if (options.oneStream === 'steps' && s.H % 4 !== 0)
     throw new GpuError(`Generation of one stream by steps needs H a multiple of 4 (H=${s.H}). Use oneStream 'persistent' or leave it unset.`);
   if (s.H % 4 !== 0) return undefined;
   const loopFits = generationFits(ctx.device.limits, s).one;
   if (options.oneStream === 'persistent' && !loopFits)
-    throw new GpuError(`Generation of one stream by one workgroup (generate_cells1) does not fit H=${s.H} on this adapter. Use oneStream 'steps' or leave it unset.`);
+    throw new GpuError(`Generation of one stream by one workgroup (generate_sweep1) does not fit H=${s.H} on this adapter. Use oneStream 'steps' or leave it unset.`);
   const { cell, layers } = modelOf(s);
   const perChar = CELLS[cell].gates * s.H * s.H * (2 * layers - 1);
   return options.oneStream ?? ((/llvmpipe|lavapipe/i.test(ctx.adapterName) && perChar > ONE_STREAM_STEPS_ABOVE) || !loopFits ? 'steps' : 'persistent');
 }
 
-/** Which generation kernels of shaders/cells_generate.wgsl fit: generate_cellsN with `sets`
+/** Which generation kernels of shaders/cells_generate.wgsl fit: generate_sweepN with `sets`
  * vec4 sets of four streams per workgroup (two vec4 arrays of SETS*HMAX, 8 u32; HMAX/UF
- * invocations): 2 where that fits, else 1, else 0 (none); generate_cells1 (one stream: two f32
- * arrays of HMAX, one u32; HMAX/8 invocations). generate_cells (one workgroup of WG per stream)
+ * invocations): 2 where that fits, else 1, else 0 (none); generate_sweep1 (one stream: two f32
+ * arrays of HMAX, one u32; HMAX/8 invocations). generate_sweep (one workgroup of WG per stream)
  * and generate_step fit any H. */
 export function generationFits(limits: GPUSupportedLimits, s: StepShape): { sets: 0 | 1 | 2; one: boolean } {
   const HMAX = hmaxOf(s.H);
