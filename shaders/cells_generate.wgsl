@@ -14,16 +14,16 @@
 
 // The table gl (packed from the tables GenHead and GenLayer of src/gpu/families.ts by
 // src/gpu/generation.ts): element offsets of the model's tensors in the parameters, and of the
-// transposed copies in WT (W_hy's as it is for the one-stream kernels, W_hy^T for the others).
-struct GenHead { L: u32, W_hy: u32, b_y: u32, WT_hy: u32, WT_hyT: u32 }
+// transposed copies in WT (and of W_hy's copy as it is, for the one-stream kernels).
+struct GenHead { L: u32, W_hy: u32, b_y: u32, WT_hy: u32 }
 struct GenLayer { W_xh: u32, W_hh: u32, b_h: u32, b_hn: u32, WT_hh: u32, WT_xh: u32 }
 
 fn gen_head() -> GenHead {
-  return GenHead(gl[0], gl[1], gl[2], gl[3], gl[4]);
+  return GenHead(gl[0], gl[1], gl[2], gl[3]);
 }
 
 fn gen_layer(l: u32) -> GenLayer {
-  let a = 5u + 6u * l;
+  let a = 4u + 6u * l;
   return GenLayer(gl[a], gl[a + 1u], gl[a + 2u], gl[a + 3u], gl[a + 4u], gl[a + 5u]);
 }
 
@@ -99,17 +99,6 @@ fn generate_sweep(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_in
   }
 }
 
-// ---- transpose_hy (bindings as transpose_hh): W_hy^T for generate_sweepN's logits, so that
-// neighbouring invocations (characters v, v+1) read neighbouring addresses. Invocation
-// e = j*V + v writes W_hy^T[j][v] = W_hy[v][j].
-@compute @workgroup_size(WG)
-fn transpose_hy(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let e = flat_id(gid, nwg, WG);
-  let V = launch.V;
-  if (e >= V * launch.H) { return; }
-  W_hhT_out[e] = params[cell.off_W_hy + (e % V) * launch.H + e / V];
-}
-
 // generate_sweepN: SETS vec4 sets of four streams per workgroup (4 or 8 streams), as
 // forward_sweepN: vec4 lane s of set e is stream 4*(SETS*w + e) + s of workgroup w (streams
 // past `streams` repeat the last one: computed, never stored). Per character and layer the
@@ -146,7 +135,7 @@ fn genN_product(wt: u32, below: bool, uc: array<u32, UF>) -> array<vec4f, 2u * U
   return acc;
 }
 
-// The logits of the workgroup's streams from the top layer's new h in ghi, W_hy^T from WT.
+// The logits of the workgroup's streams from the top layer's new h in ghi.
 fn genN_logits(li: u32, first: u32, st: array<vec4u, 2>) {
   let V = gen.V;
   for (var v = li; v < V; v += WGF) {
@@ -154,7 +143,7 @@ fn genN_logits(li: u32, first: u32, st: array<vec4u, 2>) {
     var ya = vec4f(b);
     var yb = vec4f(b);
     for (var i = 0u; i < gen.H; i++) {
-      let w = WT[gen_head().WT_hyT + i * V + v];
+      let w = params[gen_head().W_hy + v * gen.H + i];
       ya += w * ghi[i];
       if (SETS == 2u) { yb += w * ghi[HMAX + i]; }
     }

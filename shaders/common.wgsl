@@ -1,9 +1,8 @@
 // Shared by every kernel (prepended to each file by src/gpu/kernel.ts).
 
-// Sizes of the training step for the kernels of recurrence.wgsl and output.wgsl, read at run
-// time (not compiled in) so that one pipeline per device serves every shape: software
-// adapters spend 0.1-0.7 s compiling each specialization. One 256-byte slot per timestep t
-// (src/gpu/families.ts Launch, written by phases.ts), selected by dynamic offset; t = 0 for kernels that loop.
+// Sizes of the step, read at run time (not compiled in) so that one pipeline per device serves
+// every shape: software adapters spend 0.1-0.7 s compiling each specialization. t: 0, but the
+// layer in generate_step (one bind group per 256-byte slot, src/gpu/ops.ts at()).
 struct Launch {
   t: u32,
   V: u32,

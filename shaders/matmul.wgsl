@@ -11,8 +11,7 @@
 //
 // matmul: register-tiled, invocation (tile) computes a 4x4 block of C from 4 + 4 loads per k
 // (16 multiply-adds); edges are clamped on load and skipped on store, so M, N need not be
-// multiples of 4. matmul_naive: one output per invocation, the reference variant. col_sum:
-// the sums over all positions (the bias gradients).
+// multiples of 4. col_sum: the sums over all positions (the bias gradients).
 
 override WG: u32 = 64;
 
@@ -104,19 +103,6 @@ fn matmul8(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
       C[(m0 + i) * C_M + (n0 + j) * C_N] = ALPHA * c[2u * i + j / 4u][j % 4u];
     }
   }
-}
-
-@compute @workgroup_size(WG)
-fn matmul_naive(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let id = flat_id(gid, nwg, WG);
-  let M = mm.M; let N = mm.N; let K = mm.K; let A_M = mm.A_M; let A_K = mm.A_K; let A_OFF = mm.A_OFF;
-  let B_K = mm.B_K; let B_N = mm.B_N; let B_OFF = mm.B_OFF; let C_M = mm.C_M; let C_N = mm.C_N; let ALPHA = mm.ALPHA;
-  if (id >= M * N) { return; }
-  let m = id / N;
-  let n = id % N;
-  var s = 0.0;
-  for (var k = 0u; k < K; k++) { s += A[A_OFF + m * A_M + k * A_K] * Bm[B_OFF + k * B_K + n * B_N]; }
-  C[m * C_M + n * C_N] = ALPHA * s;
 }
 
 // col_sum: C (1,N) = ALPHA * 1^T B, the product with a row of ones (M = 1; A is not read): the

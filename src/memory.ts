@@ -55,13 +55,12 @@ export function cpuTable(s: StepShape): Record<string, number> {
 
 /** Elements of the GPU buffers beside bufferTable and cellBufferTable that grow with the model:
  * the layer kernels' generation weights (src/gpu/cellGeneration.ts: W_hh.l of every layer and
- * W_xh.l of those above the first, transposed, 256-byte aligned; then W_hy^T for the kernels
- * of several streams, and W_hy for the one-stream kernels where H % 4 == 0). The small
- * uniforms and staging buffers are not counted. */
+ * W_xh.l of those above the first, transposed, 256-byte aligned; then W_hy for the one-stream
+ * kernels where H % 4 == 0). The small uniforms and staging buffers are not counted. */
 export function generationTable(s: StepShape): Record<string, number> {
   const { cell, layers: L } = modelOf(s);
   const align = (n: number) => Math.ceil(n / 64) * 64;
-  return { WT: (2 * L - 1) * align(CELLS[cell].gates * s.H * s.H) + align(s.V * s.H) + (s.H % 4 === 0 ? align(s.V * s.H) : 0) };
+  return { WT: (2 * L - 1) * align(CELLS[cell].gates * s.H * s.H) + (s.H % 4 === 0 ? align(s.V * s.H) : 0) };
 }
 
 const HOLDS: Record<string, Allocation['holds']> = {

@@ -73,6 +73,13 @@ export class GpuMemory {
     return b;
   }
 
+  /** A uniform buffer holding `bytes` (at least one 256-byte slot, so that any slot binds). */
+  uniform(label: string, bytes: ArrayBuffer): GPUBuffer {
+    const u = this.alloc(label, Math.max(bytes.byteLength, 256), GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    this.ctx.device.queue.writeBuffer(u, 0, bytes);
+    return u;
+  }
+
   private free(b: GPUBuffer): void {
     this.allocated.delete(b);
     b.destroy();

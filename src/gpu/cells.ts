@@ -4,7 +4,7 @@ import { CELLS, type Layout, type ModelDims, type StepShape, modelOf, paramTable
 import { type Buffers, type GpuMemory, paramBinding, storageUsage } from './buffers.js';
 import type { GpuContext } from './context.js';
 import { Drop, Hyper, Launch, Layer, Mm, cells, grads, loss, matmul, optimizer, output } from './families.js';
-import { type KernelOf, STEP_SLOT, type StructValues, WG, makeKernel, pack } from './kernel.js';
+import { type KernelOf, type StructValues, WG, makeKernel, pack } from './kernel.js';
 import { type Op, op } from './ops.js';
 import {
   type CellSweeps, type GpuEngineOptions, SWEEP_STREAMS, STEP_QUADS, chooseOneStream, generationFits, hmaxOf, matmulBlock, smallStep, unitsPerInvocation,
@@ -69,8 +69,6 @@ export interface CellKernels {
   forward_sweep: KernelOf<CellsFamily, 'forward_sweep'>;
   backward_sweep: KernelOf<CellsFamily, 'backward_sweep'>;
   transpose_hh: KernelOf<CellsFamily, 'transpose_hh'>;
-  /** W_hy^T for generate_sweepN */
-  transpose_hy: KernelOf<CellsFamily, 'transpose_hy'>;
   /** the dropout kernels, where the engine has dropout */
   drop?: { forward: KernelOf<CellsFamily, 'drop_forward'>; backward: KernelOf<CellsFamily, 'drop_backward'> };
   /** generate_sweepN of shaders/cells_generate.wgsl (eight or four streams per workgroup) where
@@ -118,14 +116,13 @@ export async function compileCellKernels(
   const genSets = generationFits(ctx.device.limits, shape).sets;
   const oneStream = chooseOneStream(ctx, shape, options);
   const steps = oneStream === 'steps';
-  const [generate_one, step_layer, step_out, forward_sweep, backward_sweep, transpose_hh, transpose_hy, drop_forward, drop_backward, generate_sweep, mm4, mm8, col_sum, grads_small, output_small, softmax_xent, dW_xh, update, grad_norm, loss_mean] = await Promise.all([
+  const [generate_one, step_layer, step_out, forward_sweep, backward_sweep, transpose_hh, drop_forward, drop_backward, generate_sweep, mm4, mm8, col_sum, grads_small, output_small, softmax_xent, dW_xh, update, grad_norm, loss_mean] = await Promise.all([
     oneStream === 'persistent' ? makeKernel(ctx, f, 'generate_sweep1', { HMAX, WQ: HMAX / 8 }) : undefined,
     steps ? makeKernel(ctx, f, 'generate_step', { WGS: STEP_QUADS }) : undefined,
     steps ? makeKernel(ctx, f, 'generate_step_out', wg) : undefined,
     forward,
     backward,
     makeKernel(ctx, f, 'transpose_hh', wg),
-    makeKernel(ctx, f, 'transpose_hy', wg),
     dropout ? makeKernel(ctx, f, 'drop_forward', wg) : undefined,
     dropout ? makeKernel(ctx, f, 'drop_backward', wg) : undefined,
     genSets ? makeKernel(ctx, f, 'generate_sweepN', { HMAX, WGF: HMAX / UF, SETS: genSets }) : makeKernel(ctx, f, 'generate_sweep', wg),
@@ -141,7 +138,7 @@ export async function compileCellKernels(
     makeKernel(ctx, loss, 'loss_mean', { N: shape.T * shape.B }),
   ]);
   const drop = drop_forward && drop_backward && { forward: drop_forward, backward: drop_backward };
-  return { sweeps, sweepsReason: reason, forward_sweep, backward_sweep, transpose_hh, transpose_hy, drop, generate_sweep, generateStreams: genSets ? (genSets === 2 ? 8 : 4) : 1,
+  return { sweeps, sweepsReason: reason, forward_sweep, backward_sweep, transpose_hh, drop, generate_sweep, generateStreams: genSets ? (genSets === 2 ? 8 : 4) : 1,
     generate_one, generate_step: step_layer && step_out && { layer: step_layer, out: step_out }, matmul: mm4, matmul8: mm8, col_sum, small: grads_small && output_small && { grads: grads_small, output: output_small }, softmax_xent, dW_xh, update, grad_norm, loss_mean };
 }
 
@@ -181,12 +178,7 @@ function wiring(ctx: GpuContext, mem: GpuMemory, buf: Buffers, cb: CellBuffers, 
   const G = CELLS[m.cell].gates;
   const GH = G * H;
   const N = T * B;
-  const q = ctx.device.queue;
-  const uniform = (label: string, bytes: ArrayBuffer) => {
-    const u = mem.alloc(`engine.${label}`, Math.max(bytes.byteLength, STEP_SLOT), GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-    q.writeBuffer(u, 0, bytes);
-    return u;
-  };
+  const uniform = (label: string, bytes: ArrayBuffer) => mem.uniform(`engine.${label}`, bytes);
   const launch = uniform('launch', pack(Launch, { t: 0, V, H, B, T }));
   // dW_xh_sorted4 reads its row count from launch.H: G*H rows here
   const launchGates = uniform('launch.gates', pack(Launch, { t: 0, V, H: GH, B, T }));

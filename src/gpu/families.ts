@@ -43,7 +43,7 @@ export const Layer = struct('Layer', { layer: 'u32', L: 'u32', off_W_xh: 'u32', 
 
 /** `GenHead` and `GenLayer` of shaders/cells_generate.wgsl: the table `gl` of generation, a GenHead
  * then one GenLayer per layer (element offsets in the parameters and in the transposed copies). */
-export const GenHead = struct('GenHead', { L: 'u32', W_hy: 'u32', b_y: 'u32', WT_hy: 'u32', WT_hyT: 'u32' });
+export const GenHead = struct('GenHead', { L: 'u32', W_hy: 'u32', b_y: 'u32', WT_hy: 'u32' });
 export const GenLayer = struct('GenLayer', { W_xh: 'u32', W_hh: 'u32', b_h: 'u32', b_hn: 'u32', WT_hh: 'u32', WT_xh: 'u32' });
 
 /** `Drop` of shaders/cells.wgsl: the dropout of one training step (keep_from = ceil(p * 2^24),
@@ -55,7 +55,7 @@ export const matmul = family({
   shader: 'matmul',
   launch: Mm,
   layouts: { product: { A: 'read', Bm: 'read', C: 'storage' } },
-  entries: { matmul: 'product', matmul8: 'product', matmul_naive: 'product', col_sum: 'product' },
+  entries: { matmul: 'product', matmul8: 'product', col_sum: 'product' },
 });
 
 /** shaders/grads.wgsl: every parameter gradient of a small step in one dispatch. */
@@ -157,7 +157,7 @@ export function cells(cell: CellName) {
       },
     },
     entries: {
-      forward_sweep: 'forward', backward_sweep: 'backward', forward_sweepN: 'forward', backward_sweepN: 'backward', forward_sweep1: 'forward', backward_sweep1: 'backward', transpose_hh: 'transpose', transpose_hy: 'transpose', drop_forward: 'dropForward', drop_backward: 'dropBackward', output_small: 'output', generate_sweep: 'generate', generate_sweepN: 'generate', generate_sweep1: 'generate', generate_step: 'generate', generate_step_out: 'generate',
+      forward_sweep: 'forward', backward_sweep: 'backward', forward_sweepN: 'forward', backward_sweepN: 'backward', forward_sweep1: 'forward', backward_sweep1: 'backward', transpose_hh: 'transpose', drop_forward: 'dropForward', drop_backward: 'dropBackward', output_small: 'output', generate_sweep: 'generate', generate_sweepN: 'generate', generate_sweep1: 'generate', generate_step: 'generate', generate_step_out: 'generate',
     },
   });
 }

@@ -22,9 +22,8 @@ export class Sampler {
   private readonly gl: GPUBuffer;
   /** the family's group(1) uniform: the sizes transpose_hh reads */
   private readonly launch: GPUBuffer;
-  /** W_hh.l^T and (l > 0) W_xh.l^T, (H, G*H) each, then W_hy^T (H, V) where generate_sweepN
-   * exists, then a copy of W_hy (V, H) where a one-stream kernel does, in slots of a multiple of
-   * 64 elements */
+  /** W_hh.l^T and (l > 0) W_xh.l^T, (H, G*H) each, then a copy of W_hy (V, H) where a
+   * one-stream kernel exists, in slots of a multiple of 64 elements */
   private readonly WT: GPUBuffer;
   private readonly transposes: Op[];
   /** W_hy into its slot of WT (generate_sweep1 only) */
@@ -42,15 +41,11 @@ export class Sampler {
     private readonly buf: Buffers,
     private readonly shape: StepShape,
     lay: Layout,
-    private readonly kernels: Pick<CellKernels, 'generate_sweep' | 'generateStreams' | 'generate_one' | 'generate_step' | 'transpose_hh' | 'transpose_hy'>,
+    private readonly kernels: Pick<CellKernels, 'generate_sweep' | 'generateStreams' | 'generate_one' | 'generate_step' | 'transpose_hh'>,
     private readonly recorder: Recorder,
   ) {
     const q = ctx.device.queue;
-    const uniform = (label: string, bytes: ArrayBuffer) => {
-      const u = mem.alloc(label, Math.max(bytes.byteLength, STEP_SLOT), GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-      q.writeBuffer(u, 0, bytes);
-      return u;
-    };
+    const uniform = (label: string, bytes: ArrayBuffer) => mem.uniform(label, bytes);
     this.gen = mem.alloc('engine.gen', 64, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
     this.launch = uniform('engine.gen.launch', pack(Launch, { t: 0, V: shape.V, H: shape.H, B: shape.B, T: shape.T }));
     const m = modelOf(shape);
@@ -63,11 +58,8 @@ export class Sampler {
     const GH = CELLS[m.cell].gates * shape.H;
     const slot = Math.ceil((GH * shape.H) / 64) * 64;
     const sources: { src: number; at: number }[] = [];
-    // then, for generate_sweepN's logits, W_hy^T (H, V); for the one-stream kernels' (vec4
-    // rows), W_hy as it is (V, H)
-    const hySize = Math.ceil((shape.V * shape.H) / 64) * 64;
-    const hyTSlot = kernels.generateStreams > 1 ? hySize : 0;
-    const hySlot = kernels.generate_one || kernels.generate_step ? hySize : 0;
+    // then, for the one-stream kernels' logits (vec4 rows), a copy of W_hy (V, H)
+    const hySlot = kernels.generate_one || kernels.generate_step ? Math.ceil((shape.V * shape.H) / 64) * 64 : 0;
     const glBytes = new ArrayBuffer(GenHead.bytes + m.layers * GenLayer.bytes);
     for (let l = 0; l < m.layers; l++) {
       const hh = { src: at('W_hh', l), at: sources.length * slot };
@@ -77,9 +69,8 @@ export class Sampler {
       const layer = { W_xh: at('W_xh', l), W_hh: at('W_hh', l), b_h: at('b_h', l), b_hn: at('b_hn', l), WT_hh: hh.at, WT_xh: xh?.at ?? 0 };
       pack(GenLayer, layer, glBytes, GenHead.bytes + l * GenLayer.bytes);
     }
-    const hyTAt = sources.length * slot;
-    const hyAt = hyTAt + hyTSlot;
-    pack(GenHead, { L: m.layers, W_hy: at('W_hy', -1), b_y: at('b_y', -1), WT_hy: hyAt, WT_hyT: hyTAt }, glBytes);
+    const hyAt = sources.length * slot;
+    pack(GenHead, { L: m.layers, W_hy: at('W_hy', -1), b_y: at('b_y', -1), WT_hy: hyAt }, glBytes);
     this.gl = mem.alloc('engine.gen.layers', glBytes.byteLength, storageUsage());
     q.writeBuffer(this.gl, 0, glBytes);
     this.WT = mem.alloc('engine.gen.WT', 4 * (hyAt + hySlot), storageUsage());
@@ -91,12 +82,6 @@ export class Sampler {
         W_hhT_out: { buffer: this.WT, offset: 4 * dst, size: 4 * GH * shape.H },
       }, Math.ceil((GH * shape.H) / WG), this.launch),
     );
-    if (hyTSlot)
-      this.transposes.push(op(ctx, 'transpose_gen', kernels.transpose_hy, {
-        cell: uniform('engine.gen.transposeHy', pack(Layer, { layer: 0, L: m.layers, off_W_xh: 0, off_W_hh: 0, off_b_h: 0, off_b_hn: 0, off_W_hy: at('W_hy', -1), off_b_y: 0 })),
-        params: buf.params,
-        W_hhT_out: { buffer: this.WT, offset: 4 * hyTAt, size: 4 * shape.V * shape.H },
-      }, Math.ceil((shape.V * shape.H) / WG), this.launch));
     if (kernels.generate_step) {
       const slots = new ArrayBuffer(STEP_SLOT * m.layers);
       for (let l = 0; l < m.layers; l++) pack(Launch, { t: l, V: shape.V, H: shape.H, B: shape.B, T: shape.T }, slots, STEP_SLOT * l);

@@ -52,8 +52,8 @@ export interface Family<L extends Record<string, Bindings> = Record<string, Bind
   readonly layouts: L;
   readonly entries: E;
   /** group(1): the uniform its entry points read their sizes from (common.wgsl `launch`,
-   * matmul.wgsl `mm`); per-timestep kernels get one bind group per slot (not a dynamic offset:
-   * on lavapipe a dispatch with one costs some 45 us more, three times a small kernel's cost) */
+   * matmul.wgsl `mm`), one bind group per slot (a dynamic offset cost lavapipe some 45 us per
+   * dispatch, three times a small kernel's cost) */
   readonly launch?: Struct;
 }
 
@@ -85,7 +85,7 @@ export const WG = 64;
 /** Workgroups per dimension every adapter accepts (the WebGPU default limit). */
 export const MAX_WORKGROUPS = 65535;
 
-/** Bytes between the timestep slots of a launch uniform (the largest minUniformBufferOffsetAlignment). */
+/** Bytes between the slots of a launch uniform (the largest minUniformBufferOffsetAlignment). */
 export const STEP_SLOT = 256;
 
 const modules = new WeakMap<GPUDevice, Map<ShaderName, Promise<GPUShaderModule>>>();
