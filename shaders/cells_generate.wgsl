@@ -39,7 +39,8 @@ var<workgroup> x_gen: u32;
 fn generate_sweep(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
   let V = gen.V;
   let H = gen.H;
-  let L = gen_head().L;
+  let head = gen_head();
+  let L = head.L;
   let s = wg.x;
   let base = s * L * 3u * H;
   for (var i = li; i < L * 3u * H; i += WG) { gstate[base + i] = 0.0; }
@@ -90,8 +91,8 @@ fn generate_sweep(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_in
     }
     let top = base + (L - 1u) * 3u * H;
     for (var v = li; v < V; v += WG) {
-      var y = params[gen_head().b_y + v];
-      for (var i = 0u; i < H; i++) { y += params[gen_head().W_hy + v * H + i] * gstate[top + i]; }
+      var y = params[head.b_y + v];
+      for (var i = 0u; i < H; i++) { y += params[head.W_hy + v * H + i] * gstate[top + i]; }
       logits[s * V + v] = y;
     }
     storageBarrier();
@@ -119,10 +120,15 @@ fn genN_product(wt: u32, below: bool, uc: array<u32, UF>) -> array<vec4f, 2u * U
   var acc: array<vec4f, 2u * UF * G>;
   for (var k = 0u; k < 2u * UF * G; k++) { acc[k] = vec4f(0.0); }
   for (var j = 0u; j < H; j++) {
-    var ha = ghp[j];
+    var ha: vec4f;
     var hb = vec4f(0.0);
-    if (below) { ha = ghi[j]; }
-    if (SETS == 2u) { hb = select(ghp[HMAX + j], ghi[HMAX + j], below); }
+    if (below) {
+      ha = ghi[j];
+      if (SETS == 2u) { hb = ghi[HMAX + j]; }
+    } else {
+      ha = ghp[j];
+      if (SETS == 2u) { hb = ghp[HMAX + j]; }
+    }
     let w = wt + j * GH;
     for (var q = 0u; q < UF; q++) {
       for (var k = 0u; k < G; k++) {
@@ -138,12 +144,13 @@ fn genN_product(wt: u32, below: bool, uc: array<u32, UF>) -> array<vec4f, 2u * U
 // The logits of the workgroup's streams from the top layer's new h in ghi.
 fn genN_logits(li: u32, first: u32, st: array<vec4u, 2>) {
   let V = gen.V;
+  let head = gen_head();
   for (var v = li; v < V; v += WGF) {
-    let b = params[gen_head().b_y + v];
+    let b = params[head.b_y + v];
     var ya = vec4f(b);
     var yb = vec4f(b);
     for (var i = 0u; i < gen.H; i++) {
-      let w = params[gen_head().W_hy + v * gen.H + i];
+      let w = params[head.W_hy + v * gen.H + i];
       ya += w * ghi[i];
       if (SETS == 2u) { yb += w * ghi[HMAX + i]; }
     }
@@ -201,7 +208,7 @@ fn generate_sweepN(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_i
         if (HAS_BHN) { bhn = params[lo.b_hn + v]; }
         for (var e = 0u; e < SETS; e++) {
           let hp = ghp[e * HMAX + v];
-          for (var s = 0u; s < lanes(); s++) {
+          for (var s = 0u; s < 4u; s++) {
             var a: array<f32, G>;
             var r: array<f32, G>;
             for (var k = 0u; k < G; k++) {
@@ -269,13 +276,14 @@ fn gen1_product(wt4: u32, below: bool, qc: array<u32, QP>) -> array<vec4f, QP * 
 // The logits of the stream from the top layer's new h in ghi1, W_hy's rows as vec4 from WT.
 fn gen1_logits(li: u32) {
   let H4 = gen.H / 4u;
-  let hy = gen_head().WT_hy / 4u;                      // W_hy's copy in WT: row v at hy + v*H/4, as vec4
+  let head = gen_head();
+  let hy = head.WT_hy / 4u;                 // W_hy's copy in WT: row v at hy + v*H/4, as vec4
   for (var v = li; v < gen.V; v += WQ) {
     var y = vec4f(0.0);
     for (var i = 0u; i < H4; i++) {
       y += WT4[hy + v * H4 + i] * vec4f(ghi1[4u * i], ghi1[4u * i + 1u], ghi1[4u * i + 2u], ghi1[4u * i + 3u]);
     }
-    logits[v] = params[gen_head().b_y + v] + (y.x + y.y) + (y.z + y.w);
+    logits[v] = params[head.b_y + v] + (y.x + y.y) + (y.z + y.w);
   }
 }
 

@@ -79,14 +79,15 @@ fn generate_step_out(@builtin(local_invocation_index) li: u32) {
     return;
   }
   let top = (L - 1u) * 3u * H + H - (n % 2u) * H;   // the top layer's h_n
-  let hy = gen_head().WT_hy / 4u;                    // W_hy's copy in WT: row v at hy + v*H/4, as vec4
+  let head = gen_head();
+  let hy = head.WT_hy / 4u;                 // W_hy's copy in WT: row v at hy + v*H/4, as vec4
   for (var v = li; v < V; v += WG) {
     var y = vec4f(0.0);
     for (var i = 0u; i < H4; i++) {
       let t = top + 4u * i;
       y += WT4[hy + v * H4 + i] * vec4f(gstate[t], gstate[t + 1u], gstate[t + 2u], gstate[t + 3u]);
     }
-    logits[v] = params[gen_head().b_y + v] + (y.x + y.y) + (y.z + y.w);
+    logits[v] = params[head.b_y + v] + (y.x + y.y) + (y.z + y.w);
   }
   storageBarrier();
   workgroupBarrier();
