@@ -47,8 +47,6 @@ struct Layer {           // packed from the table Layer in src/gpu/families.ts
   off_W_hh: u32,
   off_b_h: u32,
   off_b_hn: u32,         // GRU only
-  off_W_hy: u32,         // the output layer's (output_small)
-  off_b_y: u32,
 }
 
 struct Drop {            // packed from the table Drop in src/gpu/families.ts, per training step
@@ -210,46 +208,4 @@ fn drop_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   let H = launch.H; let B = launch.B; let T = launch.T;
   if (e >= T * B * H) { return; }
   dh_rw[e] *= drop_scale(cell.layer, e / H, H, e % H);
-}
-
-// ---- output_small: the output layer of a small step in one dispatch (with grads.wgsl's
-// grads_small), as the product of matmul.wgsl and softmax_xent of output.wgsl do in two:
-//   y = W_hy h + b_y (h: the top layer's output at pos, in hs), p = softmax(y),
-//   losses[pos] = -log p[target], dy = p - onehot(target).      Invocation pos: one row of V.
-@group(0) @binding(2) var<storage, read> out_h: array<f32>;         // (L, T+1, B, H) hs
-@group(0) @binding(3) var<storage, read> targets: array<u32>;       // (T, B)
-@group(0) @binding(4) var<storage, read_write> ps: array<f32>;      // (T, B, V)
-@group(0) @binding(5) var<storage, read_write> dy: array<f32>;      // (T, B, V)
-@group(0) @binding(6) var<storage, read_write> losses: array<f32>;  // (T, B)
-
-@compute @workgroup_size(WG)
-fn output_small(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let pos = flat_id(gid, nwg, WG);
-  let V = launch.V; let H = launch.H; let B = launch.B; let T = launch.T;
-  if (pos >= T * B) { return; }
-  let h = ((cell.L - 1u) * (T + 1u) + 1u) * B * H + pos * H;
-  let o = pos * V;
-  let y_t = targets[pos];
-  var m = -3.4e38;
-  for (var v = 0u; v < V; v++) {
-    var y = 0.0;
-    for (var i = 0u; i < H; i++) { y += params[cell.off_W_hy + v * H + i] * out_h[h + i]; }
-    y += params[cell.off_b_y + v];
-    ps[o + v] = y;
-    m = max(m, y);
-  }
-  let y_target = ps[o + y_t];
-  var s = 0.0;
-  for (var v = 0u; v < V; v++) {
-    let e = exp(ps[o + v] - m);
-    ps[o + v] = e;
-    s += e;
-  }
-  for (var v = 0u; v < V; v++) {
-    let p = ps[o + v] / s;
-    ps[o + v] = p;
-    dy[o + v] = p - select(0.0, 1.0, v == y_t);
-  }
-  // -log p[target] from the logit, finite even where p underflows to 0
-  losses[pos] = log(s) - (y_target - m);
 }

@@ -9,6 +9,7 @@ struct Launch {
   H: u32,
   B: u32,
   T: u32,
+  L: u32,                // layers
 }
 @group(1) @binding(0) var<uniform> launch: Launch;
 

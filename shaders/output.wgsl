@@ -2,6 +2,7 @@
 // positions at once (pos = t*B + b):
 //
 //   softmax_xent:  p = softmax(logits + b_y), losses[pos] = -log p[target], dy = p - onehot(target)
+//   output_small:  the same after the logits W_hy h themselves (a small step)
 //   dW_xh_sorted4:  dW_xh[i, c] = sum over positions with input c of dpre[pos, i] / B (layer 0;
 //                  x is one-hot: the product dpre^T X is a gather, no multiplications)
 
@@ -13,13 +14,10 @@ override WG: u32 = 64;
 @group(0) @binding(3) var<storage, read_write> dy: array<f32>;     // (T, B, V)
 @group(0) @binding(4) var<storage, read_write> losses: array<f32>; // (T, B)
 
-// Invocation pos: one row of V.
-@compute @workgroup_size(WG)
-fn softmax_xent(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let id = flat_id(gid, nwg, WG);
-  let V = launch.V; let H = launch.H; let B = launch.B; let T = launch.T;
-  let pos = id;
-  if (pos >= T * B) { return; }
+// p = softmax(ps[pos] + b_y) in place, losses[pos] = -log p[target], dy = p - onehot(target),
+// where ps[pos] holds the logits W_hy h of position pos.
+fn softmax_xent_at(pos: u32) {
+  let V = launch.V;
   let o = pos * V;
   let y_t = targets[pos];
   var m = -3.4e38;
@@ -42,6 +40,32 @@ fn softmax_xent(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   }
   // -log p[target] from the logit, finite even where p underflows to 0
   losses[pos] = log(s) - (y_target - m);
+}
+
+// Invocation pos: one row of V (the logits from the product of matmul.wgsl).
+@compute @workgroup_size(WG)
+fn softmax_xent(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let pos = flat_id(gid, nwg, WG);
+  if (pos < launch.T * launch.B) { softmax_xent_at(pos); }
+}
+
+// ---- output_small (bindings 0-4 as softmax_xent): the whole output layer of a small step in one
+// dispatch (with grads.wgsl's grads_small), the logits W_hy h of the top layer's output too.
+@group(0) @binding(5) var<storage, read> W_hy: array<f32>;         // (V, H)
+@group(0) @binding(6) var<storage, read> out_h: array<f32>;        // (L, T+1, B, H) hs
+
+@compute @workgroup_size(WG)
+fn output_small(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let pos = flat_id(gid, nwg, WG);
+  let V = launch.V; let H = launch.H; let B = launch.B; let T = launch.T;
+  if (pos >= T * B) { return; }
+  let h = ((launch.L - 1u) * (T + 1u) + 1u) * B * H + pos * H;
+  for (var v = 0u; v < V; v++) {
+    var y = 0.0;
+    for (var i = 0u; i < H; i++) { y += W_hy[v * H + i] * out_h[h + i]; }
+    ps[pos * V + v] = y;
+  }
+  softmax_xent_at(pos);
 }
 
 @group(0) @binding(0) var<storage, read> dpre4: array<vec4f>;       // (T, B, G*H/4) dpre as vec4, when G*H % 4 == 0

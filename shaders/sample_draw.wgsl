@@ -15,9 +15,6 @@ struct Gen {             // packed from the table Gen in src/gpu/families.ts
   streams: u32,
   V: u32,
   H: u32,
-  off_W_xh: u32,
-  off_b_h: u32,
-  off_b_y: u32,
 }
 
 @group(0) @binding(0) var<uniform> gen: Gen;

@@ -84,7 +84,7 @@ export interface CellKernels {
   matmul8: KernelOf<typeof matmul, 'matmul8'>;
   col_sum: KernelOf<typeof matmul, 'col_sum'>;
   /** a small step (schedule.ts smallStep): every gradient in one dispatch, and the output layer */
-  small?: { grads: KernelOf<typeof grads, 'grads_small'>; output: KernelOf<CellsFamily, 'output_small'> };
+  small?: { grads: KernelOf<typeof grads, 'grads_small'>; output: KernelOf<typeof output, 'output_small'> };
   softmax_xent: KernelOf<typeof output, 'softmax_xent'>;
   dW_xh: KernelOf<typeof output, 'dW_xh_sorted4'>;
   update: KernelOf<typeof optimizer, 'update'>;
@@ -130,7 +130,7 @@ export async function compileCellKernels(
     makeKernel(ctx, matmul, 'matmul8', wg),
     makeKernel(ctx, matmul, 'col_sum', wg),
     small ? makeKernel(ctx, grads, 'grads_small', wg) : undefined,
-    small ? makeKernel(ctx, f, 'output_small', wg) : undefined,
+    small ? makeKernel(ctx, output, 'output_small', wg) : undefined,
     makeKernel(ctx, output, 'softmax_xent', wg),
     makeKernel(ctx, output, GH % 4 === 0 ? 'dW_xh_sorted4' : 'dW_xh_sorted', wg),
     makeKernel(ctx, optimizer, 'update', { TOTAL: lay.total, WG }),
@@ -179,9 +179,9 @@ function wiring(ctx: GpuContext, mem: GpuMemory, buf: Buffers, cb: CellBuffers, 
   const GH = G * H;
   const N = T * B;
   const uniform = (label: string, bytes: ArrayBuffer) => mem.uniform(`engine.${label}`, bytes);
-  const launch = uniform('launch', pack(Launch, { t: 0, V, H, B, T }));
+  const launch = uniform('launch', pack(Launch, { t: 0, V, H, B, T, L }));
   // dW_xh_sorted4 reads its row count from launch.H: G*H rows here
-  const launchGates = uniform('launch.gates', pack(Launch, { t: 0, V, H: GH, B, T }));
+  const launchGates = uniform('launch.gates', pack(Launch, { t: 0, V, H: GH, B, T, L }));
   const drop = k.drop ? uniform('drop', dropBytes(undefined)) : undefined;
   const table = paramTable(m);
   const extra = CELLS[m.cell].extraBias;
@@ -189,7 +189,7 @@ function wiring(ctx: GpuContext, mem: GpuMemory, buf: Buffers, cb: CellBuffers, 
   const layerU = Array.from({ length: L }, (_, l) =>
     uniform(`layer${l}`, pack(Layer, {
       layer: l, L, off_W_xh: lay.offset[name('W_xh', l)], off_W_hh: lay.offset[name('W_hh', l)], off_b_h: lay.offset[name('b_h', l)],
-      off_b_hn: extra ? lay.offset[name(extra.name, l)] : 0, off_W_hy: lay.offset.W_hy, off_b_y: lay.offset.b_y,
+      off_b_hn: extra ? lay.offset[name(extra.name, l)] : 0,
     })),
   );
   const p = (n: string) => paramBinding(lay, n, buf.params);
@@ -241,7 +241,7 @@ function forwardOps(w: Wiring): Op[] {
   if (k.small)
     // the output layer in one dispatch (a small step)
     forward.push(op(ctx, 'output_small', k.small.output,
-      { cell: layerU[L - 1], params: buf.params, out_h: buf.hs, targets: buf.targets, ps: buf.ps, dy: buf.dy, losses: buf.losses }, groups(N), launch));
+      { b_y: p('b_y'), targets: buf.targets, ps: buf.ps, dy: buf.dy, losses: buf.losses, W_hy: p('W_hy'), out_h: buf.hs }, groups(N), launch));
   else
     forward.push(
       // logits (N, V) = hd[L-1] (N, H) . W_hy^T

@@ -12,7 +12,7 @@ import { family, struct } from './kernel.js';
 
 /** `Launch` of shaders/common.wgsl: one STEP_SLOT-byte slot per timestep t (t = 0 for kernels
  * that loop over T). */
-export const Launch = struct('Launch', { t: 'u32', V: 'u32', H: 'u32', B: 'u32', T: 'u32' });
+export const Launch = struct('Launch', { t: 'u32', V: 'u32', H: 'u32', B: 'u32', T: 'u32', L: 'u32' });
 
 /** `Mm` of shaders/matmul.wgsl: C (M,N) = ALPHA * A B, with the strides and offsets of A, B, C. */
 export const Mm = struct('Mm', {
@@ -34,12 +34,12 @@ export const Hyper = struct('Hyper', {
 export const Gen = struct('Gen', {
   prime_len: 'u32', length: 'u32', greedy: 'u32', seed: 'u32',
   temperature: 'f32', top_k: 'u32', top_p: 'f32',
-  streams: 'u32', V: 'u32', H: 'u32', off_W_xh: 'u32', off_b_h: 'u32', off_b_y: 'u32',
+  streams: 'u32', V: 'u32', H: 'u32',
 });
 
 /** `Layer` of shaders/cells.wgsl: which layer a layer kernel runs, and where its tensors are
  * in the flat parameters (one uniform per layer, written once). */
-export const Layer = struct('Layer', { layer: 'u32', L: 'u32', off_W_xh: 'u32', off_W_hh: 'u32', off_b_h: 'u32', off_b_hn: 'u32', off_W_hy: 'u32', off_b_y: 'u32' });
+export const Layer = struct('Layer', { layer: 'u32', L: 'u32', off_W_xh: 'u32', off_W_hh: 'u32', off_b_h: 'u32', off_b_hn: 'u32' });
 
 /** `GenHead` and `GenLayer` of shaders/cells_generate.wgsl: the table `gl` of generation, a GenHead
  * then one GenLayer per layer (element offsets in the parameters and in the transposed copies). */
@@ -88,6 +88,11 @@ export const output = family({
       dy: 'storage', // (T, B, V)
       losses: 'storage', // (T, B)
     },
+    small: {
+      b_y: 'read', targets: 'read', ps: 'storage', dy: 'storage', losses: 'storage', // as softmax
+      W_hy: 'read', // (V, H)
+      out_h: 'read', // (L, T+1, B, H) hs: the top layer's outputs
+    },
     dW_xh: {
       dpre: 'read', // (T, B, G*H) layer 0's (as vec4, dpre4, in dW_xh_sorted4)
       by_input: 'read', // u32 (T*B) positions sorted by input
@@ -95,7 +100,7 @@ export const output = family({
       dW_xh: 'storage', // (H, V)
     },
   },
-  entries: { softmax_xent: 'softmax', dW_xh_sorted4: 'dW_xh', dW_xh_sorted: 'dW_xh' },
+  entries: { softmax_xent: 'softmax', output_small: 'small', dW_xh_sorted4: 'dW_xh', dW_xh_sorted: 'dW_xh' },
 });
 
 /** shaders/optimizer.wgsl: clipping and the update, element-wise; the global gradient norm. */
@@ -144,11 +149,10 @@ export function cells(cell: CellName) {
       transpose: { cell: Layer, params: 'read', W_hhT_out: 'storage' },
       dropForward: { cell: Layer, drop: Drop, drop_h: 'read', hd: 'storage' },
       dropBackward: { cell: Layer, drop: Drop, dh_rw: 'storage' },
-      output: { cell: Layer, params: 'read', out_h: 'read', targets: 'read', ps: 'storage', dy: 'storage', losses: 'storage' },
       generate: {
         gen: Gen,
         params: 'read',
-        gl: 'read', // u32 [L, off_W_hy, off_b_y, offWT_hy], then per layer [off_W_xh, off_W_hh, off_b_h, off_b_hn, offT_hh, offT_xh]
+        gl: 'read', // u32: GenHead, then one GenLayer per layer
         gstate: 'storage', // (streams, L, 3, H) scratch
         prime: 'read', // u32 (prime_len)
         out: 'storage', // u32 (streams, length)
@@ -157,7 +161,7 @@ export function cells(cell: CellName) {
       },
     },
     entries: {
-      forward_sweep: 'forward', backward_sweep: 'backward', forward_sweepN: 'forward', backward_sweepN: 'backward', forward_sweep1: 'forward', backward_sweep1: 'backward', transpose_hh: 'transpose', drop_forward: 'dropForward', drop_backward: 'dropBackward', output_small: 'output', generate_sweep: 'generate', generate_sweepN: 'generate', generate_sweep1: 'generate', generate_step: 'generate', generate_step_out: 'generate',
+      forward_sweep: 'forward', backward_sweep: 'backward', forward_sweepN: 'forward', backward_sweepN: 'backward', forward_sweep1: 'forward', backward_sweep1: 'backward', transpose_hh: 'transpose', drop_forward: 'dropForward', drop_backward: 'dropBackward', generate_sweep: 'generate', generate_sweepN: 'generate', generate_sweep1: 'generate', generate_step: 'generate', generate_step_out: 'generate',
     },
   });
 }

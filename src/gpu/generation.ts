@@ -47,8 +47,8 @@ export class Sampler {
     const q = ctx.device.queue;
     const uniform = (label: string, bytes: ArrayBuffer) => mem.uniform(label, bytes);
     this.gen = mem.alloc('engine.gen', 64, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-    this.launch = uniform('engine.gen.launch', pack(Launch, { t: 0, V: shape.V, H: shape.H, B: shape.B, T: shape.T }));
     const m = modelOf(shape);
+    this.launch = uniform('engine.gen.launch', pack(Launch, { t: 0, V: shape.V, H: shape.H, B: shape.B, T: shape.T, L: m.layers }));
     const table = paramTable(m);
     const at = (role: string, l: number) => {
       const p = table.find((q) => q.role === role && q.layer === l);
@@ -77,14 +77,14 @@ export class Sampler {
     // transpose_hh reads its source at cell.off_W_hh and writes (H, G*H) from its binding's start
     this.transposes = sources.map(({ src, at: dst }, i) =>
       op(ctx, 'transpose_gen', kernels.transpose_hh, {
-        cell: uniform(`engine.gen.transpose${i}`, pack(Layer, { layer: 0, L: m.layers, off_W_xh: 0, off_W_hh: src, off_b_h: 0, off_b_hn: 0, off_W_hy: 0, off_b_y: 0 })),
+        cell: uniform(`engine.gen.transpose${i}`, pack(Layer, { layer: 0, L: m.layers, off_W_xh: 0, off_W_hh: src, off_b_h: 0, off_b_hn: 0 })),
         params: buf.params,
         W_hhT_out: { buffer: this.WT, offset: 4 * dst, size: 4 * GH * shape.H },
       }, Math.ceil((GH * shape.H) / WG), this.launch),
     );
     if (kernels.generate_step) {
       const slots = new ArrayBuffer(STEP_SLOT * m.layers);
-      for (let l = 0; l < m.layers; l++) pack(Launch, { t: l, V: shape.V, H: shape.H, B: shape.B, T: shape.T }, slots, STEP_SLOT * l);
+      for (let l = 0; l < m.layers; l++) pack(Launch, { t: l, V: shape.V, H: shape.H, B: shape.B, T: shape.T, L: m.layers }, slots, STEP_SLOT * l);
       this.layerLaunch = uniform('engine.gen.layers.launch', slots);
     }
     if (kernels.generate_one || kernels.generate_step) this.hyCopy = copy(buf.params, 4 * at('W_hy', -1), this.WT, 4 * hyAt, 4 * shape.V * shape.H);
@@ -112,7 +112,7 @@ export class Sampler {
     d.queue.writeBuffer(this.gen, 0, pack(Gen, {
       prime_len: o.prime.length, length: o.length, greedy: o.greedy ? 1 : 0, seed: (o.seed ?? 0) >>> 0,
       temperature: o.temperature ?? 1, top_k: o.topK ?? 0, top_p: o.topP ?? 1,
-      streams, V, H, off_W_xh: 0, off_b_h: 0, off_b_y: 0, // (generate_sweep reads its offsets from gl)
+      streams, V, H,
     }));
     const prime = this.mem.scratchBuffer('generate.prime', 4 * o.prime.length, storageUsage());
     const out = this.mem.scratchBuffer('generate.out', 4 * streams * o.length, storageUsage());
