@@ -264,7 +264,8 @@ fn gen1_product(wt4: u32, below: bool, qc: array<u32, QP>) -> array<vec4f, QP * 
   var acc: array<vec4f, QP * G>;            // [p][k]
   for (var k = 0u; k < QP * G; k++) { acc[k] = vec4f(0.0); }
   for (var j = 0u; j < H; j++) {
-    let h = select(ghp1[j], ghi1[j], below);
+    var h: f32;
+    if (below) { h = ghi1[j]; } else { h = ghp1[j]; }
     let w = wt4 + j * G * H4;
     for (var p = 0u; p < QP; p++) {
       for (var k = 0u; k < G; k++) { acc[p * G + k] += WT4[w + k * H4 + qc[p]] * h; }
