@@ -41,7 +41,7 @@ export function cellBufferTable(s: StepShape, dropout = 0) {
   return {
     cs: CELLS[cell].cellState ? L * (T + 1) * B * H : 0, // (L, T+1, B, H) the LSTM's c
     act: L * N * CELLS[cell].saved * H, // (L, T, B, S*H) saved by the cell (S of its WGSL file)
-    ax: N * G * H, // (T, B, G*H) W_xh.l times the layer below's output (l > 0), one layer at a time
+    ax: L > 1 ? N * G * H : 0, // (T, B, G*H) W_xh.l times the layer below's output (l > 0), one layer at a time
     hd: dropout > 0 ? L * N * H : 0, // (L, T, B, H) each layer's output after dropout
     dpre: L * N * G * H, // (L, T, B, G*H) dLoss/d ax per layer
     // (T, B, G*H) dLoss/d ah, one layer at a time: a cell without an extra bias has dah = dpre
