@@ -63,3 +63,10 @@ export async function lighthouseTrainer(device: DeviceKind, cfg: TrainConfig, ct
   const engine = await createEngine(device, shape, optimizerOf(cfg), initParams(shape, cfg.seed, cfg.initScale), ctx);
   return new Trainer(engine, train, cfg, 0, val);
 }
+
+/** The tensor of that name in a list of a safetensors file's tensors (throws where there is none). */
+export function tensorNamed<T extends { name: string }>(list: T[], name: string): T {
+  const t = list.find((x) => x.name === name);
+  if (!t) throw new Error(`no ${name}`);
+  return t;
+}
