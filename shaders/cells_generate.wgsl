@@ -141,6 +141,21 @@ fn genN_product(wt: u32, below: bool, uc: array<u32, UF>) -> array<vec4f, 2u * U
   return acc;
 }
 
+// Layer l's h_{t-1} of the workgroup's streams from gstate into ghp (the units of invocation li).
+fn genN_load(l: u32, li: u32, st: array<vec4u, 2>) {
+  let H = gen.H;
+  let L = gen_head().L;
+  for (var q = 0u; q < UF; q++) {
+    let u = UF * li + q;
+    if (u >= H) { continue; }
+    for (var e = 0u; e < SETS; e++) {
+      var hv: vec4f;
+      for (var s = 0u; s < 4u; s++) { hv[s] = gstate[(st[e][s] * L + l) * 3u * H + u]; }
+      ghp[e * HMAX + u] = hv;
+    }
+  }
+}
+
 // The logits of the workgroup's streams from the top layer's new h in ghi.
 fn genN_logits(li: u32, first: u32, st: array<vec4u, 2>) {
   let V = gen.V;
@@ -186,16 +201,7 @@ fn generate_sweepN(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_i
     for (var e = 0u; e < SETS; e++) { x[e] = vec4u(gx[4u * e], gx[4u * e + 1u], gx[4u * e + 2u], gx[4u * e + 3u]); }
     for (var l = 0u; l < L; l++) {
       let lo = gen_layer(l);
-      for (var q = 0u; q < UF; q++) {
-        let u = UF * li + q;
-        if (u < H) {
-          for (var e = 0u; e < SETS; e++) {
-            var hv: vec4f;
-            for (var s = 0u; s < 4u; s++) { hv[s] = gstate[(st[e][s] * L + l) * 3u * H + u]; }
-            ghp[e * HMAX + u] = hv;
-          }
-        }
-      }
+      genN_load(l, li, st);
       workgroupBarrier();
       let acc = genN_product(lo.WT_hh, false, uc);    // W_hh.l h_{t-1}
       var axv: array<vec4f, 2u * UF * G>;             // W_xh.l (new h of layer l-1), l > 0

@@ -11,6 +11,18 @@ import { renderBars, renderSurprisalLegend, renderTokens, repeatNote } from '../
 // tutorial's equations at the selected character), both from the current weights. When the
 // model cannot read the typed string, every view is cleared: nothing of an older model stays.
 
+/** The panel emptied: no tokens, bars, heatmap, note or walkthrough. */
+function clearPanel(heatmap: HTMLElement, how: HTMLOListElement): void {
+  byId('tokens').replaceChildren();
+  byId('tokens').dataset.text = '';
+  byId<HTMLOListElement>('bars').replaceChildren();
+  byId('bars-title').textContent = 'What comes next?';
+  clearHeatmap(heatmap);
+  byId('heat-scroll').hidden = true;
+  byId('repeat-note').textContent = '';
+  how.replaceChildren();
+}
+
 export function wireInspect(app: App): void {
   const { session } = app;
   const input = byId<HTMLInputElement>('inspect-input');
@@ -35,14 +47,7 @@ export function wireInspect(app: App): void {
 
   function clear(): void {
     inspection = undefined;
-    byId('tokens').replaceChildren();
-    byId('tokens').dataset.text = '';
-    byId<HTMLOListElement>('bars').replaceChildren();
-    byId('bars-title').textContent = 'What comes next?';
-    clearHeatmap(heatmap);
-    byId('heat-scroll').hidden = true;
-    byId('repeat-note').textContent = '';
-    how.replaceChildren();
+    clearPanel(heatmap, how);
   }
 
   async function refreshHow(): Promise<void> {

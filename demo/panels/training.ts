@@ -83,8 +83,11 @@ export function wireTraining(app: App): void {
   });
   byId('pause').addEventListener('click', () => session.pause());
   byId('reset').addEventListener('click', () => void rebuild());
+  wireViewControls(app);
+}
 
-  // The chart's smoothing and scale.
+/** The chart's smoothing and scale, and the preview's temperature. */
+function wireViewControls(app: App): void {
   const smoothing = byId<HTMLInputElement>('chart-smoothing');
   smoothing.addEventListener('input', () => {
     byId('chart-smoothing-value').textContent = smoothing.valueAsNumber.toFixed(2);
