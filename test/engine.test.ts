@@ -74,7 +74,7 @@ describe.each(VARIANTS)('forward and backward kernels, GPU (%s) vs CPU', (_, var
       const p = randomParams(shape, 5, scale);
       const cpu = new CpuEngine(shape, opt, p);
       const g = await GpuEngine.create(gpu(), shape, opt, p, undefined, variant);
-      expect([g.schedule.sweeps, g.smallStep]).toEqual([variant.cellSweeps, variant.smallStep]);
+      expect([g.schedule.sweeps, g.schedule.smallStep]).toEqual([variant.cellSweeps, variant.smallStep]);
       const batch = randomBatch(shape, 9);
       // two calls: the second starts from the carried state of the first
       for (const reset of [true, false]) {

@@ -7,7 +7,7 @@ import { Drop, Hyper, Launch, Layer, Mm, cells, grads, loss, matmul, optimizer, 
 import { type KernelOf, type StructValues, WG, makeKernel, pack } from './kernel.js';
 import { type Op, op } from './ops.js';
 import {
-  type CellSweeps, type GpuEngineOptions, SWEEP_STREAMS, STEP_QUADS, chooseOneStream, generationFits, hmaxOf, matmulBlock, smallStep, unitsPerInvocation,
+  type CellSweeps, type GpuEngineOptions, type GpuSchedule, SWEEP_STREAMS, STEP_QUADS, chooseOneStream, generationFits, hmaxOf, matmulBlock, unitsPerInvocation,
 } from './schedule.js';
 
 // The training step of every model: any cell, depth and dropout, the tutorial's one-layer tanh
@@ -63,9 +63,8 @@ type CellsFamily = ReturnType<typeof cells>;
 
 /** The kernels of a step and of generation, by role. */
 export interface CellKernels {
-  /** which sweeps forward_sweep and backward_sweep are, and why, in words */
+  /** which sweeps forward_sweep and backward_sweep are */
   sweeps: CellSweeps;
-  sweepsReason: string;
   forward_sweep: KernelOf<CellsFamily, 'forward_sweep'>;
   backward_sweep: KernelOf<CellsFamily, 'backward_sweep'>;
   transpose_hh: KernelOf<CellsFamily, 'transpose_hh'>;
@@ -92,18 +91,17 @@ export interface CellKernels {
   loss_mean: KernelOf<typeof loss, 'loss_mean'>;
 }
 
-/** Compiles (or finds in the device's cache) the kernels for `sweeps` (chooseSchedule of
+/** Compiles (or finds in the device's cache) the kernels of the schedule (chooseSchedule of
  * schedule.ts), and the generation kernels that fit (generationFits). */
 export async function compileCellKernels(
-  ctx: GpuContext, shape: StepShape, lay: Layout, chosen: { sweeps: CellSweeps; reason: string }, options: GpuEngineOptions = {},
+  ctx: GpuContext, shape: StepShape, lay: Layout, schedule: GpuSchedule, options: GpuEngineOptions = {},
 ): Promise<CellKernels> {
   const m = modelOf(shape);
   const f = cells(m.cell);
   const GH = CELLS[m.cell].gates * shape.H;
   const wg = { WG };
-  const { sweeps, reason } = chosen;
+  const { sweeps, smallStep: small } = schedule;
   const dropout = (options.dropout ?? 0) > 0;
-  const small = smallStep(shape, options);
   const HMAX = hmaxOf(shape.H);
   const G = CELLS[m.cell].gates;
   // invocations per workgroup: UF, UB units or QP quads each (shaders/cells_persistent.wgsl)
@@ -138,7 +136,7 @@ export async function compileCellKernels(
     makeKernel(ctx, loss, 'loss_mean', { N: shape.T * shape.B }),
   ]);
   const drop = drop_forward && drop_backward && { forward: drop_forward, backward: drop_backward };
-  return { sweeps, sweepsReason: reason, forward_sweep, backward_sweep, transpose_hh, drop, generate_sweep, generateStreams: genSets ? (genSets === 2 ? 8 : 4) : 1,
+  return { sweeps, forward_sweep, backward_sweep, transpose_hh, drop, generate_sweep, generateStreams: genSets ? (genSets === 2 ? 8 : 4) : 1,
     generate_one, generate_step: step_layer && step_out && { layer: step_layer, out: step_out }, matmul: mm4, matmul8: mm8, col_sum, small: grads_small && output_small && { grads: grads_small, output: output_small }, softmax_xent, dW_xh, update, grad_norm, loss_mean };
 }
 

@@ -20,7 +20,7 @@ import { inspectStep } from './inspect.js';
 import { checkBuffersFit } from './limits.js';
 import { type Op, Recorder } from './ops.js';
 import { type Profile, Profiler } from './profiler.js';
-import { type CellSweeps, type GpuEngineOptions, type GpuSchedule, chooseSchedule, smallStep } from './schedule.js';
+import { type CellSweeps, type GpuEngineOptions, type GpuSchedule, chooseSchedule } from './schedule.js';
 import { STEPS_PER_SUBMIT, Submitter } from './submit.js';
 
 export type { CellSweeps, GpuEngineOptions, GpuSchedule } from './schedule.js';
@@ -40,10 +40,8 @@ export class GpuEngine implements Engine {
   readonly shape: StepShape;
   readonly optimizer: Required<OptimizerConfig>;
   readonly layout: Layout;
-  /** the recurrent sweeps that run, in words and why (schedule.ts) */
+  /** the recurrent sweeps that run, in words and why, and whether a step is small (schedule.ts) */
   readonly schedule: GpuSchedule;
-  /** every gradient of a step in one dispatch (schedule.ts smallStep) */
-  readonly smallStep: boolean;
   gradNorm = NaN;
 
   private t = 0; // optimizer steps taken (Adam's bias correction)
@@ -83,7 +81,6 @@ export class GpuEngine implements Engine {
     this.layout = layout(shape);
     this.names = paramNames(shape);
     this.schedule = schedule;
-    this.smallStep = kernels.small !== undefined;
     this.evaluateBlock = options.evaluateBlock ?? 1 << 22;
     this.mem = new GpuMemory(ctx);
     this.buf = this.mem.tensors(shape, this.layout, sharedParams);
@@ -108,8 +105,7 @@ export class GpuEngine implements Engine {
     shareParamsWith?: GpuEngine,
     options: GpuEngineOptions = {},
   ): Promise<GpuEngine> {
-    const schedule = chooseSchedule(ctx.device.limits, shape, options);
-    smallStep(shape, options); // (refuses a forced one that cannot run, before any work)
+    const schedule = chooseSchedule(ctx.device.limits, shape, options); // (refuses a forced one that cannot run, before any work)
     checkBuffersFit(ctx.device.limits, shape, (s) => ({ ...bufferTable(s), ...cellBufferTable(s, options.dropout) }));
     const kernels = await compileCellKernels(ctx, shape, layout(shape), schedule, options);
     const e = new GpuEngine(ctx, shape, optimizer, schedule, options, kernels, shareParamsWith?.buf.params);
@@ -320,7 +316,7 @@ export class GpuEngine implements Engine {
   /** Kernel timings so far (needs `profile: true` at creation). */
   profile(): Profile {
     if (!this.profiler) throw new Error('profile(): create the engine with { profile: true }');
-    return this.profiler.report(this.schedule, this.smallStep);
+    return this.profiler.report(this.schedule);
   }
 
   destroy(): void {

@@ -94,14 +94,14 @@ export class Profiler {
   }
 
   /** The timings so far, with the schedule they were taken with. */
-  report(schedule: GpuSchedule, smallStep: boolean): Profile {
+  report(schedule: GpuSchedule): Profile {
     const steps = Math.max(1, this.steps);
     const kernels = [...this.ns].map(([name, ns]) => ({ name, ms: ns / 1e6 / steps })).sort((a, b) => b.ms - a.ms);
     return {
       adapter: this.ctx.adapterName + (this.querySet ? '' : ' (no timestamp-query: no kernel timings)'),
       detail: schedule.detail,
       reason: schedule.sweepsWhy,
-      smallStep,
+      smallStep: schedule.smallStep,
       steps: this.steps,
       kernels,
       totalMs: kernels.reduce((a, b) => a + b.ms, 0),

@@ -60,6 +60,8 @@ export interface GpuSchedule {
   detail: string;
   sweepsWhy: string;
   reason: string;
+  /** every gradient in one dispatch, and the output layer in another (smallStep) */
+  smallStep: boolean;
 }
 
 /** Multiply-adds per step of the model, T*B*H*(G*H*(2L-1) + V), below which a step computes
@@ -127,8 +129,9 @@ export function chooseSchedule(limits: GPUSupportedLimits, s: StepShape, options
   const asked = options.cellSweeps ?? 'auto';
   const fits = (v: Persistent) =>
     workgroupFits(limits, sweepBytes(v, s), sweepInvocations(v, s)) && (v !== 'streams1' || (s.B === 1 && s.H % 4 === 0));
+  const small = smallStep(s, options);
   const out = (sweeps: CellSweeps, why: string) =>
-    ({ sweeps, detail: sweepWords(sweeps), sweepsWhy: why, reason: `${sweepWords(sweeps)}${why ? ` (${why})` : ''}` });
+    ({ sweeps, detail: sweepWords(sweeps), sweepsWhy: why, reason: `${sweepWords(sweeps)}${why ? ` (${why})` : ''}`, smallStep: small });
   if (asked !== 'auto') {
     if (asked !== 'reference' && !fits(asked))
       throw new GpuError(
