@@ -77,7 +77,7 @@ export async function walkthrough(params: Params, vocab: Vocab, dims: ModelDims,
   w.target = chars[t + 1];
   w.loss = -Math.log(p[ids[t + 1]]);
   w.engineGap = Math.max(w.engineGap, maxGap(p, row(a.ps, t, V)));
-  const dtanhOf = (k: number) => (k < T ? row(a.dtanh, k, H) : new Array(H).fill(0));
+  const dtanhOf = (k: number) => (k < T ? row(a.dpre, k, H) : new Array(H).fill(0)); // (dpre of the one layer: dtanh)
   const dy = p.map((v, j) => v - (j === ids[t + 1] ? 1 : 0));
   const dhNext = matTVec(W_hh, H, H, dtanhOf(t + 1));
   const dh = add(matTVec(W_hy, V, H, dy), dhNext);

@@ -96,10 +96,9 @@ export interface Activations {
   ps: Tensor;
   /** dW_xh ... db_y, keyed by parameter name: summed over time, mean over streams. */
   grads: Params;
-  /** (T, B, H) dtanh_t = (W_hy^T dy_t + W_hh^T dtanh_{t+1}) * (1 - h_t^2), after a backward pass. */
-  dtanh?: Tensor;
   /** (L, T, B, G*H) the loss's gradient with respect to each layer's input-side pre-activations
-   * ax = W_xh x + b_h (gate-major rows, src/cpu/cells.ts); for the one-layer tanh RNN, dtanh. */
+   * ax = W_xh x + b_h (gate-major rows, src/cpu/cells.ts); for the one-layer tanh RNN, the
+   * tutorial's dtanh_t = (W_hy^T dy_t + W_hh^T dtanh_{t+1}) * (1 - h_t^2), (T, B, H). */
   dpre?: Tensor;
   /** (L, T, B, S*H) what each layer's cell saved for its backward pass, S values per unit in
    * blocks of H (the G gate values, then the cell's extra: src/cells.ts `saved`); the GPU

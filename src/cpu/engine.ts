@@ -9,7 +9,7 @@ import {
   type StepOptions,
   withDefaults,
 } from '../engine.js';
-import { CELLS, type ModelDims, type ParamSpec, type Params, type StepShape, isTutorialModel, modelOf, paramTable, toFloat64, zeroParams } from '../model.js';
+import { CELLS, type ModelDims, type ParamSpec, type Params, type StepShape, modelOf, paramTable, toFloat64, zeroParams } from '../model.js';
 import { SAMPLE_STREAM, randUniform } from '../rng.js';
 import { CpuNetwork } from './network.js';
 
@@ -214,7 +214,6 @@ export class CpuEngine implements Engine {
     };
     const a: Activations = { hs: cat(this.net.hs), ps: this.net.ps.slice(), grads: toFloat64(this.g), dpre: cat(this.net.dpre), loss: this.loss };
     if (CELLS[cell].cellState) a.cs = cat(this.net.cs);
-    if (isTutorialModel({ cell, layers })) a.dtanh = this.net.dpre[0].slice();
     return a;
   }
 
