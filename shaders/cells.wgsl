@@ -44,7 +44,6 @@ fn sigmoid(x: f32) -> f32 {
 
 struct Layer {           // packed from the table Layer in src/gpu/families.ts
   layer: u32,
-  L: u32,
   off_W_xh: u32,         // offsets of layer l's tensors in the flat parameters
   off_W_hh: u32,
   off_b_h: u32,
@@ -77,7 +76,7 @@ fn forward_sweep(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_ind
   let b = wg.x;
   let h0 = l * (T + 1u) * B * H;             // layer l in hs, cs
   let kh = (l * B + b) * H;                  // carried h of (l, b)
-  let kc = ((cell.L + l) * B + b) * H;       // carried c of (l, b)
+  let kc = ((launch.L + l) * B + b) * H;       // carried c of (l, b)
   for (var u = li; u < H; u += WG) {
     hs[h0 + b * H + u] = carry[kh + u];
     if (HAS_C) { cs[h0 + b * H + u] = carry[kc + u]; }

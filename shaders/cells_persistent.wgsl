@@ -36,6 +36,13 @@ fn cell_streams4(first: u32) -> vec4u {
   return min(vec4u(first) + vec4u(0u, 1u, 2u, 3u), vec4u(launch.B - 1u));
 }
 
+// The streams of a workgroup's SETS sets, set e from stream first + 4e.
+fn cell_sets(first: u32) -> array<vec4u, 2> {
+  var st: array<vec4u, 2>;
+  for (var e = 0u; e < SETS; e++) { st[e] = cell_streams4(first + 4u * e); }
+  return st;
+}
+
 // ---- transpose_hh
 // binding 1: params, as forward_sweep
 @group(0) @binding(2) var<storage, read_write> W_hhT_out: array<f32>; // (H, G*H)
@@ -81,7 +88,7 @@ fn sweepN_begin(li: u32, first: u32, st: array<vec4u, 2>) -> array<vec4f, 2u * U
       for (var s = 0u; s < 4u; s++) {
         let b = st[e][s];
         hv[s] = carry[(l * B + b) * H + v];
-        if (HAS_C) { cv[s] = carry[((cell.L + l) * B + b) * H + v]; }
+        if (HAS_C) { cv[s] = carry[((launch.L + l) * B + b) * H + v]; }
         if (u < H && first + 4u * e + s < B) {
           hs[h0 + b * H + u] = hv[s];
           if (HAS_C) { cs[h0 + b * H + u] = cv[s]; }
@@ -108,7 +115,7 @@ fn sweepN_end(li: u32, first: u32, st: array<vec4u, 2>, c: array<vec4f, 2u * UF>
       for (var s = 0u; s < 4u; s++) {
         if (first + 4u * e + s < B) {
           carry[(l * B + st[e][s]) * H + u] = hv[s];
-          if (HAS_C) { carry[((cell.L + l) * B + st[e][s]) * H + u] = c[2u * q + e][s]; }
+          if (HAS_C) { carry[((launch.L + l) * B + st[e][s]) * H + u] = c[2u * q + e][s]; }
         }
       }
     }
@@ -123,8 +130,7 @@ fn forward_sweepN(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_in
   let first = 4u * SETS * wg.x;
   let half = SETS * HMAX;
   let h0 = l * (T + 1u) * B * H;
-  var st: array<vec4u, 2>;
-  for (var e = 0u; e < SETS; e++) { st[e] = cell_streams4(first + 4u * e); }
+  let st = cell_sets(first);
   var uc: array<u32, UF>;                   // units owned (past H: unit H-1 again, never stored)
   for (var q = 0u; q < UF; q++) { uc[q] = min(UF * li + q, H - 1u); }
   var c = sweepN_begin(li, first, st);      // [q][set]
@@ -225,8 +231,7 @@ fn backward_sweepN(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_i
   let l = cell.layer;
   let GH = G * H;
   let first = 4u * SETS * wg.x;
-  var st: array<vec4u, 2>;
-  for (var e = 0u; e < SETS; e++) { st[e] = cell_streams4(first + 4u * e); }
+  let st = cell_sets(first);
   var uc: array<u32, UB>;
   for (var q = 0u; q < UB; q++) { uc[q] = min(UB * li + q, H - 1u); }
   var dhn: array<vec4f, 2u * UB>;           // [q][set] dh_next: the direct part, then + W_hh^T dah
@@ -286,13 +291,13 @@ fn forward_sweep1(@builtin(local_invocation_index) li: u32) {
   for (var p = 0u; p < QP; p++) {
     qc[p] = min(QP * li + p, H4 - 1u);
     if (HAS_C) {
-      for (var i = 0u; i < 4u; i++) { c[p][i] = carry[(cell.L + l) * H + 4u * qc[p] + i]; }
+      for (var i = 0u; i < 4u; i++) { c[p][i] = carry[(launch.L + l) * H + 4u * qc[p] + i]; }
     }
   }
   for (var u = li; u < H; u += WQ) {
     hw1[u] = carry[l * H + u];
     hs[h0 + u] = carry[l * H + u];
-    if (HAS_C) { cs[h0 + u] = carry[(cell.L + l) * H + u]; }
+    if (HAS_C) { cs[h0 + u] = carry[(launch.L + l) * H + u]; }
   }
   workgroupBarrier();
   for (var t = 0u; t < T; t++) {
@@ -347,7 +352,7 @@ fn forward_sweep1(@builtin(local_invocation_index) li: u32) {
     for (var i = 0u; i < 4u; i++) {
       let u = 4u * qc[p] + i;
       carry[l * H + u] = hw1[last + u];
-      if (HAS_C) { carry[(cell.L + l) * H + u] = c[p][i]; }
+      if (HAS_C) { carry[(launch.L + l) * H + u] = c[p][i]; }
     }
   }
 }

@@ -1,6 +1,7 @@
 import type { OptimizerConfig } from '../engine.js';
 import { CELLS, type Layout, type Params, type StepShape, TENSOR_ALIGN, layout, modelOf, paramTable } from '../model.js';
 import type { GpuContext } from './context.js';
+import { STEP_SLOT } from './kernel.js';
 
 // Every GPU buffer of an engine: the one table of the step's tensors (allocated once, before
 // any kernel runs), the small uniforms and staging buffers beside it, and the scratch buffers
@@ -73,9 +74,9 @@ export class GpuMemory {
     return b;
   }
 
-  /** A uniform buffer holding `bytes` (at least one 256-byte slot, so that any slot binds). */
+  /** A uniform buffer holding `bytes` (at least one slot, so that any slot binds). */
   uniform(label: string, bytes: ArrayBuffer): GPUBuffer {
-    const u = this.alloc(label, Math.max(bytes.byteLength, 256), GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    const u = this.alloc(label, Math.max(bytes.byteLength, STEP_SLOT), GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
     this.ctx.device.queue.writeBuffer(u, 0, bytes);
     return u;
   }

@@ -186,7 +186,7 @@ function wiring(ctx: GpuContext, mem: GpuMemory, buf: Buffers, cb: CellBuffers, 
   const name = (role: string, l: number) => table.find((p) => p.role === role && p.layer === l)!.name;
   const layerU = Array.from({ length: L }, (_, l) =>
     uniform(`layer${l}`, pack(Layer, {
-      layer: l, L, off_W_xh: lay.offset[name('W_xh', l)], off_W_hh: lay.offset[name('W_hh', l)], off_b_h: lay.offset[name('b_h', l)],
+      layer: l, off_W_xh: lay.offset[name('W_xh', l)], off_W_hh: lay.offset[name('W_hh', l)], off_b_h: lay.offset[name('b_h', l)],
       off_b_hn: extra ? lay.offset[name(extra.name, l)] : 0,
     })),
   );

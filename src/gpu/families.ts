@@ -39,7 +39,7 @@ export const Gen = struct('Gen', {
 
 /** `Layer` of shaders/cells.wgsl: which layer a layer kernel runs, and where its tensors are
  * in the flat parameters (one uniform per layer, written once). */
-export const Layer = struct('Layer', { layer: 'u32', L: 'u32', off_W_xh: 'u32', off_W_hh: 'u32', off_b_h: 'u32', off_b_hn: 'u32' });
+export const Layer = struct('Layer', { layer: 'u32', off_W_xh: 'u32', off_W_hh: 'u32', off_b_h: 'u32', off_b_hn: 'u32' });
 
 /** `GenHead` and `GenLayer` of shaders/cells_generate.wgsl: the table `gl` of generation, a GenHead
  * then one GenLayer per layer (element offsets in the parameters and in the transposed copies). */

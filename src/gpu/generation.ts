@@ -45,10 +45,9 @@ export class Sampler {
     private readonly recorder: Recorder,
   ) {
     const q = ctx.device.queue;
-    const uniform = (label: string, bytes: ArrayBuffer) => mem.uniform(label, bytes);
     this.gen = mem.alloc('engine.gen', 64, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
     const m = modelOf(shape);
-    this.launch = uniform('engine.gen.launch', pack(Launch, { t: 0, V: shape.V, H: shape.H, B: shape.B, T: shape.T, L: m.layers }));
+    this.launch = mem.uniform('engine.gen.launch', pack(Launch, { t: 0, V: shape.V, H: shape.H, B: shape.B, T: shape.T, L: m.layers }));
     const table = paramTable(m);
     const at = (role: string, l: number) => {
       const p = table.find((q) => q.role === role && q.layer === l);
@@ -77,7 +76,7 @@ export class Sampler {
     // transpose_hh reads its source at cell.off_W_hh and writes (H, G*H) from its binding's start
     this.transposes = sources.map(({ src, at: dst }, i) =>
       op(ctx, 'transpose_gen', kernels.transpose_hh, {
-        cell: uniform(`engine.gen.transpose${i}`, pack(Layer, { layer: 0, L: m.layers, off_W_xh: 0, off_W_hh: src, off_b_h: 0, off_b_hn: 0 })),
+        cell: mem.uniform(`engine.gen.transpose${i}`, pack(Layer, { layer: 0, off_W_xh: 0, off_W_hh: src, off_b_h: 0, off_b_hn: 0 })),
         params: buf.params,
         W_hhT_out: { buffer: this.WT, offset: 4 * dst, size: 4 * GH * shape.H },
       }, Math.ceil((GH * shape.H) / WG), this.launch),
@@ -85,7 +84,7 @@ export class Sampler {
     if (kernels.generate_step) {
       const slots = new ArrayBuffer(STEP_SLOT * m.layers);
       for (let l = 0; l < m.layers; l++) pack(Launch, { t: l, V: shape.V, H: shape.H, B: shape.B, T: shape.T, L: m.layers }, slots, STEP_SLOT * l);
-      this.layerLaunch = uniform('engine.gen.layers.launch', slots);
+      this.layerLaunch = mem.uniform('engine.gen.layers.launch', slots);
     }
     if (kernels.generate_one || kernels.generate_step) this.hyCopy = copy(buf.params, 4 * at('W_hy', -1), this.WT, 4 * hyAt, 4 * shape.V * shape.H);
   }
