@@ -113,31 +113,34 @@ export async function compileCellKernels(
     : [makeKernel(ctx, f, 'forward_sweepN', { ...sets, WGF: HMAX / UF }), makeKernel(ctx, f, 'backward_sweepN', { ...sets, WGB: HMAX / 8 })];
   const genSets = generationFits(ctx.device.limits, shape).sets;
   const oneStream = chooseOneStream(ctx, shape, options);
-  const steps = oneStream === 'steps';
-  const [generate_one, step_layer, step_out, forward_sweep, backward_sweep, transpose_hh, drop_forward, drop_backward, generate_sweep, mm4, mm8, col_sum, grads_small, output_small, softmax_xent, dW_xh, update, grad_norm, loss_mean] = await Promise.all([
-    oneStream === 'persistent' ? makeKernel(ctx, f, 'generate_sweep1', { HMAX, WQ: HMAX / 8 }) : undefined,
-    steps ? makeKernel(ctx, f, 'generate_step', { WGS: STEP_QUADS }) : undefined,
-    steps ? makeKernel(ctx, f, 'generate_step_out', wg) : undefined,
-    forward,
-    backward,
-    makeKernel(ctx, f, 'transpose_hh', wg),
-    dropout ? makeKernel(ctx, f, 'drop_forward', wg) : undefined,
-    dropout ? makeKernel(ctx, f, 'drop_backward', wg) : undefined,
-    genSets ? makeKernel(ctx, f, 'generate_sweepN', { HMAX, WGF: HMAX / UF, SETS: genSets }) : makeKernel(ctx, f, 'generate_sweep', wg),
-    makeKernel(ctx, matmul, 'matmul', wg),
-    makeKernel(ctx, matmul, 'matmul8', wg),
-    makeKernel(ctx, matmul, 'col_sum', wg),
-    small ? makeKernel(ctx, grads, 'grads_small', wg) : undefined,
-    small ? makeKernel(ctx, output, 'output_small', wg) : undefined,
-    makeKernel(ctx, output, 'softmax_xent', wg),
-    makeKernel(ctx, output, GH % 4 === 0 ? 'dW_xh_sorted4' : 'dW_xh_sorted', wg),
-    makeKernel(ctx, optimizer, 'update', { TOTAL: lay.total, WG }),
-    makeKernel(ctx, optimizer, 'grad_norm_reduce', { TOTAL: lay.total }),
-    makeKernel(ctx, loss, 'loss_mean', { N: shape.T * shape.B }),
-  ]);
-  const drop = drop_forward && drop_backward && { forward: drop_forward, backward: drop_backward };
-  return { sweeps, forward_sweep, backward_sweep, transpose_hh, drop, generate_sweep, generateStreams: genSets ? (genSets === 2 ? 8 : 4) : 1,
-    generate_one, generate_step: step_layer && step_out && { layer: step_layer, out: step_out }, matmul: mm4, matmul8: mm8, col_sum, small: grads_small && output_small && { grads: grads_small, output: output_small }, softmax_xent, dW_xh, update, grad_norm, loss_mean };
+  const kernel = <E extends keyof CellsFamily['entries'] & string>(entry: E, c: Record<string, number> = wg) => makeKernel(ctx, f, entry, c);
+  const both = <A, B>(a: Promise<A>, b: Promise<B>) => Promise.all([a, b]);
+  // every pipeline compiles at once, each by its role (no list to keep in step with a destructuring)
+  return all({
+    sweeps, forward_sweep: forward, backward_sweep: backward,
+    transpose_hh: kernel('transpose_hh'),
+    drop: dropout ? both(kernel('drop_forward'), kernel('drop_backward')).then(([forward, backward]) => ({ forward, backward })) : undefined,
+    generate_sweep: genSets ? kernel('generate_sweepN', { HMAX, WGF: HMAX / UF, SETS: genSets }) : kernel('generate_sweep'),
+    generateStreams: (genSets ? 4 * genSets : 1) as 1 | 4 | 8,
+    generate_one: oneStream === 'persistent' ? kernel('generate_sweep1', { HMAX, WQ: HMAX / 8 }) : undefined,
+    generate_step: oneStream === 'steps'
+      ? both(kernel('generate_step', { WGS: STEP_QUADS }), kernel('generate_step_out')).then(([layer, out]) => ({ layer, out })) : undefined,
+    matmul: makeKernel(ctx, matmul, 'matmul', wg),
+    matmul8: makeKernel(ctx, matmul, 'matmul8', wg),
+    col_sum: makeKernel(ctx, matmul, 'col_sum', wg),
+    small: small ? both(makeKernel(ctx, grads, 'grads_small', wg), makeKernel(ctx, output, 'output_small', wg)).then(([g, o]) => ({ grads: g, output: o })) : undefined,
+    softmax_xent: makeKernel(ctx, output, 'softmax_xent', wg),
+    dW_xh: makeKernel(ctx, output, GH % 4 === 0 ? 'dW_xh_sorted4' : 'dW_xh_sorted', wg),
+    update: makeKernel(ctx, optimizer, 'update', { TOTAL: lay.total, WG }),
+    grad_norm: makeKernel(ctx, optimizer, 'grad_norm_reduce', { TOTAL: lay.total }),
+    loss_mean: makeKernel(ctx, loss, 'loss_mean', { N: shape.T * shape.B }),
+  });
+}
+
+/** Awaits every promise of a record at once (other values pass through). */
+async function all<T extends Record<string, unknown>>(o: T): Promise<{ [K in keyof T]: Awaited<T[K]> }> {
+  const entries = await Promise.all(Object.entries(o).map(async ([key, v]) => [key, await v] as const));
+  return Object.fromEntries(entries) as { [K in keyof T]: Awaited<T[K]> };
 }
 
 /** `Drop` of shaders/cells.wgsl for one step (no dropout: every mask 1). */
