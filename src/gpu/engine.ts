@@ -52,6 +52,8 @@ export class GpuEngine implements Engine {
   private readonly cellBuf: CellBuffers;
   private readonly ops: StepOps;
   private readonly phases: Phases;
+  /** the backward phase and the gradient norm after it, for a step that reports the norm */
+  private readonly backwardNorm: Op[];
   private readonly recorder: Recorder;
   private readonly submitter: Submitter;
   private readonly sampler: Sampler;
@@ -90,6 +92,7 @@ export class GpuEngine implements Engine {
     this.cellBuf = allocCellBuffers(this.mem, shape, options.dropout);
     this.ops = cellOps(ctx, this.mem, this.buf, this.cellBuf, this.layout, this.shape, kernels, this.optimizer);
     this.phases = this.ops.phases;
+    this.backwardNorm = [...this.phases.backward, this.ops.gradNorm];
     this.drop = this.ops.drop;
     this.sampler = new Sampler(ctx, this.mem, this.buf, this.shape, this.layout, kernels, this.recorder);
     this.submitter = new Submitter(ctx, this.mem, this.buf, this.shape, this.ops.hyper, this.recorder, options.profile ? 1 : STEPS_PER_SUBMIT, this.profiler, this.drop);
@@ -234,7 +237,7 @@ export class GpuEngine implements Engine {
     dropout?: Dropout,
   ): Promise<number> | undefined {
     const normNeeded = wantLoss && this.optimizer.clipNorm === 0;
-    const ops: Op[][] = phases.map((ph) => (ph === 'backward' && normNeeded ? [...this.phases.backward, this.ops.gradNorm] : this.phases[ph]));
+    const ops: Op[][] = phases.map((ph) => (ph === 'backward' && normNeeded ? this.backwardNorm : this.phases[ph]));
     if (dropout && dropout.p > 0 && !this.drop)
       throw new Error(`This engine was created without dropout: create it with { dropout: ${dropout.p} } (the model's dropout probability).`);
     const drop = this.drop ? dropBytes(dropout, this.dropScratch) : undefined;
