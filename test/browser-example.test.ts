@@ -1,9 +1,8 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { type Browser, chromium } from 'playwright-core';
-import { type InlineConfig, build, type PreviewServer, preview } from 'vite';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
+import { useSite } from './browser/site.js';
 
 // The README's browser example (examples/browser/, shown there verbatim: test/package.test.ts)
 // as a page: built by Vite against the library's source, served by Vite's preview server and
@@ -11,45 +10,24 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 // adapter, as in most browsers on Linux without a GPU: the example must train on the CPU
 // engine and show its result. With them (SwiftShader's WebGPU) it trains on the GPU.
 
-const CHROMIUM = '/usr/bin/chromium';
-const QUIET = ['--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const root = resolve(import.meta.dirname, '..');
-const config: InlineConfig = {
+const site = useSite({
   root: join(root, 'examples/browser'),
   configFile: false,
-  logLevel: 'warn',
   resolve: { alias: { 'char-rnn-webgpu': join(root, 'src/index.ts') } },
   build: { outDir: mkdtempSync(join(tmpdir(), 'char-rnn-browser-example-')), target: 'es2022', emptyOutDir: true },
-};
-
-let server: PreviewServer;
-let url: string;
-const browsers: Browser[] = [];
-
-beforeAll(async () => {
-  if (!existsSync(CHROMIUM))
-    throw new Error(`The browser tests need Chromium at ${CHROMIUM}, which is missing. Install it with: bash scripts/setup.sh --browser`);
-  await build(config);
-  server = await preview({ ...config, preview: { host: '127.0.0.1', port: 0 } });
-  url = server.resolvedUrls!.local[0];
-}, 180_000);
-
-afterAll(async () => {
-  await Promise.all(browsers.map((b) => b.close()));
-  await server?.close();
 });
 
 /** Opens the example and waits until it shows its result or fails (an error on the page, or
  * two minutes without a result): what it shows, its errors, and whether the page had an adapter. */
 async function runExample(flags: string[]): Promise<{ out: string; errors: string[]; gpu: 'none' | 'no adapter' | 'adapter' }> {
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...flags, ...QUIET] });
-  browsers.push(browser);
+  const browser = await site.launch(flags);
   const page = await browser.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   // (the browser asks for /favicon.ico, which the example has not)
   page.on('console', (m) => m.type() === 'error' && !m.location().url.endsWith('/favicon.ico') && errors.push(m.text()));
-  await page.goto(url);
+  await page.goto(site.url());
   const shown = () => page.locator('#out').textContent();
   for (const t0 = performance.now(); performance.now() - t0 < 120_000; await page.waitForTimeout(100)) {
     const out = (await shown()) ?? '';

@@ -1,46 +1,23 @@
-import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
-import { build, type PreviewServer, preview } from 'vite';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { join } from 'node:path';
+import { expect, describe, test } from 'vitest';
+import { cli, frameGaps, generate, hoverHeatmap, howAtSecondL, OUT, open, SEEDED, seededArgs, slide, stepOf, train, WAIT } from './browser/page.js';
+import { useSite } from './browser/site.js';
 
 // The page as people get it: the static site that `npm run build` makes, served by Vite's
 // preview server and opened in Debian's Chromium (SwiftShader's WebGPU), then once more with
-// WebGPU unavailable. Checkpoints go between the page and the CLI bundle (dist/cli.js, built
-// by test/setup/build-cli.ts) in both directions.
+// WebGPU unavailable. Checkpoints go between the page and the CLI in both directions.
 
-const CHROMIUM = '/usr/bin/chromium';
-const OUT = resolve('test/.out');
-const SITE = join(OUT, 'site');
-const QUIET = ['--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const dir = mkdtempSync(join(tmpdir(), 'char-rnn-browser-'));
-// How long a wait for the page may take: generous, so that the tests pass on a loaded machine
-// (a shared runner); a wait that is met returns at once.
-const WAIT = 180_000;
-
-function cli(...args: string[]): Promise<string> {
-  return new Promise((done, fail) =>
-    execFile(process.execPath, ['dist/cli.js', ...args], { env: { ...process.env, XDG_RUNTIME_DIR: '/tmp' } }, (err, stdout, stderr) =>
-      err ? fail(new Error(`char-rnn ${args.join(' ')} failed (${err.message}):\n${stderr}`)) : done(stdout.trim()),
-    ),
-  );
-}
-
-let server: PreviewServer;
-let url: string;
-const browsers: Browser[] = [];
 const cliCheckpoint = join(dir, 'cli-hello.safetensors');
 let cliTrained: Promise<string>;
 const lstmCheckpoint = join(dir, 'cli-lstm.safetensors');
 let lstmTrained: Promise<string>;
 
-beforeAll(async () => {
-  if (!existsSync(CHROMIUM))
-    throw new Error(`The browser tests need Chromium at ${CHROMIUM}, which is missing. Install it with: bash scripts/setup.sh --browser`);
+const site = useSite({ configFile: 'demo/vite.config.ts', build: { outDir: join(OUT, 'site') } }, () => {
   mkdirSync(OUT, { recursive: true });
-  // The CLI trains its checkpoint while the site builds and the page trains.
+  // The CLI trains its checkpoints while the site builds and the page trains.
   cliTrained = cli(
     'train', '--string', 'hello', '--hidden', '3', '--optimizer', 'sgd', '--lr', '0.01', '--steps', '1000',
     '--seq-len', '0', '--save', cliCheckpoint, '--sample-length', '0',
@@ -51,103 +28,11 @@ beforeAll(async () => {
     '--seq-len', '0', '--save', lstmCheckpoint, '--sample-length', '0',
   );
   lstmTrained.catch(() => undefined);
-  await build({ configFile: 'demo/vite.config.ts', logLevel: 'warn', build: { outDir: SITE } });
-  server = await preview({ configFile: 'demo/vite.config.ts', logLevel: 'warn', build: { outDir: SITE }, preview: { host: '127.0.0.1', port: 0 } });
-  url = server.resolvedUrls!.local[0];
 });
-
-afterAll(async () => {
-  await Promise.all(browsers.map((b) => b.close()));
-  await server?.close();
-});
-
-async function open(webgpu: boolean, viewport = { width: 1280, height: 900 }): Promise<{ page: Page; errors: string[] }> {
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...(webgpu ? ['--enable-unsafe-webgpu'] : []), ...QUIET] });
-  browsers.push(browser);
-  const page = await browser.newPage({ viewport });
-  page.setDefaultTimeout(WAIT);
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-  await page.goto(url);
-  await page.waitForSelector('body[data-ready="true"]', { timeout: WAIT });
-  // The page starts on the CPU engine and moves to the GPU once it has one (a few seconds).
-  await page.waitForSelector('body[data-gpu]', { timeout: WAIT });
-  return { page, errors };
-}
-
-/** Presses Train and waits until the page shows `steps` steps done and training stopped. */
-async function train(page: Page, steps: string): Promise<number> {
-  const t0 = performance.now();
-  await page.getByRole('button', { name: 'Train', exact: true }).click();
-  await page.waitForFunction(
-    (s) => document.getElementById('stat-step')!.textContent === s && document.getElementById('stats')!.dataset.state === 'idle',
-    steps,
-    { timeout: WAIT },
-  );
-  return (performance.now() - t0) / 1000;
-}
-
-async function generate(page: Page, o: { prime: string; length: number; greedy?: boolean; temperature?: number; seed?: number }): Promise<string> {
-  await page.getByLabel('Start from', { exact: true }).fill(o.prime);
-  await page.getByLabel('Characters', { exact: true }).fill(String(o.length));
-  await page.getByLabel(/^Greedy/).setChecked(!!o.greedy);
-  if (!o.greedy) {
-    await page.getByLabel('Temperature', { exact: true }).fill(String(o.temperature ?? 1));
-    await page.locator('#sample-seed').fill(String(o.seed ?? 0));
-  }
-  await page.getByRole('button', { name: 'Generate' }).click();
-  const out = page.getByTestId('sample-output');
-  await expect.poll(() => out.getAttribute('data-done')).toBe('true');
-  return (await out.textContent()) ?? '';
-}
-
-/** Selects the second l of hello and checks "How it works" there: every step typeset by KaTeX,
- * the target 'o', and the page's own arithmetic equal to the engine's h_t, p_t and dtanh_t. */
-async function howAtSecondL(page: Page): Promise<void> {
-  await page.locator('#tokens button').nth(3).click();
-  const how = page.getByTestId('how-steps');
-  await expect.poll(() => how.getAttribute('data-character')).toBe('4');
-  const titles = await how.locator('h3').allTextContents();
-  expect(titles).toEqual([
-    'One-hot input', 'Input weights', 'Memory', 'Bias', 'New hidden state', 'Scores', 'Probabilities', 'Loss',
-    'Output error', 'Error at the hidden state', 'Through tanh, into the gradients',
-  ]);
-  expect(await how.locator('.katex-display').count()).toBe(titles.length);
-  expect(await how.locator('.katex-error').count()).toBe(0);
-  expect(await how.locator('li').nth(7).textContent()).toMatch(/The next character is.*‘o’/);
-  expect(Number(await how.getAttribute('data-engine-gap'))).toBeLessThan(1e-9);
-}
-
-
-/** Hovers the second column of the first heatmap group: the tooltip names the unit, the
- * character and the value. */
-async function hoverHeatmap(page: Page, shot: string): Promise<void> {
-  const canvas = page.locator('#heatmap canvas').first();
-  await canvas.scrollIntoViewIfNeeded();
-  const cw = Number(await canvas.getAttribute('data-column-width'));
-  await canvas.hover({ position: { x: 34 + cw * 1.5, y: 22 + 4 } });
-  const tip = page.getByTestId('heat-tip');
-  await expect.poll(() => tip.isVisible()).toBe(true);
-  expect(await tip.textContent()).toMatch(/^Layer 1, hidden unit h0, after ‘.’ \(character 2\): −?-?\d+\.\d{4}$/);
-  await page.locator('#inspect-panel').screenshot({ path: join(OUT, shot) });
-}
-
-/** Moves a range input (playwright cannot fill one). */
-const slide = (page: Page, id: string, value: string) =>
-  page.locator(`#${id}`).evaluate((el: HTMLInputElement, v) => {
-    el.value = v;
-    el.dispatchEvent(new Event('input', { bubbles: true }));
-  }, value);
-
-const stepOf = async (page: Page) => Number((await page.getByTestId('step').textContent())!.replace(/,/g, ''));
-
-const SEEDED = { prime: 'he', length: 40, temperature: 1.5, seed: 7 };
-const seededArgs = ['--prime', 'he', '--length', '40', '--temperature', '1.5', '--seed', '7'];
 
 describe('the page with WebGPU (SwiftShader)', () => {
   test('trains hello, samples it, agrees with the CPU engine, and trades checkpoints with the CLI', async () => {
-    const { page, errors } = await open(true);
+    const { page, errors } = await open(site, true);
     const badge = page.getByTestId('adapter');
     await expect.poll(() => badge.getAttribute('data-device')).toBe('gpu');
     expect(await badge.textContent()).toMatch(/swiftshader/);
@@ -221,7 +106,7 @@ describe('the page with WebGPU (SwiftShader)', () => {
   });
 
   test('trains a two-layer LSTM with dropout, shows every layer inside, and saves and loads it', async () => {
-    const { page, errors } = await open(true);
+    const { page, errors } = await open(site, true);
     await page.getByLabel('Training text', { exact: true }).selectOption('cats');
     await expect.poll(() => page.getByLabel('Hidden units', { exact: true }).inputValue()).toBe('32');
     // the sample hint follows the text's sample settings (it used to keep hello's)
@@ -290,7 +175,7 @@ describe('the page with WebGPU (SwiftShader)', () => {
   });
 
   test('fits a phone-sized screen, before and after training', async () => {
-    const { page, errors } = await open(true, { width: 390, height: 844 });
+    const { page, errors } = await open(site, true, { width: 390, height: 844 });
     const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(await overflow()).toBeLessThanOrEqual(0);
     await page.screenshot({ path: join(OUT, 'browser-phone-first-load.png'), fullPage: true });
@@ -323,11 +208,10 @@ describe('the page with WebGPU (SwiftShader)', () => {
 
 describe('the page, second edition (issue: bugs and features)', () => {
   test('is usable at once on the CPU engine, moves to the GPU when it is found, and nothing jumps', async () => {
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--enable-unsafe-webgpu', ...QUIET] });
-    browsers.push(browser);
+    const browser = await site.launch(['--enable-unsafe-webgpu']);
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const t0 = performance.now();
-    await page.goto(url, { waitUntil: 'domcontentloaded' });
+    await page.goto(site.url(), { waitUntil: 'domcontentloaded' });
     const look = () => page.evaluate(() => {
       const train = document.getElementById('train')!;
       return { top: train.getBoundingClientRect().top, ready: document.body.dataset.ready, gpu: document.body.dataset.gpu, off: train.getAttribute('aria-disabled') };
@@ -360,7 +244,7 @@ describe('the page, second edition (issue: bugs and features)', () => {
   });
 
   test('keeps a trained model through edits, offers Undo otherwise, and shows only the current model', async () => {
-    const { page, errors } = await open(true);
+    const { page, errors } = await open(site, true);
     const summary = page.getByTestId('model-summary');
     const legend = page.getByTestId('chart-legend');
     const message = page.getByTestId('text-message');
@@ -458,9 +342,9 @@ describe('the page, second edition (issue: bugs and features)', () => {
   });
 
   test('trains until Pause with both curves, samples at a live temperature, links its settings, and stays smooth', async () => {
-    const { page, errors } = await open(true);
+    const { page, errors } = await open(site, true);
     // Settings from the address: the story, a smaller model, Adagrad, seed 7.
-    await page.goto(`${url}?text=lighthouse&hidden=24&optimizer=adagrad&lr=0.1&seed=7`);
+    await page.goto(`${site.url()}?text=lighthouse&hidden=24&optimizer=adagrad&lr=0.1&seed=7`);
     await page.waitForSelector('body[data-gpu]', { timeout: WAIT });
     expect(await page.getByLabel('Training text', { exact: true }).inputValue()).toBe('lighthouse');
     expect(await page.getByLabel('Hidden units', { exact: true }).inputValue()).toBe('24');
@@ -473,29 +357,13 @@ describe('the page, second edition (issue: bugs and features)', () => {
     await page.getByLabel('Steps per Train').fill('');
     await page.getByRole('button', { name: 'Train', exact: true }).click();
     await expect.poll(() => page.getByTestId('run-line').textContent()).toMatch(/^Training until you press Pause/);
-    const gaps: number[] = await page.evaluate(
-      () => new Promise((done) => {
-        const out: number[] = [];
-        let last = performance.now();
-        const end = last + 30_000;
-        const tick = (now: number) => {
-          out.push(now - last);
-          last = now;
-          if (now < end) requestAnimationFrame(tick);
-          else done(out);
-        };
-        requestAnimationFrame(tick);
-      }),
-    );
-    const sorted = [...gaps].sort((a, b) => a - b);
-    const p99 = sorted[Math.floor(0.99 * (sorted.length - 1))];
-    const longest = sorted[sorted.length - 1];
+    const gaps = await frameGaps(page, 30_000);
     const speed = await page.getByTestId('speed').textContent();
-    const line = `frames while training the story until Pause (GPU engine, headless Chromium): ${gaps.length} frames in 30 s, longest gap ${longest.toFixed(0)} ms, 99th percentile ${p99.toFixed(0)} ms, median ${sorted[sorted.length >> 1].toFixed(0)} ms; training at ${speed} chars/s`;
+    const line = `frames while training the story until Pause (GPU engine, headless Chromium): ${gaps.n} frames in 30 s, longest gap ${gaps.longest.toFixed(0)} ms, 99th percentile ${gaps.p99.toFixed(0)} ms, median ${gaps.median.toFixed(0)} ms; training at ${speed} chars/s`;
     console.log(`browser: ${line}`);
     writeFileSync(join(OUT, 'browser-frames.txt'), `${line}\n`);
-    expect(longest, 'a frame gap beyond any reason').toBeLessThan(5000);
-    expect(p99, 'the 99th percentile of the gaps between frames (the page issue: under 50 ms on SwiftShader)').toBeLessThan(50);
+    expect(gaps.longest, 'a frame gap beyond any reason').toBeLessThan(5000);
+    expect(gaps.p99, 'the 99th percentile of the gaps between frames (the page issue: under 50 ms on SwiftShader)').toBeLessThan(50);
     await expect.poll(() => page.getByTestId('val-loss').textContent(), { timeout: WAIT }).toMatch(/^\d\.\d{4}$/);
     expect(await page.getByTestId('chart-legend').textContent()).toMatch(/ · validation \d\.\d{4}/);
 
@@ -531,7 +399,7 @@ describe('the page, second edition (issue: bugs and features)', () => {
 
 describe('the page without WebGPU', () => {
   test('says so, explains how to enable it, and trains on the CPU engine', async () => {
-    const { page, errors } = await open(false);
+    const { page, errors } = await open(site, false);
     const notice = page.getByTestId('webgpu-notice');
     expect(await notice.isVisible()).toBe(true);
     expect(await notice.textContent()).toMatch(/WebGPU is not available.*CPU engine/s);
