@@ -134,8 +134,8 @@ describe('every schedule vs the reference sweeps, 3 training steps on the GPU', 
       };
       const ref = await run({ cellSweeps: 'reference', smallStep: false });
       // every persistent sweep that accepts the shape, forced (one stream: B = 1, H % 4 == 0),
-      // and every gradient in one dispatch
-      const sweeps = (['streams1', 'streams4', 'streams8'] as const).filter((v) => v !== 'streams1' || (shape.B === 1 && shape.H % 4 === 0));
+      // the per-timestep steps, and every gradient in one dispatch
+      const sweeps = (['streams1', 'streams4', 'streams8', 'steps'] as const).filter((v) => v !== 'streams1' || (shape.B === 1 && shape.H % 4 === 0));
       const others: [string, Awaited<ReturnType<typeof run>>][] = [];
       for (const cellSweeps of sweeps) others.push([cellSweeps, await run({ cellSweeps, smallStep: false })]);
       others.push(['one gradient dispatch', await run({ cellSweeps: 'reference', smallStep: true })]);
@@ -145,7 +145,7 @@ describe('every schedule vs the reference sweeps, 3 training steps on the GPU', 
         expectClose(got.state.hprev, ref.state.hprev, { name: `${name} hprev`, ...tol });
         for (const k of PARAM_NAMES) expectClose(got.state.params[k], ref.state.params[k], { name: `${name} ${k}`, ...tol });
       }
-      // the sweeps sum the same terms in the same order
+      // the sweeps and the steps sum the same terms in the same order
       for (const [name, got] of others.slice(0, sweeps.length)) {
         expect(Array.from(got.state.hprev), name).toEqual(Array.from(ref.state.hprev));
         expect(got.losses, name).toEqual(ref.losses);

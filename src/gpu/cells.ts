@@ -3,11 +3,11 @@ import { extraBiasRow } from '../cells.js';
 import { CELLS, type Layout, type ModelDims, type StepShape, modelOf, paramTable } from '../model.js';
 import { type Buffers, type GpuMemory, paramBinding, storageUsage } from './buffers.js';
 import type { GpuContext } from './context.js';
-import { Drop, Hyper, Launch, Layer, Mm, cells, grads, loss, matmul, optimizer, output } from './families.js';
+import { Drop, Hyper, Launch, Layer, Mm, cells, grads, launchSlots, loss, matmul, optimizer, output } from './families.js';
 import { type KernelOf, type StructValues, WG, makeKernel, pack } from './kernel.js';
-import { type Op, op } from './ops.js';
+import { type Op, at, copy, op } from './ops.js';
 import {
-  type CellSweeps, type GpuEngineOptions, type GpuSchedule, SWEEP_STREAMS, STEP_QUADS, chooseOneStream, generationFits, hmaxOf, matmulBlock, unitsPerInvocation,
+  type CellSweeps, type GpuEngineOptions, type GpuSchedule, SWEEP_STREAMS, STEP_QUADS, chooseOneStream, generationFits, hmaxOf, matmulBlock, stepTileStreams, unitsPerInvocation,
 } from './schedule.js';
 
 // The training step of every model: any cell, depth and dropout, the tutorial's one-layer tanh
@@ -63,7 +63,8 @@ type CellsFamily = ReturnType<typeof cells>;
 
 /** The kernels of a step and of generation, by role. */
 export interface CellKernels {
-  /** which sweeps forward_sweep and backward_sweep are */
+  /** which sweeps forward_sweep and backward_sweep are ('steps': forward_step and
+   * backward_step, dispatched once per layer and timestep) */
   sweeps: CellSweeps;
   forward_sweep: KernelOf<CellsFamily, 'forward_sweep'>;
   backward_sweep: KernelOf<CellsFamily, 'backward_sweep'>;
@@ -109,6 +110,7 @@ export async function compileCellKernels(
   const sets = { HMAX, SETS: sweeps === 'streams8' ? 2 : 1 };
   const [forward, backward]: [Promise<CellKernels['forward_sweep']>, Promise<CellKernels['backward_sweep']>] =
     sweeps === 'reference' ? [makeKernel(ctx, f, 'forward_sweep', wg), makeKernel(ctx, f, 'backward_sweep', wg)]
+    : sweeps === 'steps' ? [makeKernel(ctx, f, 'forward_step', { WG, BT: stepTileStreams(shape.B) }), makeKernel(ctx, f, 'backward_step', { WG, BT: stepTileStreams(shape.B) })]
     : sweeps === 'streams1' ? [makeKernel(ctx, f, 'forward_sweep1', { HMAX, WQ: HMAX / 8 }), makeKernel(ctx, f, 'backward_sweep1', { HMAX, WQ: HMAX / 8 })]
     : [makeKernel(ctx, f, 'forward_sweepN', { ...sets, WGF: HMAX / UF }), makeKernel(ctx, f, 'backward_sweepN', { ...sets, WGB: HMAX / 8 })];
   const genSets = generationFits(ctx.device.limits, shape).sets;
@@ -207,9 +209,27 @@ function wiring(ctx: GpuContext, mem: GpuMemory, buf: Buffers, cb: CellBuffers, 
     const u = uniform(`mm.${label}`, pack(Mm, { M: 1, N: v.N, K: T * B, A_M: 0, A_K: 0, A_OFF: 0, B_K: v.B_K, B_N: 1, B_OFF: v.B_OFF ?? 0, C_M: v.N, C_N: 1, ALPHA: 1 / B }));
     return op(ctx, label, k.col_sum, { A: Bm, Bm, C }, groups(v.N), u);
   };
-  // the persistent sweeps: one workgroup per 1, 4 or 8 streams, W_hh.l transposed before its forward
+  // the persistent sweeps: one workgroup per 1, 4 or 8 streams; the steps: tiles of WG/BT units
+  // of BT streams; both read W_hh.l transposed before its forward
+  const steps = k.sweeps === 'steps';
   const fast = k.sweeps !== 'reference';
-  const sweepGroups = fast ? Math.ceil(B / SWEEP_STREAMS[k.sweeps as keyof typeof SWEEP_STREAMS]) : B;
+  const BT = stepTileStreams(B);
+  const sweepGroups = steps ? Math.ceil(H / (WG / BT)) * Math.ceil(B / BT)
+    : fast ? Math.ceil(B / SWEEP_STREAMS[k.sweeps as keyof typeof SWEEP_STREAMS]) : B;
+  // the steps' launch uniform: slot t holds timestep t
+  const launchSteps = steps ? uniform('launch.steps', launchSlots({ V, H, B, T, L }, T)) : undefined;
+  // a sweep op as recorded: once, or (steps) once per timestep in the order given
+  const overTime = (o: Op, order: number[]): Op[] => (steps ? order.map((t) => at(ctx, o, t)) : [o]);
+  const upward = Array.from({ length: T }, (_, t) => t);
+  // the carried state of layer l into hs/cs slot 0 before its steps, out of slot T after them
+  const carried = (l: number, dir: 'in' | 'out'): Op[] => {
+    if (!steps) return [];
+    const bh = 4 * B * H;
+    const slot = (l * (T + 1) + (dir === 'in' ? 0 : T)) * bh;
+    const pairs: [GPUBuffer, number, GPUBuffer, number][] = [[buf.carry, l * bh, buf.hs, slot]];
+    if (cb.cs.size > 16) pairs.push([buf.carry, (L + l) * bh, cb.cs, slot]);
+    return pairs.map(([c, co, s, so]) => (dir === 'in' ? copy(c, co, s, so, bh) : copy(s, so, c, co, bh)));
+  };
   // dh ⊙= layer l's dropout mask (nothing without dropout)
   const dropBackward = (l: number): Op[] =>
     k.drop ? [op(ctx, 'drop_backward', k.drop.backward, { cell: layerU[l], drop: drop!, dh_rw: buf.dhs }, groups(N * H), launch)] : [];
@@ -220,23 +240,25 @@ function wiring(ctx: GpuContext, mem: GpuMemory, buf: Buffers, cb: CellBuffers, 
   // extra bias (then they are equal, and the sweeps store dpre only)
   const dAh = (l: number) => (extra ? { buf: cb.dah, off: 0 } : { buf: cb.dpre, off: l * N * GH });
 
-  return { ctx, mem, lay, buf, cb, k, m, V, H, B, T, L, GH, N, launch, launchGates, drop, layerU, extra, name, p, g, groups, mm, colSum, fast, sweepGroups, dropBackward, out, dAh };
+  return {
+    ctx, mem, lay, buf, cb, k, m, V, H, B, T, L, GH, N, launch, launchGates, launchSteps, drop, layerU, extra, name, p, g, groups, mm, colSum, fast, sweepGroups,
+    overTime, upward, carried, dropBackward, out, dAh,
+  };
 }
 type Wiring = ReturnType<typeof wiring>;
 
 /** The forward ops, per layer bottom up, then the output layer. */
 function forwardOps(w: Wiring): Op[] {
-  const { ctx, buf, cb, k, V, H, L, GH, N, launch, drop, layerU, name, p, groups, mm, fast, sweepGroups, out } = w;
+  const { ctx, buf, cb, k, V, H, L, GH, N, launch, launchSteps, drop, layerU, name, p, groups, mm, fast, sweepGroups, overTime, upward, carried, out } = w;
   const forward: Op[] = [];
   for (let l = 0; l < L; l++) {
     // ax (N, GH) = hd[l-1] (N, H) . W_xh.l^T
     if (l > 0)
       forward.push(mm(`ax${l}`, { A: out(l - 1).buf, Bm: p(name('W_xh', l)), C: cb.ax }, { M: N, N: GH, K: H, A_M: H, A_K: 1, A_OFF: out(l - 1).off, B_K: 1, B_N: H, C_M: GH, C_N: 1 }));
     if (fast) forward.push(op(ctx, 'transpose_hh', k.transpose_hh, { cell: layerU[l], params: buf.params, W_hhT_out: cb.W_hhT }, groups(GH * H), launch));
-    forward.push(
-      op(ctx, 'forward_sweep', k.forward_sweep,
-        { cell: layerU[l], params: buf.params, inputs: buf.inputs, ax: cb.ax, hs: buf.hs, cs: cb.cs, act: cb.act, carry: buf.carry, W_hhT: cb.W_hhT }, sweepGroups, launch),
-    );
+    const sweep = op(ctx, 'forward_sweep', k.forward_sweep,
+      { cell: layerU[l], params: buf.params, inputs: buf.inputs, ax: cb.ax, hs: buf.hs, cs: cb.cs, act: cb.act, carry: buf.carry, W_hhT: cb.W_hhT }, sweepGroups, launchSteps ?? launch);
+    forward.push(...carried(l, 'in'), ...overTime(sweep, upward), ...carried(l, 'out'));
     if (k.drop) forward.push(op(ctx, 'drop_forward', k.drop.forward, { cell: layerU[l], drop: drop!, drop_h: buf.hs, hd: cb.hd }, groups(N * H), launch));
   }
   if (k.small)
@@ -257,15 +279,16 @@ function forwardOps(w: Wiring): Op[] {
  * gradients, dh for the layer below), then W_hy and b_y; a small step computes every gradient
  * in one dispatch at the end instead (gradsSmall). */
 function backwardOps(w: Wiring): Op[] {
-  const { ctx, buf, cb, k, H, L, GH, N, layerU, name, p, mm, colSum, sweepGroups, dropBackward, launch, out, g, V } = w;
+  const { ctx, buf, cb, k, H, L, GH, N, layerU, name, p, mm, colSum, sweepGroups, dropBackward, launch, launchSteps, overTime, upward, out, g, V } = w;
   const backward: Op[] = [
     // dh (N, H) = dy (N, V) . W_hy (V, H)
     mm('output_backprop', { A: buf.dy, Bm: p('W_hy'), C: buf.dhs }, { M: N, N: H, K: V, A_M: V, A_K: 1, B_K: H, B_N: 1, C_M: H, C_N: 1 }),
     ...dropBackward(L - 1),
   ];
   for (let l = L - 1; l >= 0; l--) {
-    backward.push(op(ctx, 'backward_sweep', k.backward_sweep,
-      { cell: layerU[l], params: buf.params, hs_in: buf.hs, cs_in: cb.cs, act_in: cb.act, dh: buf.dhs, dpre: cb.dpre, dah: cb.dah, dnext: cb.dnext }, sweepGroups, launch));
+    const sweep = op(ctx, 'backward_sweep', k.backward_sweep,
+      { cell: layerU[l], params: buf.params, hs_in: buf.hs, cs_in: cb.cs, act_in: cb.act, dh: buf.dhs, dpre: cb.dpre, dah: cb.dah, dnext: cb.dnext }, sweepGroups, launchSteps ?? launch);
+    backward.push(...overTime(sweep, [...upward].reverse()));
     if (!k.small) backward.push(...layerGrads(w, l));
     if (l > 0)
       backward.push(

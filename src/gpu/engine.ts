@@ -117,8 +117,9 @@ export class GpuEngine implements Engine {
   }
 
   async evaluator(T: number): Promise<GpuEngine> {
-    // one stream: the sweeps of B = 1, unless the reference ones were asked for
-    const cellSweeps: CellSweeps | 'auto' = this.schedule.sweeps === 'reference' ? 'reference' : 'auto';
+    // one stream: the sweeps of B = 1, unless the reference sweeps or the steps were asked for
+    const kept = this.schedule.sweeps === 'reference' || this.schedule.sweeps === 'steps';
+    const cellSweeps: CellSweeps | 'auto' = kept ? this.schedule.sweeps : 'auto';
     const e = await GpuEngine.create(this.ctx, { ...this.shape, B: 1, T }, this.optimizer, undefined, this, { cellSweeps });
     e.parent = this;
     return e;

@@ -1,5 +1,5 @@
 import type { CellName } from '../model.js';
-import { family, struct } from './kernel.js';
+import { STEP_SLOT, type StructValues, family, pack, struct } from './kernel.js';
 
 // Every kernel family of shaders/, one table each: the bindings of each bind group as the
 // WGSL names them, in binding order, and which table each entry point binds; the uniform
@@ -13,6 +13,13 @@ import { family, struct } from './kernel.js';
 /** `Launch` of shaders/common.wgsl: one STEP_SLOT-byte slot per timestep t (t = 0 for kernels
  * that loop over T). */
 export const Launch = struct('Launch', { t: 'u32', V: 'u32', H: 'u32', B: 'u32', T: 'u32', L: 'u32' });
+
+/** `n` Launch slots of STEP_SLOT bytes, slot t holding t and the sizes `s` (ops.ts at()). */
+export function launchSlots(s: Omit<StructValues<typeof Launch>, 't'>, n: number): ArrayBuffer {
+  const slots = new ArrayBuffer(STEP_SLOT * n);
+  for (let t = 0; t < n; t++) pack(Launch, { ...s, t }, slots, STEP_SLOT * t);
+  return slots;
+}
 
 /** `Mm` of shaders/matmul.wgsl: C (M,N) = ALPHA * A B, with the strides and offsets of A, B, C. */
 export const Mm = struct('Mm', {
@@ -133,7 +140,7 @@ export function cells(cell: CellName) {
         cs: 'storage', // (L, T+1, B, H) LSTM
         act: 'storage', // (L, T, B, S*H) saved by the cell
         carry: 'storage', // (L, B, H) h, then (L, B, H) c: carried between steps
-        W_hhT: 'read', // (H, G*H) W_hh.l transposed (the persistent sweeps only)
+        W_hhT: 'read', // (H, G*H) W_hh.l transposed (the persistent sweeps and forward_step)
       },
       backward: {
         cell: Layer,
@@ -161,7 +168,7 @@ export function cells(cell: CellName) {
       },
     },
     entries: {
-      forward_sweep: 'forward', backward_sweep: 'backward', forward_sweepN: 'forward', backward_sweepN: 'backward', forward_sweep1: 'forward', backward_sweep1: 'backward', transpose_hh: 'transpose', drop_forward: 'dropForward', drop_backward: 'dropBackward', generate_sweep: 'generate', generate_sweepN: 'generate', generate_sweep1: 'generate', generate_step: 'generate', generate_step_out: 'generate',
+      forward_sweep: 'forward', backward_sweep: 'backward', forward_sweepN: 'forward', backward_sweepN: 'backward', forward_sweep1: 'forward', backward_sweep1: 'backward', forward_step: 'forward', backward_step: 'backward', transpose_hh: 'transpose', drop_forward: 'dropForward', drop_backward: 'dropBackward', generate_sweep: 'generate', generate_sweepN: 'generate', generate_sweep1: 'generate', generate_step: 'generate', generate_step_out: 'generate',
     },
   });
 }

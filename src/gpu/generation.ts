@@ -5,7 +5,7 @@ import { type Buffers, type GpuMemory, storageUsage } from './buffers.js';
 import type { CellKernels } from './cells.js';
 import { STEP_QUADS } from './schedule.js';
 import type { GpuContext } from './context.js';
-import { Gen, GenHead, GenLayer, Launch, Layer } from './families.js';
+import { Gen, GenHead, GenLayer, Launch, Layer, launchSlots } from './families.js';
 import { MAX_WORKGROUPS, STEP_SLOT, WG, pack } from './kernel.js';
 import { maxGenerateLength, mib } from './limits.js';
 import { type Op, type Recorder, at, copy, op } from './ops.js';
@@ -82,9 +82,7 @@ export class Sampler {
       }, Math.ceil((GH * shape.H) / WG), this.launch),
     );
     if (kernels.generate_step) {
-      const slots = new ArrayBuffer(STEP_SLOT * m.layers);
-      for (let l = 0; l < m.layers; l++) pack(Launch, { t: l, V: shape.V, H: shape.H, B: shape.B, T: shape.T, L: m.layers }, slots, STEP_SLOT * l);
-      this.layerLaunch = mem.uniform('engine.gen.layers.launch', slots);
+      this.layerLaunch = mem.uniform('engine.gen.layers.launch', launchSlots({ V: shape.V, H: shape.H, B: shape.B, T: shape.T, L: m.layers }, m.layers));
     }
     if (kernels.generate_one || kernels.generate_step) this.hyCopy = copy(buf.params, 4 * at('W_hy', -1), this.WT, 4 * hyAt, 4 * shape.V * shape.H);
   }

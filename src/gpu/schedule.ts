@@ -33,8 +33,19 @@ export interface GpuEngineOptions {
   oneStream?: 'steps' | 'persistent';
 }
 
-/** The recurrent sweeps (src/gpu/cells.ts). */
-export type CellSweeps = 'streams1' | 'streams4' | 'streams8' | 'reference';
+/** The recurrent schedules (src/gpu/cells.ts): the persistent sweeps of 1, 4 or 8 streams per
+ * workgroup, the reference sweeps (one workgroup per stream), or 'steps': one dispatch per
+ * layer and timestep over the whole adapter (shaders/cells_steps.wgsl). */
+export type CellSweeps = 'streams1' | 'streams4' | 'streams8' | 'reference' | 'steps';
+
+/** Every schedule, in the order the tests and the measurement try them. */
+export const CELL_SWEEPS: readonly CellSweeps[] = ['streams1', 'streams4', 'streams8', 'reference', 'steps'];
+
+/** Streams per workgroup tile of forward_step and backward_step (BT of shaders/cells_steps.wgsl):
+ * the power of two at most B, at most 8, so that a tile of WG invocations covers WG/BT units. */
+export function stepTileStreams(B: number): number {
+  return Math.min(8, 2 ** Math.floor(Math.log2(B)));
+}
 
 /** Workgroup-array size of the persistent kernels for H: a power of two >= H, at least 64. */
 export function hmaxOf(H: number): number {
@@ -117,6 +128,7 @@ export const STREAMS8_ABOVE_B = 4;
 
 const sweepWords = (v: CellSweeps) =>
   v === 'reference' ? 'reference sweeps, one workgroup per stream'
+  : v === 'steps' ? 'one dispatch per layer and timestep over the whole adapter'
   : v === 'streams1' ? 'persistent sweep of one stream, units in the vec4 lanes'
   : `persistent sweeps, ${SWEEP_STREAMS[v]} streams per workgroup`;
 
@@ -133,7 +145,7 @@ export function chooseSchedule(limits: GPUSupportedLimits, s: StepShape, options
   const out = (sweeps: CellSweeps, why: string) =>
     ({ sweeps, detail: sweepWords(sweeps), sweepsWhy: why, reason: `${sweepWords(sweeps)}${why ? ` (${why})` : ''}`, smallStep: small });
   if (asked !== 'auto') {
-    if (asked !== 'reference' && !fits(asked))
+    if (asked !== 'reference' && asked !== 'steps' && !fits(asked))
       throw new GpuError(
         `The ${sweepWords(asked)} do not fit B=${s.B}, H=${s.H} on this adapter (they need ${sweepBytes(asked, s)} bytes of workgroup memory and ` +
           `${sweepInvocations(asked, s)} invocations, it offers ${have} and ${limits.maxComputeInvocationsPerWorkgroup}` +

@@ -7,6 +7,7 @@ import cells from '../../shaders/cells.wgsl?raw';
 import cellsGenerate from '../../shaders/cells_generate.wgsl?raw';
 import cellsGenerateSteps from '../../shaders/cells_generate_steps.wgsl?raw';
 import cellsPersistent from '../../shaders/cells_persistent.wgsl?raw';
+import cellsSteps from '../../shaders/cells_steps.wgsl?raw';
 import common from '../../shaders/common.wgsl?raw';
 import grads from '../../shaders/grads.wgsl?raw';
 import loss from '../../shaders/loss.wgsl?raw';
@@ -23,7 +24,7 @@ const FILES = {
   loss,
 };
 
-/** The kernels of each cell: the cell's file, then cells.wgsl, cells_persistent.wgsl, and for
+/** The kernels of each cell: the cell's file, then cells.wgsl, cells_persistent.wgsl, cells_steps.wgsl, and for
  * generation sample_draw.wgsl, cells_generate.wgsl and cells_generate_steps.wgsl. */
 const CELL_FILES = Object.fromEntries(CELL_NAMES.map((c) => [`cells_${c}`, CELLS[c].wgsl])) as Record<`cells_${CellName}`, { file: string; code: string }>;
 
@@ -39,6 +40,7 @@ export function shaderParts(name: ShaderName): { file: string; code: string }[] 
       { file: `shaders/${c.file}.wgsl`, code: c.code },
       { file: 'shaders/cells.wgsl', code: cells },
       { file: 'shaders/cells_persistent.wgsl', code: cellsPersistent },
+      { file: 'shaders/cells_steps.wgsl', code: cellsSteps },
       draw,
       { file: 'shaders/cells_generate.wgsl', code: cellsGenerate },
       { file: 'shaders/cells_generate_steps.wgsl', code: cellsGenerateSteps },
