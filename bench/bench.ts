@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, relative } from 'node:path';
@@ -13,6 +12,7 @@ import { kerasGruLoss } from './kerasGru.js';
 import { type Env, lossCaveat, makeSampler, makeTrainee, unavailable } from './engines.js';
 import { BenchUsageError, type EngineName, type Options, ROOT, parseOptions } from './options.js';
 import { type ProfileResult, profileCase } from './profile.js';
+import { gitState, packageVersion, slug } from './meta.js';
 import { type Meta, fmt, kib, markdown, printCell } from './report.js';
 import { initTfjs, takeWebgpuErrors } from './tfjs.js';
 import { type Cell, contentionMeter, median, now, timeHello, timeSampling, timeTraining } from './timing.js';
@@ -27,29 +27,6 @@ import { type Cell, contentionMeter, median, now, timeHello, timeSampling, timeT
 //   timing.ts     how a cell is timed
 //   report.ts     the Markdown and console output
 //   profile.ts    --profile
-
-function slug(s: string): string {
-  return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 48).replace(/-$/, '');
-}
-
-/** The commit the project's sources are at, and whether src/ or shaders/ have changes on top. */
-function gitState(): string {
-  try {
-    const git = (...a: string[]) => execFileSync('git', a, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const dirty = git('status', '--porcelain', '--', 'src', 'shaders');
-    return `${git('rev-parse', '--short', 'HEAD')}${dirty ? ' + uncommitted changes in src/ or shaders/' : ''}`;
-  } catch {
-    return 'unknown (not a git checkout)';
-  }
-}
-
-function packageVersion(file: string): string {
-  try {
-    return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-}
 
 /** One Dawn context for this project's engines; TF.js's webgpu backend asks the same GPU
  * object (ctx.gpu, kept referenced by the context) for its adapter. */

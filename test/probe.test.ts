@@ -1,0 +1,38 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { build } from 'vite';
+import { expect, test } from 'vitest';
+
+// `npm run probe` (bench/probe.ts) on this machine's adapter: built as npm run probe builds it,
+// run once, its JSON read back.
+
+test('the probe measures dispatches, the handoff between two workgroups and residency, and writes them', async () => {
+  const dist = resolve('test/.out/probe-dist'); // inside the project, where `webgpu` resolves
+  const out = mkdtempSync(join(os.tmpdir(), 'char-rnn-probe-'));
+  await build({ configFile: 'bench/vite.config.ts', logLevel: 'warn', build: { outDir: dist } });
+  const { stdout } = await promisify(execFile)(process.execPath, [join(dist, 'probe.js'), '--out', out, '--reps', '1']);
+  const files = readdirSync(out);
+  expect(files).toHaveLength(1);
+  expect(files[0]).toMatch(/^\d{4}-\d\d-\d\d-\d{4}-.*-probe\.json$/);
+  const r = JSON.parse(readFileSync(join(out, files[0]), 'utf8'));
+  expect(stdout).toContain(`wrote ${join(out, files[0])}`);
+  expect(r.adapter.features).toContain('timestamp-query');
+  expect(r.adapter.limits.maxComputeWorkgroupStorageSize).toBeGreaterThanOrEqual(16384);
+  expect(r.dispatches.rows.map((x: { dispatches: number }) => x.dispatches)).toEqual([1, 64, 512]);
+  // each of 512 dependent dispatches costs something, and less than a millisecond
+  expect(r.dispatches.perDispatchGpuUs).toBeGreaterThan(0);
+  expect(r.dispatches.perDispatchGpuUs).toBeLessThan(1000);
+  // lavapipe runs workgroups on its threads, one per core: two of them hand a word back and
+  // forth, and as many as there are cores are resident at once
+  const cores = os.cpus().length;
+  expect(r.handoff.ok, JSON.stringify(r.handoff)).toBe(cores >= 2);
+  if (r.handoff.ok) expect(r.handoff.perHandoffUs).toBeLessThan(100);
+  for (const row of r.residency.rows) {
+    expect(row.failed).toBe(false);
+    expect(row.resident).toBeGreaterThanOrEqual(1);
+    expect(row.resident).toBeLessThanOrEqual(cores);
+  }
+});
