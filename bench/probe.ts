@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { create, globals } from 'webgpu';
 import { gitState, packageVersion, slug } from './meta.js';
 import { ROOT } from './options.js';
+import discoverSource from '../shaders/residency.wgsl?raw';
 import source from './probe.wgsl?raw';
 
 // `npm run probe`: what this adapter offers the recurrent schedules, measured on it (kernels:
@@ -15,7 +16,8 @@ import source from './probe.wgsl?raw';
 //     N dependent one-invocation dispatches in one compute pass, and the cost per dispatch;
 //   - handoff: the time of one handoff of a word between two workgroups through storage
 //     atomics (or that the two never ran at once);
-//   - residency: how many workgroups of each size (and workgroup memory) were resident at once.
+//   - residency: how many workgroups of each size (and workgroup memory) were resident at once
+//     (the engine's own discovery, shaders/residency.wgsl, which the grid sweeps rely on).
 
 const USAGE = `npm run probe [-- --out DIR] [--reps N]
   --out DIR   where the JSON goes (default bench/results)
@@ -80,6 +82,14 @@ function pipeline(entryPoint: string, constants: Record<string, number> = {}) {
   return { p: device.createComputePipeline({ layout: pipelineLayout, compute: { module, entryPoint, constants } }), group };
 }
 
+// shaders/residency.wgsl binds the words alone
+const discoverLayout = device.createBindGroupLayout({ entries: [{ binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } }] });
+const discoverModule = device.createShaderModule({ code: discoverSource, label: 'shaders/residency.wgsl' });
+function discoverPipeline(constants: Record<string, number>) {
+  const p = device.createComputePipeline({ layout: device.createPipelineLayout({ bindGroupLayouts: [discoverLayout] }), compute: { module: discoverModule, entryPoint: 'discover', constants } });
+  return { p, group: device.createBindGroup({ layout: discoverLayout, entries: [{ binding: 0, resource: { buffer: words } }] }) };
+}
+
 interface Timed {
   /** GPU time of the pass from its timestamps (undefined without timestamp-query) */
   gpuUs?: number;
@@ -91,14 +101,14 @@ interface Timed {
 
 /** One compute pass of `dispatches` (pipeline, workgroups) with words zeroed and `rounds`,
  * `spins` in the uniform; its times and the words after it. */
-async function run(dispatches: [ReturnType<typeof pipeline>, number][], rounds = 0, spins = SPINS): Promise<Timed> {
+async function run(dispatches: [{ p: GPUComputePipeline; group: GPUBindGroup }, number][], rounds = 0, spins = SPINS): Promise<Timed> {
   device.queue.writeBuffer(words, 0, new Uint32Array(4));
   device.queue.writeBuffer(uniform, 0, Uint32Array.of(rounds, spins, 0, 0));
   const enc = device.createCommandEncoder();
   const pass = enc.beginComputePass(querySet ? { timestampWrites: { querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {});
-  for (const [{ p, group }, x] of dispatches) {
+  for (const [{ p, group: g }, x] of dispatches) {
     pass.setPipeline(p);
-    pass.setBindGroup(0, group);
+    pass.setBindGroup(0, g);
     pass.dispatchWorkgroups(x);
   }
   pass.end();
@@ -158,13 +168,13 @@ async function residency() {
   const rows = [];
   for (const size of sizes)
     for (const bytes of memories) {
-      const d = pipeline('discover', { WGSIZE: size, WMEM: bytes / 4 });
+      const d = discoverPipeline({ WGSIZE: size, WMEM: bytes / 4, QUIET });
       const counts: number[] = [];
       let failed = false;
       for (let r = 0; r < Math.min(reps, 3); r++) {
-        const t = await run([[d, RESIDENCY_DISPATCH]], 0, QUIET);
+        const t = await run([[d, RESIDENCY_DISPATCH]]);
         failed ||= t.words[1] !== 0;
-        counts.push(t.words[2] & 0x7fffffff);
+        counts.push(t.words[0] & 0x7fffffff);
       }
       rows.push({ invocations: size, workgroupBytes: bytes, resident: median(counts), min: Math.min(...counts), max: Math.max(...counts), failed });
     }

@@ -6,12 +6,7 @@
 //             dispatches (the per-dispatch cost of the per-timestep schedule)
 //   pingpong: two workgroups hand words[0] back and forth `rounds` times through storage
 //             atomics (the handoff of a grid-persistent sweep between timesteps)
-//   discover: the occupancy discovery of Sorensen et al. (OOPSLA 2016), in one atomic word
-//             (words[2]: the count of workgroups that arrived, bit 31 set once closed): a
-//             workgroup takes a ticket while the word is open; the first waits until no new
-//             ticket came for `spins` polls and closes it; the others stay until it is closed,
-//             so every ticket holder was resident at the moment of closing. Each workgroup has
-//             WGSIZE invocations and holds WMEM words of workgroup memory (as a sweep would).
+// (How many workgroups are resident at once: shaders/residency.wgsl, the engine's own.)
 
 struct Probe {
   rounds: u32,
@@ -20,12 +15,6 @@ struct Probe {
 
 @group(0) @binding(0) var<uniform> probe: Probe;
 @group(0) @binding(1) var<storage, read_write> words: array<atomic<u32>>;
-
-override WGSIZE: u32 = 64u;
-override WMEM: u32 = 1u;
-const CLOSED: u32 = 0x80000000u;
-
-var<workgroup> held: array<u32, WMEM>;
 
 @compute @workgroup_size(1)
 fn tick() {
@@ -50,32 +39,4 @@ fn pingpong(@builtin(workgroup_id) wg: vec3u) {
     if (!wait_for(want)) { return; }
     atomicStore(&words[0], want + 1u);
   }
-}
-
-@compute @workgroup_size(WGSIZE)
-fn discover(@builtin(local_invocation_index) li: u32) {
-  held[li % WMEM] = li;                   // the workgroup memory is in use (not compiled away)
-  if (li != 0u) { return; }
-  if (held[0] == 0xffffffffu) { atomicAdd(&words[3], 1u); }
-  var ticket = CLOSED;
-  loop {
-    let s = atomicLoad(&words[2]);
-    if ((s & CLOSED) != 0u) { break; }
-    if (atomicCompareExchangeWeak(&words[2], s, s + 1u).exchanged) { ticket = s; break; }
-  }
-  if (ticket == CLOSED) { return; }       // arrived after the closing
-  if (ticket == 0u) {
-    var last = 1u;
-    var quiet = 0u;
-    while (quiet < probe.spins) {
-      let s = atomicLoad(&words[2]);
-      if (s == last) { quiet++; } else { last = s; quiet = 0u; }
-    }
-    atomicOr(&words[2], CLOSED);
-    return;
-  }
-  for (var n = 0u; n < 64u * probe.spins; n++) {
-    if ((atomicLoad(&words[2]) & CLOSED) != 0u) { return; }
-  }
-  atomicStore(&words[1], 1u);
 }

@@ -10,7 +10,7 @@ import { randomArray, useGpu } from './helpers.js';
 // The layer kernels' whole matrix, each member by the local comparison of src/check.ts (every
 // timestep of every layer recomputed in float64 from the GPU's own previous state, so a row's
 // tolerance means the same at any size): cell (rnn, lstm, gru) x layers L = 1, 2, 3 x dropout
-// 0, 0.3 x schedule (reference, streams4, streams8, streams1, steps; forced, the one-layer rnn too) x H
+// 0, 0.3 x schedule (reference, streams4, streams8, streams1, steps, grid; forced, the one-layer rnn too) x H
 // x B, with V = 11 and T = 4. H = 17, 37, 130 and B = 1, 3, 9 are multiples of no tile: lanes
 // of a set of four or eight streams repeated, units past the first 64 of a workgroup. streams1
 // runs only B = 1 with H % 4 == 0, so it takes H = 20, 36, 132 (multiples of 4, not of 8: a
@@ -36,7 +36,7 @@ const created = vi.spyOn(GpuEngine, 'create');
 
 const V = 11;
 const T = 4;
-const SWEEPS: CellSweeps[] = ['reference', 'streams4', 'streams8', 'streams1', 'steps'];
+const SWEEPS: CellSweeps[] = ['reference', 'streams4', 'streams8', 'streams1', 'steps', 'grid'];
 const HS = { any: [17, 37, 130], streams1: [20, 36, 132] };
 const BS = { any: [1, 3, 9], streams1: [1] };
 const LAYERS = [1, 2, 3];
@@ -56,6 +56,7 @@ const SWEEPS_REASON: Record<CellSweeps, string> = {
   streams4: 'persistent sweeps, 4 streams per workgroup (asked)',
   streams8: 'persistent sweeps, 8 streams per workgroup (asked)',
   steps: 'one dispatch per layer and timestep over the whole adapter (asked)',
+  grid: 'grid-persistent sweeps, the units split over workgroups that run at once (asked)',
 };
 
 /** How many times its tolerance the planted fault's row must use at least. */

@@ -26,6 +26,7 @@ const SIZES: [string, Partial<TrainConfig>, GpuEngineOptions][] = [
   ['H=600 B=8 T=16, persistent sweep of 4 streams', { hidden: 600, batch: 8, seqLen: 16 }, { cellSweeps: 'streams4' }],
   ['H=1030 B=3 T=8, reference sweeps', { hidden: 1030, batch: 3, seqLen: 8 }, { cellSweeps: 'reference' }],
   ['H=300 B=5 T=8, one dispatch per layer and timestep', { hidden: 300, batch: 5, seqLen: 8 }, { cellSweeps: 'steps' }],
+  ['H=130 B=3 T=8, grid-persistent sweeps', { hidden: 130, batch: 3, seqLen: 8 }, { cellSweeps: 'grid' }],
 ];
 
 /** How many times its tolerance the local row of a planted fault must use at least. */

@@ -129,15 +129,23 @@ describe('every schedule vs the reference sweeps, 3 training steps on the GPU', 
         const losses: number[] = [];
         for (let s = 0; s < 3; s++) losses.push((await e.step({ inputs, targets }, { wantLoss: true }))!);
         const state = await e.getState();
+        const grid = await e.gridReport();
         e.destroy();
-        return { losses, state };
+        return { losses, state, grid };
       };
       const ref = await run({ cellSweeps: 'reference', smallStep: false });
       // every persistent sweep that accepts the shape, forced (one stream: B = 1, H % 4 == 0),
-      // the per-timestep steps, and every gradient in one dispatch
-      const sweeps = (['streams1', 'streams4', 'streams8', 'steps'] as const).filter((v) => v !== 'streams1' || (shape.B === 1 && shape.H % 4 === 0));
+      // the per-timestep steps, the grid sweeps (over the workgroups that run at once, and over
+      // 16, more than lavapipe runs at once: their waits run out and the repair finishes each
+      // step), and every gradient in one dispatch
+      const sweeps = (['streams1', 'streams4', 'streams8', 'steps', 'grid'] as const).filter((v) => v !== 'streams1' || (shape.B === 1 && shape.H % 4 === 0));
       const others: [string, Awaited<ReturnType<typeof run>>][] = [];
       for (const cellSweeps of sweeps) others.push([cellSweeps, await run({ cellSweeps, smallStep: false })]);
+      const over = await run({ cellSweeps: 'grid', gridWorkgroups: 16, smallStep: false });
+      // every sweep of the 3 steps ran out and was repaired
+      expect(over.grid!.workgroups).toBe(16);
+      expect(over.grid!.repairs).toEqual([{ layer: 0, forward: 3, backward: 3 }]);
+      others.push(['grid of 16 workgroups', over]);
       others.push(['one gradient dispatch', await run({ cellSweeps: 'reference', smallStep: true })]);
       const tol = { atol: 2e-6, rtol: 1e-5 };
       for (const [name, got] of others) {
@@ -146,7 +154,7 @@ describe('every schedule vs the reference sweeps, 3 training steps on the GPU', 
         for (const k of PARAM_NAMES) expectClose(got.state.params[k], ref.state.params[k], { name: `${name} ${k}`, ...tol });
       }
       // the sweeps and the steps sum the same terms in the same order
-      for (const [name, got] of others.slice(0, sweeps.length)) {
+      for (const [name, got] of others.slice(0, sweeps.length + 1)) {
         expect(Array.from(got.state.hprev), name).toEqual(Array.from(ref.state.hprev));
         expect(got.losses, name).toEqual(ref.losses);
       }

@@ -5,9 +5,10 @@ import { type Buffers, type GpuMemory, paramBinding, storageUsage } from './buff
 import type { GpuContext } from './context.js';
 import { Drop, Hyper, Launch, Layer, Mm, cells, grads, launchSlots, loss, matmul, optimizer, output } from './families.js';
 import { type KernelOf, type StructValues, WG, makeKernel, pack } from './kernel.js';
-import { type Op, at, copy, op } from './ops.js';
+import { type Op, at, copy, indirect, op } from './ops.js';
+import { residentWorkgroups } from './residency.js';
 import {
-  type CellSweeps, type GpuEngineOptions, type GpuSchedule, SWEEP_STREAMS, STEP_QUADS, chooseOneStream, generationFits, hmaxOf, matmulBlock, stepTileStreams, unitsPerInvocation,
+  type CellSweeps, type GpuEngineOptions, type GpuSchedule, SWEEP_STREAMS, STEP_QUADS, GRID_MIN_UNITS, chooseOneStream, generationFits, gridWords, hmaxOf, matmulBlock, stepTileStreams, unitsPerInvocation,
 } from './schedule.js';
 
 // The training step of every model: any cell, depth and dropout, the tutorial's one-layer tanh
@@ -30,6 +31,10 @@ import {
 // SMALL_STEP) computes the logits, softmax and dy in one dispatch (output_small) and every
 // gradient in one more (shaders/grads.wgsl), where dispatches, not arithmetic, cost the time.
 
+/** Control words of a grid sweep per layer and direction, in dnext after its 2*B*H (x, y, z,
+ * failure, repairs: shaders/cells_grid.wgsl ctrl_at). */
+export const GRID_CTRL = 8;
+
 /** The buffers of the layers beside bufferTable's (element counts, 4 bytes each). `dropout`:
  * the engine's (GpuEngineOptions.dropout); without it the layers' outputs are read from hs. */
 export function cellBufferTable(s: StepShape, dropout = 0) {
@@ -46,7 +51,9 @@ export function cellBufferTable(s: StepShape, dropout = 0) {
     dpre: L * N * G * H, // (L, T, B, G*H) dLoss/d ax per layer
     // (T, B, G*H) dLoss/d ah, one layer at a time: a cell without an extra bias has dah = dpre
     dah: extra ? N * G * H : 0,
-    dnext: 2 * B * H, // (2, B, H) the backward sweep's carried dh and dc
+    // (2, B, H) the backward sweep's carried dh and dc, then the grid sweeps' control words: 8
+    // per layer and direction (shaders/cells_grid.wgsl ctrl_at)
+    dnext: 2 * B * H + GRID_CTRL * 2 * L,
     W_hhT: G * H * H, // (H, G*H) W_hh.l transposed, one layer at a time (the persistent forward sweeps)
   };
 }
@@ -66,8 +73,17 @@ export interface CellKernels {
   /** which sweeps forward_sweep and backward_sweep are ('steps': forward_step and
    * backward_step, dispatched once per layer and timestep) */
   sweeps: CellSweeps;
-  forward_sweep: KernelOf<CellsFamily, 'forward_sweep'>;
+  /** absent for the grid sweeps (grid.forward) */
+  forward_sweep?: KernelOf<CellsFamily, 'forward_sweep'>;
   backward_sweep: KernelOf<CellsFamily, 'backward_sweep'>;
+  /** the grid sweeps: forward_grid (backward_grid is backward_sweep), the sentinel fills of
+   * what they exchange, and how many workgroups run them */
+  grid?: {
+    forward: KernelOf<CellsFamily, 'forward_grid'>;
+    fillH: KernelOf<CellsFamily, 'grid_fill_h'>;
+    fillX: KernelOf<CellsFamily, 'grid_fill_x'>;
+    workgroups: number;
+  };
   transpose_hh: KernelOf<CellsFamily, 'transpose_hh'>;
   /** the dropout kernels, where the engine has dropout */
   drop?: { forward: KernelOf<CellsFamily, 'drop_forward'>; backward: KernelOf<CellsFamily, 'drop_backward'> };
@@ -108,8 +124,10 @@ export async function compileCellKernels(
   // invocations per workgroup: UF, UB units or QP quads each (shaders/cells_persistent.wgsl)
   const UF = unitsPerInvocation(G);
   const sets = { HMAX, SETS: sweeps === 'streams8' ? 2 : 1 };
+  const GW = { WG, GW: gridWords(shape) };
   const [forward, backward]: [Promise<CellKernels['forward_sweep']>, Promise<CellKernels['backward_sweep']>] =
-    sweeps === 'reference' ? [makeKernel(ctx, f, 'forward_sweep', wg), makeKernel(ctx, f, 'backward_sweep', wg)]
+    sweeps === 'grid' ? [Promise.resolve(undefined), makeKernel(ctx, f, 'backward_grid', GW)]
+    : sweeps === 'reference' ? [makeKernel(ctx, f, 'forward_sweep', wg), makeKernel(ctx, f, 'backward_sweep', wg)]
     : sweeps === 'steps' ? [makeKernel(ctx, f, 'forward_step', { WG, BT: stepTileStreams(shape.B) }), makeKernel(ctx, f, 'backward_step', { WG, BT: stepTileStreams(shape.B) })]
     : sweeps === 'streams1' ? [makeKernel(ctx, f, 'forward_sweep1', { HMAX, WQ: HMAX / 8 }), makeKernel(ctx, f, 'backward_sweep1', { HMAX, WQ: HMAX / 8 })]
     : [makeKernel(ctx, f, 'forward_sweepN', { ...sets, WGF: HMAX / UF }), makeKernel(ctx, f, 'backward_sweepN', { ...sets, WGB: HMAX / 8 })];
@@ -120,6 +138,12 @@ export async function compileCellKernels(
   // every pipeline compiles at once, each by its role (no list to keep in step with a destructuring)
   return all({
     sweeps, forward_sweep: forward, backward_sweep: backward,
+    grid: sweeps === 'grid'
+      ? all({
+          forward: makeKernel(ctx, f, 'forward_grid', GW), fillH: kernel('grid_fill_h'), fillX: kernel('grid_fill_x'),
+          workgroups: options.gridWorkgroups ?? residentWorkgroups(ctx, WG, 4 * GW.GW).then((n) => Math.min(n, Math.ceil(shape.H / GRID_MIN_UNITS))),
+        })
+      : undefined,
     transpose_hh: kernel('transpose_hh'),
     drop: dropout ? both(kernel('drop_forward'), kernel('drop_backward')).then(([forward, backward]) => ({ forward, backward })) : undefined,
     generate_sweep: genSets ? kernel('generate_sweepN', { HMAX, WGF: HMAX / UF, SETS: genSets }) : kernel('generate_sweep'),
@@ -214,16 +238,24 @@ function wiring(ctx: GpuContext, mem: GpuMemory, buf: Buffers, cb: CellBuffers, 
   const steps = k.sweeps === 'steps';
   const fast = k.sweeps !== 'reference';
   const BT = stepTileStreams(B);
-  const sweepGroups = steps ? Math.ceil(H / (WG / BT)) * Math.ceil(B / BT)
+  const sweepGroups = k.grid ? k.grid.workgroups
+    : steps ? Math.ceil(H / (WG / BT)) * Math.ceil(B / BT)
     : fast ? Math.ceil(B / SWEEP_STREAMS[k.sweeps as keyof typeof SWEEP_STREAMS]) : B;
   // the steps' launch uniform: slot t holds timestep t
   const launchSteps = steps ? uniform('launch.steps', launchSlots({ V, H, B, T, L }, T)) : undefined;
   // a sweep op as recorded: once, or (steps) once per timestep in the order given
   const overTime = (o: Op, order: number[]): Op[] => (steps ? order.map((t) => at(ctx, o, t)) : [o]);
   const upward = Array.from({ length: T }, (_, t) => t);
-  // the carried state of layer l into hs/cs slot 0 before its steps, out of slot T after them
+  // the grid sweep of layer l in direction d (0 forward, 1 backward): the sentinel fill of what it
+  // exchanges, the sweep, its control words copied to the repair's indirect size, the repair
+  const gridArgs = k.grid ? mem.alloc('engine.grid_args', 16 * 2 * L, GPUBufferUsage.INDIRECT | GPUBufferUsage.COPY_DST) : undefined;
+  const gridSweep = (l: number, d: 0 | 1, fill: Op, sweep: Op): Op[] => {
+    const slot = 2 * l + d;
+    return [fill, sweep, copy(cb.dnext, 4 * (2 * B * H + GRID_CTRL * slot), gridArgs!, 16 * slot, 16), indirect(sweep, gridArgs!, 16 * slot)];
+  };
+  // the carried state of layer l into hs/cs slot 0 before its steps or grid sweep, out of slot T after
   const carried = (l: number, dir: 'in' | 'out'): Op[] => {
-    if (!steps) return [];
+    if (!steps && !k.grid) return [];
     const bh = 4 * B * H;
     const slot = (l * (T + 1) + (dir === 'in' ? 0 : T)) * bh;
     const pairs: [GPUBuffer, number, GPUBuffer, number][] = [[buf.carry, l * bh, buf.hs, slot]];
@@ -242,23 +274,29 @@ function wiring(ctx: GpuContext, mem: GpuMemory, buf: Buffers, cb: CellBuffers, 
 
   return {
     ctx, mem, lay, buf, cb, k, m, V, H, B, T, L, GH, N, launch, launchGates, launchSteps, drop, layerU, extra, name, p, g, groups, mm, colSum, fast, sweepGroups,
-    overTime, upward, carried, dropBackward, out, dAh,
+    overTime, upward, carried, gridSweep, dropBackward, out, dAh,
   };
 }
 type Wiring = ReturnType<typeof wiring>;
 
 /** The forward ops, per layer bottom up, then the output layer. */
 function forwardOps(w: Wiring): Op[] {
-  const { ctx, buf, cb, k, V, H, L, GH, N, launch, launchSteps, drop, layerU, name, p, groups, mm, fast, sweepGroups, overTime, upward, carried, out } = w;
+  const { ctx, buf, cb, k, V, H, L, GH, N, launch, launchSteps, drop, layerU, name, p, groups, mm, fast, sweepGroups, overTime, upward, carried, gridSweep, out } = w;
   const forward: Op[] = [];
   for (let l = 0; l < L; l++) {
     // ax (N, GH) = hd[l-1] (N, H) . W_xh.l^T
     if (l > 0)
       forward.push(mm(`ax${l}`, { A: out(l - 1).buf, Bm: p(name('W_xh', l)), C: cb.ax }, { M: N, N: GH, K: H, A_M: H, A_K: 1, A_OFF: out(l - 1).off, B_K: 1, B_N: H, C_M: GH, C_N: 1 }));
     if (fast) forward.push(op(ctx, 'transpose_hh', k.transpose_hh, { cell: layerU[l], params: buf.params, W_hhT_out: cb.W_hhT }, groups(GH * H), launch));
-    const sweep = op(ctx, 'forward_sweep', k.forward_sweep,
-      { cell: layerU[l], params: buf.params, inputs: buf.inputs, ax: cb.ax, hs: buf.hs, cs: cb.cs, act: cb.act, carry: buf.carry, W_hhT: cb.W_hhT }, sweepGroups, launchSteps ?? launch);
-    forward.push(...carried(l, 'in'), ...overTime(sweep, upward), ...carried(l, 'out'));
+    if (k.grid) {
+      const res = { cell: layerU[l], params: buf.params, inputs: buf.inputs, ax: cb.ax, hs: buf.hs, cs: cb.cs, act: cb.act, ctrl: cb.dnext, W_hhT: cb.W_hhT };
+      const fill = op(ctx, 'grid_fill_h', k.grid.fillH, res, groups(w.T * w.B * H), launch);
+      forward.push(...carried(l, 'in'), ...gridSweep(l, 0, fill, op(ctx, 'forward_grid', k.grid.forward, res, sweepGroups, launch)), ...carried(l, 'out'));
+    } else {
+      const sweep = op(ctx, 'forward_sweep', k.forward_sweep!,
+        { cell: layerU[l], params: buf.params, inputs: buf.inputs, ax: cb.ax, hs: buf.hs, cs: cb.cs, act: cb.act, carry: buf.carry, W_hhT: cb.W_hhT }, sweepGroups, launchSteps ?? launch);
+      forward.push(...carried(l, 'in'), ...overTime(sweep, upward), ...carried(l, 'out'));
+    }
     if (k.drop) forward.push(op(ctx, 'drop_forward', k.drop.forward, { cell: layerU[l], drop: drop!, drop_h: buf.hs, hd: cb.hd }, groups(N * H), launch));
   }
   if (k.small)
@@ -279,16 +317,17 @@ function forwardOps(w: Wiring): Op[] {
  * gradients, dh for the layer below), then W_hy and b_y; a small step computes every gradient
  * in one dispatch at the end instead (gradsSmall). */
 function backwardOps(w: Wiring): Op[] {
-  const { ctx, buf, cb, k, H, L, GH, N, layerU, name, p, mm, colSum, sweepGroups, dropBackward, launch, launchSteps, overTime, upward, out, g, V } = w;
+  const { ctx, buf, cb, k, H, L, GH, N, layerU, name, p, mm, colSum, sweepGroups, dropBackward, launch, launchSteps, overTime, upward, gridSweep, groups, out, g, V } = w;
   const backward: Op[] = [
     // dh (N, H) = dy (N, V) . W_hy (V, H)
     mm('output_backprop', { A: buf.dy, Bm: p('W_hy'), C: buf.dhs }, { M: N, N: H, K: V, A_M: V, A_K: 1, B_K: H, B_N: 1, C_M: H, C_N: 1 }),
     ...dropBackward(L - 1),
   ];
   for (let l = L - 1; l >= 0; l--) {
-    const sweep = op(ctx, 'backward_sweep', k.backward_sweep,
-      { cell: layerU[l], params: buf.params, hs_in: buf.hs, cs_in: cb.cs, act_in: cb.act, dh: buf.dhs, dpre: cb.dpre, dah: cb.dah, dnext: cb.dnext }, sweepGroups, launchSteps ?? launch);
-    backward.push(...overTime(sweep, [...upward].reverse()));
+    const res = { cell: layerU[l], params: buf.params, hs_in: buf.hs, cs_in: cb.cs, act_in: cb.act, dh: buf.dhs, dpre: cb.dpre, dah: cb.dah, dnext: cb.dnext };
+    const sweep = op(ctx, 'backward_sweep', k.backward_sweep, res, sweepGroups, launchSteps ?? launch);
+    if (k.grid) backward.push(...gridSweep(l, 1, op(ctx, 'grid_fill_x', k.grid.fillX, res, groups(w.T * w.B * GH), launch), sweep));
+    else backward.push(...overTime(sweep, [...upward].reverse()));
     if (!k.small) backward.push(...layerGrads(w, l));
     if (l > 0)
       backward.push(

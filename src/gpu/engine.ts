@@ -12,7 +12,7 @@ import {
 import { GpuError } from '../errors.js';
 import { CELLS, type Layout, type Params, type StepShape, layout, modelOf, paramNames } from '../model.js';
 import { type Buffers, GpuMemory, type MemoryReport, bufferTable, decayMask, flattenParams, memoryReport, unflattenParams } from './buffers.js';
-import { type CellBuffers, type StepOps, type Phases, allocCellBuffers, cellActivations, cellBufferTable, cellOps, compileCellKernels, dropBytes } from './cells.js';
+import { type CellBuffers, GRID_CTRL, type StepOps, type Phases, allocCellBuffers, cellActivations, cellBufferTable, cellOps, compileCellKernels, dropBytes } from './cells.js';
 import type { GpuContext } from './context.js';
 import { evaluateText } from './evaluation.js';
 import { Sampler } from './generation.js';
@@ -67,6 +67,9 @@ export class GpuEngine implements Engine {
   private lastLoss = NaN;
   private destroyed = false;
 
+  /** the workgroups of the grid sweeps (schedule 'grid') */
+  private readonly gridWorkgroups?: number;
+
   /** Use GpuEngine.create (pipelines compile asynchronously). */
   private constructor(
     ctx: GpuContext,
@@ -83,6 +86,7 @@ export class GpuEngine implements Engine {
     this.layout = layout(shape);
     this.names = paramNames(shape);
     this.schedule = schedule;
+    this.gridWorkgroups = kernels.grid?.workgroups;
     this.evaluateBlock = options.evaluateBlock ?? 1 << 22;
     this.mem = new GpuMemory(ctx);
     this.buf = this.mem.tensors(shape, this.layout, sharedParams);
@@ -117,8 +121,8 @@ export class GpuEngine implements Engine {
   }
 
   async evaluator(T: number): Promise<GpuEngine> {
-    // one stream: the sweeps of B = 1, unless the reference sweeps or the steps were asked for
-    const kept = this.schedule.sweeps === 'reference' || this.schedule.sweeps === 'steps';
+    // one stream: the sweeps of B = 1, unless the reference sweeps, the steps or the grid were asked for
+    const kept = (['reference', 'steps', 'grid'] as CellSweeps[]).includes(this.schedule.sweeps);
     const cellSweeps: CellSweeps | 'auto' = kept ? this.schedule.sweeps : 'auto';
     const e = await GpuEngine.create(this.ctx, { ...this.shape, B: 1, T }, this.optimizer, undefined, this, { cellSweeps });
     e.parent = this;
@@ -305,6 +309,19 @@ export class GpuEngine implements Engine {
   /** Carried hidden state of every layer (L, B, H), for checkpoints and comparisons. */
   async hiddenState(): Promise<Float32Array> {
     return this.read(this.buf.carry, 4 * this.carriedSize());
+  }
+
+  /** The grid sweeps: their workgroups, and how many times so far their waits ran out and the
+   * repair (one workgroup) finished the sweep, per layer and direction. Undefined for the other
+   * schedules. */
+  async gridReport(): Promise<{ workgroups: number; repairs: { layer: number; forward: number; backward: number }[] } | undefined> {
+    const workgroups = this.gridWorkgroups;
+    if (workgroups === undefined) return undefined;
+    const { B, H } = this.shape;
+    const L = modelOf(this.shape).layers;
+    const words = new Uint32Array((await this.read(this.cellBuf.dnext, 4 * (2 * B * H + GRID_CTRL * 2 * L))).buffer);
+    const repairs = (slot: number) => words[2 * B * H + GRID_CTRL * slot + 4];
+    return { workgroups, repairs: Array.from({ length: L }, (_, l) => ({ layer: l, forward: repairs(2 * l), backward: repairs(2 * l + 1) })) };
   }
 
   async generate(o: GenerateOptions): Promise<Uint32Array[]> {

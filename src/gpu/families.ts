@@ -153,6 +153,18 @@ export function cells(cell: CellName) {
         dah: 'storage', // (T, B, G*H) dLoss/d ah of the layer
         dnext: 'storage', // (2, B, H) scratch
       },
+      // forward_grid: forward's, with the dnext buffer (its control words) in carry's place
+      gridForward: {
+        cell: Layer,
+        params: 'read',
+        inputs: 'read',
+        ax: 'read',
+        hs: 'storage', // exchanged word by word
+        cs: 'storage',
+        act: 'storage',
+        ctrl: 'storage', // dnext: (2, B, H) scratch, then 8 control words per layer and direction
+        W_hhT: 'read',
+      },
       transpose: { cell: Layer, params: 'read', W_hhT_out: 'storage' },
       dropForward: { cell: Layer, drop: Drop, drop_h: 'read', hd: 'storage' },
       dropBackward: { cell: Layer, drop: Drop, dh_rw: 'storage' },
@@ -168,7 +180,7 @@ export function cells(cell: CellName) {
       },
     },
     entries: {
-      forward_sweep: 'forward', backward_sweep: 'backward', forward_sweepN: 'forward', backward_sweepN: 'backward', forward_sweep1: 'forward', backward_sweep1: 'backward', forward_step: 'forward', backward_step: 'backward', transpose_hh: 'transpose', drop_forward: 'dropForward', drop_backward: 'dropBackward', generate_sweep: 'generate', generate_sweepN: 'generate', generate_sweep1: 'generate', generate_step: 'generate', generate_step_out: 'generate',
+      forward_sweep: 'forward', backward_sweep: 'backward', forward_sweepN: 'forward', backward_sweepN: 'backward', forward_sweep1: 'forward', backward_sweep1: 'backward', forward_step: 'forward', backward_step: 'backward', forward_grid: 'gridForward', grid_fill_h: 'gridForward', backward_grid: 'backward', grid_fill_x: 'backward', transpose_hh: 'transpose', drop_forward: 'dropForward', drop_backward: 'dropBackward', generate_sweep: 'generate', generate_sweepN: 'generate', generate_sweep1: 'generate', generate_step: 'generate', generate_step_out: 'generate',
     },
   });
 }
@@ -180,3 +192,10 @@ export const loss = family({
   entries: { loss_mean: 'mean' },
 });
 
+
+/** shaders/residency.wgsl: how many workgroups the adapter runs at once (src/gpu/residency.ts). */
+export const residency = family({
+  shader: 'residency',
+  layouts: { discover: { words: 'storage' } }, // u32 (4): count and closed bit, failure
+  entries: { discover: 'discover' },
+});

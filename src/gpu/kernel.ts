@@ -177,11 +177,14 @@ export function launchGroup(ctx: GpuContext, k: Kernel, uniform: GPUBuffer, slot
 
 /** `x` workgroups, in rows of MAX_WORKGROUPS where there are more (grid kernels only: the
  * engine checks that when it builds the op). `launch`: the group(1) bind group of kernels that
- * read their sizes from a uniform. */
-export function dispatch(pass: GPUComputePassEncoder, k: Kernel, group: GPUBindGroup, x: number, launch?: GPUBindGroup): void {
+ * read their sizes from a uniform; `indirect`: the workgroup counts, read from a buffer instead. */
+export function dispatch(
+  pass: GPUComputePassEncoder, k: Kernel, group: GPUBindGroup, x: number, launch?: GPUBindGroup, indirect?: { buffer: GPUBuffer; offset: number },
+): void {
   pass.setPipeline(k.pipeline);
   pass.setBindGroup(0, group);
   if (launch) pass.setBindGroup(1, launch);
-  if (x <= MAX_WORKGROUPS) pass.dispatchWorkgroups(x);
+  if (indirect) pass.dispatchWorkgroupsIndirect(indirect.buffer, indirect.offset);
+  else if (x <= MAX_WORKGROUPS) pass.dispatchWorkgroups(x);
   else pass.dispatchWorkgroups(MAX_WORKGROUPS, Math.ceil(x / MAX_WORKGROUPS));
 }

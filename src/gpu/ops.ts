@@ -8,7 +8,11 @@ import type { Profiler } from './profiler.js';
 /** One recorded piece of a step: a kernel dispatch (per-timestep kernels carry their t) or a
  * buffer copy (which ends the compute pass it follows). */
 export type Op =
-  | { kind: 'dispatch'; name: string; kernel: Kernel; group: GPUBindGroup; x: number; launch?: { group: GPUBindGroup; uniform: GPUBuffer } }
+  | {
+      kind: 'dispatch'; name: string; kernel: Kernel; group: GPUBindGroup; x: number; launch?: { group: GPUBindGroup; uniform: GPUBuffer };
+      /** dispatched indirectly, its size read from this buffer at this offset (x unused) */
+      indirect?: { buffer: GPUBuffer; offset: number };
+    }
   | { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; size: number };
 
 /** Dispatches recorded into one command buffer before it is submitted and a new one begun:
@@ -30,6 +34,12 @@ export function op<B extends Bindings>(ctx: GpuContext, name: string, kernel: Ke
  * group(1) bind group, made once with the ops. */
 export function at(ctx: GpuContext, o: Op, t: number): Op {
   return o.kind === 'dispatch' && o.launch ? { ...o, launch: { ...o.launch, group: launchGroup(ctx, o.kernel, o.launch.uniform, t) } } : o;
+}
+
+/** The same dispatch, its workgroup counts read from `buffer` at `offset` when it runs (the
+ * grid sweeps' repair: none unless their waits ran out). */
+export function indirect(o: Op, buffer: GPUBuffer, offset: number): Op {
+  return o.kind === 'dispatch' ? { ...o, name: `${o.name}_repair`, indirect: { buffer, offset } } : o;
 }
 
 export function copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, size: number): Op {
@@ -73,7 +83,7 @@ export class Recorder {
         passName = o.name;
         pass = enc.beginComputePass({ label: `engine.${o.name}`, timestampWrites: this.profiler?.next(o.name) });
       }
-      dispatch(pass, o.kernel, o.group, o.x, o.launch?.group);
+      dispatch(pass, o.kernel, o.group, o.x, o.launch?.group, o.indirect);
       count++;
     }
     end();

@@ -25,6 +25,10 @@ export interface GpuEngineOptions {
    * else the reference sweeps of shaders/cells.wgsl (one workgroup per stream). The tests
    * force each; one that does not fit the shape or the adapter is an error. */
   cellSweeps?: CellSweeps | 'auto';
+  /** The workgroups of the grid sweeps (default: as many as run at once, src/gpu/residency.ts,
+   * at most H / GRID_MIN_UNITS). More than run at once makes their waits run out and the
+   * repair finish the step (the tests force that). */
+  gridWorkgroups?: number;
   /** Generation of one stream where H % 4 == 0: 'steps' one dispatch per layer and character
    * over many workgroups, then one for the logits and the draw (generate_step,
    * generate_step_out); 'persistent' one workgroup looping over all characters
@@ -36,10 +40,19 @@ export interface GpuEngineOptions {
 /** The recurrent schedules (src/gpu/cells.ts): the persistent sweeps of 1, 4 or 8 streams per
  * workgroup, the reference sweeps (one workgroup per stream), or 'steps': one dispatch per
  * layer and timestep over the whole adapter (shaders/cells_steps.wgsl). */
-export type CellSweeps = 'streams1' | 'streams4' | 'streams8' | 'reference' | 'steps';
+export type CellSweeps = 'streams1' | 'streams4' | 'streams8' | 'reference' | 'steps' | 'grid';
 
 /** Every schedule, in the order the tests and the measurement try them. */
-export const CELL_SWEEPS: readonly CellSweeps[] = ['streams1', 'streams4', 'streams8', 'reference', 'steps'];
+export const CELL_SWEEPS: readonly CellSweeps[] = ['streams1', 'streams4', 'streams8', 'reference', 'steps', 'grid'];
+
+/** Words of workgroup memory of the grid sweeps (GW of shaders/cells_grid.wgsl): the larger
+ * of their stages, dLoss/d ah_{t+1} of every stream, B*G*H. */
+export function gridWords(s: StepShape): number {
+  return s.B * CELLS[modelOf(s).cell].gates * s.H;
+}
+
+/** Units per workgroup of the grid sweeps at least (fewer workgroups where H is small). */
+export const GRID_MIN_UNITS = 8;
 
 /** Streams per workgroup tile of forward_step and backward_step (BT of shaders/cells_steps.wgsl):
  * the power of two at most B, at most 8, so that a tile of WG invocations covers WG/BT units. */
@@ -129,6 +142,7 @@ export const STREAMS8_ABOVE_B = 4;
 const sweepWords = (v: CellSweeps) =>
   v === 'reference' ? 'reference sweeps, one workgroup per stream'
   : v === 'steps' ? 'one dispatch per layer and timestep over the whole adapter'
+  : v === 'grid' ? 'grid-persistent sweeps, the units split over workgroups that run at once'
   : v === 'streams1' ? 'persistent sweep of one stream, units in the vec4 lanes'
   : `persistent sweeps, ${SWEEP_STREAMS[v]} streams per workgroup`;
 
@@ -145,7 +159,12 @@ export function chooseSchedule(limits: GPUSupportedLimits, s: StepShape, options
   const out = (sweeps: CellSweeps, why: string) =>
     ({ sweeps, detail: sweepWords(sweeps), sweepsWhy: why, reason: `${sweepWords(sweeps)}${why ? ` (${why})` : ''}`, smallStep: small });
   if (asked !== 'auto') {
-    if (asked !== 'reference' && asked !== 'steps' && !fits(asked))
+    if (asked === 'grid' && 4 * gridWords(s) > have)
+      throw new GpuError(
+        `The grid-persistent sweeps stage B*G*H = ${gridWords(s)} words in workgroup memory (${4 * gridWords(s)} bytes); this adapter offers ${have} bytes. ` +
+          `Use a smaller batch (--batch) or another schedule.`,
+      );
+    if (asked !== 'reference' && asked !== 'steps' && asked !== 'grid' && !fits(asked))
       throw new GpuError(
         `The ${sweepWords(asked)} do not fit B=${s.B}, H=${s.H} on this adapter (they need ${sweepBytes(asked, s)} bytes of workgroup memory and ` +
           `${sweepInvocations(asked, s)} invocations, it offers ${have} and ${limits.maxComputeInvocationsPerWorkgroup}` +

@@ -6,6 +6,7 @@ import { CELLS, CELL_NAMES, type CellName } from '../cells.js';
 import cells from '../../shaders/cells.wgsl?raw';
 import cellsGenerate from '../../shaders/cells_generate.wgsl?raw';
 import cellsGenerateSteps from '../../shaders/cells_generate_steps.wgsl?raw';
+import cellsGrid from '../../shaders/cells_grid.wgsl?raw';
 import cellsPersistent from '../../shaders/cells_persistent.wgsl?raw';
 import cellsSteps from '../../shaders/cells_steps.wgsl?raw';
 import common from '../../shaders/common.wgsl?raw';
@@ -14,6 +15,7 @@ import loss from '../../shaders/loss.wgsl?raw';
 import matmul from '../../shaders/matmul.wgsl?raw';
 import optimizer from '../../shaders/optimizer.wgsl?raw';
 import output from '../../shaders/output.wgsl?raw';
+import residency from '../../shaders/residency.wgsl?raw';
 import sampleDraw from '../../shaders/sample_draw.wgsl?raw';
 
 const FILES = {
@@ -22,9 +24,10 @@ const FILES = {
   grads,
   optimizer,
   loss,
+  residency,
 };
 
-/** The kernels of each cell: the cell's file, then cells.wgsl, cells_persistent.wgsl, cells_steps.wgsl, and for
+/** The kernels of each cell: the cell's file, then cells.wgsl, cells_persistent.wgsl, cells_steps.wgsl, cells_grid.wgsl, and for
  * generation sample_draw.wgsl, cells_generate.wgsl and cells_generate_steps.wgsl. */
 const CELL_FILES = Object.fromEntries(CELL_NAMES.map((c) => [`cells_${c}`, CELLS[c].wgsl])) as Record<`cells_${CellName}`, { file: string; code: string }>;
 
@@ -41,6 +44,7 @@ export function shaderParts(name: ShaderName): { file: string; code: string }[] 
       { file: 'shaders/cells.wgsl', code: cells },
       { file: 'shaders/cells_persistent.wgsl', code: cellsPersistent },
       { file: 'shaders/cells_steps.wgsl', code: cellsSteps },
+      { file: 'shaders/cells_grid.wgsl', code: cellsGrid },
       draw,
       { file: 'shaders/cells_generate.wgsl', code: cellsGenerate },
       { file: 'shaders/cells_generate_steps.wgsl', code: cellsGenerateSteps },
