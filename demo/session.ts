@@ -5,6 +5,7 @@ import {
   DivergedError,
   type Engine,
   type GpuContext,
+  type GpuEngineOptions,
   initParams,
   type LogEntry,
   type ModelDims,
@@ -12,6 +13,7 @@ import {
   planBatches,
   type SampleOptions,
   sampleText,
+  storageCache,
   TextError,
   type TrainConfig,
   Trainer,
@@ -145,7 +147,9 @@ export class Session {
     await this.halt();
     const optimizer = { name: cfg.optimizer, lr: cfg.lr, clip: cfg.clip };
     const reuse = this.reusable(shape, spec.device, cfg);
-    const engine = reuse ?? (await createEngine(spec.device, shape, optimizer, params, this.ctx, { dropout: cfg.dropout }));
+    // the recurrent schedule measured on this GPU the first time the page meets a shape, kept in localStorage
+    const gpu: GpuEngineOptions = { dropout: cfg.dropout, cellSweeps: 'measure', scheduleCache: storageCache(localStorage) };
+    const engine = reuse ?? (await createEngine(spec.device, shape, optimizer, params, this.ctx, gpu));
     if (start?.state) engine.setState(fitState(start.state, shape.layers * shape.B * shape.H));
     else if (reuse) engine.setParams(params);
     this.evaluator?.destroy();

@@ -50,6 +50,8 @@ export interface CheckReport {
   loss: { cpu: number[]; gpu: number[]; nudged: number[] };
   /** the multiple of the float64 spread a trajectory's drift may reach */
   spreadMultiple: number;
+  /** the GPU engine's recurrent schedule, in words (and why) */
+  schedule: string;
 }
 
 export interface CheckOptions {
@@ -70,7 +72,7 @@ export async function runCheck(ctx: GpuContext, data: Uint32Array, V: number, cf
   const opt = optimizerOf(cfg);
   const dropout = (step: number): Dropout | undefined => (cfg.dropout > 0 ? { p: cfg.dropout, seed: cfg.seed, step } : undefined);
   const gpu = await GpuEngine.create(ctx, shape, opt, o.upload ?? p0, undefined, { dropout: cfg.dropout, ...o.gpu });
-  const report: CheckReport = { ok: false, tensors: [], loss: { cpu: [], gpu: [], nudged: [] }, spreadMultiple: SPREAD_MULTIPLE };
+  const report: CheckReport = { ok: false, tensors: [], loss: { cpu: [], gpu: [], nudged: [] }, spreadMultiple: SPREAD_MULTIPLE, schedule: gpu.schedule.reason };
   try {
     const first = new BatchCursor(data, plan);
     first.next();

@@ -8,6 +8,9 @@ import type { Checkpoint } from '../checkpoint.js';
 import { CharRnnError, GpuError, UsageError } from '../errors.js';
 import type { InitScale } from '../init.js';
 import { checkOutputPath, writeFileAtomic } from '../node/files.js';
+import { fileScheduleCache, scheduleCachePath } from '../node/scheduleCache.js';
+import { CELL_SWEEPS, type Recurrence } from '../gpu/schedule.js';
+import { homedir } from 'node:os';
 import { lockOutput } from '../node/lock.js';
 import { checkDistinct, checkOverwrite } from '../node/outputs.js';
 import pkg from '../../package.json' with { type: 'json' };
@@ -159,13 +162,14 @@ async function check(o: Record<string, unknown> & { text?: string; string?: stri
   const plan = planBatches(data.length, cfg.batch, cfg.seqLen, o.seqLen !== undefined);
   cfg.seqLen = plan.T;
   const ctx = await gpuContextFor('gpu', 'check');
-  const report = await runCheck(ctx!, data, vocab.size, cfg, { start: init?.params });
+  const recurrence = (o.recurrence as Recurrence | undefined) ?? 'auto';
+  const report = await runCheck(ctx!, data, vocab.size, cfg, { start: init?.params, gpu: { cellSweeps: recurrence, scheduleCache: fileScheduleCache() } });
   if (o.json) out(JSON.stringify(report, null, 2));
   else {
     const model = isTutorialModel(cfg) ? '' : `${modelLabel(cfg)}, `;
     out(`check: ${source}, ${data.length} characters, ${model}V ${vocab.size}, H ${cfg.hidden}, B ${plan.B}, T ${plan.T}, ` +
       (cfg.dropout > 0 ? `dropout ${cfg.dropout}, ` : '') +
-      `${cfg.optimizer} lr ${cfg.lr}, ${cfg.steps} steps; GPU: ${ctx!.adapterName}`);
+      `${cfg.optimizer} lr ${cfg.lr}, ${cfg.steps} steps; GPU: ${ctx!.adapterName}; recurrence: ${report.schedule}`);
     const K = report.spreadMultiple;
     const rows = report.tensors.map((c) => [
       c.kind, c.name, String(c.n), c.maxAbs.toExponential(2), c.maxRel.toExponential(2), String(c.atol), `${c.rtol}${c.rtolOf === 'terms' ? ' *' : ''}`,
@@ -229,8 +233,15 @@ function hyper(c: Command): Command {
       .option('--eval-every <n>', `validate every n steps, 0 = only at the end (default ${DEFAULT_CONFIG.evalEvery})`, num('--eval-every', true))
       .option('--text <file>', 'training text, a UTF-8 file')
       .option('--string <s>', 'training text given inline, e.g. hello')
+      .addOption(new Option('--recurrence <name>', RECURRENCE_HELP).choices(['measure', 'auto', ...CELL_SWEEPS]))
   );
 }
+
+const RECURRENCE_HELP =
+  "how the GPU runs the recurrence: measure (train's default: time each schedule that fits the first time this GPU meets the model's shape, " +
+  `keep the fastest in ${scheduleCachePath().replace(homedir(), '~')}), auto (check's default: chosen by shape), or one forced: ` +
+  'streams1, streams4, streams8 (one workgroup loops over T for 1, 4 or 8 streams), reference (one workgroup per stream), ' +
+  'steps (one dispatch per timestep over the whole GPU), grid (workgroups that run at once, handing each timestep over)';
 
 export function buildProgram(): Command {
   const program = new Command('char-rnn')

@@ -7,6 +7,8 @@ import { planBatches, splitText } from '../data.js';
 import { checkModelSize, createEngine, type DeviceKind } from '../engines.js';
 import { CheckpointError, DivergedError, TextError, UsageError } from '../errors.js';
 import { GpuEngine, MODEL_FLOPS_FORMULA, SMALL_STEP, modelFlops } from '../gpu/engine.js';
+import type { GpuEngineOptions, Recurrence } from '../gpu/schedule.js';
+import { fileScheduleCache } from '../node/scheduleCache.js';
 import { initParams } from '../init.js';
 import { type ModelDims, type Params, type StepShape, isTutorialModel } from '../model.js';
 import { sampleText } from '../sample.js';
@@ -171,7 +173,7 @@ async function trainRun(o: TrainOpts, trap: SignalTrap, locks: RunLock[]): Promi
   const shape = { V: vocab.size, H: cfg.hidden, B: plan.B, T: plan.T, cell: cfg.cell, layers: cfg.layers };
   const record = { plan: { B: plan.B, T: plan.T, L: plan.L }, text: corpus.record };
   const ctx = await gpuContextFor(o.device);
-  const gpuOptions = { profile: o.profile, dropout: cfg.dropout };
+  const gpuOptions: GpuEngineOptions = { profile: o.profile, dropout: cfg.dropout, cellSweeps: (o.recurrence as Recurrence | undefined) ?? 'measure', scheduleCache: fileScheduleCache() };
   checkModelSize(shape, o.device, ctx, { memory: totalmem(), gpuOptions }); // before anything is allocated
   const total = o.init ? (ckpt?.step ?? 0) + cfg.steps : cfg.steps; // --steps is the run's total; with --init, steps to add
   if (o.save) {
@@ -203,7 +205,7 @@ async function trainRun(o: TrainOpts, trap: SignalTrap, locks: RunLock[]): Promi
     const [s] = await sampleText(engine, vocab, { prime, length: o.sampleLength || 200, temperature: o.temperature, seed: cfg.seed + step });
     err(`\n--- sample at step ${step} ---\n${s}\n---`);
   }, keptNow);
-  if (o.profile && engine instanceof GpuEngine) printProfile(engine, shape);
+  if (o.profile && engine instanceof GpuEngine) await printProfile(engine, shape);
   if (o.sampleLength > 0 && !stop) {
     const [s] = await sampleText(engine, vocab, { prime, length: o.sampleLength, greedy: o.greedy, temperature: o.temperature, seed: cfg.seed });
     err(o.greedy ? `greedy sample from ${JSON.stringify(prime)}:` : `sample (temperature ${o.temperature ?? 1}, seed ${cfg.seed}):`);
@@ -253,10 +255,15 @@ function saver(
 }
 
 /** `train --profile`: GPU time per kernel and step, the schedule chosen, memory in use. */
-function printProfile(engine: GpuEngine, s: StepShape): void {
+async function printProfile(engine: GpuEngine, s: StepShape): Promise<void> {
   const p = engine.profile();
   err(`\nprofile: ${p.adapter}; ${p.steps} steps timed (each waited for its timings)`);
   err(`  recurrence: ${p.detail}${p.reason ? ` (${p.reason})` : ''}; gradients: ${p.smallStep ? `all in one dispatch (below ${SMALL_STEP} multiply-adds per step)` : 'a product per tensor'}`);
+  const grid = await engine.gridReport();
+  if (grid) {
+    const repairs = grid.repairs.reduce((a, r) => a + r.forward + r.backward, 0);
+    err(`  grid: ${grid.workgroups} workgroups; ${repairs ? `their waits ran out ${repairs} times, and one workgroup finished those sweeps` : 'no wait ran out'}`);
+  }
   if (p.kernels.length) {
     const w = Math.max(...p.kernels.map((k) => k.name.length));
     for (const k of p.kernels)

@@ -16,7 +16,9 @@ import { type CellBuffers, GRID_CTRL, type StepOps, type Phases, allocCellBuffer
 import type { GpuContext } from './context.js';
 import { evaluateText } from './evaluation.js';
 import { Sampler } from './generation.js';
+import { initParams } from '../init.js';
 import { inspectStep } from './inspect.js';
+import { type ScheduleMeasurement, candidateSchedules, measureSchedules, measurementKey, worthMeasuring } from './measure.js';
 import { checkBuffersFit } from './limits.js';
 import { type Op, Recorder } from './ops.js';
 import { type Profile, Profiler } from './profiler.js';
@@ -112,7 +114,8 @@ export class GpuEngine implements Engine {
     shareParamsWith?: GpuEngine,
     options: GpuEngineOptions = {},
   ): Promise<GpuEngine> {
-    const schedule = chooseSchedule(ctx.device.limits, shape, options); // (refuses a forced one that cannot run, before any work)
+    const measured = options.cellSweeps === 'measure' && worthMeasuring(shape) ? await measureOrRecall(ctx, shape, optimizer, options) : undefined;
+    const schedule = chooseSchedule(ctx.device.limits, shape, options, measured); // (refuses a forced one that cannot run, before any work)
     checkBuffersFit(ctx.device.limits, shape, (s) => ({ ...bufferTable(s), ...cellBufferTable(s, options.dropout) }));
     const kernels = await compileCellKernels(ctx, shape, layout(shape), schedule, options);
     const e = new GpuEngine(ctx, shape, optimizer, schedule, options, kernels, shareParamsWith?.buf.params);
@@ -347,4 +350,16 @@ export class GpuEngine implements Engine {
     this.mem.destroy();
     this.profiler?.destroy();
   }
+}
+
+/** The cached measurement of this shape where it is still valid (its pick fits), else a new one,
+ * kept in the cache. */
+async function measureOrRecall(ctx: GpuContext, shape: StepShape, optimizer: OptimizerConfig, options: GpuEngineOptions): Promise<ScheduleMeasurement> {
+  const key = measurementKey(ctx, shape, options.dropout);
+  const cached = options.scheduleCache?.get(key);
+  if (cached && candidateSchedules(ctx.device.limits, shape, options).includes(cached.pick)) return cached;
+  const params = initParams(shape, 1);
+  const m = await measureSchedules(ctx, shape, optimizer, options, (o) => GpuEngine.create(ctx, shape, optimizer, params, undefined, o));
+  options.scheduleCache?.set(m);
+  return m;
 }

@@ -2,6 +2,7 @@ import { GpuError } from '../errors.js';
 import { CELLS, type StepShape, modelOf } from '../model.js';
 import type { GpuContext } from './context.js';
 import { workgroupFits } from './limits.js';
+import type { ScheduleCache, ScheduleMeasurement } from './measure.js';
 
 // How the engine's kernels (cells.ts) run a model's training step and generation on an adapter:
 // one function of the adapter's limits, the cell, L, H, B and T (chooseSchedule), which always
@@ -19,12 +20,17 @@ export interface GpuEngineOptions {
   /** Every gradient of a step in one dispatch (shaders/grads.wgsl) instead of one product or
    * sum per tensor: default below SMALL_STEP multiply-adds (smallStep). The tests force both. */
   smallStep?: boolean;
-  /** The recurrent sweeps: 'auto' (default) the persistent sweeps of
+  /** The recurrent schedule: 'measure' the fastest of those that fit, timed on this adapter
+   * the first time a shape is met (src/gpu/measure.ts; 'auto' below MEASURE_FROM); 'auto'
+   * (default) the persistent sweeps of
    * shaders/cells_persistent.wgsl (one stream with units in the vec4 lanes for B = 1 and
    * H % 4 == 0, else eight or four streams per workgroup) where their workgroup memory fits,
    * else the reference sweeps of shaders/cells.wgsl (one workgroup per stream). The tests
-   * force each; one that does not fit the shape or the adapter is an error. */
-  cellSweeps?: CellSweeps | 'auto';
+   * force each, and 'steps' and 'grid'; one that does not fit the shape or the adapter is an
+   * error. */
+  cellSweeps?: Recurrence;
+  /** Where 'measure' keeps and finds its measurements (none: it measures every time). */
+  scheduleCache?: ScheduleCache;
   /** The workgroups of the grid sweeps (default: as many as run at once, src/gpu/residency.ts,
    * at most H / GRID_MIN_UNITS). More than run at once makes their waits run out and the
    * repair finish the step (the tests force that). */
@@ -41,6 +47,9 @@ export interface GpuEngineOptions {
  * workgroup, the reference sweeps (one workgroup per stream), or 'steps': one dispatch per
  * layer and timestep over the whole adapter (shaders/cells_steps.wgsl). */
 export type CellSweeps = 'streams1' | 'streams4' | 'streams8' | 'reference' | 'steps' | 'grid';
+
+/** What GpuEngineOptions.cellSweeps (the CLI's --recurrence) takes. */
+export type Recurrence = CellSweeps | 'auto' | 'measure';
 
 /** Every schedule, in the order the tests and the measurement try them. */
 export const CELL_SWEEPS: readonly CellSweeps[] = ['streams1', 'streams4', 'streams8', 'reference', 'steps', 'grid'];
@@ -86,6 +95,8 @@ export interface GpuSchedule {
   reason: string;
   /** every gradient in one dispatch, and the output layer in another (smallStep) */
   smallStep: boolean;
+  /** the measurement that chose the schedule (cellSweeps 'measure') */
+  measured?: ScheduleMeasurement;
 }
 
 /** Multiply-adds per step of the model, T*B*H*(G*H*(2L-1) + V), below which a step computes
@@ -150,9 +161,9 @@ const sweepWords = (v: CellSweeps) =>
  * sweeps where they fit and pay, else the reference sweeps (one workgroup of WG invocations per
  * stream, no workgroup array: any H), so always one that fits; a forced one the adapter cannot
  * run is an error naming the option. */
-export function chooseSchedule(limits: GPUSupportedLimits, s: StepShape, options: GpuEngineOptions = {}): GpuSchedule {
+export function chooseSchedule(limits: GPUSupportedLimits, s: StepShape, options: GpuEngineOptions = {}, measured?: ScheduleMeasurement): GpuSchedule {
   const have = limits.maxComputeWorkgroupStorageSize;
-  const asked = options.cellSweeps ?? 'auto';
+  const asked = measured ? measured.pick : options.cellSweeps === 'measure' ? 'auto' : options.cellSweeps ?? 'auto';
   const fits = (v: Persistent) =>
     workgroupFits(limits, sweepBytes(v, s), sweepInvocations(v, s)) && (v !== 'streams1' || (s.B === 1 && s.H % 4 === 0));
   const small = smallStep(s, options);
@@ -170,7 +181,7 @@ export function chooseSchedule(limits: GPUSupportedLimits, s: StepShape, options
           `${sweepInvocations(asked, s)} invocations, it offers ${have} and ${limits.maxComputeInvocationsPerWorkgroup}` +
           `${asked === 'streams1' ? '; and B = 1 with H a multiple of 4' : ''}). Use cellSweeps 'auto' or 'reference'.`,
       );
-    return out(asked, 'asked');
+    return measured ? { ...out(asked, `the fastest measured here: ${measurementWords(measured)}`), measured } : out(asked, 'asked');
   }
   const pick: Persistent | undefined =
     s.B === 1 && fits('streams1') ? 'streams1'
@@ -221,4 +232,9 @@ export function generationFits(limits: GPUSupportedLimits, s: StepShape): { sets
   const G = CELLS[modelOf(s).cell].gates;
   const fits = (sets: number) => workgroupFits(limits, 32 * sets * HMAX + 32, HMAX / unitsPerInvocation(G));
   return { sets: fits(2) ? 2 : fits(1) ? 1 : 0, one: workgroupFits(limits, 8 * HMAX + 4, HMAX / 8) };
+}
+
+/** A measurement in words: "streams1 13.2 ms, steps 25.1 ms, ...". */
+export function measurementWords(m: ScheduleMeasurement): string {
+  return m.times.map((t) => `${t.sweeps} ${t.msPerStep.toFixed(1)} ms`).join(', ');
 }
