@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -15,6 +16,7 @@ export default defineConfig({
     testTimeout: 600_000,
     hookTimeout: 600_000,
     expect: { poll: { timeout: 180_000 } },
-    env: { XDG_RUNTIME_DIR: '/tmp' },
+    // the CLI's schedule measurements (src/node/scheduleCache.ts) go to the tests' own folder
+    env: { XDG_RUNTIME_DIR: '/tmp', XDG_CACHE_HOME: resolve('test/.out/cache') },
   },
 });

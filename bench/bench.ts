@@ -31,7 +31,7 @@ import { type Cell, contentionMeter, median, now, timeHello, timeSampling, timeT
 /** One Dawn context for this project's engines; TF.js's webgpu backend asks the same GPU
  * object (ctx.gpu, kept referenced by the context) for its adapter. */
 async function environment(o: Options): Promise<Env> {
-  const env: Env = { tf: { versions: {} } };
+  const env: Env = { tf: { versions: {} }, recurrence: o.recurrence };
   if (o.engines.includes('gpu') || o.engines.includes('tfjs-webgpu')) {
     try {
       env.ctx = await nodeContext('char-rnn-bench');
@@ -70,7 +70,7 @@ function describeRun(o: Options, env: Env, text: { file: string; chars: number; 
     text,
     settings: {
       reps: o.reps, minTime: o.minTime, maxCellTime: o.maxCellTime, tfjsSyncEvery: o.tfjsSyncEvery, engines: o.engines,
-      cases: o.cases.map((c) => c.name), seed: o.seed, profile: o.profile, model: o.model, dropped: o.dropped,
+      cases: o.cases.map((c) => c.name), seed: o.seed, profile: o.profile, model: o.model, dropped: o.dropped, recurrence: o.recurrence,
     },
   };
 }
@@ -132,6 +132,7 @@ async function runCell(c: Case, e: EngineName, s: CaseSetup, env: Env, o: Option
     } else {
       const dropout = c.kind === 'train' ? c.dropout : 0;
       const tr = await makeTrainee(e, env, s.shape!, c.optimizer, s.params, o.tfjsSyncEvery, dropout, o.seed);
+      cell.schedule = tr.schedule;
       try {
         const cursor = new BatchCursor(s.data, s.plan!);
         if (c.kind === 'hello') await timeHello(tr, cursor, s.params, c.steps, o, cell, t0);

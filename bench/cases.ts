@@ -100,6 +100,13 @@ export function allCases(): Case[] {
 
 export const QUICK_CASES = ['h64-b1', 'h64-b32', 'min-char-rnn', 'hello', 'sample-1', 'sample-32'];
 
+/** The large cases --big adds (a real GPU's: minutes each on a software adapter): char-rnn's
+ * two-layer LSTMs. */
+export function bigCases(): Case[] {
+  const lstm2: CaseModel = { cell: 'lstm', layers: 2, dropout: 0 };
+  return [[512, 32], [1024, 16]].map(([H, B]) => trainCase(`h${H}-b${B}`, `H=${H} B=${B} T=${T_MAIN} adam`, H, B, T_MAIN, ADAM, lstm2));
+}
+
 /** The selected cases with --cell, --layers, --dropout applied (each given one replaces the
  * case's own; hello is the tutorial's model and keeps it; sampling has no dropout). Cases that
  * end up the same model and size are run once; `dropped` names the repeats. */

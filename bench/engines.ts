@@ -2,6 +2,8 @@ import { CpuEngine } from '../src/cpu/engine.js';
 import type { OptimizerConfig } from '../src/engine.js';
 import type { GpuContext } from '../src/gpu/context.js';
 import { GpuEngine } from '../src/gpu/engine.js';
+import type { Recurrence } from '../src/gpu/schedule.js';
+import { fileScheduleCache } from '../src/node/scheduleCache.js';
 import type { ModelDims, Params, StepShape } from '../src/model.js';
 import { ADAM, type CaseModel } from './cases.js';
 import type { EngineName } from './options.js';
@@ -18,7 +20,12 @@ export interface Env {
   ctx?: GpuContext;
   ctxError?: string;
   tf: TfjsInfo;
+  /** the GPU engine's recurrent schedule (--recurrence; 'measure' keeps its measurements in
+   * the CLI's cache file) */
+  recurrence: Recurrence;
 }
+
+const scheduleCache = fileScheduleCache();
 
 /** Why engine `e` cannot run at all, or undefined. */
 export function unavailable(e: EngineName, env: Env): string | undefined {
@@ -49,9 +56,12 @@ export async function makeTrainee(
   e: EngineName, env: Env, shape: StepShape, opt: OptimizerConfig, params: Params, tfjsSyncEvery: number, dropout: number, seed: number,
 ): Promise<Trainee> {
   if (e === 'gpu' || e === 'cpu') {
-    const engine = e === 'gpu' ? await GpuEngine.create(env.ctx!, shape, opt, params, undefined, { dropout }) : new CpuEngine(shape, opt, params);
+    const engine = e === 'gpu'
+      ? await GpuEngine.create(env.ctx!, shape, opt, params, undefined, { dropout, cellSweeps: env.recurrence, scheduleCache })
+      : new CpuEngine(shape, opt, params);
     let steps = 0;
     return {
+      schedule: engine instanceof GpuEngine ? engine.schedule.reason : undefined,
       step: (b, o) => engine.step(b, { ...o, dropout: dropout > 0 ? { p: dropout, seed, step: steps++ } : undefined }),
       settle: () => {},
       restart: (p) => {

@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MAX_LAYERS } from '../src/config.js';
 import { CELL_NAMES, type CellName } from '../src/model.js';
-import { type Case, type CaseModel, QUICK_CASES, allCases, withModel } from './cases.js';
+import { CELL_SWEEPS, type Recurrence } from '../src/gpu/schedule.js';
+import { type Case, type CaseModel, QUICK_CASES, allCases, bigCases, withModel } from './cases.js';
 
 // The command line of `npm run bench`: its help, its options, their checks.
 
@@ -35,6 +36,10 @@ adapter, wasm backend) and writes bench/results/<date>-<adapter>.md and .json.
 
   --quick               a small subset, 3 reps, --min-time 0.15:
 ${wrap(QUICK_CASES, 24, 92)}
+  --recurrence NAME     the GPU engine's recurrent schedule: measure (default: the fastest of those
+                        that fit, timed the first time; kept as the CLI keeps it), auto, or one
+                        forced: ${CELL_SWEEPS.join(', ')}
+  --big                 also the large cases (a real GPU's): ${bigCases().map((c) => c.name).join(', ')}
   --reps N              timed repetitions per cell (default 5)
   --min-time S          seconds one rep should last at least (default 0.3)
   --max-cell-time S     seconds one engine may spend on one case, warm-up included; fewer
@@ -62,6 +67,8 @@ ${wrap(allCases().map((c) => c.name), 24, 92)}
 
 export interface Options {
   quick: boolean;
+  /** the GPU engine's recurrent schedule (--recurrence) */
+  recurrence: Recurrence;
   reps: number;
   minTime: number;
   maxCellTime: number;
@@ -116,6 +123,12 @@ function modelOptions(values: { cell?: string; layers?: string; dropout?: string
   return m;
 }
 
+function recurrenceOption(v: string): Recurrence {
+  const all: Recurrence[] = ['measure', 'auto', ...CELL_SWEEPS];
+  if (!all.includes(v as Recurrence)) throw new BenchUsageError(`--recurrence must be one of ${all.join(', ')}, got '${v}'`);
+  return v as Recurrence;
+}
+
 export function parseOptions(argv: string[]): Options {
   let values;
   try {
@@ -123,6 +136,8 @@ export function parseOptions(argv: string[]): Options {
       args: argv,
       options: {
         quick: { type: 'boolean', default: false },
+        big: { type: 'boolean', default: false },
+        recurrence: { type: 'string', default: 'measure' },
         reps: { type: 'string' },
         'min-time': { type: 'string' },
         'max-cell-time': { type: 'string', default: '60' },
@@ -150,7 +165,7 @@ export function parseOptions(argv: string[]): Options {
 
   const engines = list(values.engines) ?? [...ENGINES];
   for (const e of engines) if (!ENGINES.includes(e as EngineName)) throw new BenchUsageError(`unknown engine '${e}'; engines: ${ENGINES.join(', ')}`);
-  const all = allCases();
+  const all = [...allCases(), ...(values.big ? bigCases() : [])];
   const wanted = list(values.cases) ?? (values.quick ? QUICK_CASES : undefined);
   let selected = all;
   if (wanted) {
@@ -164,6 +179,7 @@ export function parseOptions(argv: string[]): Options {
   const cwd = process.env.INIT_CWD ?? process.cwd(); // npm run changes to the root; INIT_CWD is where it was typed
   return {
     quick: values.quick,
+    recurrence: recurrenceOption(values.recurrence),
     reps: num('reps', values.reps ?? (values.quick ? '3' : '5'), 1, true),
     minTime: num('min-time', values['min-time'] ?? (values.quick ? '0.15' : '0.3'), 0),
     maxCellTime: num('max-cell-time', values['max-cell-time'], 0),

@@ -111,6 +111,8 @@ export interface Meta {
     model: Partial<CaseModel>;
     /** selected cases not run: the same model and size as another after --cell / --layers */
     dropped: string[];
+    /** the GPU engine's recurrent schedule (--recurrence) */
+    recurrence: string;
   };
   totalSeconds?: number;
 }
@@ -138,12 +140,14 @@ function header(meta: Meta, engines: EngineName[]): string[] {
   L.push(`- Settings: ${s.reps} reps per cell, a rep lasts at least ${s.minTime} s, at most ${s.maxCellTime} s per engine and case (warm-up included; fewer reps where they did not fit, shown as "n reps"), seed ${s.seed}`);
   const model = Object.entries(s.model).map(([k, v]) => `--${k} ${v}`);
   if (model.length) L.push(`- Model of the training and sampling cases set by ${model.join(' ')}${s.dropped.length ? `; not run, repeats: ${s.dropped.join(', ')}` : ''}`);
+  L.push(`- The GPU engine's recurrent schedule: \`--recurrence ${s.recurrence}\``);
   L.push(`- TF.js training steps wait for the device at least every ${s.tfjsSyncEvery} steps (\`--tfjs-sync-every\`), besides the last step of a rep`);
   if (meta.totalSeconds !== undefined) L.push(`- Total run time: ${fmt(meta.totalSeconds)} s`);
   L.push('');
   L.push('Cells: median (min–max over reps). Each engine warms up first (1 training step, its loss read back / a 4-character sample; untimed).');
   L.push('A training rep is k consecutive steps, the loss read back only after the last; k (and a sampling rep\'s length n) grows from 1');
-  L.push('(16) until a rep lasts --min-time. chars/s = k·B·T / rep time (sampling: S·n / rep time). GFLOP/s = chars/s · 6(G·H²·(2L-1) + VH) / 1e9, G gate blocks, L layers');
+  L.push('(16) until a rep lasts --min-time. chars/s = k·B·T / rep time (sampling: S·n / rep time). µs/timestep = 1e6·B / chars/s: one timestep of all B');
+  L.push('streams, forward, backward and the update shared out. GFLOP/s = chars/s · 6(G·H²·(2L-1) + VH) / 1e9, G gate blocks, L layers');
   L.push('(model FLOPs of forward + backward, V from the text). Ratios: this project\'s GPU engine over TF.js (> 1: ours faster).');
   L.push('');
   return L;
@@ -165,10 +169,14 @@ function caveats(cells: Cell[]): string[] {
 function trainingSection(train: TrainCase[], engines: EngineName[], cells: Cell[], get: Get, V: number): string[] {
   const L = ['## Training, chars/s', ''];
   const ratios = ratioEngines(engines);
-  L.push(...tableHead(['case', ...engines, ...engines.map((e) => `GFLOP/s ${e}`), ...ratios.map((e) => `gpu/${e}`)]));
+  L.push(...tableHead(['case', ...engines, ...engines.map((e) => `µs/timestep ${e}`), ...engines.map((e) => `GFLOP/s ${e}`), ...ratios.map((e) => `gpu/${e}`)]));
   for (const c of train) {
     const row = [c.label];
     for (const e of engines) row.push(cellText(get(c.name, e)));
+    for (const e of engines) {
+      const x = get(c.name, e);
+      row.push(x?.status === 'ok' ? fmt(usPerTimestep(x.median!, c.B)) : '–');
+    }
     for (const e of engines) {
       const x = get(c.name, e);
       row.push(x?.status === 'ok' ? fmt((x.median! * flopPerChar(c.H, V, c)) / 1e9) : '–');
@@ -187,6 +195,8 @@ function trainingSection(train: TrainCase[], engines: EngineName[], cells: Cell[
     const cs = engines.map((e) => get(c.name, e));
     L.push(`| ${c.name} | ${cs.map((x) => (x?.perRep ? String(x.perRep) : '–')).join(' | ')} | ${cs.map((x) => lossText(cells, x, 'firstLoss')).join(' | ')} | ${agreement(cells, cs, 'firstLoss')} |`);
   }
+  const scheduled = train.map((c) => [c.name, get(c.name, 'gpu')?.schedule] as const).filter(([, x]) => x);
+  if (scheduled.length) L.push('', "This project's GPU engine ran the recurrence as follows:", '', ...scheduled.map(([n, x]) => `- ${n}: ${x}`));
   L.push('', ...caveats(cells.filter((x) => train.some((c) => c.name === x.case))));
   return L;
 }
@@ -277,11 +287,17 @@ export function markdown(meta: Meta, cases: Case[], engines: EngineName[], cells
   return L.join('\n');
 }
 
+/** Microseconds per timestep of all B streams (forward, backward and the update shared out),
+ * from characters per second: the unit cuDNN's and our recurrences compare in. */
+export function usPerTimestep(charsPerSecond: number, B: number): number {
+  return (1e6 * B) / charsPerSecond;
+}
+
 /** One line per cell as it finishes. */
 export function printCell(cells: Cell[], c: Cell, k: Case, V: number): void {
   const what = c.status === 'failed' ? `failed: ${c.error}` : `${cellText(c)} ${c.unit}`;
   const per = c.perRep ? (k.kind === 'hello' ? `, ${c.perRep} steps` : k.kind === 'sample' ? `, ${c.perRep} chars/stream/rep` : `, ${c.perRep} steps/rep`) : '';
-  const gf = c.status === 'ok' && k.kind === 'train' ? `, ${fmt((c.median! * flopPerChar(k.H, V, k)) / 1e9)} GFLOP/s` : '';
+  const gf = c.status === 'ok' && k.kind === 'train' ? `, ${fmt(usPerTimestep(c.median!, k.B))} µs/timestep, ${fmt((c.median! * flopPerChar(k.H, V, k)) / 1e9)} GFLOP/s` : '';
   const loss = c.firstLoss !== undefined ? `, step-1 loss ${lossText(cells, c, 'firstLoss')}` : c.lastLoss !== undefined && k.kind === 'hello' ? `, final loss ${lossText(cells, c, 'lastLoss')}` : '';
   const mem = c.tensors?.length ? `, tensors ${c.tensors[0]}${c.tensors.some((n) => n !== c.tensors![0]) ? ' → ' + c.tensors[c.tensors.length - 1] + ' (GROWING)' : ' (flat)'}` : '';
   const other = (c.otherCpu ?? 0) > 0.1 ? `, other processes took ${(100 * c.otherCpu!).toFixed(0)}% of the CPU` : '';

@@ -33,6 +33,8 @@ export interface Trainee {
   settle(): void;
   /** fresh weights, optimizer state and hidden state */
   restart(p: Params): void;
+  /** this project's GPU engine: its recurrent schedule, in words */
+  schedule?: string;
   /** live TF.js tensors (TF.js engines only) */
   tensors?(): number;
   destroy(): void;
@@ -61,6 +63,8 @@ export interface Cell {
   repsWanted: number;
   /** training: steps per rep; sampling: characters per stream per rep; hello: steps per run */
   perRep?: number;
+  /** this project's GPU engine: the recurrent schedule it trained with, and why */
+  schedule?: string;
   /** training: loss of the warm-up step (same weights and batch on every engine) */
   firstLoss?: number;
   /** why this engine's loss is not expected to agree with the others' (a different model,

@@ -16,7 +16,7 @@ export {
   GpuEngine, type GpuEngineOptions, type CellSweeps, type GpuSchedule, type Profile, type MemoryReport,
 } from './gpu/engine.js';
 export type { Recurrence } from './gpu/schedule.js';
-export { storageCache, type ScheduleCache, type ScheduleMeasurement } from './gpu/measure.js';
+export { storageCache, type KeyValueStorage, type ScheduleCache, type ScheduleMeasurement } from './gpu/measure.js';
 export { createContext, tryCreateContext, type GpuContext } from './gpu/context.js';
 export {
   createEngine, checkModelSize, modelSize, type DeviceKind, type Allocation, type ModelSize, type SizeOptions,

@@ -28,8 +28,14 @@ export interface ScheduleCache {
   set(m: ScheduleMeasurement): void;
 }
 
-/** A cache in a Storage (the page's localStorage), one item per key. */
-export function storageCache(storage: Storage, prefix = 'char-rnn-webgpu.schedule.'): ScheduleCache {
+/** What storageCache needs of a Web Storage (the page's localStorage). */
+export interface KeyValueStorage {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+}
+
+/** A cache in a Web Storage (the page's localStorage), one item per key. */
+export function storageCache(storage: KeyValueStorage, prefix = 'char-rnn-webgpu.schedule.'): ScheduleCache {
   return {
     get(key) {
       try {
