@@ -11,7 +11,8 @@
 // producer stores it once (never as SENTINEL: canonical()), and a consumer polls it until it
 // is something else. Forward exchanges h_t (hs, slot t+1), backward dLoss/d ah_t (dpre of the
 // layer, or dah where the cell has an extra bias). Each workgroup stages the whole exchanged
-// vector of the timestep in workgroup memory (gw) before its products.
+// vector of the timestep in workgroup memory (gw) before its products, a chunk of streams at a
+// time where all of them do not fit (GW/H streams forward, GW/(G*H) backward).
 //
 // Forward progress between workgroups is not promised by WebGPU: a poll that runs out (SPIN
 // polls) sets the failure word and the repair's size in the control words of the layer and
@@ -21,7 +22,7 @@
 // SENTINEL left), computes from there on alone (never waiting on another workgroup), and
 // clears the control words. The sums are those of the reference sweeps, in the same order.
 
-override GW: u32 = 64u;                    // words of gw: B*G*H, the larger of the two stages
+override GW: u32 = 64u;                    // words of gw: G*H per stream of a chunk (src/gpu/schedule.ts gridWords)
 const SENTINEL: u32 = 0xffffffffu;         // a NaN that arithmetic never makes
 const SPIN: u32 = 1u << 24u;                // polls of one word before a wait gives up
 
@@ -101,39 +102,44 @@ fn forward_grid(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: 
     t0 = first_open_h(li, h0);
     if (li == 0u && atomicLoad(&ctrl[c + 3u]) != 0u) { atomicAdd(&ctrl[c + 4u], 1u); }
   }
+  let SF = GW / H;                          // streams per chunk: their h_{t-1} fills gw
   for (var t = t0; t < T; t++) {
     let hp = h0 + t * BH;                    // slot t: h_{t-1} of every stream
-    if (li == 0u) { gflag = 0u; }
-    workgroupBarrier();
-    for (var i = li; i < BH; i += WG) {
-      let w = wait_h(hp + i, c);
-      if (w == SENTINEL) { gflag = 1u; }
-      gw[i] = bitcast<f32>(w);
-    }
-    if (workgroupUniformLoad(&gflag) != 0u) { return; }
-    for (var e = li; e < US * B; e += WG) {
-      let u = wg.x * US + e % US;
-      let b = e / US;
-      if (u >= H) { continue; }
-      let pos = t * B + b;
-      let x = inputs[pos];
-      var a: array<f32, G>;
-      var r: array<f32, G>;
-      for (var k = 0u; k < G; k++) { a[k] = cell_input(l, pos, x, k * H + u); r[k] = 0.0; }
-      for (var j = 0u; j < H; j++) {
-        let h = gw[b * H + j];
-        for (var k = 0u; k < G; k++) { r[k] += W_hhT[j * GH + k * H + u] * h; }
+    for (var b0 = 0u; b0 < B; b0 += SF) {
+      let nb = min(SF, B - b0);
+      if (li == 0u) { gflag = 0u; }
+      workgroupBarrier();
+      for (var i = li; i < nb * H; i += WG) {
+        let w = wait_h(hp + b0 * H + i, c);
+        if (w == SENTINEL) { gflag = 1u; }
+        gw[i] = bitcast<f32>(w);
       }
-      var cp = 0.0;
-      if (HAS_C) { cp = cs[hp + b * H + u]; }
-      var bhn = 0.0;
-      if (HAS_BHN) { bhn = params[cell.off_b_hn + u]; }
-      let o = cell_forward(a, r, gw[b * H + u], cp, bhn);
-      if (HAS_C) { cs[hp + BH + b * H + u] = o.c; }
-      let sa = (l * T * B + pos) * S * H;
-      var saved = o.act;
-      for (var k = 0u; k < S; k++) { act[sa + k * H + u] = saved[k]; }
-      atomicStore(&hs_words[hp + BH + b * H + u], canonical(o.h));
+      if (workgroupUniformLoad(&gflag) != 0u) { return; }
+      for (var e = li; e < US * nb; e += WG) {
+        let u = wg.x * US + e % US;
+        let bc = e / US;                        // the stream in the chunk
+        let b = b0 + bc;
+        if (u >= H) { continue; }
+        let pos = t * B + b;
+        let x = inputs[pos];
+        var a: array<f32, G>;
+        var r: array<f32, G>;
+        for (var k = 0u; k < G; k++) { a[k] = cell_input(l, pos, x, k * H + u); r[k] = 0.0; }
+        for (var j = 0u; j < H; j++) {
+          let h = gw[bc * H + j];
+          for (var k = 0u; k < G; k++) { r[k] += W_hhT[j * GH + k * H + u] * h; }
+        }
+        var cp = 0.0;
+        if (HAS_C) { cp = cs[hp + b * H + u]; }
+        var bhn = 0.0;
+        if (HAS_BHN) { bhn = params[cell.off_b_hn + u]; }
+        let o = cell_forward(a, r, gw[bc * H + u], cp, bhn);
+        if (HAS_C) { cs[hp + BH + b * H + u] = o.c; }
+        let sa = (l * T * B + pos) * S * H;
+        var saved = o.act;
+        for (var k = 0u; k < S; k++) { act[sa + k * H + u] = saved[k]; }
+        atomicStore(&hs_words[hp + BH + b * H + u], canonical(o.h));
+      }
     }
   }
   // the repair clears the control words for the next step
@@ -210,51 +216,56 @@ fn backward_grid(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg:
     tt0 = first_open_x(li);
     if (li == 0u && atomicLoad(&dnext_words[c + 3u]) != 0u) { atomicAdd(&dnext_words[c + 4u], 1u); }
   }
+  let SB = GW / GH;                         // streams per chunk: their dLoss/d ah_{t+1} fills gw
   for (var tt = tt0; tt < T; tt++) {
     let t = T - 1u - tt;
-    if (li == 0u) { gflag = 0u; }
-    workgroupBarrier();
-    if (t + 1u < T) {
-      let next = xat((t + 1u) * B, 0u);     // dLoss/d ah_{t+1} of every stream
-      for (var i = li; i < B * GH; i += WG) {
-        let w = wait_x(next + i, c);
-        if (w == SENTINEL) { gflag = 1u; }
-        gw[i] = bitcast<f32>(w);
-      }
-    }
-    if (workgroupUniformLoad(&gflag) != 0u) { return; }
-    for (var e = li; e < US * B; e += WG) {
-      let u = wg.x * US + e % US;
-      let b = e / US;
-      if (u >= H) { continue; }
-      let pos = t * B + b;
-      var dh_next = 0.0;
-      var dc_next = 0.0;
+    for (var b0 = 0u; b0 < B; b0 += SB) {
+      let nb = min(SB, B - b0);
+      if (li == 0u) { gflag = 0u; }
+      workgroupBarrier();
       if (t + 1u < T) {
-        var s = bitcast<f32>(atomicLoad(&dnext_words[b * H + u]));
-        for (var r = 0u; r < GH; r++) { s += params[cell.off_W_hh + r * H + u] * gw[b * GH + r]; }
-        dh_next = s;
-        dc_next = bitcast<f32>(atomicLoad(&dnext_words[BH + b * H + u]));
+        let next = xat((t + 1u) * B + b0, 0u);  // dLoss/d ah_{t+1} of the chunk's streams
+        for (var i = li; i < nb * GH; i += WG) {
+          let w = wait_x(next + i, c);
+          if (w == SENTINEL) { gflag = 1u; }
+          gw[i] = bitcast<f32>(w);
+        }
       }
-      let hp = l * (T + 1u) * BH + t * BH + b * H;
-      var cp = 0.0;
-      var c_new = 0.0;
-      if (HAS_C) { cp = cs_in[hp + u]; c_new = cs_in[hp + BH + u]; }
-      let sa = (l * T * B + pos) * S * H;
-      var saved: array<f32, S>;
-      for (var k = 0u; k < S; k++) { saved[k] = act_in[sa + k * H + u]; }
-      let g = cell_backward(dh[pos * H + u] + dh_next, dc_next, hs_in[hp + u], cp, c_new, saved);
-      var gx = g.dax;
-      var gh = g.dah;
-      atomicStore(&dnext_words[b * H + u], bitcast<u32>(g.dh_direct));
-      atomicStore(&dnext_words[BH + b * H + u], bitcast<u32>(g.dc));
-      let da = (l * T * B + pos) * GH;
-      for (var k = 0u; k < G; k++) {
-        if (HAS_BHN) {
-          atomicStore(&dpre_words[da + k * H + u], bitcast<u32>(gx[k]));
-          atomicStore(&dah_words[pos * GH + k * H + u], canonical(gh[k]));
-        } else {
-          atomicStore(&dpre_words[da + k * H + u], canonical(gx[k]));
+      if (workgroupUniformLoad(&gflag) != 0u) { return; }
+      for (var e = li; e < US * nb; e += WG) {
+        let u = wg.x * US + e % US;
+        let bc = e / US;
+        let b = b0 + bc;
+        if (u >= H) { continue; }
+        let pos = t * B + b;
+        var dh_next = 0.0;
+        var dc_next = 0.0;
+        if (t + 1u < T) {
+          var s = bitcast<f32>(atomicLoad(&dnext_words[b * H + u]));
+          for (var r = 0u; r < GH; r++) { s += params[cell.off_W_hh + r * H + u] * gw[bc * GH + r]; }
+          dh_next = s;
+          dc_next = bitcast<f32>(atomicLoad(&dnext_words[BH + b * H + u]));
+        }
+        let hp = l * (T + 1u) * BH + t * BH + b * H;
+        var cp = 0.0;
+        var c_new = 0.0;
+        if (HAS_C) { cp = cs_in[hp + u]; c_new = cs_in[hp + BH + u]; }
+        let sa = (l * T * B + pos) * S * H;
+        var saved: array<f32, S>;
+        for (var k = 0u; k < S; k++) { saved[k] = act_in[sa + k * H + u]; }
+        let g = cell_backward(dh[pos * H + u] + dh_next, dc_next, hs_in[hp + u], cp, c_new, saved);
+        var gx = g.dax;
+        var gh = g.dah;
+        atomicStore(&dnext_words[b * H + u], bitcast<u32>(g.dh_direct));
+        atomicStore(&dnext_words[BH + b * H + u], bitcast<u32>(g.dc));
+        let da = (l * T * B + pos) * GH;
+        for (var k = 0u; k < G; k++) {
+          if (HAS_BHN) {
+            atomicStore(&dpre_words[da + k * H + u], bitcast<u32>(gx[k]));
+            atomicStore(&dah_words[pos * GH + k * H + u], canonical(gh[k]));
+          } else {
+            atomicStore(&dpre_words[da + k * H + u], canonical(gx[k]));
+          }
         }
       }
     }

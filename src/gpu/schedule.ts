@@ -54,10 +54,16 @@ export type Recurrence = CellSweeps | 'auto' | 'measure';
 /** Every schedule, in the order the tests and the measurement try them. */
 export const CELL_SWEEPS: readonly CellSweeps[] = ['streams1', 'streams4', 'streams8', 'reference', 'steps', 'grid'];
 
-/** Words of workgroup memory of the grid sweeps (GW of shaders/cells_grid.wgsl): the larger
- * of their stages, dLoss/d ah_{t+1} of every stream, B*G*H. */
+/** Bytes of workgroup memory the grid sweeps stage each timestep's vectors in at most (the
+ * portable default limit), unless one stream's dLoss/d ah needs more. */
+export const GRID_STAGE_BYTES = 16384;
+
+/** Words of workgroup memory of the grid sweeps (GW of shaders/cells_grid.wgsl): G*H per stream
+ * (backward stages dLoss/d ah_{t+1}; forward stages h_{t-1}, H per stream, G times as many
+ * streams), for as many streams as fit GRID_STAGE_BYTES, at least one. */
 export function gridWords(s: StepShape): number {
-  return s.B * CELLS[modelOf(s).cell].gates * s.H;
+  const GH = CELLS[modelOf(s).cell].gates * s.H;
+  return Math.max(1, Math.min(s.B, Math.floor(GRID_STAGE_BYTES / (4 * GH)))) * GH;
 }
 
 /** Units per workgroup of the grid sweeps at least (fewer workgroups where H is small). */
@@ -172,8 +178,8 @@ export function chooseSchedule(limits: GPUSupportedLimits, s: StepShape, options
   if (asked !== 'auto') {
     if (asked === 'grid' && 4 * gridWords(s) > have)
       throw new GpuError(
-        `The grid-persistent sweeps stage B*G*H = ${gridWords(s)} words in workgroup memory (${4 * gridWords(s)} bytes); this adapter offers ${have} bytes. ` +
-          `Use a smaller batch (--batch) or another schedule.`,
+        `The grid-persistent sweeps stage one stream's G*H = ${gridWords(s)} words in workgroup memory (${4 * gridWords(s)} bytes); this adapter offers ${have} bytes. ` +
+          `Use a smaller --hidden or another schedule (--recurrence).`,
       );
     if (asked !== 'reference' && asked !== 'steps' && asked !== 'grid' && !fits(asked))
       throw new GpuError(
