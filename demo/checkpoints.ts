@@ -1,4 +1,5 @@
 import {
+  storageCache,
   type CheckReport,
   type DeviceKind,
   GpuError,
@@ -46,7 +47,8 @@ export async function checkEngines(session: Session): Promise<CheckResult> {
   if (!data) throw new TextError(problem ?? 'There is no text to compare on.');
   const params = await session.current((engine) => engine.getParams());
   const cfg = { ...config, steps: CHECK_STEPS, lr: Math.min(config.lr, CHECK_MAX_LR) };
-  const report = await runCheck(ctx, data, session.vocab.size, cfg, { start: params });
+  // the schedule the page trains with (a forced one, or the one measured for this shape)
+  const report = await runCheck(ctx, data, session.vocab.size, cfg, { start: params, gpu: { cellSweeps: session.recurrence, scheduleCache: storageCache(localStorage) } });
   const model = `${cfg.cell}, ${cfg.layers} layer${cfg.layers > 1 ? 's' : ''}` + (cfg.dropout > 0 ? `, dropout ${cfg.dropout}` : '');
   return { report, steps: cfg.steps, optimizer: cfg.optimizer, lr: cfg.lr, capped: cfg.lr < config.lr, model };
 }

@@ -39,6 +39,7 @@ async function start(): Promise<void> {
   renderCheckAvailability(undefined);
 
   const session = await Session.create(undefined, { text, config: { ...config, logEvery: 10 }, device: 'cpu' });
+  if (link.recurrence) session.recurrence = link.recurrence;
   const app = new App(session, state);
   wireText(app);
   wireTraining(app);

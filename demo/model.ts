@@ -76,6 +76,8 @@ export interface ModelSummary {
   checkpoint?: string;
   /** why the model cannot train on the current text (a checkpoint with another vocabulary) */
   textProblem?: string;
+  /** the GPU engine's recurrent schedule, in words (and why) */
+  recurrence?: string;
 }
 
 /** The text as the model's indices, its training part and held-out part; with weights that

@@ -4,9 +4,11 @@ import {
   type DeviceKind,
   DivergedError,
   type Engine,
+  GpuEngine,
   type GpuContext,
   type GpuEngineOptions,
   initParams,
+  type Recurrence,
   type LogEntry,
   type ModelDims,
   parameterCount,
@@ -36,6 +38,9 @@ export class Session {
   onProgress?: (p: Progress) => void;
   /** Called with what is being built while a model is (re)built, and undefined when done. */
   onBusy?: (what: string | undefined) => void;
+  /** The GPU engine's recurrent schedule: measured on this GPU the first time the page meets a
+   * shape and kept in localStorage, or one forced (the address's `recurrence`). */
+  recurrence: Recurrence = 'measure';
 
   private spec!: Spec;
   private config!: TrainConfig;
@@ -147,8 +152,7 @@ export class Session {
     await this.halt();
     const optimizer = { name: cfg.optimizer, lr: cfg.lr, clip: cfg.clip };
     const reuse = this.reusable(shape, spec.device, cfg);
-    // the recurrent schedule measured on this GPU the first time the page meets a shape, kept in localStorage
-    const gpu: GpuEngineOptions = { dropout: cfg.dropout, cellSweeps: 'measure', scheduleCache: storageCache(localStorage) };
+    const gpu: GpuEngineOptions = { dropout: cfg.dropout, cellSweeps: this.recurrence, scheduleCache: storageCache(localStorage) };
     const engine = reuse ?? (await createEngine(spec.device, shape, optimizer, params, this.ctx, gpu));
     if (start?.state) engine.setState(fitState(start.state, shape.layers * shape.B * shape.H));
     else if (reuse) engine.setParams(params);
@@ -169,6 +173,7 @@ export class Session {
     this.summaryInfo = {
       ...shape, dropout: cfg.dropout, parameters: parameterCount(shape), device: spec.device,
       valChars: val?.length ?? 0, checkpoint: start?.checkpoint, textProblem,
+      recurrence: engine instanceof GpuEngine ? engine.schedule.reason : undefined,
     };
     if (history) this.history.replace(history);
     else this.history.clear();

@@ -1,4 +1,4 @@
-import { type DeviceKind, type TrainConfig, validateConfig } from '../src/index.js';
+import { CELL_SWEEPS, type DeviceKind, type Recurrence, type TrainConfig, validateConfig } from '../src/index.js';
 
 // The page's settings in its address: the text choice (a short text of one's own inline), the
 // model, the optimizer and the seed, so that a link reproduces the run. Read once at start-up,
@@ -17,6 +17,8 @@ export interface LinkSettings {
   string?: string;
   config: Partial<TrainConfig>;
   device?: DeviceKind;
+  /** the GPU engine's recurrent schedule, forced (`recurrence=steps`, as the CLI's --recurrence) */
+  recurrence?: Recurrence;
 }
 
 export function readLink(search: string): LinkSettings {
@@ -28,7 +30,9 @@ export function readLink(search: string): LinkSettings {
     config[k] = k === 'cell' || k === 'optimizer' ? v : Number(v);
   }
   const device = q.get('device');
+  const recurrence = q.get('recurrence') as Recurrence | null;
   return {
+    recurrence: recurrence && (['measure', 'auto', ...CELL_SWEEPS] as Recurrence[]).includes(recurrence) ? recurrence : undefined,
     text: q.get('text') ?? undefined,
     string: q.get('string') ?? undefined,
     config: config as Partial<TrainConfig>,

@@ -15,7 +15,7 @@ export { CpuEngine } from './cpu/engine.js';
 export {
   GpuEngine, type GpuEngineOptions, type CellSweeps, type GpuSchedule, type Profile, type MemoryReport,
 } from './gpu/engine.js';
-export type { Recurrence } from './gpu/schedule.js';
+export { CELL_SWEEPS, type Recurrence } from './gpu/schedule.js';
 export { storageCache, type KeyValueStorage, type ScheduleCache, type ScheduleMeasurement } from './gpu/measure.js';
 export { createContext, tryCreateContext, type GpuContext } from './gpu/context.js';
 export {

@@ -10,7 +10,7 @@ export function renderCheck(table: HTMLTableElement, verdict: HTMLElement, detai
   const r = result.report;
   const perLayer = r.tensors.some((c) => /\.\d+( |$)/.test(c.name));
   detail.textContent =
-    `Model: ${result.model}. ` +
+    `Model: ${result.model}; the GPU's recurrence: ${r.schedule}. ` +
     `Local step: the CPU recomputes every timestep of one step from the GPU's own state at the step before, so the ` +
     `tolerance covers one step's rounding. Trajectory: each engine runs that step and then ${result.steps} ` +
     `${OPTIMIZER_NAMES[result.optimizer] ?? result.optimizer} steps at learning rate ${result.lr} on its own; a difference ` +

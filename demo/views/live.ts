@@ -86,8 +86,11 @@ export function renderSummary(s: ModelSummary): void {
   const steps = s.textProblem ? 'it cannot train on this text' : `each step trains on ${s.B} × ${s.T} characters`;
   const model = `${CELLS[s.cell].title}, ${s.layers} ${s.layers === 1 ? 'layer' : 'layers'} of ${s.H} hidden units`;
   const dropout = s.dropout > 0 ? `, dropout ${s.dropout}` : '';
-  byId('model-summary').textContent =
-    `${model}${dropout}; ${s.V} distinct characters, ${formatCount(s.parameters)} parameters; ${steps}.${val}${where}`;
+  const el = byId('model-summary');
+  el.textContent = `${model}${dropout}; ${s.V} distinct characters, ${formatCount(s.parameters)} parameters; ${steps}.${val}${where}`;
+  // how the GPU runs the recurrence, on hover
+  el.title = s.recurrence ? `GPU recurrence: ${s.recurrence}` : '';
+  el.dataset.recurrence = s.recurrence ?? '';
 }
 
 export function showNoGpuNotice(problem: string, help: string[]): void {
