@@ -199,7 +199,7 @@ describe('the page with WebGPU (SwiftShader)', () => {
     await expect.poll(() => page.getByTestId('check-verdict').getAttribute('data-ok'), { timeout: WAIT }).toBe('true');
     const rows = await page.locator('#check-table tbody th').allTextContents();
     for (const name of ['hs.1', 'cs.0', 'dpre.1', 'dW_hh.0', 'W_hh.1 (update 10)']) expect(rows, name).toContain(name);
-    expect(await page.locator('#check-detail').textContent()).toMatch(/Model: lstm, 2 layers, dropout 0\.2\..*ending in \.l is layer l's/);
+    expect(await page.locator('#check-detail').textContent()).toMatch(/Model: lstm, 2 layers, dropout 0\.2; the GPU's recurrence: .*ending in \.l is layer l's/);
     expect(await overflow()).toBeLessThanOrEqual(0);
     await page.locator('#check-panel').screenshot({ path: join(OUT, 'browser-phone-check-lstm.png') });
     expect(errors).toEqual([]);
