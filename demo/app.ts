@@ -1,6 +1,7 @@
 import type { TrainConfig } from '../src/index.js';
 import type { Spec } from './model.js';
 import type { Session } from './session.js';
+import { keep } from './store.js';
 import { linkFor } from './url.js';
 import { LossChart } from './views/chart.js';
 import { renderCliHint, renderTrainHint } from './views/cli.js';
@@ -42,6 +43,8 @@ export class App {
   rebuild: () => Promise<boolean> = async () => false;
   /** Forgets the text panel's undo (set by it): training the new model makes it stale. */
   clearUndo: () => void = () => undefined;
+  /** Empties "Let it write" (set by the sample panel): a new model has written nothing yet. */
+  clearSample: () => void = () => undefined;
   private lastRefresh = 0;
   private refreshing = false;
   private refreshAgain = false;
@@ -55,6 +58,7 @@ export class App {
     readonly state: PageState,
   ) {
     this.chart = new LossChart(byId('chart'), byId('chart-legend'), { smoothing: 0, log: false });
+    session.onRunEnd = () => void this.keepModel();
     session.onProgress = (p) => {
       renderProgress(p);
       if (!p.running) this.renderCli();
@@ -75,6 +79,22 @@ export class App {
     return controls.readConfig({ ...this.state.base, logEvery: LOG_EVERY });
   }
 
+  /** Keeps a trained model in the browser (store.ts), for a reload; a diverged one never
+   * replaces it (keepModel is not called then), and a run in progress is kept when it ends.
+   * body[data-kept] is the step kept. */
+  async keepModel(): Promise<void> {
+    const s = this.session;
+    if (!s.trained || s.isRunning || s.progress.diverged) return;
+    try {
+      const saved = await s.save();
+      const choice = byId<HTMLSelectElement>('text-choice').value;
+      await keep({ saved, textName: this.state.textName, choice, keptAt: new Date().toISOString() });
+      document.body.dataset.kept = String(saved.start.step);
+    } catch {
+      // nothing kept (no IndexedDB, or it refused): the page goes on as it was
+    }
+  }
+
   spec(): Spec {
     return { text: this.state.text, ...this.readForm() };
   }
@@ -82,6 +102,7 @@ export class App {
   /** Everything that shows the model: after a build, a load, a device switch. */
   renderModel(): void {
     const s = this.session;
+    if (s.progress.step === 0) this.clearSample();
     renderProgress(s.progress);
     renderSummary(s.summary);
     renderDevice(s.summary, this.state.gpu);

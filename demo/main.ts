@@ -6,10 +6,12 @@ import { wireSample } from './panels/sample.js';
 import { wireText } from './panels/text.js';
 import { wireTraining, writePreviewTemperature } from './panels/training.js';
 import { Session } from './session.js';
+import { type Kept, kept } from './store.js';
+import type { DeviceKind } from '../src/index.js';
 import { CUSTOM_CONFIG, customSample, TEXTS } from './texts.js';
 import { applyLink, readLink } from './url.js';
 import * as controls from './views/controls.js';
-import { byId, describeError, showMessage } from './views/dom.js';
+import { byId, describeError, formatCount, showMessage } from './views/dom.js';
 import { renderDevice, showNoGpuNotice } from './views/live.js';
 
 // Start-up: the page is usable at once on the CPU engine (a model of the tutorial's size
@@ -47,15 +49,43 @@ async function start(): Promise<void> {
   wireInspect(app);
   wireCheck(app);
   wireCheckpoints(app);
+  // the model kept in this browser comes back where the address names its text (or none)
+  const k = await kept();
+  const restored = k && (!link.text || link.text === k.textName) ? await restoreKept(app, k) : undefined;
   app.renderModel();
   if (problem) showMessage(byId('train-message'), problem);
   await app.refresh();
   document.body.dataset.ready = 'true';
-  await findGpu(app, link.device !== 'cpu');
+  window.addEventListener('pagehide', () => void app.keepModel());
+  await findGpu(app, link.device !== 'cpu', restored === 'gpu');
 }
 
-/** Looks for a GPU without holding up the page; moves an untrained model onto it. */
-async function findGpu(app: App, wanted: boolean): Promise<void> {
+/** The kept model, text and settings on the CPU engine (the GPU is not found yet); the device
+ * it trained on, or undefined when it could not be restored (the page keeps its fresh model). */
+async function restoreKept(app: App, k: Kept): Promise<DeviceKind | undefined> {
+  const { session, state } = app;
+  const { saved } = k;
+  const preset = TEXTS.find((t) => t.id === k.choice);
+  try {
+    await session.restore({ ...saved, spec: { ...saved.spec, device: 'cpu' } });
+  } catch {
+    return undefined;
+  }
+  Object.assign(state, { text: saved.spec.text, textName: k.textName, base: preset?.config ?? CUSTOM_CONFIG, pending: false });
+  byId<HTMLTextAreaElement>('text-input').value = saved.spec.text;
+  controls.renderTextStats(saved.spec.text);
+  controls.writeTextChoice(k.choice);
+  controls.writeConfig(saved.spec.config);
+  if (preset) byId<HTMLInputElement>('inspect-input').value = preset.inspect;
+  const when = new Date(k.keptAt).toLocaleString();
+  showMessage(byId('train-message'), `Your model is back as this browser kept it (step ${formatCount(saved.start.step)}, ${when}). Reset starts a new one.`, 'info');
+  document.body.dataset.kept = String(saved.start.step);
+  return saved.spec.device;
+}
+
+/** Looks for a GPU without holding up the page; moves an untrained model onto it, and a
+ * restored one that trained there (`back`). */
+async function findGpu(app: App, wanted: boolean, back = false): Promise<void> {
   const { session, state } = app;
   const probe = await probeGpu(navigator.gpu, window.isSecureContext);
   if (!probe.ctx) {
@@ -70,7 +100,7 @@ async function findGpu(app: App, wanted: boolean): Promise<void> {
   session.ctx = probe.ctx;
   state.gpu = probe.ctx.adapterName;
   renderCheckAvailability(true);
-  const move = wanted && !session.trained && !session.isRunning && session.summary.device === 'cpu';
+  const move = wanted && (!session.trained || back) && !session.isRunning && session.summary.device === 'cpu';
   controls.writeDevice(move ? 'gpu' : session.summary.device, true);
   if (move) {
     try {

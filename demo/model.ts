@@ -45,6 +45,7 @@ export interface Saved {
 
 export interface Progress {
   step: number;
+  /** passes over the training text so far: 1 after the first whole pass (hello: after step 1) */
   epoch: number;
   /** last loss read back, NaN before the first */
   loss: number;

@@ -36,6 +36,11 @@ export class Session {
   ctx?: GpuContext;
   readonly history = new LossHistory();
   onProgress?: (p: Progress) => void;
+  /** Called when a training run ends: its steps done, or paused (not when the page stops it to
+   * change the model, and not when it diverged). */
+  onRunEnd?: () => void;
+  /** the run in progress is being stopped to change the model (halt), not ended */
+  private halting = false;
   /** Called with what is being built while a model is (re)built, and undefined when done. */
   onBusy?: (what: string | undefined) => void;
   /** The GPU engine's recurrent schedule: measured on this GPU the first time the page meets a
@@ -100,7 +105,7 @@ export class Session {
   get progress(): Progress {
     return {
       step: this.trainer?.step ?? this.stepWithoutTrainer,
-      epoch: this.trainer?.cursor.epoch ?? 0,
+      epoch: this.trainer ? this.trainer.cursor.epoch + this.trainer.cursor.chunk / this.trainer.cursor.plan.stepsPerEpoch : 0,
       loss: this.history.length ? this.history.loss[this.history.length - 1] : NaN,
       valLoss: this.history.lastVal,
       charsPerSec: this.speed.chars,
@@ -256,6 +261,7 @@ export class Session {
 
   private startLoop(trainer: Trainer, target: number): Promise<void> {
     this.stopRequested = false;
+    this.halting = false;
     this.target = target;
     this.runFrom = trainer.step;
     this.divergedMessage = undefined;
@@ -267,6 +273,8 @@ export class Session {
       .finally(() => {
         this.running = undefined;
         this.emit();
+        // a run that ended (its steps done, or Pause), not one stopped to change the model
+        if (!this.halting && !this.divergedMessage) this.onRunEnd?.();
       });
     this.emit();
     return this.running;
@@ -277,6 +285,7 @@ export class Session {
   }
 
   private async halt(): Promise<void> {
+    this.halting = !!this.running;
     this.stopRequested = true;
     await this.running?.catch(() => undefined);
   }

@@ -6,13 +6,17 @@ import { promisify } from 'node:util';
 import { build } from 'vite';
 import { expect, test } from 'vitest';
 
-// `npm run probe` (bench/probe.ts) on this machine's adapter: built as npm run probe builds it,
-// run once, its JSON read back.
+// `npm run probe` (bench/probe.ts) on this machine's adapter: built for Node as npm run probe
+// builds it, run once, its JSON read back.
 
 test('the probe measures dispatches, the handoff between two workgroups and residency, and writes them', async () => {
   const dist = resolve('test/.out/probe-dist'); // inside the project, where `webgpu` resolves
   const out = mkdtempSync(join(os.tmpdir(), 'char-rnn-probe-'));
-  await build({ configFile: 'bench/vite.config.ts', logLevel: 'warn', build: { outDir: dist } });
+  // the probe alone (bench/vite.config.ts also builds the bench, whose TF.js a fresh clone lacks)
+  await build({
+    configFile: false, root: resolve('bench'), logLevel: 'warn',
+    build: { ssr: 'probe.ts', outDir: dist, emptyOutDir: true, target: 'node20', rollupOptions: { output: { entryFileNames: 'probe.js' } } },
+  });
   const { stdout } = await promisify(execFile)(process.execPath, [join(dist, 'probe.js'), '--out', out, '--reps', '1']);
   const files = readdirSync(out);
   expect(files).toHaveLength(1);

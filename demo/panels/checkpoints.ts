@@ -66,6 +66,7 @@ export function wireCheckpoints(app: App): void {
       controls.writeConfig({ ...config, steps: form.steps });
       state.pending = false;
       app.clearUndo();
+      app.clearSample();
       showMessage(byId('train-message'), '', 'info');
       const s = session.summary;
       const curve = session.history.length ? `, its loss curve (${formatCount(session.history.length)} points)` : ', no loss curve (saved without one)';

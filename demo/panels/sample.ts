@@ -8,6 +8,11 @@ export function wireSample(app: App): void {
   const form = byId<HTMLFormElement>('sample-form');
   const output = byId('sample-output');
   const message = byId('sample-message');
+  app.clearSample = () => {
+    output.textContent = '';
+    output.dataset.done = 'false';
+    showMessage(message, '', 'info');
+  };
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     showMessage(message, '', 'info');

@@ -47,7 +47,9 @@ class TextPanel {
 
   constructor(private readonly app: App) {}
 
+  /** No Undo any more: its button goes, and the message that offered it. */
   clearUndo(): void {
+    if (this.undo) showMessage(this.message, '', 'info');
     this.undo = undefined;
     this.undoButton.hidden = true;
   }
@@ -58,7 +60,9 @@ class TextPanel {
     if (!session.trained) return undefined;
     const { config } = this.app.readForm();
     return {
-      saved: await session.save(), text: state.text, textName: state.textName, choice: this.choice.value, choiceFrom: this.editedFrom,
+      // the text's choice as it was: the dropdown may already show the next one (its change event)
+      saved: await session.save(), text: state.text, textName: state.textName, choice: TEXTS.some((t) => t.id === state.textName) ? state.textName : 'custom',
+      choiceFrom: this.editedFrom,
       base: state.base, config, sample: controls.readSample(), inspect: this.inspectInput.value,
     };
   }

@@ -2,7 +2,6 @@ import katex from 'katex';
 import 'katex/dist/katex.min.css';
 import { CELLS, type CellName } from '../../src/index.js';
 import type { Walkthrough } from '../tutorial.js';
-import { shownChar } from './dom.js';
 
 // "How it works": the tutorial's steps as equations (KaTeX) with the current model's numbers at
 // the selected character. For the other models: their cell's equations (its record,
@@ -12,7 +11,37 @@ import { shownChar } from './dom.js';
 const SHOWN = 8;
 
 const num = (v: number) => (Math.abs(v) < 5e-5 ? '0' : v.toFixed(4)).replace('-', '−');
-const charTex = (c: string) => `\\text{‘${shownChar(c).replace(/[\\{}$&#^_%~]/g, (m) => `\\${m === '\\' ? 'textbackslash' : m}`)}’}`;
+const escapeText = (c: string) => c.replace(/[\\{}$&#^_%~]/g, (m) => `\\${m === '\\' ? 'textbackslash' : m}`);
+
+/** Characters KaTeX has metrics for: one it has none for is drawn in a fallback font and logs
+ * a warning at every redraw (the page's ␣ and ↵ did, thousands of times a visit). */
+const typesettable = new Map<string, boolean>();
+function katexHas(c: string): boolean {
+  let ok = typesettable.get(c);
+  if (ok === undefined) {
+    const warn = console.warn;
+    let warned = false;
+    console.warn = () => {
+      warned = true;
+    };
+    try {
+      katex.renderToString(`\\text{${escapeText(c)}}`, { strict: 'ignore' });
+    } finally {
+      console.warn = warn;
+    }
+    typesettable.set(c, (ok = !warned));
+  }
+  return ok;
+}
+
+/** A character as KaTeX sets it: a space or a control by its name, one outside KaTeX's fonts
+ * by its code point, any other in quotes. */
+const NAMED: Record<string, string> = { ' ': 'space', '\n': 'newline', '\t': 'tab', '\r': 'CR' };
+function charTex(c: string): string {
+  if (NAMED[c]) return `\\text{(${NAMED[c]})}`;
+  if (!katexHas(c)) return `\\text{U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}}`;
+  return `\\text{‘${escapeText(c)}’}`;
+}
 
 /** A column vector, with the characters' names beside the entries when `labels` are given. */
 function vec(v: readonly number[], labels?: readonly string[], show = num): string {

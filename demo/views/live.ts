@@ -12,7 +12,8 @@ export function renderProgress(p: Progress): void {
   byId('stat-loss').textContent = p.diverged ? 'diverged' : lossText(p.loss);
   byId('stat-val').textContent = lossText(p.valLoss);
   byId('stat-speed').textContent = p.charsPerSec > 0 ? formatCount(p.charsPerSec) : '–';
-  byId('stat-epoch').textContent = formatCount(p.epoch);
+  // whole passes as a count, a pass under way to two decimals (char-rnn's "epoch 1.25")
+  byId('stat-epoch').textContent = Number.isInteger(p.epoch) ? formatCount(p.epoch) : p.epoch.toFixed(2);
   byId('stats').dataset.state = p.running ? 'training' : p.diverged ? 'diverged' : 'idle';
   renderRun(p);
   // aria-disabled rather than disabled: a button that keeps keyboard focus while it is off.
