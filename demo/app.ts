@@ -9,6 +9,9 @@ import * as controls from './views/controls.js';
 import { byId, describeError, shownChar } from './views/dom.js';
 import { renderDevice, renderPreview, renderProgress, renderSummary } from './views/live.js';
 
+/** The chart's smoothing at first: the raw training loss is a thick noisy band. */
+const DEFAULT_SMOOTHING = 0.6;
+
 // What the panels share: the session, the page's own state (the text, the preset under the
 // form, the GPU's status), and the redraws that more than one panel asks for. The panels
 // (panels/*.ts) wire their controls to these; no model code here, no drawing code.
@@ -57,7 +60,7 @@ export class App {
     readonly session: Session,
     readonly state: PageState,
   ) {
-    this.chart = new LossChart(byId('chart'), byId('chart-legend'), { smoothing: 0, log: false });
+    this.chart = new LossChart(byId('chart'), byId('chart-legend'), byId('chart-note'), { smoothing: DEFAULT_SMOOTHING, log: false });
     session.onRunEnd = () => void this.keepModel();
     session.onProgress = (p) => {
       renderProgress(p);

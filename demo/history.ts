@@ -19,6 +19,21 @@ export class LossHistory {
     return this.val.some((v) => v !== null);
   }
 
+  /** Validation rose over its last three measurements while the training loss (a running
+   * mean, as noisy as it is) fell over the same steps: the sign of overfitting. */
+  get overfitting(): boolean {
+    const at: number[] = [];
+    for (let i = 0; i < this.length; i++) if (this.val[i] !== null) at.push(i);
+    if (at.length < 3) return false;
+    const [a, b, c] = at.slice(-3);
+    const v = (i: number) => this.val[i]!;
+    const mean = (i: number) => {
+      const w = this.loss.slice(Math.max(0, i - 9), i + 1);
+      return w.reduce((x, y) => x + y, 0) / w.length;
+    };
+    return v(a) < v(b) && v(b) < v(c) && mean(c) < mean(a);
+  }
+
   /** The last validation loss, NaN before the first. */
   get lastVal(): number {
     for (let i = this.val.length - 1; i >= 0; i--) if (this.val[i] !== null) return this.val[i]!;

@@ -4,6 +4,7 @@ import { renderCheckAvailability, wireCheck, wireCheckpoints } from './panels/ch
 import { wireInspect } from './panels/inspect.js';
 import { wireSample } from './panels/sample.js';
 import { wireText } from './panels/text.js';
+import { wireTrained } from './panels/trained.js';
 import { wireTraining, writePreviewTemperature } from './panels/training.js';
 import { Session } from './session.js';
 import { type Kept, kept } from './store.js';
@@ -44,6 +45,7 @@ async function start(): Promise<void> {
   if (link.recurrence) session.recurrence = link.recurrence;
   const app = new App(session, state);
   wireText(app);
+  wireTrained(app);
   wireTraining(app);
   wireSample(app);
   wireInspect(app);

@@ -21,6 +21,8 @@ export interface BundledText {
   sample: SampleSettings;
   /** What to type into "Look inside" first. */
   inspect: string;
+  /** where the project ships the text (its CLI command names it there), if it does */
+  file?: string;
 }
 
 const CATS = `the cat sat on the mat.
@@ -57,6 +59,7 @@ export const TEXTS: BundledText[] = [
     config: { ...DEFAULT_CONFIG, hidden: 64, seqLen: 32, batch: 4, steps: 2000, valFraction: 0.1, evalEvery: 100 },
     sample: { prime: 'The ', length: 300, temperature: 0.7, greedy: false, seed: 0 },
     inspect: 'The lighthouse stood on a rock.',
+    file: 'corpus/lighthouse.txt',
   },
 ];
 

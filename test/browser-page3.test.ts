@@ -91,4 +91,72 @@ describe('the page, third edition', () => {
     await page.waitForSelector('body[data-kept="40"]');
     expect(errors).toEqual([]);
   });
+
+  test('on a phone: the progress line is whole, the commands break between words and copy, the chart has a key', async () => {
+    const { page, errors } = await open(site, true, { width: 390, height: 844 });
+    const output = page.getByTestId('sample-output');
+    expect(await output.evaluate((el) => getComputedStyle(el, '::before').content)).toMatch(/press Generate/);
+    await page.getByLabel('Training text', { exact: true }).selectOption('lighthouse');
+    await expect.poll(() => page.getByTestId('model-summary').textContent()).toMatch(/of 64 hidden units/);
+    // the story ships with the project: its command names it where it is
+    expect(await page.getByTestId('train-cli').textContent()).toMatch(/ --text corpus\/lighthouse\.txt /);
+    await page.getByLabel('Steps per Train').fill('100000');
+    await page.getByRole('button', { name: 'Train', exact: true }).click();
+    await expect.poll(() => page.getByTestId('run-line').textContent()).toMatch(/^Step [\d,]+ of [\d,]+ at [\d,]+ steps\/s; about /);
+    const run = page.locator('.run');
+    expect(await run.evaluate((el) => el.scrollHeight <= el.clientHeight + 1), 'the progress line is cut off').toBe(true);
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await expect.poll(() => page.locator('#stats').getAttribute('data-state')).toBe('idle');
+    // a command wraps between its words: each line after the first starts after a space
+    const { text, starts } = await page.getByTestId('train-cli').evaluate((el) => {
+      const r = document.createRange();
+      const node = el.firstChild!;
+      const n = node.textContent!.length;
+      const out: number[] = [];
+      let top = NaN;
+      for (let i = 0; i < n; i++) {
+        r.setStart(node, i);
+        r.setEnd(node, i + 1);
+        const t = Math.round(r.getBoundingClientRect().top);
+        if (t !== top && i > 0) out.push(i);
+        top = t;
+      }
+      return { text: node.textContent!, starts: out };
+    });
+    expect(starts.length, 'the command fits one line at 390 px?').toBeGreaterThan(0);
+    for (const i of starts) expect(text[i - 1], `a line starts inside a word: …${text.slice(i - 8, i)}|${text.slice(i, i + 8)}…`).toBe(' ');
+    const copy = page.locator('button.copy[data-copy="train-cli"]');
+    await copy.click();
+    await expect.poll(() => copy.textContent()).toMatch(/^(Copied|Select and copy)$/);
+    expect(await page.locator('.chart-key').isVisible()).toBe(true);
+    expect(await page.locator('#key-val').evaluate((el) => getComputedStyle(el).backgroundColor)).not.toBe('rgba(0, 0, 0, 0)');
+    expect(errors).toEqual([]);
+  });
+
+  test('a trained model in one click: the story writes at once, and Shakespeare with its text', async () => {
+    const { page, errors } = await open(site, true);
+    const output = page.getByTestId('sample-output');
+    const message = page.locator('#text-message');
+    await page.getByRole('button', { name: 'The story (LSTM, 128 units)' }).click();
+    await expect.poll(() => message.textContent()).toMatch(/^Loaded the story \(LSTM, 128 units\), trained for 1,500 steps/);
+    await expect.poll(() => output.getAttribute('data-done')).toBe('true');
+    const story = (await output.textContent())!;
+    expect(story.startsWith('The ')).toBe(true);
+    // it learned the story: most of what it writes are the story's own words
+    const words = new Set((await page.locator('#text-input').inputValue()).toLowerCase().match(/[a-z]+/g));
+    const written = story.toLowerCase().match(/[a-z]+/g)!;
+    expect(written.filter((w) => words.has(w)).length / written.length).toBeGreaterThan(0.8);
+    expect(await page.getByLabel('Training text', { exact: true }).inputValue()).toBe('lighthouse');
+    expect(await page.getByTestId('step').textContent()).toBe('1,500');
+
+    await page.getByRole('button', { name: "Shakespeare's plays (LSTM, 2 layers of 128)" }).click();
+    await expect.poll(() => message.textContent()).toMatch(/^Loaded Shakespeare's plays/);
+    await expect.poll(() => output.getAttribute('data-done')).toBe('true');
+    const play = (await output.textContent())!;
+    expect(play.startsWith('ROMEO:\n')).toBe(true);
+    expect(play).toMatch(/\n[A-Z][A-Za-z ]+:\n/); // a speaker's name on a line of its own
+    expect(await page.getByTestId('text-stats').textContent()).toMatch(/1,115,394 characters/);
+    expect(await page.getByTestId('model-summary').textContent()).toMatch(/^LSTM, 2 layers of 128 hidden units/);
+    expect(errors).toEqual([]);
+  });
 });

@@ -45,6 +45,17 @@ export function renderCheckAvailability(gpu: boolean | undefined): void {
 export function wireCheckpoints(app: App): void {
   const { session, state } = app;
   const message = byId('ckpt-message');
+  // the commands, copied as they read (the button says when it is done, or that it could not)
+  for (const b of document.querySelectorAll<HTMLButtonElement>('button.copy'))
+    b.addEventListener('click', async () => {
+      try {
+        await navigator.clipboard.writeText(byId(b.dataset.copy!).textContent ?? '');
+        b.textContent = 'Copied';
+      } catch {
+        b.textContent = 'Select and copy';
+      }
+      setTimeout(() => (b.textContent = 'Copy'), 2000);
+    });
   byId('ckpt-download').addEventListener('click', async () => {
     try {
       const name = `char-rnn-${state.textName}-step${session.progress.step}.safetensors`;

@@ -10,6 +10,8 @@ import { formatCount } from './dom.js';
 // hovered step's.
 
 const HEIGHT = 220;
+/** The step axis's tick spacings: whole numbers. */
+const STEP_INCREMENTS = [1, 2, 5].flatMap((m) => Array.from({ length: 8 }, (_, e) => m * 10 ** e)).sort((a, b) => a - b);
 const TRAIN = '#c2410c';
 const SMOOTH = '#7c2d12';
 const VAL = '#2563eb';
@@ -39,9 +41,15 @@ export class LossChart {
   constructor(
     private readonly box: HTMLElement,
     private readonly legend: HTMLElement,
+    private readonly note: HTMLElement,
     private options: ChartOptions,
   ) {
     this.empty = box.querySelector('.chart-empty');
+    // the key's colours are the lines'
+    for (const [id, colour] of [['key-train', TRAIN], ['key-smooth', SMOOTH], ['key-val', VAL]] as const) {
+      const swatch = document.getElementById(id);
+      if (swatch) swatch.style.background = colour;
+    }
     this.create();
     new ResizeObserver(() => this.plot?.setSize({ width: this.width(), height: HEIGHT })).observe(box);
   }
@@ -64,7 +72,8 @@ export class LossChart {
         { label: 'validation loss', stroke: VAL, width: 2, spanGaps: true, points: { show: true, size: 5, fill: VAL } },
       ],
       axes: [
-        { label: 'step', stroke: '#444', grid: { stroke: '#eee' } },
+        // whole steps only (uPlot would put ticks at 1.2, 1.4 in the first steps)
+        { label: 'step', stroke: '#444', grid: { stroke: '#eee' }, incrs: STEP_INCREMENTS },
         { label: this.options.log ? 'loss (log scale)' : 'loss', ...y },
       ],
       legend: { show: false },
@@ -104,6 +113,9 @@ export class LossChart {
       this.box.dataset.empty = String(none);
       if (this.empty) this.empty.hidden = !none;
       this.renderLegend();
+      this.note.textContent = h.overfitting
+        ? 'Validation loss is rising while training loss falls: the model is starting to memorise this text rather than learn its patterns (overfitting). More text, dropout or a smaller model help.'
+        : '';
     });
   }
 
@@ -129,3 +141,4 @@ function latest(h: LossHistory, upTo: number): { v: number; step: number } | und
   for (let i = upTo; i >= 0; i--) if (h.val[i] !== null) return { v: h.val[i]!, step: h.step[i] };
   return undefined;
 }
+

@@ -1,5 +1,5 @@
 import type { TrainConfig } from '../../src/index.js';
-import type { SampleSettings } from '../texts.js';
+import { type SampleSettings, TEXTS } from '../texts.js';
 import { byId } from './dom.js';
 
 // The commands that do from the command line what the page does: sample a downloaded
@@ -14,9 +14,11 @@ export function renderCliHint(file: string, s: SampleSettings): void {
 }
 
 /** `char-rnn train` with the page's model and settings. A short one-line text is given
- * inline; any other is named `<name>.txt`, for the reader to save it as. */
+ * inline; a text the project ships by its path there (corpus/lighthouse.txt); any other is
+ * named `<name>.txt`, for the reader to save it as. */
 export function renderTrainHint(c: TrainConfig, text: string, textName: string, steps: number): void {
-  const source = text.length <= 40 && !text.includes('\n') ? ['--string', text] : ['--text', `${textName}.txt`];
+  const shipped = TEXTS.find((t) => t.id === textName && t.text === text)?.file;
+  const source = text.length <= 40 && !text.includes('\n') ? ['--string', text] : ['--text', shipped ?? `${textName}.txt`];
   const model = ['--cell', c.cell, '--layers', String(c.layers), '--hidden', String(c.hidden)];
   const dropout = c.dropout > 0 ? ['--dropout', String(c.dropout)] : [];
   const training = [

@@ -4,7 +4,7 @@ import { planBatches } from '../data.js';
 import { OPTIMIZERS } from '../engine.js';
 import { CELLS, CELL_NAMES, type Dims, isTutorialModel, modelLabel } from '../model.js';
 import { createEngine, type DeviceKind } from '../engines.js';
-import type { Checkpoint } from '../checkpoint.js';
+import { type Checkpoint, saveCheckpoint } from '../checkpoint.js';
 import { CharRnnError, GpuError, UsageError } from '../errors.js';
 import type { InitScale } from '../init.js';
 import { checkOutputPath, writeFileAtomic } from '../node/files.js';
@@ -133,23 +133,33 @@ async function evaluate(o: { checkpoint: string; text?: string; string?: string;
   }
 }
 
-async function exportModel(o: { checkpoint: string; pytorch: string; force?: boolean }): Promise<void> {
-  checkOutputPath(o.pytorch, '--pytorch');
-  const output = { option: '--pytorch', path: o.pytorch };
+async function exportModel(o: { checkpoint: string; pytorch?: string; weights?: string; force?: boolean }): Promise<void> {
+  if (!o.pytorch === !o.weights)
+    throw new UsageError('Give --pytorch OUT (a PyTorch state dict) or --weights OUT (the model without its training state), one of them.');
+  const option = o.pytorch ? '--pytorch' : '--weights';
+  const path = (o.pytorch ?? o.weights)!;
+  checkOutputPath(path, option);
+  const output = { option, path };
   checkDistinct([output], [{ option: '--checkpoint', path: o.checkpoint }]);
-  checkOverwrite(output, 'pytorch', o.force === true);
+  checkOverwrite(output, o.pytorch ? 'pytorch' : 'checkpoint', o.force === true);
   const trap = new SignalTrap(); // a signal ends the export through process.exit, which releases the lock
-  const lock = lockOutput(o.pytorch, '--pytorch', err);
+  const lock = lockOutput(path, option, err);
   let c: Checkpoint;
   try {
     c = loadCheckpointPath(o.checkpoint);
-    writeFileAtomic(o.pytorch, toPytorch(c));
+    // the weights, vocabulary, settings and loss curve: a third of a checkpoint that trained with
+    // Adam, for sharing (the page loads it; --init and sample take it; --resume needs the state)
+    const weightsOnly = () =>
+      saveCheckpoint({ ...c, extra: undefined, metadata: c.metadata?.config ? { config: c.metadata.config } : undefined });
+    writeFileAtomic(path, o.pytorch ? toPytorch(c) : weightsOnly());
   } finally {
     lock.release();
     trap.dispose();
   }
-  err(`char-rnn: wrote ${o.pytorch}: the ${c.cell ?? 'rnn'} of ${c.layers ?? 1} layer${(c.layers ?? 1) > 1 ? 's' : ''} of ${o.checkpoint} as a PyTorch state dict ` +
-    '(rnn.weight_ih_l0 ... out.bias; vocabulary in the metadata).');
+  const model = `the ${c.cell ?? 'rnn'} of ${c.layers ?? 1} layer${(c.layers ?? 1) > 1 ? 's' : ''} of ${o.checkpoint}`;
+  err(o.pytorch
+    ? `char-rnn: wrote ${path}: ${model} as a PyTorch state dict (rnn.weight_ih_l0 ... out.bias; vocabulary in the metadata).`
+    : `char-rnn: wrote ${path}: ${model}, its weights, vocabulary, settings and loss curve without the training state (step ${c.step}).`);
 }
 
 async function check(o: Record<string, unknown> & { text?: string; string?: string; json?: boolean; init?: string }): Promise<void> {
@@ -294,10 +304,11 @@ export function buildProgram(): Command {
 
   program
     .command('export')
-    .description('write a model as a PyTorch state dict (safetensors) for torch.nn.RNN/LSTM/GRU(V, H, L, batch_first=True) + Linear(H, V); see the README')
+    .description('write a model as a PyTorch state dict (safetensors) for torch.nn.RNN/LSTM/GRU(V, H, L, batch_first=True) + Linear(H, V), or as a checkpoint without its training state; see the README')
     .requiredOption('--checkpoint <ckpt>', 'model file written by train --save')
-    .requiredOption('--pytorch <out>', 'the state dict to write (.safetensors)')
-    .option('--force', 'replace --pytorch even where it is not a PyTorch export of char-rnn (a checkpoint with its training state, another file)')
+    .option('--pytorch <out>', 'the state dict to write (.safetensors)')
+    .option('--weights <out>', 'a checkpoint of the weights, vocabulary, settings and loss curve only (no optimizer state: a third of the size with Adam), for sharing')
+    .option('--force', 'replace the output even where it is not what it writes (a checkpoint with its training state, another file)')
     .action((o) => exportModel(o));
 
   hyper(program.command('check').description(
