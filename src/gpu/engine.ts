@@ -12,7 +12,8 @@ import {
 import { GpuError } from '../errors.js';
 import { CELLS, type Layout, type Params, type StepShape, layout, modelOf, paramNames } from '../model.js';
 import { type Buffers, GpuMemory, type MemoryReport, bufferTable, decayMask, flattenParams, memoryReport, unflattenParams } from './buffers.js';
-import { type CellBuffers, GRID_CTRL, type StepOps, type Phases, allocCellBuffers, cellActivations, cellBufferTable, cellOps, compileCellKernels, dropBytes } from './cells.js';
+import { compileCellKernels } from './cellKernels.js';
+import { type CellBuffers, GRID_CTRL, type StepOps, type Phases, allocCellBuffers, cellActivations, cellBufferTable, cellOps, dropBytes } from './cells.js';
 import type { GpuContext } from './context.js';
 import { evaluateText } from './evaluation.js';
 import { Sampler } from './generation.js';

@@ -2,7 +2,7 @@ import type { GenerateOptions } from '../engine.js';
 import { GpuError } from '../errors.js';
 import { CELLS, type Layout, type StepShape, modelOf, paramTable } from '../model.js';
 import { type Buffers, type GpuMemory, storageUsage } from './buffers.js';
-import type { CellKernels } from './cells.js';
+import type { CellKernels } from './cellKernels.js';
 import { STEP_QUADS } from './schedule.js';
 import type { GpuContext } from './context.js';
 import { Gen, GenHead, GenLayer, Launch, Layer, launchSlots } from './families.js';
