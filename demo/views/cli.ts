@@ -7,10 +7,29 @@ import { byId } from './dom.js';
 
 const quote = (s: string) => (/^[\w.,/@%+=:-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
+/** A command as text (what Copy copies), each option with its value kept on one line: a
+ * narrow screen wraps between options, never inside `--seq-len` or between it and its value. */
+function showCommand(el: HTMLElement, words: string[]): void {
+  const groups: string[] = [];
+  for (const w of words.map(quote)) {
+    if (groups.length && groups[groups.length - 1].startsWith('--') && !groups[groups.length - 1].includes(' ') && !w.startsWith('--')) groups[groups.length - 1] += ` ${w}`;
+    else groups.push(w);
+  }
+  const parts: Node[] = [];
+  groups.forEach((g, i) => {
+    const span = document.createElement('span');
+    span.className = 'word';
+    span.textContent = g;
+    if (i > 0) parts.push(document.createTextNode(' '));
+    parts.push(span);
+  });
+  el.replaceChildren(...parts);
+}
+
 export function renderCliHint(file: string, s: SampleSettings): void {
   const mode = s.greedy ? ['--greedy'] : ['--temperature', String(s.temperature), '--seed', String(s.seed)];
   const args = ['--checkpoint', file, '--prime', s.prime, '--length', String(s.length), ...mode];
-  byId('ckpt-cli').textContent = `char-rnn sample ${args.map(quote).join(' ')}`;
+  showCommand(byId('ckpt-cli'), ['char-rnn', 'sample', ...args]);
 }
 
 /** `char-rnn train` with the page's model and settings. A short one-line text is given
@@ -27,5 +46,5 @@ export function renderTrainHint(c: TrainConfig, text: string, textName: string, 
   ];
   const validation = c.valFraction > 0 ? ['--eval-every', String(c.evalEvery)] : [];
   const args = [...source, ...model, ...dropout, ...training, ...validation];
-  byId('train-cli').textContent = `char-rnn train ${args.map(quote).join(' ')}`;
+  showCommand(byId('train-cli'), ['char-rnn', 'train', ...args]);
 }

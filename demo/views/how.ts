@@ -43,10 +43,22 @@ function charTex(c: string): string {
   return `\\text{‘${escapeText(c)}’}`;
 }
 
-/** A column vector, with the characters' names beside the entries when `labels` are given. */
-function vec(v: readonly number[], labels?: readonly string[], show = num): string {
-  const rows = v.slice(0, SHOWN).map((x, i) => (labels ? `${show(x)} & \\scriptstyle ${charTex(labels[i])}` : show(x)));
-  if (v.length > SHOWN) rows.push(labels ? '\\vdots &' : '\\vdots');
+/** The SHOWN most likely characters' indices, most likely first, where the vocabulary is
+ * longer than SHOWN (a vector over it then shows those, not its first entries); else all. */
+function likeliest(p: readonly number[]): number[] {
+  const all = p.map((_, i) => i);
+  return p.length <= SHOWN ? all : all.sort((a, b) => p[b] - p[a]).slice(0, SHOWN);
+}
+
+/** `order` with the right answer's index in it (in place of the least likely shown). */
+const withTarget = (order: number[], k: number) => (order.includes(k) ? order : [...order.slice(0, -1), k]);
+
+/** A column vector, with the characters' names beside the entries when `labels` are given;
+ * `order`: which entries to show, in that order (default the first SHOWN). */
+function vec(v: readonly number[], labels?: readonly string[], show = num, order?: readonly number[]): string {
+  const at = order ?? v.slice(0, SHOWN).map((_, i) => i);
+  const rows = at.map((i) => (labels ? `${show(v[i])} & \\scriptstyle ${charTex(labels[i])}` : show(v[i])));
+  if (v.length > at.length) rows.push(labels ? '\\vdots &' : '\\vdots');
   return labels ? `\\left(\\begin{array}{rl}${rows.join('\\\\')}\\end{array}\\right)` : `\\begin{pmatrix}${rows.join('\\\\')}\\end{pmatrix}`;
 }
 
@@ -102,11 +114,11 @@ export function renderWalkthrough(list: HTMLOListElement, w: Walkthrough): void 
       text: 'The three add up, and tanh squashes each unit into (−1, 1).',
       math: `h_{${w.t + 1}} = \\tanh\\!\\left(W_{xh} x_{${w.t + 1}} + W_{hh} h_{${w.t}} + b_h\\right) = ${vec(w.h)}`,
     },
-    { title: 'Scores', text: 'One score per character of the vocabulary.', math: `y_{${w.t + 1}} = W_{hy}\\,h_{${w.t + 1}} + b_y = ${vec(w.y, w.vocab)}` },
+    { title: 'Scores', text: `One score per character of the vocabulary${w.vocab.length > SHOWN ? ` (the ${SHOWN} most likely shown)` : ''}.`, math: `y_{${w.t + 1}} = W_{hy}\\,h_{${w.t + 1}} + b_y = ${vec(w.y, w.vocab, num, likeliest(w.p))}` },
     {
       title: 'Probabilities',
       text: 'Softmax turns the scores into a distribution over the next character.',
-      math: `p_{${w.t + 1}} = \\operatorname{softmax}(y_{${w.t + 1}}),\\quad p_{${w.t + 1},k} = \\frac{e^{y_{${w.t + 1},k}}}{\\sum_j e^{y_{${w.t + 1},j}}} \\;\\Rightarrow\\; p_{${w.t + 1}} = ${vec(w.p, w.vocab)}`,
+      math: `p_{${w.t + 1}} = \\operatorname{softmax}(y_{${w.t + 1}}),\\quad p_{${w.t + 1},k} = \\frac{e^{y_{${w.t + 1},k}}}{\\sum_j e^{y_{${w.t + 1},j}}} \\;\\Rightarrow\\; p_{${w.t + 1}} = ${vec(w.p, w.vocab, num, likeliest(w.p))}`,
     },
   ];
   if (w.target !== undefined && w.loss !== undefined) {
@@ -120,7 +132,7 @@ export function renderWalkthrough(list: HTMLOListElement, w: Walkthrough): void 
   if (w.grads) {
     const g = w.grads;
     steps.push(
-      { title: 'Output error', text: 'Backpropagation starts at the probabilities: subtract 1 at the right answer.', math: `dy_{${w.t + 1}} = p_{${w.t + 1}} - \\mathbf{1}_{${charTex(w.target!)}} = ${vec(g.dy, w.vocab)}` },
+      { title: 'Output error', text: 'Backpropagation starts at the probabilities: subtract 1 at the right answer.', math: `dy_{${w.t + 1}} = p_{${w.t + 1}} - \\mathbf{1}_{${charTex(w.target!)}} = ${vec(g.dy, w.vocab, num, withTarget(likeliest(w.p), w.vocab.indexOf(w.target!)))}` },
       {
         title: 'Error at the hidden state',
         text: `From this character's output, plus what the later characters send back through ${inline('W_{hh}')} (backpropagation through time).`,
@@ -144,7 +156,7 @@ export function renderOtherCell(list: HTMLOListElement, cell: CellName, layers: 
   const steps: Step[] = [
     { title: `The ${CELLS[cell].title} cell`, text: `${eq.text} The step-by-step numbers are shown for the tutorial’s model (tanh RNN, 1 layer); this model has ${layers} layer${layers > 1 ? 's' : ''}.`, math: eq.math },
     { title: 'Last layer’s state', text: `After character ${t + 1}, ${inline(charTex(char))}:`, math: `h_{${t + 1}} = ${vec(h)}` },
-    { title: 'Scores and probabilities', text: 'From here on every model is the tutorial’s: scores, softmax, and the loss of the right next character.', math: `y_{${t + 1}} = W_{hy}\\,h_{${t + 1}} + b_y = ${vec(y, vocab)},\\quad p_{${t + 1}} = \\operatorname{softmax}(y_{${t + 1}}) = ${vec(p, vocab)}` },
+    { title: 'Scores and probabilities', text: 'From here on every model is the tutorial’s: scores, softmax, and the loss of the right next character.', math: `y_{${t + 1}} = W_{hy}\\,h_{${t + 1}} + b_y = ${vec(y, vocab, num, likeliest(p))},\\quad p_{${t + 1}} = \\operatorname{softmax}(y_{${t + 1}}) = ${vec(p, vocab, num, likeliest(p))}` },
   ];
   list.replaceChildren(...steps.map(step));
   list.dataset.character = String(t + 1);
