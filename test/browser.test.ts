@@ -270,7 +270,7 @@ describe('the page, second edition (issue: bugs and features)', () => {
     expect(await page.locator('#stats').getAttribute('data-state')).toBe('training');
     expect(await page.getByLabel('Training text', { exact: true }).inputValue()).toBe('custom');
     expect(await page.locator('#text-choice option:checked').textContent()).toBe('Your own text (edited from “Cats and hats (short, repetitive)”)');
-    expect(await legend.textContent()).toMatch(/^Step [\d,]+ · training loss \d\.\d{4}$/); // (bug 6: values without hovering)
+    expect(await legend.textContent()).toMatch(/^Step [\d,]+ · training loss \d\.\d{4} · smoothed \d\.\d{4}$/); // (bug 6: values without hovering; smoothed from the start)
 
     // A new character needs a new model: the settings stay, and Undo brings the old one back.
     await page.keyboard.type('x');
