@@ -43,9 +43,11 @@ export class Session {
   private halting = false;
   /** Called with what is being built while a model is (re)built, and undefined when done. */
   onBusy?: (what: string | undefined) => void;
-  /** The GPU engine's recurrent schedule: measured on this GPU the first time the page meets a
-   * shape and kept in localStorage, or one forced (the address's `recurrence`). */
-  recurrence: Recurrence = 'measure';
+  /** The GPU engine's recurrent schedule: chosen by shape, or as the address's `recurrence`
+   * asks (`measure`: timed on this GPU the first time the page meets a shape, kept in
+   * localStorage; not the default, as timing every schedule of a large model takes minutes on a
+   * software adapter). */
+  recurrence: Recurrence = 'auto';
 
   private spec!: Spec;
   private config!: TrainConfig;

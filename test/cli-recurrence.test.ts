@@ -23,11 +23,15 @@ describe('--recurrence', () => {
   test('train measures the schedules the first time, keeps the fastest, and takes it from the cache the next time', () => {
     const first = run(['train', ...big]);
     expect(first.code, first.err).toBe(0);
-    expect(first.err).toMatch(/recurrence: .* \(the fastest measured here: (\w+ [\d.]+ ms, ){4}\w+ [\d.]+ ms\)/);
+    // (the candidates in order, each timed, until a time budget: on a loaded machine the last may be left out)
+    expect(first.err).toMatch(/recurrence: .* \(the fastest measured here: (\w+ [\d.]+ ms, )+\w+ [\d.]+ ms\)/);
     expect(existsSync(file)).toBe(true);
     const kept = Object.values(JSON.parse(readFileSync(file, 'utf8'))) as { pick: string; times: { sweeps: string }[] }[];
     expect(kept).toHaveLength(1);
-    expect(kept[0].times.map((t) => t.sweeps).sort()).toEqual(['grid', 'reference', 'steps', 'streams4', 'streams8']);
+    const timed = kept[0].times.map((t) => t.sweeps);
+    expect(timed.length).toBeGreaterThanOrEqual(3);
+    for (const x of timed) expect(['streams4', 'streams8', 'reference', 'steps', 'grid']).toContain(x);
+    expect(timed).toEqual(expect.arrayContaining(['streams4', 'streams8']));
     const again = run(['train', ...big]);
     expect(again.code, again.err).toBe(0);
     // the same words: the measurement was read, not made again (its times would differ)

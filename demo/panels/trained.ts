@@ -28,7 +28,7 @@ const TRAINED: Record<string, Trained> = {
     title: "Shakespeare's plays (LSTM, 2 layers of 128)",
     model: 'models/shakespeare.safetensors',
     text: { url: 'texts/tinyshakespeare.txt', name: 'tinyshakespeare' },
-    sample: { prime: 'ROMEO:\n', length: 400, temperature: 0.7, greedy: false, seed: 0 },
+    sample: { prime: 'ROMEO:', length: 400, temperature: 0.7, greedy: false, seed: 0 },
   },
 };
 

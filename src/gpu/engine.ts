@@ -328,9 +328,16 @@ export class GpuEngine implements Engine {
     return { workgroups, repairs: Array.from({ length: L }, (_, l) => ({ layer: l, forward: repairs(2 * l), backward: repairs(2 * l + 1) })) };
   }
 
+  /** One generate() at a time: each reads back through the same scratch staging buffer (the
+   * page's live preview and "Let it write" ask at once; a second copy into a mapped buffer is a
+   * validation error, and its read never resolves). */
+  private generation: Promise<unknown> = Promise.resolve();
+
   async generate(o: GenerateOptions): Promise<Uint32Array[]> {
     this.check();
-    return this.sampler.generate(o, (src, bytes, reuse) => this.read(src, bytes, reuse), () => this.profiler?.discard());
+    const run = this.generation.then(() => this.sampler.generate(o, (src, bytes, reuse) => this.read(src, bytes, reuse), () => this.profiler?.discard()));
+    this.generation = run.catch(() => undefined);
+    return run;
   }
 
   /** GPU bytes this engine holds, against the model's own tensors. */

@@ -65,6 +65,9 @@ const MEASURE_STEPS = 2;
 const MEASURE_REPS = 2;
 /** A candidate whose first timed step is this many times the best so far is not timed further. */
 const HOPELESS = 3;
+/** Milliseconds of measuring after which the candidates left are not tried (the persistent
+ * sweeps come first), so that a large model on a slow adapter waits seconds, not minutes. */
+const MEASURE_BUDGET_MS = 20_000;
 
 /** The key of a measurement: the adapter, the model and the step's shape. */
 export function measurementKey(ctx: GpuContext, s: StepShape, dropout = 0): string {
@@ -98,7 +101,9 @@ export async function measureSchedules(
   const n = s.T * s.B;
   const batch = { inputs: Uint32Array.from({ length: n }, (_, i) => (i * 7 + 1) % s.V), targets: Uint32Array.from({ length: n }, (_, i) => (i * 5 + 2) % s.V) };
   const times: ScheduleMeasurement['times'] = [];
+  const t0 = performance.now();
   for (const sweeps of candidateSchedules(ctx.device.limits, s, options)) {
+    if (times.length > 0 && performance.now() - t0 > MEASURE_BUDGET_MS) break;
     const e = await create({ ...options, cellSweeps: sweeps, profile: false });
     try {
       await e.step(batch, { wantLoss: true });
