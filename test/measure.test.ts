@@ -27,16 +27,19 @@ describe("cellSweeps 'measure'", () => {
     const e = await GpuEngine.create(gpu(), shape, opt, initParams(shape, 1), undefined, { cellSweeps: 'measure', scheduleCache: cache });
     const m = e.schedule.measured!;
     expect(m.key).toBe(measurementKey(gpu(), shape));
-    expect(m.times.map((t) => t.sweeps).sort()).toEqual([...candidates].sort());
+    // the candidates in their order, as many as fit the time budget (all of them here, unless a
+    // cold shader cache compiles slowly): the first k
+    const timed = m.times.map((t) => t.sweeps).sort((a, b) => candidates.indexOf(a) - candidates.indexOf(b));
+    expect(timed).toEqual(candidates.slice(0, timed.length));
     const ms = m.times.map((t) => t.msPerStep);
     expect(ms.every((x) => x > 0)).toBe(true);
     expect(ms).toEqual([...ms].sort((a, b) => a - b));
     expect(e.schedule.sweeps).toBe(m.pick);
     expect(m.pick).toBe(m.times[0].sweeps);
-    expect(e.schedule.reason).toMatch(/\(the fastest measured here: \w+ [\d.]+ ms, \w+ [\d.]+ ms, \w+ [\d.]+ ms, \w+ [\d.]+ ms, \w+ [\d.]+ ms\)$/);
+    expect(e.schedule.reason).toMatch(new RegExp(`\\(the fastest measured here: ${m.times.map((t) => `${t.sweeps} [\\d.]+ ms`).join(', ')}\\)$`));
     expect([...cache.kept.values()]).toEqual([m]);
-    // one engine per candidate, and the one asked for
-    expect(create).toHaveBeenCalledTimes(candidates.length + 1);
+    // one engine per candidate timed, and the one asked for
+    expect(create).toHaveBeenCalledTimes(timed.length + 1);
     e.destroy();
 
     // the next engine of that shape takes the kept choice without measuring
@@ -50,7 +53,7 @@ describe("cellSweeps 'measure'", () => {
     cache.set({ ...m, pick: 'streams1' });
     create.mockClear();
     const third = await GpuEngine.create(gpu(), shape, opt, initParams(shape, 1), undefined, { cellSweeps: 'measure', scheduleCache: cache });
-    expect(create).toHaveBeenCalledTimes(candidates.length + 1);
+    expect(create.mock.calls.length).toBeGreaterThanOrEqual(2); // measured again: at least one candidate, and the engine
     expect(third.schedule.sweeps).not.toBe('streams1');
     third.destroy();
     create.mockRestore();
