@@ -1,6 +1,6 @@
 import { GpuError } from '../errors.js';
 import { compileShader, type GpuContext } from './context.js';
-import { type ShaderName, shaderParts } from './shaders.js';
+import { SCHEDULE_ENTRIES, type ShaderName, shaderParts } from './shaders.js';
 
 // The machinery every kernel family shares (the families themselves are in families.ts):
 //   - a uniform struct is a table of its scalar fields in WGSL order; pack() writes it;
@@ -88,13 +88,14 @@ export const MAX_WORKGROUPS = 65535;
 /** Bytes between the slots of a launch uniform (the largest minUniformBufferOffsetAlignment). */
 export const STEP_SLOT = 256;
 
-const modules = new WeakMap<GPUDevice, Map<ShaderName, Promise<GPUShaderModule>>>();
+const modules = new WeakMap<GPUDevice, Map<string, Promise<GPUShaderModule>>>();
 
-function shaderModule(ctx: GpuContext, name: ShaderName): Promise<GPUShaderModule> {
+function shaderModule(ctx: GpuContext, name: ShaderName, schedules: boolean): Promise<GPUShaderModule> {
   let m = modules.get(ctx.device);
   if (!m) modules.set(ctx.device, (m = new Map()));
-  let mod = m.get(name);
-  if (!mod) m.set(name, (mod = compileShader(ctx.device, shaderParts(name), `shaders/${name}.wgsl`)));
+  const key = `${name}${schedules ? '+schedules' : ''}`;
+  let mod = m.get(key);
+  if (!mod) m.set(key, (mod = compileShader(ctx.device, shaderParts(name, schedules), `shaders/${name}.wgsl`)));
   return mod;
 }
 
@@ -124,7 +125,8 @@ async function createKernel(ctx: GpuContext, f: Family, entry: string, constants
   const { device } = ctx;
   const label = `${f.shader}.${entry}`;
   const bindings = f.layouts[f.entries[entry]];
-  const module = await shaderModule(ctx, f.shader);
+  const schedules = SCHEDULE_ENTRIES.has(entry);
+  const module = await shaderModule(ctx, f.shader, schedules);
   const layout = device.createBindGroupLayout({
     label,
     entries: Object.values(bindings).map((access, binding) => ({
@@ -149,7 +151,7 @@ async function createKernel(ctx: GpuContext, f: Family, entry: string, constants
   } catch (e) {
     throw new GpuError(`Creating the compute pipeline ${label} failed: ${(e as Error).message}`);
   }
-  const code = shaderParts(f.shader).map((p) => p.code).join('\n');
+  const code = shaderParts(f.shader, schedules).map((p) => p.code).join('\n');
   const grid = new RegExp(`fn ${entry}\\([^{]*num_workgroups`).test(code);
   return { label, bindings, pipeline, layout, launchLayout, grid };
 }

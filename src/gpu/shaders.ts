@@ -33,7 +33,13 @@ const CELL_FILES = Object.fromEntries(CELL_NAMES.map((c) => [`cells_${c}`, CELLS
 
 export type ShaderName = keyof typeof FILES | keyof typeof CELL_FILES;
 
-export function shaderParts(name: ShaderName): { file: string; code: string }[] {
+/** The entry points of cells_steps.wgsl and cells_grid.wgsl: only their pipelines compile a
+ * cell's module with those two files joined. Joined to every module, they made every other
+ * pipeline compile slower on lavapipe (test/cells-gpu.test.ts 19 s without them, 84 s with). */
+export const SCHEDULE_ENTRIES: ReadonlySet<string> = new Set(['forward_step', 'backward_step', 'forward_grid', 'backward_grid', 'grid_fill_h', 'grid_fill_x']);
+
+/** The files of a shader, in order; `schedules` false leaves out a cell's steps and grid files. */
+export function shaderParts(name: ShaderName, schedules = true): { file: string; code: string }[] {
   const head = { file: 'shaders/common.wgsl', code: common };
   const draw = { file: 'shaders/sample_draw.wgsl', code: sampleDraw };
   if (name in CELL_FILES) {
@@ -43,8 +49,7 @@ export function shaderParts(name: ShaderName): { file: string; code: string }[] 
       { file: `shaders/${c.file}.wgsl`, code: c.code },
       { file: 'shaders/cells.wgsl', code: cells },
       { file: 'shaders/cells_persistent.wgsl', code: cellsPersistent },
-      { file: 'shaders/cells_steps.wgsl', code: cellsSteps },
-      { file: 'shaders/cells_grid.wgsl', code: cellsGrid },
+      ...(schedules ? [{ file: 'shaders/cells_steps.wgsl', code: cellsSteps }, { file: 'shaders/cells_grid.wgsl', code: cellsGrid }] : []),
       draw,
       { file: 'shaders/cells_generate.wgsl', code: cellsGenerate },
       { file: 'shaders/cells_generate_steps.wgsl', code: cellsGenerateSteps },
