@@ -1,4 +1,4 @@
-import { CpuEngine, type ModelDims, type Params, type Vocab } from '../src/index.js';
+import { CELLS, CpuEngine, type ModelDims, type Params, type Vocab } from '../src/index.js';
 
 // What the model computes on a typed string: every layer's hidden state (and the LSTM's cell
 // state) after every character, the distribution over the next character, and how surprising
@@ -10,6 +10,9 @@ import { CpuEngine, type ModelDims, type Params, type Vocab } from '../src/index
 export interface LayerStates {
   h: Float64Array[];
   c?: Float64Array[];
+  /** gates[t]: the G*H gate values at character t, gate-major (the LSTM's i f g o, the GRU's
+   * r z n; the tanh and ReLU RNNs' one "gate" is h itself) */
+  gates: Float64Array[];
 }
 
 export interface Inspection {
@@ -38,16 +41,18 @@ export async function inspectText(params: Params, vocab: Vocab, dims: ModelDims,
   const T = ids.length;
   const V = vocab.size;
   const empty = { chars: [], H, cell, vocab: vocab.chars, ps: [], bits: [] };
-  if (T === 0) return { ...empty, layers: Array.from({ length: L }, () => ({ h: [] })) };
+  if (T === 0) return { ...empty, layers: Array.from({ length: L }, () => ({ h: [], gates: [] })) };
   const cpu = new CpuEngine({ V, H, B: 1, T, cell, layers: L }, { name: 'sgd', lr: 1, clip: 0 }, params);
   // The target after the last character is unknown; any index will do, its loss is not shown.
   const targets = new Uint32Array(T);
   targets.set(ids.subarray(1));
   await cpu.forwardBackward({ inputs: ids, targets }, { reset: true });
   const a = await cpu.inspect();
+  const GH = CELLS[cell].gates * H;
   const layers = Array.from({ length: L }, (_, l): LayerStates => {
     const h = statesOf(a.hs, l, T, H);
-    return a.cs ? { h, c: statesOf(a.cs, l, T, H) } : { h };
+    const gates = Array.from({ length: T }, (_, t) => Float64Array.from(a.gates!.subarray((l * T + t) * GH, (l * T + t + 1) * GH)));
+    return a.cs ? { h, c: statesOf(a.cs, l, T, H), gates } : { h, gates };
   });
   const ps = Array.from({ length: T }, (_, t) => Float64Array.from(a.ps.subarray(t * V, (t + 1) * V)));
   const bits = Array.from(ids, (id, t) => (t === 0 ? undefined : -Math.log2(ps[t - 1][id])));

@@ -1,12 +1,14 @@
 import type { TrainConfig } from '../src/index.js';
 import type { Spec } from './model.js';
+import type { GuideStep } from './panels/guide.js';
 import type { Session } from './session.js';
 import { keep } from './store.js';
+import { UndoOffer } from './undo.js';
 import { linkFor } from './url.js';
 import { LossChart } from './views/chart.js';
 import { renderCliHint, renderTrainHint } from './views/cli.js';
 import * as controls from './views/controls.js';
-import { byId, describeError, shownChar } from './views/dom.js';
+import { byId, describeError, showMessage, shownChar } from './views/dom.js';
 import { renderDevice, renderPreview, renderProgress, renderSummary } from './views/live.js';
 
 /** The chart's smoothing at first: the raw training loss is a thick noisy band. */
@@ -16,13 +18,16 @@ const DEFAULT_SMOOTHING = 0.6;
 // form, the GPU's status), and the redraws that more than one panel asks for. The panels
 // (panels/*.ts) wire their controls to these; no model code here, no drawing code.
 
+/** The settings that make the model (not the steps per Train). */
+const MODEL_SETTINGS = ['cell', 'layers', 'hidden', 'dropout', 'seqLen', 'batch', 'optimizer', 'lr', 'clip', 'seed', 'valFraction'] as const;
+
 /** Read the loss back (a point on the chart) every this many steps. */
 export const LOG_EVERY = 10;
 /** Milliseconds between refreshes of the preview and "Look inside" while training. */
 const REFRESH_MS = 700;
 /** The panels drawn from the weights besides the preview: large DOM (KaTeX, the heatmap), whose
  * redraw lays out the whole page, so while training they are redrawn only when on screen. */
-const INSPECT_PANELS = ['inspect-panel', 'how-panel'];
+const INSPECT_PANELS = ['inspect-panel', 'how-panel'] as const;
 
 export interface PageState {
   text: string;
@@ -32,10 +37,14 @@ export interface PageState {
   base: TrainConfig;
   /** settings changed after training: they apply at the next Reset */
   pending: boolean;
+  /** the bundled text the current own text was edited from (a small edit of it) */
+  editedFrom?: string;
   /** the checkpoint the sample hint names: FILE until one is downloaded */
   checkpointName: string;
   /** 'probing' while looking for a GPU, then its adapter's name, or 'none' */
   gpu: string;
+  /** both engines' training speed on the model, chars/s, where the page timed them to choose */
+  timing?: { cpu: number; gpu: number };
 }
 
 export class App {
@@ -44,8 +53,10 @@ export class App {
   refreshInspect: () => Promise<void> = async () => undefined;
   /** A fresh model from the form (set by the training panel). */
   rebuild: () => Promise<boolean> = async () => false;
-  /** Forgets the text panel's undo (set by it): training the new model makes it stale. */
-  clearUndo: () => void = () => undefined;
+  /** The offer to go back to the model a replacement threw away (undo.ts). */
+  readonly undo: UndoOffer;
+  /** Ticks a step of the guide (set by panels/guide.ts). */
+  guide: (step: GuideStep) => void = () => undefined;
   /** Empties "Let it write" (set by the sample panel): a new model has written nothing yet. */
   clearSample: () => void = () => undefined;
   private lastRefresh = 0;
@@ -60,9 +71,11 @@ export class App {
     readonly session: Session,
     readonly state: PageState,
   ) {
+    this.undo = new UndoOffer(this);
     this.chart = new LossChart(byId('chart'), byId('chart-legend'), byId('chart-note'), { smoothing: DEFAULT_SMOOTHING, log: false });
     session.onRunEnd = () => void this.keepModel();
     session.onProgress = (p) => {
+      if (p.step > 0 && this.state.textName === 'hello') this.guide('train');
       renderProgress(p);
       if (!p.running) this.renderCli();
       this.chart.show(session.history);
@@ -73,9 +86,14 @@ export class App {
         if (e.isIntersecting) this.onScreen.add(e.target.id);
         else this.onScreen.delete(e.target.id);
       }
+      if (this.onScreen.has('how-panel')) this.guide('why');
       if (this.inspectStale && this.onScreen.size > 0) void this.refresh();
     });
     for (const id of INSPECT_PANELS) seen.observe(byId(id));
+  }
+
+  isOnScreen(id: (typeof INSPECT_PANELS)[number]): boolean {
+    return this.onScreen.has(id);
   }
 
   readForm(): controls.Controls {
@@ -108,9 +126,24 @@ export class App {
     if (s.progress.step === 0) this.clearSample();
     renderProgress(s.progress);
     renderSummary(s.summary);
-    renderDevice(s.summary, this.state.gpu);
+    renderDevice(s.summary, this.state.gpu, this.state.timing);
     this.renderCli();
+    this.renderPending();
     this.chart.show(s.history);
+  }
+
+  /** Settings changed after training apply at the next Reset: the fields that differ from the
+   * model being trained are marked, and a line says which model Train and Step go on with. */
+  renderPending(): void {
+    const s = this.session;
+    const form = this.readForm().config;
+    const diffs = s.trained ? controls.differences(s.settings, form, MODEL_SETTINGS) : [];
+    controls.markDiffering(diffs.map((d) => d.id));
+    const was = this.state.pending;
+    this.state.pending = diffs.length > 0;
+    if (this.state.pending)
+      showMessage(byId('train-message'), `The form differs from the model being trained (${diffs.map((d) => d.text).join(', ')}): Train and Step go on with the model as it is; Reset starts a new one with the form's settings.`, 'info');
+    else if (was) showMessage(byId('train-message'), '', 'info');
   }
 
   renderCli(): void {

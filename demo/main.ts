@@ -1,6 +1,7 @@
 import { App, type PageState } from './app.js';
 import { ENABLE_WEBGPU_HELP, probeGpu } from './device.js';
 import { renderCheckAvailability, wireCheck, wireCheckpoints } from './panels/checkpoints.js';
+import { wireGuide } from './panels/guide.js';
 import { wireInspect } from './panels/inspect.js';
 import { wireSample } from './panels/sample.js';
 import { wireText } from './panels/text.js';
@@ -9,7 +10,7 @@ import { wireTraining, writePreviewTemperature } from './panels/training.js';
 import { Session } from './session.js';
 import { type Kept, kept } from './store.js';
 import type { DeviceKind } from '../src/index.js';
-import { CUSTOM_CONFIG, customSample, TEXTS } from './texts.js';
+import { CUSTOM_CONFIG, customSample, inspectFor, TEXTS } from './texts.js';
 import { applyLink, readLink } from './url.js';
 import * as controls from './views/controls.js';
 import { byId, describeError, formatCount, showMessage } from './views/dom.js';
@@ -37,13 +38,14 @@ async function start(): Promise<void> {
   writePreviewTemperature(sample.greedy ? 0 : sample.temperature);
   controls.writeDevice('cpu', undefined);
   byId<HTMLTextAreaElement>('text-input').value = text;
-  byId<HTMLInputElement>('inspect-input').value = preset?.inspect ?? [...text.split('\n')[0]].slice(0, 40).join('');
+  byId<HTMLInputElement>('inspect-input').value = preset?.inspect ?? inspectFor(text);
   controls.renderTextStats(text);
   renderCheckAvailability(undefined);
 
   const session = await Session.create(undefined, { text, config: { ...config, logEvery: 10 }, device: 'cpu' });
   if (link.recurrence) session.recurrence = link.recurrence;
   const app = new App(session, state);
+  wireGuide(app, state.textName);
   wireText(app);
   wireTrained(app);
   wireTraining(app);
@@ -59,7 +61,7 @@ async function start(): Promise<void> {
   await app.refresh();
   document.body.dataset.ready = 'true';
   window.addEventListener('pagehide', () => void app.keepModel());
-  await findGpu(app, link.device !== 'cpu', restored === 'gpu');
+  await findGpu(app, link.device ?? 'measure', restored === 'gpu');
 }
 
 /** The kept model, text and settings on the CPU engine (the GPU is not found yet); the device
@@ -85,9 +87,10 @@ async function restoreKept(app: App, k: Kept): Promise<DeviceKind | undefined> {
   return saved.spec.device;
 }
 
-/** Looks for a GPU without holding up the page; moves an untrained model onto it, and a
- * restored one that trained there (`back`). */
-async function findGpu(app: App, wanted: boolean, back = false): Promise<void> {
+/** Looks for a GPU without holding up the page; moves an untrained model onto it (where the
+ * address asks for the GPU, or where it measures faster), and a restored one that trained
+ * there (`back`). */
+async function findGpu(app: App, wanted: 'gpu' | 'cpu' | 'measure', back = false): Promise<void> {
   const { session, state } = app;
   const probe = await probeGpu(navigator.gpu, window.isSecureContext);
   if (!probe.ctx) {
@@ -102,7 +105,22 @@ async function findGpu(app: App, wanted: boolean, back = false): Promise<void> {
   session.ctx = probe.ctx;
   state.gpu = probe.ctx.adapterName;
   renderCheckAvailability(true);
-  const move = wanted && (!session.trained || back) && !session.isRunning && session.summary.device === 'cpu';
+  let move = wanted !== 'cpu' && (!session.trained || back) && !session.isRunning && session.summary.device === 'cpu';
+  // No engine asked for (a first visit): the faster on this model, timed (a software GPU is
+  // often slower than the CPU engine).
+  if (move && wanted === 'measure' && !back) {
+    renderDevice(session.summary, state.gpu, 'timing');
+    try {
+      const cpu = await session.speedOf('cpu', 300);
+      const gpu = await session.speedOf('gpu', 300);
+      if (Number.isFinite(cpu) && Number.isFinite(gpu)) {
+        state.timing = { cpu, gpu };
+        move = gpu > cpu && !session.trained && !session.isRunning;
+      }
+    } catch {
+      // (the move below says why, if the GPU engine cannot start)
+    }
+  }
   controls.writeDevice(move ? 'gpu' : session.summary.device, true);
   if (move) {
     try {

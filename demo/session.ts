@@ -58,6 +58,8 @@ export class Session {
   private val?: Uint32Array;
   private evaluator?: Engine;
   private lastEval = 0;
+  /** the last validation loss measured (on the chart or not) */
+  private latestVal = { step: 0, loss: NaN };
   private summaryInfo!: ModelSummary;
   private stepWithoutTrainer = 0;
   private speed = { chars: 0, steps: 0 };
@@ -109,7 +111,7 @@ export class Session {
       step: this.trainer?.step ?? this.stepWithoutTrainer,
       epoch: this.trainer ? this.trainer.cursor.epoch + this.trainer.cursor.chunk / this.trainer.cursor.plan.stepsPerEpoch : 0,
       loss: this.history.length ? this.history.loss[this.history.length - 1] : NaN,
-      valLoss: this.history.lastVal,
+      valLoss: this.latestVal.loss,
       charsPerSec: this.speed.chars,
       stepsPerSec: this.speed.steps,
       running: this.isRunning,
@@ -184,6 +186,7 @@ export class Session {
     };
     if (history) this.history.replace(history);
     else this.history.clear();
+    this.latestVal = { step: this.lastEval, loss: this.history.lastVal };
     this.speed = { chars: 0, steps: 0 };
     this.emit();
   }
@@ -199,6 +202,35 @@ export class Session {
       s.V === shape.V && s.H === shape.H && s.B === shape.B && s.T === shape.T && s.cell === shape.cell && s.layers === shape.layers &&
       o.name === cfg.optimizer && o.lr === cfg.lr && o.clip === cfg.clip && cfg.dropout > 0 === this.config.dropout > 0;
     return same ? e : undefined;
+  }
+
+  /** Characters per second that a throwaway `device` engine of this model's shape trains at,
+   * from its weights and on its text, over about `ms` after a first step (which compiles); the
+   * model is untouched. NaN when there is no text to train on. */
+  speedOf(device: DeviceKind, ms: number): Promise<number> {
+    return this.exclusive(async () => {
+      if (!this.data) return NaN;
+      const { V, H, B, T, cell, layers } = this.summaryInfo;
+      const cfg = this.config;
+      const gpu: GpuEngineOptions = { dropout: cfg.dropout, cellSweeps: this.recurrence, scheduleCache: storageCache(localStorage) };
+      const optimizer = { name: cfg.optimizer, lr: cfg.lr, clip: cfg.clip };
+      const engine = await createEngine(device, { V, H, B, T, cell, layers }, optimizer, await this.engine.getParams(), this.ctx, gpu);
+      try {
+        const trainer = new Trainer(engine, this.data, { ...cfg, logEvery: 0 });
+        await trainer.run(1);
+        // runs of 1, 2, 4, ... steps (the GPU queues the steps of a run): the rate of the last
+        for (let n = 1, spent = 0; ; n *= 2) {
+          const t0 = performance.now();
+          await trainer.run(n);
+          const t = performance.now() - t0;
+          spent += t;
+          if (spent >= ms || n >= 64) return (n * B * T * 1000) / Math.max(t, 1e-3);
+          await nextTask();
+        }
+      } finally {
+        engine.destroy();
+      }
+    });
   }
 
   /** Moves the current weights to the other engine (its optimizer state starts afresh). */
@@ -303,26 +335,30 @@ export class Session {
       this.speed = { chars: ((e.step - first) * B * T) / seconds, steps: (e.step - first) / seconds };
       this.emit();
     };
+    // The validation loss at every multiple of evalEvery (a chunk ends there), as the CLI
+    // measures it, whatever the pauses: the chart's validation points stay evenly spaced.
+    const every = this.val ? this.config.evalEvery : 0;
     while (!this.stopRequested && trainer.step < target) {
-      const n = Math.min(sizer.size, target - trainer.step);
+      const n = Math.min(sizer.size, target - trainer.step, every > 0 ? every - (trainer.step % every) : Infinity);
       const c0 = performance.now();
       await trainer.run(n, { onLog, shouldStop: () => this.stopRequested });
       sizer.took(n, performance.now() - c0);
-      // (the validation loss every evalEvery steps, at a chunk's end: chunks are short)
-      const every = this.config.evalEvery;
-      if (every > 0 && trainer.step - this.lastEval >= every) await this.validate(trainer.step);
+      if (every > 0 && trainer.step % every === 0 && trainer.step > this.lastEval) await this.validate(trainer.step, true);
       await nextTask();
     }
-    if (trainer.step > this.lastEval && this.val) await this.validate(trainer.step);
+    // a run that ends between two of them: the validation figure is current, off the chart
+    if (trainer.step > this.lastEval && this.val) await this.validate(trainer.step, false);
   }
 
-  /** The validation loss of the current weights, attached to the history's last point. */
-  private async validate(step: number): Promise<void> {
+  /** The validation loss of the current weights; `onChart`: attached to the history's point
+   * at `step`. */
+  private async validate(step: number, onChart: boolean): Promise<void> {
     this.lastEval = step;
     if (!this.val) return;
     this.evaluator ??= await this.engine.evaluator(Math.min(256, this.val.length - 1));
     const { loss } = await this.evaluator.evaluate(this.val);
-    if (this.history.step[this.history.length - 1] === step) this.history.setLastVal(loss);
+    if (onChart && this.history.step[this.history.length - 1] === step) this.history.setLastVal(loss);
+    this.latestVal = { step, loss };
     this.emit();
   }
 

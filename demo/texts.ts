@@ -71,3 +71,10 @@ export const CUSTOM_CONFIG: TrainConfig = { ...DEFAULT_CONFIG, hidden: 64, seqLe
 export function customSample(text: string): SampleSettings {
   return { prime: [...text][0] ?? '', length: 200, temperature: 0.8, greedy: false, seed: 0 };
 }
+
+/** The string "Look inside" starts on for a text: the start of its first line with words in
+ * it (not a run of spaces), at most 40 characters. */
+export function inspectFor(text: string): string {
+  const line = text.split('\n').find((l) => l.trim() !== '') ?? text;
+  return [...line.trim()].slice(0, 40).join('') || [...text].slice(0, 40).join('');
+}

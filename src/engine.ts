@@ -104,6 +104,10 @@ export interface Activations {
    * blocks of H (the G gate values, then the cell's extra: src/cells.ts `saved`); the GPU
    * engine's, which the local comparison feeds its backward pass (src/cpu/localCells.ts). */
   act?: Tensor;
+  /** (L, T, B, G*H) each layer's gate values after their nonlinearity (the LSTM's i f g o, the
+   * GRU's r z n; for the tanh and ReLU RNNs h itself): the CPU engine's, for the page's view
+   * of the gates. */
+  gates?: Tensor;
   loss: number;
 }
 

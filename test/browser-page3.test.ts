@@ -140,7 +140,7 @@ describe('the page, third edition', () => {
     const { page, errors } = await open(site, true);
     const output = page.getByTestId('sample-output');
     const message = page.locator('#text-message');
-    await page.getByRole('button', { name: 'The story (LSTM, 128 units)' }).click();
+    await page.getByRole('button', { name: 'The story (LSTM)' }).click();
     await expect.poll(() => message.textContent()).toMatch(/^Loaded the story \(LSTM, 128 units\), trained for 1,500 steps/);
     await expect.poll(() => output.getAttribute('data-done')).toBe('true');
     const story = (await output.textContent())!;
@@ -153,7 +153,7 @@ describe('the page, third edition', () => {
     expect(await page.getByLabel('Training text', { exact: true }).inputValue()).toBe('lighthouse');
     expect(await page.getByTestId('step').textContent()).toBe('1,500');
 
-    await page.getByRole('button', { name: "Shakespeare's plays (LSTM, 2 layers of 128)" }).click();
+    await page.getByRole('button', { name: 'Shakespeare (LSTM)' }).click();
     await expect.poll(() => message.textContent()).toMatch(/^Loaded Shakespeare's plays/);
     await expect.poll(() => output.getAttribute('data-done')).toBe('true');
     const play = (await output.textContent())!;
@@ -161,6 +161,136 @@ describe('the page, third edition', () => {
     expect(play).toMatch(/\n[A-Z][A-Za-z ]+:\n/); // a speaker's name on a line of its own
     expect(await page.getByTestId('text-stats').textContent()).toMatch(/1,115,394 characters/);
     expect(await page.getByTestId('model-summary').textContent()).toMatch(/^LSTM, 2 layers of 128 hidden units/);
+    // the story's model was replaced: Undo brings it back with its text
+    expect(await message.textContent()).toMatch(/The model it replaced \(step 1,500\) is kept: press Undo/);
+    await page.locator('#text-undo').click();
+    await expect.poll(() => message.textContent()).toMatch(/^Back to the previous text and its model, at step 1,500\./);
+    expect(await page.getByLabel('Training text', { exact: true }).inputValue()).toBe('lighthouse');
+    expect(await page.getByTestId('model-summary').textContent()).toMatch(/^LSTM, 1 layer of 128 hidden units/);
+    expect(errors).toEqual([]);
+  });
+
+  test('the guide ticks its steps; settings changed after training are marked and leave the model as it is; Reset offers Undo', async () => {
+    const { page, errors } = await open(site, true);
+    const guide = page.getByTestId('guide');
+    expect(await guide.evaluate((d) => (d as HTMLDetailsElement).open), 'open on a first visit to hello').toBe(true);
+    await page.getByLabel('Steps per Train').fill('20');
+    await train(page, '20');
+    expect(await guide.locator('li[data-step="train"]').getAttribute('data-done')).toBe('true');
+    await page.locator('#tokens button').nth(3).click(); // the second l
+    await page.locator('#how-panel').scrollIntoViewIfNeeded();
+    await expect.poll(() => guide.locator('li[data-step="why"]').getAttribute('data-done')).toBe('true');
+
+    // a setting changed after training: marked, named, and Step trains the model as it is
+    await page.getByLabel('Hidden units').fill('5');
+    await page.getByLabel('Hidden units').press('Tab');
+    const message = page.getByTestId('train-message');
+    await expect.poll(() => message.textContent()).toMatch(/differs from the model being trained \(hidden units 3 → 5\): Train and Step go on with the model as it is/);
+    expect(await page.locator('.field[data-differs="true"] #cfg-hidden').count()).toBe(1);
+    await page.getByRole('button', { name: 'Step' }).click();
+    await expect.poll(() => page.getByTestId('step').textContent()).toBe('21');
+    expect(await page.getByTestId('model-summary').textContent()).toMatch(/of 3 hidden units/);
+    // Reset: the form's model, and Undo brings the trained one back with its settings
+    await page.getByRole('button', { name: 'Reset' }).click();
+    await expect.poll(() => page.getByTestId('model-summary').textContent()).toMatch(/of 5 hidden units/);
+    expect(await page.locator('[data-differs]').count()).toBe(0);
+    await expect.poll(() => message.textContent()).toMatch(/The model it replaced \(step 21\) is kept: press Undo/);
+    await page.locator('#train-undo').click();
+    await expect.poll(() => message.textContent()).toBe('Back to the previous model, at step 21.');
+    expect(await page.getByTestId('model-summary').textContent()).toMatch(/of 3 hidden units/);
+    expect(await page.getByLabel('Hidden units').inputValue()).toBe('3');
+    expect(await page.locator('[data-differs]').count()).toBe(0);
+    expect(await page.locator('#train-undo').isHidden()).toBe(true);
+    // a bad setting: the field says so
+    await page.getByRole('button', { name: 'Reset' }).click();
+    await page.getByLabel('Hidden units').fill('0');
+    await page.getByLabel('Hidden units').press('Tab');
+    await expect.poll(() => page.getByLabel('Hidden units').getAttribute('aria-invalid')).toBe('true');
+    await page.getByLabel('Hidden units').fill('4');
+    await page.getByLabel('Hidden units').press('Tab');
+    await expect.poll(() => page.getByLabel('Hidden units').getAttribute('aria-invalid')).toBe(null);
+
+    await page.getByLabel('Training text', { exact: true }).selectOption('cats');
+    await expect.poll(() => guide.getAttribute('data-done')).toBe('true');
+    expect(errors).toEqual([]);
+  });
+
+  test('a paste over the story says which settings changed, is not "edited from" it, and Look inside starts on words', async () => {
+    const { page, errors } = await open(site, true);
+    await page.getByLabel('Training text', { exact: true }).selectOption('lighthouse');
+    await expect.poll(() => page.getByTestId('model-summary').textContent()).toMatch(/of 64 hidden units/);
+    const own = `${' '.repeat(20)}\n\nQuick zebras jumped over lazy foxes; ${'every fox and zebra ran. '.repeat(12)}`;
+    await page.locator('#text-input').fill(own);
+    const message = page.locator('#text-message');
+    await expect.poll(() => message.textContent()).toMatch(/^A new model for your text\. Its settings are those for a text of your own: sequence length 32 → 25, batch 4 → 1, validation part 0\.1 → 0\.05, steps per Train 2000 → 1000\./);
+    expect(await page.locator('#text-choice option:checked').textContent()).toBe('Your own text');
+    expect(await page.getByLabel(/^Type a string/).inputValue()).toBe('Quick zebras jumped over lazy foxes;');
+    expect(errors).toEqual([]);
+  });
+
+  test('validation points sit at multiples of the interval across a pause; the figure after the pause is current', async () => {
+    const { page, errors } = await open(site, true, undefined, '?text=lighthouse&device=cpu');
+    await page.getByLabel('Steps per Train').fill('130');
+    await train(page, '130');
+    const chart = page.locator('#chart');
+    expect(await chart.getAttribute('data-val-steps')).toBe('100');
+    expect(await page.getByTestId('val-loss').textContent()).toMatch(/^\d\.\d{4}$/);
+    await page.getByLabel('Steps per Train').fill('100');
+    await train(page, '230');
+    await expect.poll(() => chart.getAttribute('data-val-steps')).toBe('100,200');
+    expect(errors).toEqual([]);
+  });
+
+  test('on a first visit the page times both engines on the model and trains on the faster, saying so', async () => {
+    const { page, errors } = await open(site, true, undefined, '');
+    const badge = page.getByTestId('adapter');
+    const text = (await badge.textContent())!;
+    const m = /measured on this model: GPU ([\d,]+) chars\/s, CPU ([\d,]+) chars\/s/.exec(text);
+    expect(m, text).not.toBeNull();
+    const [gpu, cpu] = [m![1], m![2]].map((x) => Number(x.replace(/,/g, '')));
+    expect(await badge.getAttribute('data-device')).toBe(gpu > cpu ? 'gpu' : 'cpu');
+    expect(await page.getByLabel('Engine').inputValue()).toBe(gpu > cpu ? 'gpu' : 'cpu');
+    // the comparison of the engines: a one-line verdict, its table folded; no panel stretched
+    expect(await page.locator('#check-details').evaluate((d) => (d as HTMLDetailsElement).open)).toBe(false);
+    const heights = await page.locator('#check-panel, #checkpoint-panel').evaluateAll((els) => els.map((e) => e.getBoundingClientRect().height));
+    for (const h of heights) expect(h).toBeLessThan(600);
+    // Train and the chart are in the first screen
+    expect((await page.locator('#chart').boundingBox())!.y).toBeLessThan(700);
+    expect(errors).toEqual([]);
+  });
+
+  test('an LSTM on a phone: each layer\'s gates, equations that say they scroll, rows one can point at, a unit over the text', async () => {
+    const { page, errors } = await open(site, true, { width: 390, height: 844 }, '?text=lighthouse&cell=lstm&layers=2&hidden=64&device=cpu');
+    // Train within the first screen, the chart right after it
+    const top = (await page.locator('#train').boundingBox())!.y;
+    expect(top).toBeLessThan(844);
+    expect((await page.locator('#chart').boundingBox())!.y - top).toBeLessThan(400);
+    await page.getByLabel(/^Type a string/).fill('The lighthouse');
+    await page.locator('#tokens button').nth(5).click();
+    const how = page.getByTestId('how-steps');
+    await expect.poll(() => how.getAttribute('data-character')).toBe('6');
+    const tables = how.locator('table.gates');
+    expect(await tables.count()).toBe(2);
+    expect(await tables.first().getAttribute('data-gates')).toBe('i f g o c h');
+    // every gate of a unit between 0 and 1, written out (no blanks)
+    const cells = await tables.first().locator('tbody tr').first().locator('td').allTextContents();
+    expect(cells).toHaveLength(6);
+    for (const v of cells.slice(0, 2)) expect(Number(v)).toBeGreaterThanOrEqual(0);
+    for (const v of cells) expect(v).toMatch(/^−?\d\.\d\d$/);
+    // a wide equation: a fading edge and a line saying it scrolls
+    const wide = how.locator('.how-math[data-scrolls="true"]');
+    expect(await wide.count()).toBeGreaterThan(0);
+    expect(await wide.first().evaluate((m) => m.nextElementSibling?.textContent)).toMatch(/scroll it sideways/);
+    // the heatmap: rows of at least 5 px, and a click on a cell colours the text by its unit
+    const canvas = page.locator('#heatmap canvas').first();
+    expect(Number(await canvas.getAttribute('data-row-height'))).toBeGreaterThanOrEqual(5);
+    await canvas.scrollIntoViewIfNeeded();
+    const cw = Number(await canvas.getAttribute('data-column-width'));
+    const ch = Number(await canvas.getAttribute('data-row-height'));
+    await canvas.click({ position: { x: 34 + 2 * cw + 2, y: 22 + 7 * ch + 2 } }); // character 3, unit 7
+    await expect.poll(() => page.getByTestId('unit-text').getAttribute('data-unit')).toBe('Layer 1, hidden unit h7');
+    expect(await canvas.getAttribute('data-unit')).toBe('7');
+    expect(await page.locator('#unit-text span').count()).toBe(14);
     expect(errors).toEqual([]);
   });
 });

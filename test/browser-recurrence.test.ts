@@ -14,9 +14,7 @@ describe('the page with a forced recurrent schedule (SwiftShader)', () => {
     ['grid', /^grid-persistent sweeps, the units split over workgroups that run at once \(asked\)$/],
     ['steps', /^one dispatch per layer and timestep over the whole adapter \(asked\)$/],
   ])('%s: hello learned, sampled, and GPU = CPU', async (recurrence, words) => {
-    const { page, errors } = await open(site, true);
-    await page.goto(`${site.url()}?recurrence=${recurrence}`);
-    await page.waitForSelector('body[data-gpu]');
+    const { page, errors } = await open(site, true, undefined, `?recurrence=${recurrence}&device=gpu`);
     const summary = page.getByTestId('model-summary');
     await expect.poll(() => summary.getAttribute('data-recurrence')).toMatch(words);
     expect(await summary.getAttribute('title')).toMatch(/^GPU recurrence: /);

@@ -200,3 +200,31 @@ describe('CpuEngine for every cell and depth', () => {
     }
   });
 });
+
+describe("the CPU engine's gate values (inspect().gates, the page's view of them)", () => {
+  // They must be the gates that made the states: c_t = f⊙c_{t-1} + i⊙g, h_t = o⊙tanh(c_t) for
+  // the LSTM, h_t = (1-z)⊙n + z⊙h_{t-1} for the GRU, h_t itself for the tanh RNN; every layer.
+  for (const cell of ['lstm', 'gru', 'rnn'] as const)
+    test(cell, async () => {
+      const [V, H, T, L] = [5, 4, 6, 2];
+      const G = CELLS[cell].gates;
+      const cpu = new CpuEngine({ V, H, B: 1, T, cell, layers: L }, { name: 'sgd', lr: 1, clip: 0 }, initParams({ V, H, cell, layers: L }, 3, 0.8));
+      const inputs = Uint32Array.from([0, 3, 1, 4, 2, 0]);
+      await cpu.forwardBackward({ inputs, targets: Uint32Array.from([3, 1, 4, 2, 0, 1]) }, { reset: true });
+      const a = await cpu.inspect();
+      expect(a.gates).toHaveLength(L * T * G * H);
+      const at = (x: ArrayLike<number>, l: number, t: number, k: number) => x[(l * (T + 1) + t) * H + k]; // states: t = 0 before the first
+      for (let l = 0; l < L; l++)
+        for (let t = 0; t < T; t++)
+          for (let u = 0; u < H; u++) {
+            const gate = (k: number) => a.gates![(l * T + t) * G * H + k * H + u];
+            const h = at(a.hs, l, t + 1, u);
+            if (cell === 'lstm') {
+              const c = at(a.cs!, l, t + 1, u);
+              expect(c).toBeCloseTo(gate(1) * at(a.cs!, l, t, u) + gate(0) * gate(2), 12);
+              expect(h).toBeCloseTo(gate(3) * Math.tanh(c), 12);
+            } else if (cell === 'gru') expect(h).toBeCloseTo((1 - gate(1)) * gate(2) + gate(1) * at(a.hs, l, t, u), 12);
+            else expect(h).toBe(gate(0));
+          }
+    });
+});

@@ -73,15 +73,17 @@ export function wireCheckpoints(app: App): void {
     if (!file) return;
     try {
       const { device, config: form } = app.readForm();
-      const config = await loadInto(session, await fileBytes(file), file.name, state.text, device, form);
+      const bytes = await fileBytes(file);
+      const u = await app.undo.take();
+      const config = await loadInto(session, bytes, file.name, state.text, device, form);
       controls.writeConfig({ ...config, steps: form.steps });
       state.pending = false;
-      app.clearUndo();
       app.clearSample();
       showMessage(byId('train-message'), '', 'info');
       const s = session.summary;
       const curve = session.history.length ? `, its loss curve (${formatCount(session.history.length)} points)` : ', no loss curve (saved without one)';
-      showMessage(message, `Loaded ${file.name}: step ${session.progress.step}, ${s.V} characters, ${s.H} hidden units${curve}.`, 'ok');
+      app.undo.offer(u, 'ckpt', `Loaded ${file.name}: step ${session.progress.step}, ${s.V} characters, ${s.H} hidden units${curve}.`);
+      if (!u) message.dataset.kind = 'ok';
       app.renderModel();
       if (s.textProblem) showMessage(byId('train-message'), s.textProblem, 'info');
       void app.refresh();

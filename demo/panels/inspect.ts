@@ -3,9 +3,9 @@ import { type Inspection, repeats } from '../analysis.js';
 import type { App } from '../app.js';
 import { outputAt, walkthrough } from '../tutorial.js';
 import { byId, describeError, showMessage } from '../views/dom.js';
-import { clearHeatmap, renderHeatmap, renderScrollHint, wireHeatmap } from '../views/heatmap.js';
+import { clearHeatmap, liveliestUnit, renderHeatmap, renderScrollHint, type UnitPick, unitValues, wireHeatmap } from '../views/heatmap.js';
 import { renderOtherCell, renderWalkthrough } from '../views/how.js';
-import { renderBars, renderSurprisalLegend, renderTokens, repeatNote } from '../views/inspect.js';
+import { renderBars, renderSurprisalLegend, renderTokens, renderUnitText, repeatNote } from '../views/inspect.js';
 
 // "Look inside" (surprisal, next-character bars, the hidden states) and "How it works" (the
 // tutorial's equations at the selected character), both from the current weights. When the
@@ -20,6 +20,7 @@ function clearPanel(heatmap: HTMLElement, how: HTMLOListElement): void {
   clearHeatmap(heatmap);
   byId('heat-scroll').hidden = true;
   byId('repeat-note').textContent = '';
+  byId('unit-text').replaceChildren();
   how.replaceChildren();
 }
 
@@ -31,18 +32,30 @@ export function wireInspect(app: App): void {
   const how = byId<HTMLOListElement>('how-steps');
   let inspection: Inspection | undefined;
   let selected = -1;
+  /** the unit coloured over the text: picked on the heatmap, else the liveliest */
+  let picked: UnitPick | undefined;
 
-  const select = (t: number) => {
+  const select = (t: number, unit?: UnitPick) => {
     selected = t;
+    if (unit) picked = unit;
+    // a character seen before: the guide's "select the second l"
+    if (inspection && inspection.chars.indexOf(inspection.chars[t]) < t) {
+      app.guide('select');
+      if (app.isOnScreen('how-panel')) app.guide('why');
+    }
     showSelected();
     void refreshHow();
   };
   function showSelected(): void {
     if (!inspection) return;
-    renderTokens(byId('tokens'), inspection, selected, select);
-    renderBars(byId('bars-title'), byId<HTMLOListElement>('bars'), inspection, selected);
-    renderHeatmap(heatmap, inspection, heatmap.clientWidth, selected);
-    renderScrollHint(heatmap, byId('heat-scroll'), inspection.chars.length);
+    const ins = inspection;
+    renderTokens(byId('tokens'), ins, selected, select);
+    renderBars(byId('bars-title'), byId<HTMLOListElement>('bars'), ins, selected);
+    const unit = picked && picked.layer <= ins.layers.length && picked.unit < ins.H && (picked.state === 'h' || ins.layers[0].c) ? picked : liveliestUnit(ins);
+    renderHeatmap(heatmap, ins, heatmap.clientWidth, selected, unit);
+    renderScrollHint(heatmap, byId('heat-scroll'), ins.chars.length);
+    const name = `Layer ${unit.layer}${unit.state === 'h' ? ', hidden unit h' : ', cell unit c'}${unit.unit}`;
+    renderUnitText(byId('unit-title'), byId('unit-text'), ins.chars, unitValues(ins, unit), name + (unit === picked ? '' : ' (the one that varies most here)'));
   }
 
   function clear(): void {
@@ -59,9 +72,8 @@ export function wireInspect(app: App): void {
         const params = await engine.getParams();
         if (isTutorialModel(dims)) renderWalkthrough(how, await walkthrough(params, vocab, dims, ins.chars, t));
         else {
-          const h = ins.layers[dims.layers - 1].h[t];
-          const { y, p } = outputAt(params, dims.V, dims.H, h);
-          renderOtherCell(how, dims.cell, dims.layers, t, ins.chars[t], vocab.chars, Array.from(h), y, p);
+          const { y, p } = outputAt(params, dims.V, dims.H, ins.layers[dims.layers - 1].h[t]);
+          renderOtherCell(how, ins, t, y, p);
         }
       });
     } catch (e) {

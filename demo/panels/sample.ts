@@ -1,6 +1,6 @@
 import type { App } from '../app.js';
 import * as controls from '../views/controls.js';
-import { byId, describeError, showMessage } from '../views/dom.js';
+import { byId, describeError, markInvalid, showMessage } from '../views/dom.js';
 
 // "Let it write": generation streamed into the output box, and the CLI hint following the form.
 
@@ -23,7 +23,9 @@ export function wireSample(app: App): void {
         output.textContent = out;
         output.dataset.done = String(done);
       });
+      markInvalid(form);
     } catch (e) {
+      markInvalid(form, e);
       showMessage(message, describeError(e));
     }
   });

@@ -1,6 +1,6 @@
 import type { App } from '../app.js';
 import { loadInto } from '../checkpoints.js';
-import { TEXTS, type SampleSettings } from '../texts.js';
+import { inspectFor, TEXTS, type SampleSettings } from '../texts.js';
 import * as controls from '../views/controls.js';
 import { byId, describeError, formatCount, showMessage } from '../views/dom.js';
 
@@ -49,7 +49,8 @@ async function load(app: App, id: string): Promise<void> {
     fetched(t.model).then(async (r) => new Uint8Array(await r.arrayBuffer())),
     bundled ? bundled.text : fetched((t.text as { url: string }).url).then((r) => r.text()),
   ]);
-  app.clearUndo();
+  const u = await app.undo.take();
+  app.undo.clear();
   Object.assign(state, { text, textName: bundled?.id ?? (t.text as { name: string }).name, base: bundled?.config ?? state.base, pending: false });
   byId<HTMLTextAreaElement>('text-input').value = text;
   controls.renderTextStats(text);
@@ -58,11 +59,13 @@ async function load(app: App, id: string): Promise<void> {
   const config = await loadInto(session, bytes, `${id}.safetensors`, text, device, form);
   controls.writeConfig({ ...config, steps: form.steps });
   controls.writeSample(t.sample);
-  byId<HTMLInputElement>('inspect-input').value = bundled?.inspect ?? [...text.split('\n')[0]].slice(0, 40).join('');
+  byId<HTMLInputElement>('inspect-input').value = bundled?.inspect ?? inspectFor(text);
   app.clearSample();
   app.renderModel();
   void app.refresh();
-  showMessage(message, `Loaded ${t.title}, trained for ${formatCount(session.progress.step)} steps: it writes below. Train it on, or look inside.`, 'ok');
+  app.undo.offer(u, 'text', `Loaded ${t.title}, trained for ${formatCount(session.progress.step)} steps: it writes below. Train it on, or look inside.`);
+  if (!u) message.dataset.kind = 'ok';
+  app.guide('more');
   byId<HTMLFormElement>('sample-form').requestSubmit();
 }
 

@@ -1,7 +1,7 @@
 import { DivergedError } from '../../src/index.js';
 import type { App } from '../app.js';
 import * as controls from '../views/controls.js';
-import { byId, describeError, showMessage } from '../views/dom.js';
+import { byId, describeError, markInvalid, showMessage } from '../views/dom.js';
 import { isOff, renderBusy, renderSummary } from '../views/live.js';
 
 // The model form, Train / Pause / Step / Reset, the busy line while a model is built, the
@@ -19,6 +19,7 @@ export function divergenceMessage(e: DivergedError): string {
 export function wireTraining(app: App): void {
   const { session, state } = app;
   const trainMessage = byId('train-message');
+  const form = byId('config-form');
 
   session.onBusy = (what) => {
     renderBusy(what);
@@ -28,12 +29,14 @@ export function wireTraining(app: App): void {
   async function rebuild(): Promise<boolean> {
     try {
       await session.build(app.spec());
+      markInvalid(form);
       state.pending = false;
       showMessage(trainMessage, '', 'info');
       app.renderModel();
       void app.refresh();
       return true;
     } catch (e) {
+      markInvalid(form, e);
       showMessage(trainMessage, describeError(e));
       return false;
     }
@@ -53,18 +56,18 @@ export function wireTraining(app: App): void {
       return;
     }
     if (session.progress.step === 0 && !session.isRunning) await rebuild();
-    else {
-      state.pending = true;
-      showMessage(trainMessage, 'Settings changed: press Reset to start a new model with them.', 'info');
-    }
+    else app.renderPending();
   });
 
   async function train(steps: number): Promise<void> {
+    const stepsField = byId('cfg-steps');
     if (!(steps === Infinity || (Number.isInteger(steps) && steps >= 1))) {
+      stepsField.setAttribute('aria-invalid', 'true');
       showMessage(trainMessage, 'Steps per Train must be a whole number of at least 1 (or empty: until Pause).');
       return;
     }
-    app.clearUndo();
+    stepsField.removeAttribute('aria-invalid');
+    app.undo.clear();
     if (state.pending && session.progress.step === 0 && !(await rebuild())) return;
     if (!state.pending) showMessage(trainMessage, '', 'info');
     try {
@@ -82,7 +85,11 @@ export function wireTraining(app: App): void {
     if (!isOff(stepButton)) void train(1);
   });
   byId('pause').addEventListener('click', () => session.pause());
-  byId('reset').addEventListener('click', () => void rebuild());
+  // Reset throws the trained model away: Undo brings it back
+  byId('reset').addEventListener('click', async () => {
+    const u = await app.undo.take();
+    if (await rebuild()) app.undo.offer(u, 'train', u ? 'A new model from the settings above.' : '');
+  });
   wireViewControls(app);
 }
 

@@ -111,6 +111,7 @@ export class LossChart {
       this.plot!.setData(data);
       const none = h.length === 0;
       this.box.dataset.empty = String(none);
+      this.box.dataset.valSteps = h.step.filter((_, i) => h.val[i] !== null).join(',');
       if (this.empty) this.empty.hidden = !none;
       this.renderLegend();
       this.note.textContent = h.overfitting

@@ -50,6 +50,8 @@ export function renderCheck(table: HTMLTableElement, verdict: HTMLElement, detai
   );
   const worst = Math.max(...r.tensors.filter((c) => c.kind === 'local step').map((c) => c.used));
   const bad = r.tensors.filter((c) => !c.ok).length;
+  // a failure opens the table, where the failing rows are
+  if (!r.ok) (table.closest('details') as HTMLDetailsElement | null)?.setAttribute('open', '');
   verdict.dataset.ok = String(r.ok);
   verdict.textContent = r.ok
     ? `✓ All ${r.tensors.length} comparisons pass (the closest local step used ${(100 * worst).toFixed(1)}% of its tolerance).`

@@ -62,6 +62,42 @@ export function writeConfig(c: TrainConfig): void {
   setNum('cfg-steps', c.steps);
 }
 
+/** The form's settings: the field that shows each, and how the page names it. */
+const FIELDS = [
+  ['cell', 'cfg-cell', 'cell'],
+  ['layers', 'cfg-layers', 'layers'],
+  ['hidden', 'cfg-hidden', 'hidden units'],
+  ['dropout', 'cfg-dropout', 'dropout'],
+  ['seqLen', 'cfg-seqlen', 'sequence length'],
+  ['batch', 'cfg-batch', 'batch'],
+  ['optimizer', 'cfg-optimizer', 'optimizer'],
+  ['lr', 'cfg-lr', 'learning rate'],
+  ['clip', 'cfg-clip', 'gradient clip'],
+  ['seed', 'cfg-seed', 'seed'],
+  ['valFraction', 'cfg-val', 'validation part'],
+  ['steps', 'cfg-steps', 'steps per Train'],
+] as const satisfies readonly (readonly [keyof TrainConfig, string, string])[];
+
+export type Setting = (typeof FIELDS)[number][0];
+
+/** A setting's value as the form shows it. */
+const shown = (key: Setting, v: unknown) => (key === 'cell' ? CELLS[v as TrainConfig['cell']].title : String(v));
+
+/** The settings of `keys` that differ between `from` and `to`: the field's id and a phrase
+ * ("sequence length 100 → 25"). */
+export function differences(from: TrainConfig, to: TrainConfig, keys: readonly Setting[] = FIELDS.map((f) => f[0])): { id: string; text: string }[] {
+  return FIELDS.filter(([k]) => keys.includes(k) && from[k] !== to[k]).map(([k, id, name]) => ({ id, text: `${name} ${shown(k, from[k])} → ${shown(k, to[k])}` }));
+}
+
+/** Marks the fields whose value differs from the model's (`ids`), and unmarks the others. */
+export function markDiffering(ids: readonly string[]): void {
+  for (const [, id] of FIELDS) {
+    const field = byId(id).closest('.field') as HTMLElement;
+    if (ids.includes(id)) field.dataset.differs = 'true';
+    else delete field.dataset.differs;
+  }
+}
+
 /** How many steps one Train press runs: Infinity (until Pause) when the field is empty. */
 export function readSteps(): number {
   const field = byId<HTMLInputElement>('cfg-steps');

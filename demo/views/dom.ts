@@ -48,3 +48,14 @@ export function shownChar(c: string): string {
 export function formatCount(n: number): string {
   return Math.round(n).toLocaleString('en-US');
 }
+
+/** Marks the field of `form` that an error names by its CLI flag ("Bad hidden size (--hidden)")
+ * as invalid (aria-invalid, drawn red), and every other field of it as valid; `e` undefined:
+ * all valid. */
+export function markInvalid(form: HTMLElement, e?: unknown): void {
+  const flag = e === undefined ? undefined : /\(--([a-z-]+)\)/.exec(e instanceof Error ? e.message : String(e))?.[1];
+  for (const el of form.querySelectorAll<HTMLElement>('[data-flag]')) {
+    if (el.dataset.flag === flag) el.setAttribute('aria-invalid', 'true');
+    else el.removeAttribute('aria-invalid');
+  }
+}

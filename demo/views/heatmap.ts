@@ -44,9 +44,38 @@ export function heatGroups(ins: Inspection): HeatGroup[] {
   });
 }
 
+/** A unit of one group: the row picked to colour the text with. */
+export interface UnitPick {
+  layer: number;
+  state: 'h' | 'c';
+  unit: number;
+}
+
+/** The unit whose value varies most over the string, in the last layer's h: the one shown
+ * over the text until another is picked. */
+export function liveliestUnit(ins: Inspection): UnitPick {
+  const L = ins.layers.length;
+  const rows = ins.layers[L - 1].h;
+  let best = 0;
+  let most = -1;
+  for (let i = 0; i < ins.H; i++) {
+    const v = rows.map((r) => r[i]);
+    const mean = v.reduce((a, b) => a + b, 0) / Math.max(1, v.length);
+    const spread = v.reduce((a, b) => a + (b - mean) ** 2, 0);
+    if (spread > most) [best, most] = [i, spread];
+  }
+  return { layer: L, state: 'h', unit: best };
+}
+
+/** The values of `pick` after each character. */
+export function unitValues(ins: Inspection, pick: UnitPick): number[] {
+  const group = heatGroups(ins).find((g) => g.layer === pick.layer && g.state === pick.state);
+  return group && pick.unit < ins.H ? group.rows.map((r) => r[pick.unit]) : [];
+}
+
 /** Fills `box` with one figure per group, reusing the figures already there; outlines the
- * column of character `selected` and of its repeats. */
-export function renderHeatmap(box: HTMLElement, ins: Inspection, width: number, selected: number): void {
+ * column of character `selected` and of its repeats, and the row of the picked unit. */
+export function renderHeatmap(box: HTMLElement, ins: Inspection, width: number, selected: number, pick?: UnitPick): void {
   const groups = heatGroups(ins);
   while (box.children.length > groups.length) box.lastElementChild!.remove();
   while (box.children.length < groups.length) {
@@ -62,7 +91,8 @@ export function renderHeatmap(box: HTMLElement, ins: Inspection, width: number, 
     fig.dataset.layer = String(g.layer);
     fig.dataset.state = g.state;
     fig.querySelector('figcaption')!.textContent = g.caption;
-    drawGroup(fig.querySelector('canvas')!, ins.chars, g, ins.H, width, budget, selected);
+    const unit = pick && pick.layer === g.layer && pick.state === g.state ? pick.unit : undefined;
+    drawGroup(fig.querySelector('canvas')!, ins.chars, g, ins.H, width, budget, selected, unit);
   });
 }
 
@@ -71,11 +101,16 @@ export function clearHeatmap(box: HTMLElement): void {
   box.replaceChildren();
 }
 
-function drawGroup(canvas: HTMLCanvasElement, chars: string[], group: HeatGroup, H: number, width: number, budget: number, selected: number): void {
+/** Shortest row: one a pointer can rest on (2 px rows of 64 units could be neither seen nor
+ * hovered); a tall model's groups then scroll inside the box. */
+export const MIN_ROW = 5;
+
+function drawGroup(canvas: HTMLCanvasElement, chars: string[], group: HeatGroup, H: number, width: number, budget: number, selected: number, unit?: number): void {
   const n = chars.length;
   const small = H <= 8;
   const cw = Math.max(MIN_COLUMN, Math.min(small ? 48 : 28, Math.floor((width - LEFT) / Math.max(n, 1))));
-  const ch = Math.max(2, Math.min(small ? 30 : 18, Math.floor(budget / H)));
+  const ch = Math.max(MIN_ROW, Math.min(small ? 30 : 18, Math.floor(budget / H)));
+  canvas.dataset.rowHeight = String(ch);
   const w = LEFT + n * cw + 2;
   const h = TOP + H * ch + 2;
   const dpr = window.devicePixelRatio || 1;
@@ -126,13 +161,20 @@ function drawGroup(canvas: HTMLCanvasElement, chars: string[], group: HeatGroup,
     g.strokeRect(LEFT + t * cw - 1, 1, cw + 1, TOP + H * ch - 1);
   });
   g.setLineDash([]);
+  // The picked unit's row.
+  if (unit !== undefined) {
+    g.strokeStyle = '#c2410c';
+    g.lineWidth = 2;
+    g.strokeRect(LEFT - 1, TOP + unit * ch - 1, n * cw + 1, ch + 1);
+  }
+  canvas.dataset.unit = unit === undefined ? '' : String(unit);
   canvas.dataset.highlighted = chars.flatMap((c, t) => (c === picked ? [t] : [])).join(',');
   canvas.setAttribute('role', 'img');
   canvas.setAttribute('aria-label', `${group.caption}: ${H} units after each of ${n} characters`);
 }
 
 /** What the canvas shows at (x, y) in CSS pixels, or undefined outside the cells. */
-export function cellAt(canvas: HTMLCanvasElement, x: number, y: number): { t: number; unit?: number; text: string } | undefined {
+export function cellAt(canvas: HTMLCanvasElement, x: number, y: number): { t: number; unit?: UnitPick; text: string } | undefined {
   const geo = geometry.get(canvas);
   if (!geo) return undefined;
   const t = Math.floor((x - LEFT) / geo.cw);
@@ -142,11 +184,12 @@ export function cellAt(canvas: HTMLCanvasElement, x: number, y: number): { t: nu
   if (y < TOP || i >= geo.H) return { t, text: c };
   const v = geo.group.rows[t][i];
   const name = geo.group.state === 'h' ? 'hidden unit' : 'cell unit';
-  return { t, unit: i, text: `Layer ${geo.group.layer}, ${name} ${geo.group.state}${i}, after ${c}: ${v.toFixed(4)}` };
+  return { t, unit: { layer: geo.group.layer, state: geo.group.state, unit: i }, text: `Layer ${geo.group.layer}, ${name} ${geo.group.state}${i}, after ${c}: ${v.toFixed(4)}` };
 }
 
-/** Hover and click on the heatmap's canvases: a tooltip in `tip`, `onSelect(t)` on click. */
-export function wireHeatmap(box: HTMLElement, tip: HTMLElement, onSelect: (t: number) => void): void {
+/** Hover and click on the heatmap's canvases: a tooltip in `tip`; a click selects the
+ * character of its column and, on a cell, the unit of its row: `onSelect(t, unit)`. */
+export function wireHeatmap(box: HTMLElement, tip: HTMLElement, onSelect: (t: number, unit?: UnitPick) => void): void {
   const at = (e: MouseEvent) => {
     const canvas = e.target instanceof HTMLCanvasElement ? e.target : undefined;
     if (!canvas) return undefined;
@@ -166,7 +209,7 @@ export function wireHeatmap(box: HTMLElement, tip: HTMLElement, onSelect: (t: nu
   box.addEventListener('mouseleave', () => (tip.hidden = true));
   box.addEventListener('click', (e) => {
     const cell = at(e);
-    if (cell) onSelect(cell.t);
+    if (cell) onSelect(cell.t, cell.unit);
   });
 }
 

@@ -1,7 +1,9 @@
 import katex from 'katex';
 import 'katex/dist/katex.min.css';
 import { CELLS, type CellName } from '../../src/index.js';
+import type { Inspection, LayerStates } from '../analysis.js';
 import type { Walkthrough } from '../tutorial.js';
+import { hiddenColor, hiddenTextColor } from './colors.js';
 
 // "How it works": the tutorial's steps as equations (KaTeX) with the current model's numbers at
 // the selected character. For the other models: their cell's equations (its record,
@@ -69,7 +71,8 @@ function tex(s: string, display = true): string {
 interface Step {
   title: string;
   text: string;
-  math: string;
+  /** KaTeX, or an element (the gates' table) */
+  math: string | HTMLElement;
 }
 
 function step(s: Step): HTMLLIElement {
@@ -80,9 +83,26 @@ function step(s: Step): HTMLLIElement {
   p.innerHTML = s.text; // (our own fixed sentences, with math rendered by KaTeX)
   const m = document.createElement('div');
   m.className = 'how-math';
-  m.innerHTML = tex(s.math);
+  if (typeof s.math === 'string') m.innerHTML = tex(s.math);
+  else m.append(s.math);
   li.append(h, p, m);
   return li;
+}
+
+/** The steps in the list; an equation wider than its column scrolls sideways, and says so
+ * (a fading edge and a line under it), as the heatmap does. */
+function show(list: HTMLOListElement, steps: Step[]): void {
+  list.replaceChildren(...steps.map(step));
+  for (const m of list.querySelectorAll<HTMLElement>('.how-math')) {
+    const scrolls = m.scrollWidth > m.clientWidth + 1;
+    m.dataset.scrolls = String(scrolls);
+    if (scrolls) {
+      const hint = document.createElement('p');
+      hint.className = 'scroll-hint';
+      hint.textContent = 'Wider than this column: scroll it sideways →';
+      m.after(hint);
+    }
+  }
 }
 
 const inline = (s: string) => tex(s, false);
@@ -145,20 +165,76 @@ export function renderWalkthrough(list: HTMLOListElement, w: Walkthrough): void 
       },
     );
   }
-  list.replaceChildren(...steps.map(step));
+  show(list, steps);
   list.dataset.character = String(w.t + 1);
   list.dataset.engineGap = w.engineGap.toExponential(1);
 }
 
-/** Another model than the tutorial's: its cell's equations, and the output side with numbers. */
-export function renderOtherCell(list: HTMLOListElement, cell: CellName, layers: number, t: number, char: string, vocab: readonly string[], h: readonly number[], y: number[], p: number[]): void {
+/** Units shown in a layer's table of gates: the first ones. */
+const UNITS = 8;
+
+/** One layer's gates at a character: a row per unit, a column per gate (then c and h), each
+ * value coloured as the heatmap colours states. */
+function gateTable(cell: CellName, layer: number, layers: number, states: LayerStates, t: number, H: number): HTMLTableElement {
+  const names = CELLS[cell].gateNames;
+  const hasGates = names.length > 1;
+  const columns: { name: string; at: (u: number) => number }[] = hasGates ? names.map((g, k) => ({ name: g, at: (u) => states.gates[t][k * H + u] })) : [];
+  if (states.c) columns.push({ name: 'c', at: (u) => states.c![t][u] });
+  columns.push({ name: 'h', at: (u) => states.h[t][u] });
+  const table = document.createElement('table');
+  table.className = 'gates';
+  table.dataset.layer = String(layer + 1);
+  table.dataset.gates = columns.map((c) => c.name).join(' ');
+  const caption = table.createCaption();
+  caption.textContent = `Layer ${layer + 1}${layers > 1 ? ` of ${layers}` : ''}${H > UNITS ? `, units 0–${UNITS - 1} of ${H}` : ''}`;
+  const head = table.createTHead().insertRow();
+  for (const name of ['unit', ...columns.map((c) => c.name)]) {
+    const th = document.createElement('th');
+    th.scope = 'col';
+    th.textContent = name;
+    head.append(th);
+  }
+  const body = table.createTBody();
+  for (let u = 0; u < Math.min(H, UNITS); u++) {
+    const row = body.insertRow();
+    const th = document.createElement('th');
+    th.scope = 'row';
+    th.textContent = String(u);
+    row.append(th);
+    for (const c of columns) {
+      const v = c.at(u);
+      const td = row.insertCell();
+      td.textContent = (Math.abs(v) < 5e-3 ? '0.00' : v.toFixed(2)).replace('-', '−');
+      td.style.background = hiddenColor(v);
+      td.style.color = hiddenTextColor(v);
+    }
+  }
+  return table;
+}
+
+const GATE_WORDS: Record<string, string> = {
+  lstm: 'i: how much of the candidate g is written into the cell; f: how much of the old cell state is kept; o: how much of the cell is shown as h. Near 1 open, near 0 shut.',
+  gru: 'r: how much of the old state the candidate n sees; z: how much of the old state is kept rather than replaced by n. Near 1 open, near 0 shut.',
+};
+
+/** Another model than the tutorial's: its cell's equations, each layer's gates and state at
+ * the selected character, and the output side with numbers. */
+export function renderOtherCell(list: HTMLOListElement, ins: Inspection, t: number, y: number[], p: number[]): void {
+  const { cell, H, chars, vocab } = ins;
+  const layers = ins.layers.length;
   const eq = CELLS[cell].equations;
+  const c = inline(charTex(chars[t]));
   const steps: Step[] = [
-    { title: `The ${CELLS[cell].title} cell`, text: `${eq.text} The step-by-step numbers are shown for the tutorial’s model (tanh RNN, 1 layer); this model has ${layers} layer${layers > 1 ? 's' : ''}.`, math: eq.math },
-    { title: 'Last layer’s state', text: `After character ${t + 1}, ${inline(charTex(char))}:`, math: `h_{${t + 1}} = ${vec(h)}` },
-    { title: 'Scores and probabilities', text: 'From here on every model is the tutorial’s: scores, softmax, and the loss of the right next character.', math: `y_{${t + 1}} = W_{hy}\\,h_{${t + 1}} + b_y = ${vec(y, vocab, num, likeliest(p))},\\quad p_{${t + 1}} = \\operatorname{softmax}(y_{${t + 1}}) = ${vec(p, vocab, num, likeliest(p))}` },
+    { title: `The ${CELLS[cell].title} cell`, text: `${eq.text} The tutorial’s step-by-step numbers are for its own model (tanh RNN, 1 layer); this one has ${layers} layer${layers > 1 ? 's' : ''}.`, math: eq.math },
+    ...ins.layers.map((states, l) => ({
+      title: CELLS[cell].gates > 1 ? `Layer ${l + 1}’s gates` : `Layer ${l + 1}’s state`,
+      text: `At character ${t + 1}, ${c}${l > 0 ? `, reading layer ${l}’s h` : ''}. ${GATE_WORDS[cell] ?? 'Red is +1, blue −1.'}`,
+      math: gateTable(cell, l, layers, states, t, H),
+    })),
+    { title: 'Scores', text: `From here on every model is the tutorial’s: one score per character from the last layer’s h${vocab.length > SHOWN ? ` (the ${SHOWN} most likely characters shown)` : ''}.`, math: `y_{${t + 1}} = W_{hy}\\,h_{${t + 1}} + b_y = ${vec(y, vocab, num, likeliest(p))}` },
+    { title: 'Probabilities', text: 'Softmax turns the scores into a distribution over the next character.', math: `p_{${t + 1}} = \\operatorname{softmax}(y_{${t + 1}}) = ${vec(p, vocab, num, likeliest(p))}` },
   ];
-  list.replaceChildren(...steps.map(step));
+  show(list, steps);
   list.dataset.character = String(t + 1);
   delete list.dataset.engineGap;
 }

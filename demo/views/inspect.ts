@@ -1,5 +1,5 @@
 import { type Inspection, type Repeat, topK } from '../analysis.js';
-import { surprisalColor, surprisalMax, surprisalTextColor } from './colors.js';
+import { hiddenColor, hiddenTextColor, surprisalColor, surprisalMax, surprisalTextColor } from './colors.js';
 import { shownChar } from './dom.js';
 
 // The typed string coloured by surprisal (buttons: select one to see its next-character
@@ -96,4 +96,21 @@ export function repeatNote(reps: Repeat[]): string {
       ? `get different hidden states (they differ by up to ${r.maxDiff.toFixed(2)}): the input is the same, the memory of what came before is not. That is how the network can follow the first ‘${c}’ with one character and the second with another.`
       : `get nearly the same hidden state (they differ by at most ${r.maxDiff.toFixed(3)}): the input is the same, and the network has not yet learned to remember what came before. Train it, and the two states pull apart where the text needs them to.`;
   return `The ‘${c}’ at positions ${r.first + 1} and ${r.second + 1} ${verdict}`;
+}
+
+/** One unit over the text ("The Unreasonable Effectiveness of RNNs"): each character of the
+ * string on the colour of the unit's value after it (red +1, blue −1). */
+export function renderUnitText(title: HTMLElement, box: HTMLElement, chars: readonly string[], values: readonly number[], name: string): void {
+  title.textContent = `${name} over the text`;
+  box.dataset.unit = name;
+  box.replaceChildren(
+    ...chars.map((c, t) => {
+      const span = document.createElement('span');
+      span.textContent = c === '\n' ? '↵' : c;
+      span.style.background = hiddenColor(values[t]);
+      span.style.color = hiddenTextColor(values[t]);
+      span.title = `after ‘${shownChar(c)}’: ${values[t].toFixed(3)}`;
+      return span;
+    }),
+  );
 }

@@ -60,16 +60,23 @@ export function isOff(button: HTMLElement): boolean {
   return button.getAttribute('aria-disabled') === 'true';
 }
 
-/** `gpu`: 'probing' while the page looks for one, its adapter's name, or 'none'. */
-export function renderDevice(s: ModelSummary, gpu: string): void {
+/** `gpu`: 'probing' while the page looks for one, its adapter's name, or 'none'; `timing`:
+ * both engines' speed where the page timed them to choose ('timing' while it does). */
+export function renderDevice(s: ModelSummary, gpu: string, timing?: { cpu: number; gpu: number } | 'timing'): void {
   const el = byId('device');
   el.dataset.device = s.device;
+  if (timing === 'timing') {
+    el.textContent = `Timing the GPU (${gpu}) and the CPU engine on this model, to train on the faster…`;
+    return;
+  }
   const software = /swiftshader|llvmpipe|lavapipe|software/i.test(gpu);
+  const measured = timing ? `; measured on this model: GPU ${formatCount(timing.gpu)} chars/s, CPU ${formatCount(timing.cpu)} chars/s` : '';
+  el.dataset.timed = String(!!timing);
   el.textContent =
     s.device === 'gpu'
-      ? `Engine: GPU (WebGPU) on ${gpu}${software ? ', a software renderer: the CPU engine may well be faster here' : ''}`
+      ? `Engine: GPU (WebGPU) on ${gpu}${measured || (software ? ', a software renderer: the CPU engine may well be faster here' : '')}`
       : `Engine: CPU (the float64 reference)` +
-        (gpu === 'probing' ? '; looking for a GPU…' : gpu === 'none' ? '' : `; GPU ready: ${gpu} (choose it under Engine)`);
+        (gpu === 'probing' ? '; looking for a GPU…' : gpu === 'none' ? '' : measured ? `${measured} on ${gpu}` : `; GPU ready: ${gpu} (choose it under Engine)`);
 }
 
 /** While a model is built: what, in the summary's place (the old sizes would be wrong). */

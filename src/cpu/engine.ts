@@ -212,7 +212,7 @@ export class CpuEngine implements Engine {
       a.reduce((at, x) => (out.set(x, at), at + x.length), 0);
       return out;
     };
-    const a: Activations = { hs: cat(this.net.hs), ps: this.net.ps.slice(), grads: toFloat64(this.g), dpre: cat(this.net.dpre), loss: this.loss };
+    const a: Activations = { hs: cat(this.net.hs), ps: this.net.ps.slice(), grads: toFloat64(this.g), dpre: cat(this.net.dpre), gates: cat(this.net.act), loss: this.loss };
     if (CELLS[cell].cellState) a.cs = cat(this.net.cs);
     return a;
   }

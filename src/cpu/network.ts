@@ -30,7 +30,7 @@ export class CpuNetwork {
   /** per layer (T+1, B, H), LSTM only */
   readonly cs: F64[];
   /** per layer (T, B, G*H): gate values; (T, B, (S-G)*H) the values saved beyond them (the GRU's ah_n + b_hn) */
-  private readonly act: F64[];
+  readonly act: F64[];
   private readonly extra: F64[];
   /** per layer (T, B, H): the dropout scale of each of its outputs (all 1 without dropout) */
   private readonly masks: F64[];

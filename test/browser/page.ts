@@ -21,8 +21,10 @@ export function cli(...args: string[]): Promise<string> {
 }
 
 /** Opens the page in a new Chromium (with SwiftShader's WebGPU or without WebGPU) and waits
- * until it is ready and has settled on its engine; collects the page's errors. */
-export async function open(site: Site, webgpu: boolean, viewport = { width: 1280, height: 900 }): Promise<{ page: Page; errors: string[] }> {
+ * until it is ready and has settled on its engine; collects the page's errors. With WebGPU the
+ * address asks for the GPU engine (`query`; without it the page times both engines and, on
+ * SwiftShader, mostly keeps the CPU). */
+export async function open(site: Site, webgpu: boolean, viewport = { width: 1280, height: 900 }, query = webgpu ? '?device=gpu' : ''): Promise<{ page: Page; errors: string[] }> {
   const browser = await site.launch(webgpu ? ['--enable-unsafe-webgpu'] : []);
   const page = await browser.newPage({ viewport });
   page.setDefaultTimeout(WAIT);
@@ -34,7 +36,7 @@ export async function open(site: Site, webgpu: boolean, viewport = { width: 1280
     if (!webgpu && m.text() === 'No available adapters.') return;
     if (m.type() === 'error' || m.type() === 'warning') errors.push(`${m.type()}: ${m.text()}`);
   });
-  await page.goto(site.url());
+  await page.goto(site.url() + query);
   await page.waitForSelector('body[data-ready="true"]', { timeout: WAIT });
   // The page starts on the CPU engine and moves to the GPU once it has one (a few seconds).
   await page.waitForSelector('body[data-gpu]', { timeout: WAIT });
