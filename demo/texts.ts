@@ -73,8 +73,11 @@ export function customSample(text: string): SampleSettings {
 }
 
 /** The string "Look inside" starts on for a text: the start of its first line with words in
- * it (not a run of spaces), at most 40 characters. */
+ * it (not a run of spaces), at most 40 characters, cut after a word where it is longer. */
 export function inspectFor(text: string): string {
-  const line = text.split('\n').find((l) => l.trim() !== '') ?? text;
-  return [...line.trim()].slice(0, 40).join('') || [...text].slice(0, 40).join('');
+  const line = [...(text.split('\n').find((l) => l.trim() !== '') ?? '').trim()];
+  if (line.length === 0) return [...text].slice(0, 40).join('');
+  if (line.length <= 40) return line.join('');
+  const cut = line.slice(0, 41).lastIndexOf(' ');
+  return line.slice(0, cut > 10 ? cut : 40).join('');
 }

@@ -266,6 +266,7 @@ describe('the page, third edition', () => {
     expect(top).toBeLessThan(844);
     expect((await page.locator('#chart').boundingBox())!.y - top).toBeLessThan(400);
     await page.getByLabel(/^Type a string/).fill('The lighthouse');
+    await expect.poll(() => page.locator('#tokens button').count()).toBe(14);
     await page.locator('#tokens button').nth(5).click();
     const how = page.getByTestId('how-steps');
     await expect.poll(() => how.getAttribute('data-character')).toBe('6');
