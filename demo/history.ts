@@ -1,4 +1,4 @@
-import { type LossPoint, SAVED_POINTS, thinHistory } from '../src/index.js';
+import { type LossPoint, SAVED_POINTS, thinHistory, validationJump } from '../src/index.js';
 
 // The loss curve of the page's model: training loss at every logged step, the validation loss
 // at the steps where it was measured (null elsewhere, so the arrays stay aligned for the chart).
@@ -32,6 +32,15 @@ export class LossHistory {
       return w.reduce((x, y) => x + y, 0) / w.length;
     };
     return v(a) < v(b) && v(b) < v(c) && mean(c) < mean(a);
+  }
+
+  /** Where the last validation loss jumped far above its best while the training loss fell:
+   * what happened and what to try (the library's validationJump, as the CLI reports it). */
+  get jump(): string | undefined {
+    // (said from the jump until the next validation: the points after it have none)
+    let last = this.length - 1;
+    while (last >= 0 && this.val[last] === null) last--;
+    return last < 0 ? undefined : validationJump(this.points().slice(0, last + 1));
   }
 
   /** The last validation loss, NaN before the first. */

@@ -175,11 +175,31 @@ def gather_state(state, B, world):
     return out
 
 
-def build(r, dtype, device):
-    """The model from the run's weights, its trainable tensors, and the optimizer with its state."""
+def torch_init(model, cell, H, L, seed):
+    """PyTorch's own initialisation in place of the run's weights (the quality benchmark's
+    reference, bench/quality.ts): every tensor uniform in +-1/sqrt(H), out as nn.Linear draws it,
+    drawn from torch.manual_seed(seed). PyTorch's two biases per gate are folded into ours, one
+    per gate (bias_ih + bias_hh, the same sum the cell sees), but for an extra bias's rows (the
+    GRU's b_hn), which stay in bias_hh."""
+    torch.manual_seed(seed)
+    model.rnn.reset_parameters()
+    model.out.reset_parameters()
+    with torch.no_grad():
+        for l in range(L):
+            ih, hh = getattr(model.rnn, f"bias_ih_l{l}"), getattr(model.rnn, f"bias_hh_l{l}")
+            own = own_bias_hh_rows(cell, H, hh)
+            ih.add_(hh * (1 - own))
+            hh.mul_(own)
+
+
+def build(r, dtype, device, init=None):
+    """The model from the run's weights (or PyTorch's initialisation, `init` = its seed), its
+    trainable tensors, and the optimizer with its state."""
     cell, H, L, V, cfg = r["cell"], r["H"], r["L"], len(r["vocab"]), r["cfg"]
     model = CharRNN(cell, V, H, L, float(cfg["dropout"])).to(dtype)
     model.load_state_dict(to_torch(r["params"], cell, r["table"], H), strict=True)
+    if init is not None:
+        torch_init(model, cell, H, L, init)
     model.to(device)
     for l in range(L):  # our one bias per gate: bias_hh stays 0 (an extra bias, gru's b_hn, is trained in its gate's rows)
         getattr(model.rnn, f"bias_hh_l{l}").requires_grad_(extra_bias(cell, H) is not None)
@@ -198,7 +218,7 @@ def train(args, r, ids, record, plan, world, rank, device, dtype, say):
     train_ids, val = ids
     B, T, total = plan["B"], plan["T"], cfg["steps"]
     b0, b1 = rank * B // world, (rank + 1) * B // world
-    model, named, opt = build(r, dtype, device)
+    model, named, opt = build(r, dtype, device, args.torch_init)
     net = model
     if dist.is_initialized():
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
@@ -292,6 +312,7 @@ def parse_args():
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="float64 computes as char-rnn's CPU engine")
     p.add_argument("--log-every", type=int, help="print the loss every n steps (default: the run's)")
     p.add_argument("--eval-every", type=int, help="validate every n steps, 0 = only at the end (default: the run's)")
+    p.add_argument("--torch-init", type=int, metavar="SEED", help="start from PyTorch's own initialisation drawn with this seed, not the checkpoint's weights (a run at step 0; its data order is kept)")
     p.add_argument("--log-file", metavar="FILE.jsonl", help="append one JSON line per logged step, as char-rnn train --log-file")
     return p.parse_args()
 
@@ -310,6 +331,8 @@ def setup(args, r, local):
     for key, v in (("steps", args.steps), ("logEvery", args.log_every), ("evalEvery", args.eval_every)):
         cfg[key] = v if v is not None else cfg[key]
     cfg["steps"] = max(cfg["steps"], run["step"])
+    if args.torch_init is not None and run["step"] != 0:
+        raise InputError(f"--torch-init starts a run afresh: {args.resume} is at step {run['step']}, not 0 (write one with char-rnn train --steps 0 --save).")
     check_output(args.save)
     if args.log_file:
         try:

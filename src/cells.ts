@@ -32,9 +32,6 @@ export interface CellRecord {
   extraBias: { name: 'b_hn'; gate: string } | null;
   /** Values saved per unit for the backward pass (S of the WGSL file). */
   saved: number;
-  /** How the biases start (src/init.ts; the matrices are drawn alike for every cell): the gate
-   * whose rows of b_h start at a value other than 0, if any. */
-  init: { bias: { gate: string; value: number } | null };
   /** Its WGSL pointwise file (shaders/<file>.wgsl), joined before the layer kernels. */
   wgsl: { file: string; code: string };
   /** Its float64 step (src/cpu/cells.ts). */
@@ -67,7 +64,6 @@ export const CELLS = {
   /** The tutorial's cell: h' = tanh(ax + ah). */
   rnn: cell({
     gateNames: ['h'], state: null, extraBias: null, saved: 1,
-    init: { bias: null },
     wgsl: { file: 'cell_rnn', code: cellRnn }, cpu: rnnStep,
     torch: { module: 'RNN', args: { nonlinearity: 'tanh' } },
     tfjs: { layer: 'simpleRNN', activation: 'tanh', gates: ['h'], differs: null },
@@ -77,11 +73,9 @@ export const CELLS = {
       math: layerTex('\\tanh'),
     },
   }),
-  /** i f g o; c' = f⊙c + i⊙g, h' = o⊙tanh(c'). The forget gate's bias starts at 1 (Gers et al.
-   * 2000; Jozefowicz et al. 2015; what char-rnn's successors do). */
+  /** i f g o; c' = f⊙c + i⊙g, h' = o⊙tanh(c'). */
   lstm: cell({
     gateNames: ['i', 'f', 'g', 'o'], state: 'c', extraBias: null, saved: 4,
-    init: { bias: { gate: 'f', value: 1 } },
     wgsl: { file: 'cell_lstm', code: cellLstm }, cpu: lstmStep,
     torch: { module: 'LSTM', args: {} },
     tfjs: { layer: 'lstm', activation: 'tanh', gates: ['i', 'f', 'g', 'o'], differs: null },
@@ -95,7 +89,6 @@ export const CELLS = {
    * b_iz + b_hz and b_in; b_hn stays apart (it sits inside r⊙). */
   gru: cell({
     gateNames: ['r', 'z', 'n'], state: null, extraBias: { name: 'b_hn', gate: 'n' }, saved: 4,
-    init: { bias: null },
     wgsl: { file: 'cell_gru', code: cellGru }, cpu: gruStep,
     torch: { module: 'GRU', args: {} },
     tfjs: { layer: 'gru', activation: 'tanh', gates: ['z', 'r', 'n'], differs: KERAS_GRU },
@@ -112,7 +105,6 @@ export const CELLS = {
    * measurement is in the README, under the cells). */
   relu: cell({
     gateNames: ['h'], state: null, extraBias: null, saved: 1,
-    init: { bias: null },
     wgsl: { file: 'cell_relu', code: cellRelu }, cpu: reluStep,
     torch: { module: 'RNN', args: { nonlinearity: 'relu' } },
     tfjs: { layer: 'simpleRNN', activation: 'relu', gates: ['h'], differs: null },

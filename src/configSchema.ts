@@ -64,7 +64,7 @@ export const FIELDS = {
     'The last fraction of the text held out for validation, never trained on (0 = none).'),
   evalEvery: f(int(0), 'validation interval', '--eval-every', 'an integer >= 0', 'Validate every this many steps and at the end (0 = only at the end).'),
   initScale: f(z.union([z.enum(INIT_SCALES), finite().positive()]), 'initial scale', '--init-scale', `${INIT_SCALES.join(', ')} or a finite number > 0`,
-    "Initial weight matrices (src/init.ts): 'auto' randn*min(0.1, 1/sqrt(H)), 'uniform' (PyTorch's +-1/sqrt(H)), or a number s for randn*s. Checkpoints without it used 0.1."),
+    "Initial weights (src/init.ts): the matrices 'auto' randn*min(0.1, 1/sqrt(H)), 'uniform' (PyTorch's +-1/sqrt(H)), or a number s for randn*s, the biases 0; or 'pytorch', every tensor as PyTorch draws it. Checkpoints without it used 0.1."),
 };
 
 type Shape = { [K in keyof typeof FIELDS]: (typeof FIELDS)[K]['schema'] };

@@ -27,7 +27,7 @@ export { Trainer, type LogEntry, type TrainHooks, type TrainerState } from './tr
 export { sampleText, type SampleOptions } from './sample.js';
 export { saveCheckpoint, loadCheckpoint, type Checkpoint } from './checkpoint.js';
 export type { FloatArray } from './safetensors.js';
-export { lossPoints, thinHistory, SAVED_POINTS, type LossPoint } from './history.js';
+export { lossPoints, thinHistory, SAVED_POINTS, type LossPoint, validationJump, VAL_JUMP } from './history.js';
 export { toPytorch, fromPytorch, loadModelFile } from './pytorch.js';
 export { runCheck, type CheckReport, type CheckRow, type CheckKind, type CheckOptions } from './check.js';
 export { compare, GPU_TOLERANCE, type Comparison, type Tolerance } from './compare.js';

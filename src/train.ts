@@ -2,6 +2,7 @@ import type { TrainConfig } from './config.js';
 import { BatchCursor, planBatches } from './data.js';
 import type { Engine, EngineState } from './engine.js';
 import { DivergedError } from './errors.js';
+import { lossPoints, validationJump } from './history.js';
 import { lrAt } from './schedule.js';
 import type { IndexArray } from './text.js';
 
@@ -35,6 +36,9 @@ export interface LogEntry {
   charsPerSec: number;
   /** seconds since the run started */
   elapsed: number;
+  /** at the validation step whose loss jumped far above its best while the training loss fell
+   * (src/history.ts validationJump; once per jump): what happened and what to try */
+  warning?: string;
 }
 
 export interface TrainHooks {
@@ -66,6 +70,8 @@ export class Trainer {
   step: number;
   readonly history: LogEntry[] = [];
   private evaluator?: Engine;
+  /** the last validation was reported as a jump (validationJump) */
+  private jumped = false;
 
   constructor(engine: Engine, data: IndexArray, config: TrainConfig, startStep = 0, val?: IndexArray) {
     this.engine = engine;
@@ -130,6 +136,12 @@ export class Trainer {
         Object.assign(last, { valLoss: v.loss, valBpc: v.bpc, valPerplexity: v.perplexity });
       }
       this.history.push(last);
+      // said once per jump: when the validation loss crosses above, not at every step it stays
+      if (validate) {
+        const jump = validationJump(lossPoints(this.history));
+        if (jump && !this.jumped) last.warning = jump;
+        this.jumped = jump !== undefined;
+      }
       await hooks.onLog?.(last);
     };
     let yielded = performance.now();

@@ -44,7 +44,6 @@ describe('each cell record is consistent in itself', () => {
       expect(new Set(r.gateNames).size).toBe(r.gates);
       expect(r.cellState).toBe(r.state === 'c');
       if (r.extraBias) expect(r.gateNames).toContain(r.extraBias.gate);
-      if (r.init.bias) expect(r.gateNames).toContain(r.init.bias.gate);
       expect([...r.tfjs.gates].sort()).toEqual([...r.gateNames].sort());
       const extra = paramTable({ V: 5, H: 3, cell, layers: 2 }).filter((p) => p.role === 'b_hn').map((p) => p.name);
       expect(extra).toEqual(r.extraBias ? [`${r.extraBias.name}.0`, `${r.extraBias.name}.1`] : []);

@@ -313,3 +313,21 @@ describe("Dawn's two limit warnings (src/cli/dawnLines.ts)", () => {
     expect(f.push('amicUniform is not it\n')).toBe('Warning: maxDynamicUniform is not it\n');
   });
 });
+
+describe('a validation loss that jumps while the training loss falls', () => {
+  test('is said once, on its own line and in the log file, and training goes on', () => {
+    // the held-out end is runs of b's and a's, the training part alternates: what the model
+    // learns makes the held-out end ever less likely
+    const text = 'ab'.repeat(30) + 'bbbbbbbbaaaaaaaabbbbbbbbaaaaaaaa';
+    const log = join(dir, 'jump.jsonl');
+    const r = run('train', '--string', text, '--val-fraction', '0.35', '--hidden', '8', '--seq-len', '10', '--optimizer', 'sgd', '--lr', '0.1',
+      '--steps', '60', '--eval-every', '5', '--log-file', log, '--device', 'cpu', '--sample-length', '0');
+    expect(r.code, r.err).toBe(0);
+    const lines = r.err.split('\n').filter((l) => l.startsWith('char-rnn: warning'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^char-rnn: warning at step \d+: the validation loss [\d.]+ is \d+% above its best \([\d.]+ at step 5\) while the training loss fell .* Try clipping the gradients \(--clip 5\)/);
+    const entries = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(entries.filter((e) => e.warning).map((e) => `char-rnn: warning at step ${e.step}: ${e.warning}`)).toEqual(lines);
+    expect(entries.at(-1).step).toBe(60);
+  });
+});

@@ -22,3 +22,15 @@ describe('LossHistory.overfitting', () => {
     expect(history([[100, 2.0, 2.2], [200, 1.6, 2.1], [300, 1.2, 2.15]]).overfitting).toBe(false);
   });
 });
+
+describe('LossHistory.jump: the page says what the CLI says', () => {
+  test('a validation loss 71% above its best while training falls, at the last point', () => {
+    const h = history([[250, 2.4, 2.365], [260, 2.38], [500, 2.22, 4.052]]);
+    expect(h.jump).toMatch(/^the validation loss 4\.052 is 71% above its best \(2\.365 at step 250\)/);
+  });
+  test('said until the next validation comes back down; never for a rise within 20%', () => {
+    expect(history([[250, 2.4, 2.365], [500, 2.22, 4.052], [510, 2.2]]).jump).toMatch(/71% above its best/);
+    expect(history([[250, 2.4, 2.365], [500, 2.22, 4.052], [750, 2.1, 2.3]]).jump).toBeUndefined();
+    expect(history([[250, 2.4, 2.365], [500, 2.22, 2.8]]).jump).toBeUndefined();
+  });
+});

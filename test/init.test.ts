@@ -60,7 +60,7 @@ describe('initial weights', () => {
 });
 
 describe('initial weights of every cell and depth', () => {
-  test("matrices drawn by their table position, biases zero but the LSTM's forget gate at 1", () => {
+  test('matrices drawn by their table position, biases zero (the LSTM\'s forget gate too: measured, README "Initialisation")', () => {
     const H = 4;
     for (const cell of CELL_NAMES)
       for (const layers of [1, 3]) {
@@ -70,11 +70,39 @@ describe('initial weights of every cell and depth', () => {
           if (t.kind === 'matrix') expect(Array.from(p[t.name])).toEqual(Array.from(Float32Array.from(p[t.name], (_, n) => randNormal(42, stream, n) * 0.1)));
           else {
             const want = new Float32Array(t.size);
-            if (cell === 'lstm' && t.role === 'b_h') want.fill(1, H, 2 * H);
             expect(Array.from(p[t.name]), `${cell} L=${layers} ${t.name}`).toEqual(Array.from(want));
           }
         });
       }
     expect(Object.keys(initParams({ V: 5, H, cell: 'rnn', layers: 1 }, 42))).toEqual(['W_xh', 'W_hh', 'b_h', 'W_hy', 'b_y']);
+  });
+
+  test("'pytorch': every tensor within PyTorch's bound, with its spread; b_h the sum of two draws but the GRU's n rows", () => {
+    const H = 64;
+    const bound = 1 / Math.sqrt(H);
+    for (const cell of CELL_NAMES) {
+      const d = { V: 65, H, cell, layers: 2 };
+      const p = initParams(d, 7, 'pytorch');
+      for (const t of paramTable(modelOf(d))) {
+        const a = Array.from(p[t.name]);
+        const sd = Math.sqrt(a.reduce((s, x) => s + x * x, 0) / a.length);
+        const rows = (from: number, to: number) => a.slice(from, to);
+        const check = (x: number[], twice: boolean, what: string) => {
+          const s = Math.sqrt(x.reduce((q, v) => q + v * v, 0) / x.length);
+          // U(-b, b) has sd b/sqrt(3); the sum of two, b*sqrt(2/3)
+          expect(s / (bound * (twice ? Math.sqrt(2 / 3) : 1 / Math.sqrt(3))), `${cell} ${t.name} ${what}`).toBeGreaterThan(0.85);
+          expect(s / (bound * (twice ? Math.sqrt(2 / 3) : 1 / Math.sqrt(3))), `${cell} ${t.name} ${what}`).toBeLessThan(1.15);
+          for (const v of x) expect(Math.abs(v)).toBeLessThan(twice ? 2 * bound : bound);
+        };
+        if (t.role !== 'b_h') check(a, false, 'all');
+        else if (cell === 'gru') {
+          check(rows(0, 2 * H), true, 'r z');
+          check(rows(2 * H, 3 * H), false, 'n');
+        } else check(a, true, 'all');
+        expect(sd).toBeGreaterThan(0);
+      }
+      expect(initParams(d, 7, 'pytorch')).toEqual(p);
+      expect(initParams(d, 8, 'pytorch')[paramTable(modelOf(d))[0].name]).not.toEqual(p[paramTable(modelOf(d))[0].name]);
+    }
   });
 });

@@ -1,7 +1,7 @@
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import type { LossHistory } from '../history.js';
-import { formatCount } from './dom.js';
+import { describeError, formatCount } from './dom.js';
 
 // The loss chart: uPlot over the session's history (training loss, its smoothed line, and the
 // validation loss where measured). Redraws at most once per animation frame; the box has a
@@ -114,7 +114,11 @@ export class LossChart {
       this.box.dataset.valSteps = h.step.filter((_, i) => h.val[i] !== null).join(',');
       if (this.empty) this.empty.hidden = !none;
       this.renderLegend();
-      this.note.textContent = h.overfitting
+      const jump = h.jump;
+      this.note.dataset.kind = jump ? 'jump' : h.overfitting ? 'overfitting' : '';
+      this.note.textContent = jump
+        ? describeError(jump.charAt(0).toUpperCase() + jump.slice(1))
+        : h.overfitting
         ? 'Validation loss is rising while training loss falls: the model is starting to memorise this text rather than learn its patterns (overfitting). More text, dropout or a smaller model help.'
         : '';
     });

@@ -49,9 +49,9 @@ function seedArg(v: string): number {
 export const SAMPLE_LIMITS = { length: 10_000_000, num: 10_000, chars: 100_000_000 };
 
 function initScaleArg(v: string): InitScale {
-  if (v === 'auto' || v === 'uniform') return v;
+  if (v === 'auto' || v === 'uniform' || v === 'pytorch') return v;
   const x = Number(v);
-  if (v.trim() === '' || !Number.isFinite(x) || x <= 0) throw new InvalidArgumentError(`--init-scale must be auto, uniform or a number > 0 (randn * x), got '${v}'.`);
+  if (v.trim() === '' || !Number.isFinite(x) || x <= 0) throw new InvalidArgumentError(`--init-scale must be auto, uniform, pytorch or a number > 0 (randn * x), got '${v}'.`);
   return x;
 }
 
@@ -239,7 +239,7 @@ function hyper(c: Command): Command {
       .option('--eps <x>', `optimizer epsilon (default ${DEFAULT_CONFIG.eps})`, num('--eps'))
       .option('--weight-decay <x>', `adamw weight decay on the matrices (default ${DEFAULT_CONFIG.weightDecay})`, num('--weight-decay'))
       .option('--val-fraction <x>', `last fraction of the text held out for validation (default ${DEFAULT_CONFIG.valFraction})`, num('--val-fraction'))
-      .option('--init-scale <s>', 'initial weight matrices: auto = randn*min(0.1, 1/sqrt(H)), uniform = +-1/sqrt(H) (PyTorch), or a number s for randn*s (default auto)', initScaleArg)
+      .option('--init-scale <s>', 'initial weights: auto = matrices randn*min(0.1, 1/sqrt(H)), uniform = matrices +-1/sqrt(H) (PyTorch\'s bound), a number s for randn*s, biases 0; pytorch = every tensor as PyTorch draws it (default auto)', initScaleArg)
       .option('--eval-every <n>', `validate every n steps, 0 = only at the end (default ${DEFAULT_CONFIG.evalEvery})`, num('--eval-every', true))
       .option('--text <file>', 'training text, a UTF-8 file')
       .option('--string <s>', 'training text given inline, e.g. hello')

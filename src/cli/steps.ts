@@ -84,6 +84,7 @@ function logWriter(file: string | undefined): (e: LogEntry) => void {
       appendFileSync(file, JSON.stringify({
         step: e.step, epoch: e.epoch, train_loss: e.loss, val_loss: e.valLoss ?? null, val_bpc: e.valBpc ?? null,
         val_perplexity: e.valPerplexity ?? null, lr: e.lr, grad_norm: e.gradNorm, chars_per_sec: e.charsPerSec, elapsed: e.elapsed,
+        ...(e.warning ? { warning: e.warning } : {}),
       }) + '\n');
     } catch (x) {
       err(`\nchar-rnn: Could not append to --log-file ${file} (${(x as NodeJS.ErrnoException).code ?? (x as Error).message}): logging stopped, training goes on.`);
@@ -109,8 +110,14 @@ function progress(total: number) {
   return {
     start: (step: number) => tty && bar.start(total, step, { loss: '-', speed: '-', epoch: 0, val: '-' }),
     update(e: LogEntry) {
-      const val = e.valLoss === undefined ? undefined : `${e.valLoss.toFixed(4)} (${e.valBpc!.toFixed(3)} bpc)`;
+      const val = e.valLoss === undefined ? undefined : `${e.valLoss.toFixed(4)} (${e.valBpc!.toFixed(3)} bpc)${e.warning ? ' JUMPED' : ''}`;
       if (val) lastVal = val;
+      // a validation jump is said in full, on its own line, above the bar
+      if (e.warning) {
+        if (tty) bar.stop();
+        err(`char-rnn: warning at step ${e.step}: ${e.warning}`);
+        if (tty) bar.start(total, e.step, { loss: e.loss.toFixed(4), speed: '-', epoch: e.epoch, val: lastVal });
+      }
       if (tty) bar.update(e.step, { loss: e.loss.toFixed(4), val: lastVal, epoch: e.epoch, speed: Math.round(e.charsPerSec).toLocaleString('en-US') });
       else {
         const line = Math.floor((10 * e.step) / Math.max(total, 1));
