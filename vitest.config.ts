@@ -1,9 +1,10 @@
 import { resolve } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
+const BROWSER = ['test/browser*.test.ts'];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     globalSetup: ['test/setup/build-cli.ts'],
     // One GPU device per test file; files run in separate processes.
     pool: 'forks',
@@ -18,5 +19,13 @@ export default defineConfig({
     expect: { poll: { timeout: 180_000 } },
     // the CLI's schedule measurements (src/node/scheduleCache.ts) go to the tests' own folder
     env: { XDG_RUNTIME_DIR: '/tmp', XDG_CACHE_HOME: resolve('test/.out/cache') },
+    // The page's tests (Chromium, SwiftShader) run after the others, one file at a time: beside
+    // them, a file of the engine's GPU tests (lavapipe) took 13 times as long as alone (316 s
+    // against 25 s), both software GPUs fighting over the 2 cores, and beside each other the
+    // page's frames were no longer smooth (a 99th-percentile gap of 67 ms against 17 ms).
+    projects: [
+      { extends: true, test: { name: 'engine', include: ['test/**/*.test.ts'], exclude: BROWSER, sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: 'page', include: BROWSER, maxWorkers: 1, sequence: { groupOrder: 1 } } },
+    ],
   },
 });
