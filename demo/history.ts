@@ -35,13 +35,10 @@ export class LossHistory {
   }
 
   /** Where the last validation loss jumped far above its best while the training loss fell:
-   * what happened and what to try (the library's validationJump, as the CLI reports it). */
-  get jump(): string | undefined {
-    // (said from the jump until the next validation: the points after it have none)
-    let last = this.length - 1;
-    while (last >= 0 && this.val[last] === null) last--;
-    return last < 0 ? undefined : validationJump(this.points().slice(0, last + 1));
-  }
+   * what happened and what to try (the library's validationJump, as the CLI reports it), said
+   * until the next validation. Worked out when a validation loss is added, not at every frame
+   * the chart asks. */
+  jump: string | undefined;
 
   /** The last validation loss, NaN before the first. */
   get lastVal(): number {
@@ -57,19 +54,25 @@ export class LossHistory {
 
   /** Attaches a validation loss to the last point (measured on that step's weights). */
   setLastVal(val: number): void {
-    if (this.length > 0) this.val[this.length - 1] = val;
+    if (this.length === 0) return;
+    this.val[this.length - 1] = val;
+    this.jump = validationJump(this.points());
   }
 
   clear(): void {
     this.step.length = this.loss.length = this.val.length = 0;
+    this.jump = undefined;
   }
 
   replace(points: readonly LossPoint[]): void {
     this.clear();
     for (const p of points) {
       this.push(p.step, p.loss);
-      if (p.val !== undefined) this.setLastVal(p.val);
+      if (p.val !== undefined) this.val[this.length - 1] = p.val;
     }
+    let last = this.length - 1;
+    while (last >= 0 && this.val[last] === null) last--;
+    this.jump = last < 0 ? undefined : validationJump(points.slice(0, last + 1));
   }
 
   /** Every point (for an undo), or at most about `max` (thinHistory: evenly spaced, the last

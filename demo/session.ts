@@ -11,6 +11,7 @@ import {
   type Recurrence,
   type LogEntry,
   type ModelDims,
+  type Params,
   parameterCount,
   planBatches,
   type SampleOptions,
@@ -25,7 +26,7 @@ import {
 import { type Inspection, inspectText } from './analysis.js';
 import { encodeText, fitState, type ModelSummary, type Progress, type Saved, type Spec, type Start } from './model.js';
 import { LossHistory, type LossPoint } from './history.js';
-import { ChunkSizer, nextTask } from './schedule.js';
+import { ChunkSizer, nextTask, trainingSpeed } from './schedule.js';
 
 // The page's model and training state, with no DOM: one engine (GPU or CPU, the same module
 // the CLI uses), one Trainer, the loss history, and the operations the controls call.
@@ -59,7 +60,7 @@ export class Session {
   private evaluator?: Engine;
   private lastEval = 0;
   /** the last validation loss measured (on the chart or not) */
-  private latestVal = { step: 0, loss: NaN };
+  private latestVal = NaN;
   private summaryInfo!: ModelSummary;
   private stepWithoutTrainer = 0;
   private speed = { chars: 0, steps: 0 };
@@ -111,7 +112,7 @@ export class Session {
       step: this.trainer?.step ?? this.stepWithoutTrainer,
       epoch: this.trainer ? this.trainer.cursor.epoch + this.trainer.cursor.chunk / this.trainer.cursor.plan.stepsPerEpoch : 0,
       loss: this.history.length ? this.history.loss[this.history.length - 1] : NaN,
-      valLoss: this.latestVal.loss,
+      valLoss: this.latestVal,
       charsPerSec: this.speed.chars,
       stepsPerSec: this.speed.steps,
       running: this.isRunning,
@@ -159,10 +160,8 @@ export class Session {
     const shape = { V: vocab.size, H: cfg.hidden, B: plan.B, T: plan.T, cell: cfg.cell, layers: cfg.layers };
     const params = start?.params ?? initParams(shape, cfg.seed, cfg.initScale);
     await this.halt();
-    const optimizer = { name: cfg.optimizer, lr: cfg.lr, clip: cfg.clip };
     const reuse = this.reusable(shape, spec.device, cfg);
-    const gpu: GpuEngineOptions = { dropout: cfg.dropout, cellSweeps: this.recurrence, scheduleCache: storageCache(localStorage) };
-    const engine = reuse ?? (await createEngine(spec.device, shape, optimizer, params, this.ctx, gpu));
+    const engine = reuse ?? (await this.newEngine(spec.device, shape, params, cfg));
     if (start?.state) engine.setState(fitState(start.state, shape.layers * shape.B * shape.H));
     else if (reuse) engine.setParams(params);
     this.evaluator?.destroy();
@@ -186,7 +185,7 @@ export class Session {
     };
     if (history) this.history.replace(history);
     else this.history.clear();
-    this.latestVal = { step: this.lastEval, loss: this.history.lastVal };
+    this.latestVal = this.history.lastVal;
     this.speed = { chars: 0, steps: 0 };
     this.emit();
   }
@@ -204,29 +203,22 @@ export class Session {
     return same ? e : undefined;
   }
 
+  /** An engine of `device` for `shape`, trained as `cfg` says. */
+  private newEngine(device: DeviceKind, shape: ModelDims & { B: number; T: number }, params: Params, cfg: TrainConfig): Promise<Engine> {
+    const gpu: GpuEngineOptions = { dropout: cfg.dropout, cellSweeps: this.recurrence, scheduleCache: storageCache(localStorage) };
+    return createEngine(device, shape, { name: cfg.optimizer, lr: cfg.lr, clip: cfg.clip }, params, this.ctx, gpu);
+  }
+
   /** Characters per second that a throwaway `device` engine of this model's shape trains at,
-   * from its weights and on its text, over about `ms` after a first step (which compiles); the
-   * model is untouched. NaN when there is no text to train on. */
+   * from its weights and on its text, over about `ms` (schedule.ts trainingSpeed); the model
+   * is untouched. NaN when there is no text to train on. */
   speedOf(device: DeviceKind, ms: number): Promise<number> {
     return this.exclusive(async () => {
       if (!this.data) return NaN;
       const { V, H, B, T, cell, layers } = this.summaryInfo;
-      const cfg = this.config;
-      const gpu: GpuEngineOptions = { dropout: cfg.dropout, cellSweeps: this.recurrence, scheduleCache: storageCache(localStorage) };
-      const optimizer = { name: cfg.optimizer, lr: cfg.lr, clip: cfg.clip };
-      const engine = await createEngine(device, { V, H, B, T, cell, layers }, optimizer, await this.engine.getParams(), this.ctx, gpu);
+      const engine = await this.newEngine(device, { V, H, B, T, cell, layers }, await this.engine.getParams(), this.config);
       try {
-        const trainer = new Trainer(engine, this.data, { ...cfg, logEvery: 0 });
-        await trainer.run(1);
-        // runs of 1, 2, 4, ... steps (the GPU queues the steps of a run): the rate of the last
-        for (let n = 1, spent = 0; ; n *= 2) {
-          const t0 = performance.now();
-          await trainer.run(n);
-          const t = performance.now() - t0;
-          spent += t;
-          if (spent >= ms || n >= 64) return (n * B * T * 1000) / Math.max(t, 1e-3);
-          await nextTask();
-        }
+        return await trainingSpeed(new Trainer(engine, this.data, { ...this.config, logEvery: 0 }), ms);
       } finally {
         engine.destroy();
       }
@@ -358,7 +350,7 @@ export class Session {
     this.evaluator ??= await this.engine.evaluator(Math.min(256, this.val.length - 1));
     const { loss } = await this.evaluator.evaluate(this.val);
     if (onChart && this.history.step[this.history.length - 1] === step) this.history.setLastVal(loss);
-    this.latestVal = { step, loss };
+    this.latestVal = loss;
     this.emit();
   }
 

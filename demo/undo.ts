@@ -17,7 +17,8 @@ export interface Undo {
   choice: string;
   editedFrom?: string;
   base: App['state']['base'];
-  config: ReturnType<App['readForm']>['config'];
+  /** the form's steps per Train (the model's own settings are in `saved`) */
+  steps: number;
   sample: SampleSettings;
   inspect: string;
 }
@@ -42,11 +43,10 @@ export class UndoOffer {
   async take(): Promise<Undo | undefined> {
     const { session, state } = this.app;
     if (!session.trained) return undefined;
-    const { config } = this.app.readForm();
     return {
       // the text's choice as it was: the dropdown may already show the next one (its change event)
       saved: await session.save(), text: state.text, textName: state.textName, choice: TEXTS.some((t) => t.id === state.textName) ? state.textName : 'custom',
-      editedFrom: state.editedFrom, base: state.base, config, sample: controls.readSample(), inspect: byId<HTMLInputElement>('inspect-input').value,
+      editedFrom: state.editedFrom, base: state.base, steps: this.app.readForm().config.steps, sample: controls.readSample(), inspect: byId<HTMLInputElement>('inspect-input').value,
     };
   }
 
@@ -80,7 +80,7 @@ export class UndoOffer {
     controls.renderTextStats(u.text);
     controls.writeTextChoice(u.choice, u.editedFrom);
     // the model's own settings (a Reset after changing them is undone to the model as it was)
-    controls.writeConfig({ ...u.saved.spec.config, steps: u.config.steps });
+    controls.writeConfig({ ...u.saved.spec.config, steps: u.steps });
     controls.writeSample(u.sample);
     controls.writeDevice(u.saved.spec.device, state.gpu === 'probing' ? undefined : state.gpu !== 'none');
     byId<HTMLInputElement>('inspect-input').value = u.inspect;

@@ -43,8 +43,9 @@ export interface CellRecord {
   tfjs: { layer: 'simpleRNN' | 'lstm' | 'gru'; activation: 'tanh' | 'relu'; gates: readonly string[]; differs: string | null };
   /** Its name on the page and in messages. */
   title: string;
-  /** Its equations on the page ("How it works"): a sentence and KaTeX. */
-  equations: { text: string; math: string };
+  /** Its equations on the page ("How it works"): a sentence and KaTeX; for a gated cell, what
+   * its gates do (beside their values at a character). */
+  equations: { text: string; math: string; gates?: string };
 }
 
 type CellSpec = Omit<CellRecord, 'gates' | 'cellState'>;
@@ -83,6 +84,7 @@ export const CELLS = {
     equations: {
       text: 'An LSTM keeps a second state, the cell c, that gates write to and read from: the input gate i, the forget gate f, the candidate g and the output gate o (PyTorch’s equations).',
       math: `\\begin{aligned} i_t &= \\sigma(W_{xi} x_t + W_{hi} h_{t-1} + b_i) & f_t &= \\sigma(W_{xf} x_t + W_{hf} h_{t-1} + b_f)\\\\ g_t &= \\tanh(W_{xg} x_t + W_{hg} h_{t-1} + b_g) & o_t &= \\sigma(W_{xo} x_t + W_{ho} h_{t-1} + b_o)\\\\ c_t &= f_t \\odot c_{t-1} + i_t \\odot g_t & h_t &= o_t \\odot \\tanh(c_t) \\end{aligned}`,
+      gates: 'i: how much of the candidate g is written into the cell; f: how much of the old cell state is kept; o: how much of the cell is shown as h. Near 1 open, near 0 shut.',
     },
   }),
   /** r z n; n = tanh(ax_n + r⊙(ah_n + b_hn)), h' = (1-z)⊙n + z⊙h. b_h holds b_ir + b_hr,
@@ -96,6 +98,7 @@ export const CELLS = {
     equations: {
       text: 'A GRU mixes the old state and a candidate with an update gate z; a reset gate r decides how much of the old state the candidate sees (PyTorch’s equations).',
       math: `\\begin{aligned} r_t &= \\sigma(W_{xr} x_t + W_{hr} h_{t-1} + b_r) \\qquad z_t = \\sigma(W_{xz} x_t + W_{hz} h_{t-1} + b_z)\\\\ n_t &= \\tanh\\!\\big(W_{xn} x_t + b_n + r_t \\odot (W_{hn} h_{t-1} + b_{hn})\\big)\\\\ h_t &= (1 - z_t) \\odot n_t + z_t \\odot h_{t-1} \\end{aligned}`,
+      gates: 'r: how much of the old state the candidate n sees; z: how much of the old state is kept rather than replaced by n. Near 1 open, near 0 shut.',
     },
   }),
   /** h' = max(0, ax + ah): torch.nn.RNN(nonlinearity='relu'). Its W_hh is drawn as every

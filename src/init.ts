@@ -14,7 +14,7 @@ import { randNormal, randUniform } from './rng.js';
  * - 'pytorch': every tensor, biases included, as PyTorch draws it (pytorchParams below).
  * Biases start at zero but for 'pytorch'. (The LSTM's forget-gate bias started at 1 until
  * measured: with Adam it ended every seed 2-4% above PyTorch's validation loss, and 1.4% below
- * at 0; the README, "Initialisation", has the numbers.) */
+ * at 0; the README, "Quality on every seed", has the numbers.) */
 export type InitScale = 'auto' | 'uniform' | 'pytorch' | number;
 export const INIT_SCALES = ['auto', 'uniform', 'pytorch'] as const;
 
@@ -42,7 +42,7 @@ function pytorchParams(d: Dims, seed: number): Params<Float32Array> {
   paramTable(model).forEach((t, stream) => {
     const a = new Float32Array(t.size);
     for (let n = 0; n < a.length; n++) {
-      const single = t.role !== 'b_h' || (n >= apart && n < apart + d.H && apart >= 0);
+      const single = t.role !== 'b_h' || (apart >= 0 && n >= apart && n < apart + d.H);
       a[n] = single ? u(stream, n) : u(stream, n) + u(stream, t.size + n);
     }
     p[t.name] = a;

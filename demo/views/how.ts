@@ -212,11 +212,6 @@ function gateTable(cell: CellName, layer: number, layers: number, states: LayerS
   return table;
 }
 
-const GATE_WORDS: Record<string, string> = {
-  lstm: 'i: how much of the candidate g is written into the cell; f: how much of the old cell state is kept; o: how much of the cell is shown as h. Near 1 open, near 0 shut.',
-  gru: 'r: how much of the old state the candidate n sees; z: how much of the old state is kept rather than replaced by n. Near 1 open, near 0 shut.',
-};
-
 /** Another model than the tutorial's: its cell's equations, each layer's gates and state at
  * the selected character, and the output side with numbers. */
 export function renderOtherCell(list: HTMLOListElement, ins: Inspection, t: number, y: number[], p: number[]): void {
@@ -228,7 +223,7 @@ export function renderOtherCell(list: HTMLOListElement, ins: Inspection, t: numb
     { title: `The ${CELLS[cell].title} cell`, text: `${eq.text} The tutorial’s step-by-step numbers are for its own model (tanh RNN, 1 layer); this one has ${layers} layer${layers > 1 ? 's' : ''}.`, math: eq.math },
     ...ins.layers.map((states, l) => ({
       title: CELLS[cell].gates > 1 ? `Layer ${l + 1}’s gates` : `Layer ${l + 1}’s state`,
-      text: `At character ${t + 1}, ${c}${l > 0 ? `, reading layer ${l}’s h` : ''}. ${GATE_WORDS[cell] ?? 'Red is +1, blue −1.'}`,
+      text: `At character ${t + 1}, ${c}${l > 0 ? `, reading layer ${l}’s h` : ''}. ${eq.gates ?? 'Red is +1, blue −1.'}`,
       math: gateTable(cell, l, layers, states, t, H),
     })),
     { title: 'Scores', text: `From here on every model is the tutorial’s: one score per character from the last layer’s h${vocab.length > SHOWN ? ` (the ${SHOWN} most likely characters shown)` : ''}.`, math: `y_{${t + 1}} = W_{hy}\\,h_{${t + 1}} + b_y = ${vec(y, vocab, num, likeliest(p))}` },
